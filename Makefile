@@ -1,0 +1,38 @@
+# posterm — two commands for a new user: `make demo` and `make test`.
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint typecheck unit bench soak clean install
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	@bash scripts/setup.sh
+
+demo: $(STAMP)
+	$(BIN)/posterm demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check terminal drivers tests bench
+	$(BIN)/ruff format --check terminal drivers tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "not slow and not hardware" -q
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+soak: $(STAMP)
+	$(BIN)/pytest -m slow -q
+
+install: $(STAMP)
+	bash scripts/install.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,151 @@
+"""What the application may know of hardware: small protocols and one error tree.
+
+    DriverError                  every failure of a device, with an operator sentence
+    ├── DeviceNotFound           nothing at the configured path (unplugged, wrong path)
+    ├── DeviceBusy               another process or a kernel driver holds the device
+    ├── DeviceLost               the device went away while in use
+    ├── Timeout                  nothing happened within the allowed time
+    ├── Cancelled                the wait was cancelled on purpose (operator, shutdown)
+    ├── CardError                the card or phone in the field
+    │   ├── CardRemoved          left the field during the exchange
+    │   ├── NotAPaymentCard      a tag that is not an ISO-DEP payment card
+    │   └── MultipleCards        more than one card in the field
+    ├── CameraError              frames cannot be read
+    └── PrinterError             receipt printer problems
+        ├── PaperOut
+        └── PrinterOffline
+
+The application (`terminal/`) imports this module only; concrete drivers are opened in
+`terminal/wiring.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+
+class DriverError(Exception):
+    """A device failed; `sentence` tells the operator what happened and what to do."""
+
+    def __init__(self, sentence: str, *, device: str = "", detail: str = "") -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.device = device
+        self.detail = detail
+
+
+class DeviceNotFound(DriverError):
+    """Nothing answers at the configured device path."""
+
+
+class DeviceBusy(DriverError):
+    """The device exists but another process or a kernel driver holds it."""
+
+
+class DeviceLost(DriverError):
+    """The device disappeared while in use (unplugged, powered off)."""
+
+
+class Timeout(DriverError):
+    """Nothing happened within the allowed time."""
+
+
+class Cancelled(DriverError):
+    """The wait was cancelled on purpose."""
+
+
+class CardError(DriverError):
+    """A problem with the card or phone in the field."""
+
+
+class CardRemoved(CardError):
+    """The card or phone left the field during the exchange."""
+
+
+class NotAPaymentCard(CardError):
+    """The tag presented is not an ISO-DEP payment card."""
+
+
+class MultipleCards(CardError):
+    """More than one card is in the field."""
+
+
+class CameraError(DriverError):
+    """Frames cannot be read from the camera."""
+
+
+class PrinterError(DriverError):
+    """The receipt printer cannot print."""
+
+
+class PaperOut(PrinterError):
+    """The printer reports no paper."""
+
+
+class PrinterOffline(PrinterError):
+    """The printer does not answer."""
+
+
+@runtime_checkable
+class Card(Protocol):
+    """An ISO-DEP (ISO 14443-4) card or phone in the field."""
+
+    def transceive(self, apdu: bytes) -> bytes:
+        """Send one command APDU and return the response APDU (data + SW1 SW2)."""
+        ...
+
+
+class CardReader(Protocol):
+    """A contactless reader."""
+
+    def wait_for_card(self, timeout: float) -> Card:
+        """Block until a card is presented (or raise Timeout / Cancelled / DriverError)."""
+        ...
+
+    def cancel(self) -> None:
+        """Make a pending `wait_for_card` raise `Cancelled` (callable from another thread)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+Frame = npt.NDArray[np.uint8]
+
+
+class FrameSource(Protocol):
+    """A camera or a simulated camera."""
+
+    def frames(self) -> Iterator[Frame]:
+        """Frames as BGR or grayscale arrays until the source ends or is closed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedCode:
+    """A code found in a frame."""
+
+    text: str
+    symbology: str = "QRCode"
+
+
+class QrDecoder(Protocol):
+    """Finds QR codes in one frame."""
+
+    name: str
+
+    def decode(self, frame: Frame) -> list[DecodedCode]: ...
+
+
+class ByteSink(Protocol):
+    """A serial device (printer, customer display) that takes bytes."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...

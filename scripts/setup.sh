@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what posterm needs and is missing: Debian packages, then a .venv from pyproject.toml.
+# Idempotent and quick when nothing is missing; safe with no stdin (CI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(libzbar0 libusb-1.0-0 tmux systemd gettext)
+VENV=.venv
+STAMP="$VENV/.installed"
+
+missing=()
+for pkg in "${SYSTEM_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+if ((${#missing[@]})); then
+    if command -v apt-get >/dev/null 2>&1; then
+        SUDO=""
+        [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+        echo "setup: installing system packages: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        $SUDO apt-get update -qq </dev/null
+        $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+    else
+        echo "setup: please install these system packages: ${missing[*]}" >&2
+    fi
+fi
+
+PYTHON=${PYTHON:-}
+if [ -z "$PYTHON" ]; then
+    for candidate in python3.13 python3.12 python3.11 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 && \
+           "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+            PYTHON=$candidate
+            break
+        fi
+    done
+fi
+if [ -z "$PYTHON" ]; then
+    echo "setup: posterm needs Python 3.11 or newer (apt-get install python3)" >&2
+    exit 1
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "setup: creating $VENV with $PYTHON"
+    "$PYTHON" -m venv "$VENV"
+fi
+if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+    echo "setup: installing Python packages from pyproject.toml"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip </dev/null
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]' </dev/null
+    touch "$STAMP"
+fi

@@ -1,0 +1,35 @@
+"""Helpers shared by the CLI's subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from terminal.logs import configure_logging
+from terminal.settings import Settings, load_settings
+
+
+def settings_from(args: argparse.Namespace, *, quiet_logs: bool = False) -> Settings:
+    """Load and validate the configuration named on the command line (raises ConfigError)."""
+    settings = load_settings(getattr(args, "config", None))
+    level = (
+        "WARNING"
+        if quiet_logs and settings.logging.level in ("DEBUG", "INFO")
+        else settings.logging.level
+    )
+    configure_logging(level, settings.logging.target)
+    return settings
+
+
+def print_json(value: Any) -> None:
+    """One JSON document on stdout (machine-readable; progress goes to stderr)."""
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=None, sort_keys=False)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def progress(text: str) -> None:
+    """A progress line for the person at the terminal, on stderr."""
+    print(text, file=sys.stderr, flush=True)

@@ -1,0 +1,143 @@
+"""Structured logging to stderr or journald, with every record's text PAN-masked.
+
+Records carry extra fields (`extra={"txn_id": ..., "result": ...}`); on stderr they are printed
+as `key=value` after the message, under systemd they become journald fields (TXN_ID=..., so
+`journalctl -u posterm TXN_ID=...` finds a sale). The masking runs in a filter attached to the
+handlers, so no record can bypass it, and once more on the final text (exception traces too).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import time
+from typing import Any, Literal
+
+from terminal.security.pan import redact_text
+
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_JOURNAL_SOCKET = "/run/systemd/journal/socket"
+_SYSLOG_PRIORITY = {
+    logging.DEBUG: 7,
+    logging.INFO: 6,
+    logging.WARNING: 4,
+    logging.ERROR: 3,
+    logging.CRITICAL: 2,
+}
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The structured fields a caller attached with `extra=`."""
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
+
+
+class PanMaskingFilter(logging.Filter):
+    """Masks anything shaped like a PAN or track data in a record's message and fields."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not lose the record
+            message = f"{record.msg!r} {record.args!r}"
+        record.msg = redact_text(message)
+        record.args = None
+        for key, value in extra_fields(record).items():
+            if isinstance(value, str):
+                setattr(record, key, redact_text(value))
+        return True
+
+
+class StructuredFormatter(logging.Formatter):
+    """`2026-11-22T10:00:00.123Z INFO terminal.gateway: message key=value ...`"""
+
+    def __init__(self, *, syslog_prefix: bool = False) -> None:
+        super().__init__()
+        self.syslog_prefix = syslog_prefix
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        return f"{stamp}.{int(record.msecs):03d}Z"
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = " ".join(f"{k}={_quote(v)}" for k, v in sorted(extra_fields(record).items()))
+        text = f"{record.levelname} {record.name}: {record.getMessage()}"
+        if fields:
+            text = f"{text} {fields}"
+        if record.exc_info:
+            text = f"{text}\n{self.formatException(record.exc_info)}"
+        if self.syslog_prefix:
+            text = f"<{_SYSLOG_PRIORITY.get(record.levelno, 6)}>{text}"
+        else:
+            text = f"{self.formatTime(record)} {text}"
+        return redact_text(text)
+
+
+def _quote(value: object) -> str:
+    text = str(value)
+    return f'"{text}"' if (" " in text or not text) else text
+
+
+class JournaldHandler(logging.Handler):
+    """Sends records to journald with its native protocol, fields upper-cased."""
+
+    def __init__(self, identifier: str = "posterm") -> None:
+        super().__init__()
+        self.identifier = identifier
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields: dict[str, str] = {
+                "MESSAGE": redact_text(self.format(record)),
+                "PRIORITY": str(_SYSLOG_PRIORITY.get(record.levelno, 6)),
+                "SYSLOG_IDENTIFIER": self.identifier,
+                "LOGGER": record.name,
+            }
+            for key, value in extra_fields(record).items():
+                name = "".join(c if c.isalnum() else "_" for c in key.upper()).lstrip("_")
+                if name:
+                    fields[name] = redact_text(str(value))
+            payload = bytearray()
+            for key, value in fields.items():
+                data = value.encode("utf-8", "replace")
+                if b"\n" in data:
+                    payload += key.encode() + b"\n" + len(data).to_bytes(8, "little") + data + b"\n"
+                else:
+                    payload += key.encode() + b"=" + data + b"\n"
+            self.sock.sendto(bytes(payload), _JOURNAL_SOCKET)
+        except OSError:
+            self.handleError(record)
+
+    def close(self) -> None:
+        self.sock.close()
+        super().close()
+
+
+def under_journald() -> bool:
+    """True when stderr is connected to the journal (systemd sets JOURNAL_STREAM)."""
+    return bool(os.environ.get("JOURNAL_STREAM")) and os.path.exists(_JOURNAL_SOCKET)
+
+
+def configure_logging(
+    level: str = "INFO", target: Literal["auto", "stderr", "journald"] = "auto"
+) -> logging.Handler:
+    """Install one masked handler on the root logger; returns it (tests inspect it)."""
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_posterm", False):
+            root.removeHandler(old)
+            old.close()
+    handler: logging.Handler
+    if target == "journald" or (target == "auto" and under_journald()):
+        handler = JournaldHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(StructuredFormatter())
+    handler.addFilter(PanMaskingFilter())
+    setattr(handler, "_posterm", True)  # noqa: B010 - marks our own handler for reconfiguration
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler

@@ -1,0 +1,287 @@
+"""The engine's public face: what the operator screen, the CLI and the ECR API may use.
+
+All three drive the same engine through these types, so a sale looks the same whichever door
+it came in by. The engine is async and never blocks the event loop; device waits run in worker
+threads behind the capture protocols below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from terminal.emv.card_data import CardData
+from terminal.money import Amount
+
+
+class EntryMethod(StrEnum):
+    """How the customer pays (CLI `--method`, ECR `method`)."""
+
+    NFC = "nfc"
+    QR_SCAN = "qr-scan"
+    QR_SHOW = "qr-show"
+
+    @property
+    def protocol_entry(self) -> str:
+        """The `entry` value of PROTOCOL.md."""
+        return {"nfc": "nfc", "qr-scan": "qr_cpm", "qr-show": "qr_mpm"}[self.value]
+
+
+class Result(StrEnum):
+    """The outcome the operator and the till see."""
+
+    APPROVED = "approved"
+    APPROVED_OFFLINE = "approved_offline"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+    @property
+    def exit_code(self) -> int:
+        """CLI exit status: 0 approved (online or offline), 1 declined/cancelled, 3 error."""
+        return {"approved": 0, "approved_offline": 0, "declined": 1, "cancelled": 1}.get(
+            self.value, 3
+        )
+
+
+class Stage(StrEnum):
+    """Where a sale is, for the live status panel and `--json` progress on stderr."""
+
+    CHECKING = "checking"
+    WAITING_FOR_CARD = "waiting_for_card"
+    READING_CARD = "reading_card"
+    CARD_READ = "card_read"
+    SCANNING = "scanning"
+    CODE_SCANNED = "code_scanned"
+    SHOWING_CODE = "showing_code"
+    AUTHORISING = "authorising"
+    RETRYING = "retrying"
+    REVERSING = "reversing"
+    RESULT = "result"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One step of a running operation; `message` is the operator's sentence."""
+
+    stage: Stage
+    message: str
+    transaction_id: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    """Stage details, e.g. SHOWING_CODE: {"payload": str, "expires_at": iso8601}."""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SaleRequest:
+    """What the operator or the till asks for."""
+
+    amount: Amount
+    method: EntryMethod = EntryMethod.NFC
+    reference: str = ""
+    tip: Amount | None = None
+    """Included in `amount`; kept apart for the receipt."""
+    timeout_s: float | None = None
+    """Overrides the configured wait for card / code."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The end of a sale, refund or void: the object `posterm pay --json` prints."""
+
+    id: str
+    result: Result
+    amount: Amount
+    entry: str
+    code: str = ""
+    auth_code: str = ""
+    masked_pan: str = ""
+    message: str = ""
+    scheme: str = ""
+    aid: str = ""
+    state: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "result": self.result.value,
+            "code": self.code,
+            "auth_code": self.auth_code,
+            "amount": self.amount.to_json(),
+            "entry": self.entry,
+            "masked_pan": self.masked_pan,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionView:
+    """A journal row as history, receipts and the ECR API show it (no sensitive data)."""
+
+    id: str
+    type: str
+    """sale, refund, void, reversal."""
+    state: str
+    result: str
+    amount: Amount
+    entry: str
+    masked_pan: str
+    created_at: datetime
+    code: str = ""
+    auth_code: str = ""
+    ref: str = ""
+    """For refunds and voids: the sale acted on."""
+    refunded: Amount | None = None
+    """For sales: how much has been refunded so far."""
+    scheme: str = ""
+    aid: str = ""
+    reference: str = ""
+    tip: Amount | None = None
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "state": self.state,
+            "result": self.result,
+            "amount": self.amount.to_json(),
+            "entry": self.entry,
+            "masked_pan": self.masked_pan,
+            "created_at": self.created_at.isoformat(),
+            "code": self.code,
+            "auth_code": self.auth_code,
+            "ref": self.ref,
+            "refunded": self.refunded.to_json() if self.refunded else None,
+            "scheme": self.scheme,
+            "reference": self.reference,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    """Store-and-forward queue, for the status bar and `posterm saf status`."""
+
+    count: int
+    total: Amount
+    oldest: datetime | None
+    last_error: str = ""
+    reversals: int = 0
+
+
+# --- what the engine needs from the devices (implemented over drivers in terminal/wiring) ---
+
+
+class CardCapture(Protocol):
+    """Waits for a tap and runs the contactless kernel."""
+
+    async def read_card(
+        self, amount: Amount, cancel: asyncio.Event, progress: ProgressCallback
+    ) -> CardData:
+        """The card's data, or raises a `PostermError` with the operator's sentence."""
+        ...
+
+
+class CodeScanner(Protocol):
+    """Looks for a customer-presented code with the camera."""
+
+    async def scan(self, cancel: asyncio.Event, timeout_s: float) -> str: ...
+
+
+class CodePresenter(Protocol):
+    """Shows a merchant-presented code (screen, customer display)."""
+
+    def show(self, payload: str, amount: Amount, expires_at: datetime) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TotalsLine:
+    """Count and sum of one kind of transaction (e.g. approved NFC sales) in one currency."""
+
+    type: str
+    entry: str
+    result: str
+    count: int
+    total: Amount
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Everything since the last batch close, for end of day and `close_batch`."""
+
+    since: datetime | None
+    lines: list[TotalsLine]
+    by_hour: dict[int, Amount] = field(default_factory=dict)
+    """Approved sales per hour of the day (local time), for the end-of-day chart."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "lines": [
+                {
+                    "type": line.type,
+                    "entry": line.entry,
+                    "result": line.result,
+                    "count": line.count,
+                    "total": line.total.to_json(),
+                }
+                for line in self.lines
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """The gateway's answer to `close_batch`."""
+
+    result: str
+    """balanced or out_of_balance."""
+    terminal_totals: dict[str, Any]
+    gateway_totals: dict[str, Any]
+    message: str = ""
+
+
+class PaymentEngine(Protocol):
+    """The engine as the screen, the CLI and the ECR API see it."""
+
+    async def sale(
+        self, request: SaleRequest, progress: ProgressCallback, cancel: asyncio.Event
+    ) -> Outcome:
+        """Run a sale to a definite end; never raises for a decline or a device problem."""
+        ...
+
+    async def refund(
+        self, sale_id: str, amount: Amount | None, progress: ProgressCallback
+    ) -> Outcome:
+        """Refund all that is left of a sale, or `amount` of it."""
+        ...
+
+    async def void(self, sale_id: str, progress: ProgressCallback) -> Outcome:
+        """Cancel a sale not yet settled."""
+        ...
+
+    def history(self, *, limit: int = 100, search: str = "") -> list[TransactionView]: ...
+
+    def transaction(self, transaction_id: str) -> TransactionView:
+        """One transaction; raises `PostermError` (exit code 2) for an unknown id."""
+        ...
+
+    def totals(self) -> Totals: ...
+
+    async def close_batch(self) -> BatchResult: ...
+
+    def queue_status(self) -> QueueStatus: ...
+
+    @property
+    def gateway_online(self) -> bool:
+        """Last known state of the link to the gateway."""
+        ...

@@ -1,0 +1,1 @@
+"""Keys, JOSE, PAN masking and fingerprinting, the audit log: everything that guards secrets."""

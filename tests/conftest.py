@@ -1,0 +1,33 @@
+"""Shared fixtures: a site config written to a temp folder, free loopback ports."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 that /etc/services does not name (nfcpy's parser)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        try:
+            socket.getservbyport(port)
+        except OSError:
+            return port
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[[str], Path]:
+    """Write a site TOML file and return its path."""
+
+    def write(text: str, name: str = "posterm.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
