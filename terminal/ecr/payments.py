@@ -102,7 +102,7 @@ class EcrPayments:
         busy: Callable[[], bool] | None = None,
     ) -> None:
         self.engine = engine
-        self._busy = busy or (lambda: False)
+        self.busy = busy or (lambda: False)
         self._payments: OrderedDict[str, EcrPayment] = OrderedDict()
         self._by_reference: dict[str, str] = {}
         self.listeners: list[PaymentListener] = []
@@ -133,7 +133,7 @@ class EcrPayments:
                 f"Another payment is in progress (id {running.id}); wait for it or cancel it.",
                 "busy",
             )
-        if self._busy():
+        if self.busy():
             raise Conflict(
                 "The operator is taking a payment at the terminal; try again when it has ended.",
                 "busy",

@@ -18,6 +18,8 @@ from textual.binding import Binding
 from textual.message import Message
 
 from drivers.base import LineDisplay
+from terminal.ecr.server import EcrServer
+from terminal.errors import PostermError
 from terminal.i18n import N_, _, set_language
 from terminal.payment.api import PaymentEngine, QueueStatus
 from terminal.receipts.printing import ReceiptPrinting
@@ -70,8 +72,12 @@ class PostermApp(App[int]):
         printing: ReceiptPrinting | None = None,
         display: LineDisplay | None = None,
         presenter: ScreenCodePresenter | None = None,
+        ecr: EcrServer | None = None,
+        manage_engine: bool = True,
     ) -> None:
         super().__init__()
+        self.manage_engine = manage_engine
+        self._engine_open = False
         self.settings = settings
         self.engine = engine
         self.demo_actions = tuple(demo_actions)
@@ -86,18 +92,54 @@ class PostermApp(App[int]):
         self.status_note = ""
         self.pin_guard = PinGuard(settings.ui.supervisor_pin_hash)
         self.sale_screen: Any = None
+        self.ecr = ecr
+        self.ecr_payment: Any = None
+        if ecr is not None:
+            from terminal.ui.ecr_follow import ScreenFollowsTill
+
+            ecr.payments.listeners.append(ScreenFollowsTill(self))
+            ecr.payments.busy = lambda: self.sale_running and self.ecr_payment is None
         self._loop_thread: int | None = None
         self.sale_running = False
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         from terminal.ui.screens.sale import SaleScreen
 
         self._loop_thread = threading.get_ident()
         self.presenter.attach(self)
+        if self.manage_engine and hasattr(self.engine, "__aenter__"):
+            try:
+                await self.engine.__aenter__()  # recovery, then the store-and-forward task
+            except PostermError as error:
+                self.exit(error.exit_code, message=error.sentence)
+                return
+            self._engine_open = True
         self.push_screen(SaleScreen())
+        if self.ecr is not None:
+            self.run_worker(self._start_ecr(), group="ecr")
         if self.printing.configured:
             self.set_interval(30, self._check_printer)
             self._check_printer()
+
+    async def _start_ecr(self) -> None:
+        assert self.ecr is not None
+        try:
+            await self.ecr.start()
+        except PostermError as error:
+            self.status_note = _("Till link off")
+            self.notify(error.sentence, severity="error", timeout=15)
+
+    async def action_quit(self) -> None:
+        await self.shutdown()
+        self.exit(0)
+
+    async def shutdown(self) -> None:
+        """Stop the ECR API (letting a payment with the bank finish) and close the engine."""
+        if self.ecr is not None:
+            await self.ecr.stop()
+        if self._engine_open:
+            self._engine_open = False
+            await self.engine.__aexit__(None, None, None)  # type: ignore[attr-defined]
 
     # -- things screens share -------------------------------------------------------------
     def status(self) -> StatusSnapshot:
@@ -151,11 +193,16 @@ def build_app(
     printing: ReceiptPrinting | None = None,
     display: LineDisplay | None = None,
     presenter: ScreenCodePresenter | None = None,
+    ecr: EcrServer | None = None,
+    manage_engine: bool = True,
 ) -> PostermApp:
     """The operator screen for `engine`, in the configured language.
 
     `presenter` is the `CodePresenter` given to the engine's factory, so merchant-presented
-    codes appear on this screen; `demo_actions` add keys that play the customer's part.
+    codes appear on this screen; `demo_actions` add keys that play the customer's part; `ecr`
+    serves the cash-register API from the screen's event loop, and its payments show here.
+    Unless `manage_engine` is False, the app enters the engine's async context when it starts
+    (recovery, store-and-forward task) and leaves it on Ctrl+Q.
     """
     set_language(settings.ui.language)
     return PostermApp(
@@ -165,6 +212,8 @@ def build_app(
         printing=printing,
         display=display,
         presenter=presenter,
+        ecr=ecr,
+        manage_engine=manage_engine,
     )
 
 

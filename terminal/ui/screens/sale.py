@@ -28,7 +28,14 @@ from terminal.payment.api import (
     TransactionView,
 )
 from terminal.ui.keypad import AmountEntry
-from terminal.ui.messages import CodeCleared, CodeShown, ReceiptPrinted, SaleEnded, SaleProgress
+from terminal.ui.messages import (
+    CodeCleared,
+    CodeShown,
+    EcrSaleStarted,
+    ReceiptPrinted,
+    SaleEnded,
+    SaleProgress,
+)
 from terminal.ui.widgets.keys_bar import KeysBar
 from terminal.ui.widgets.status_bar import StatusBar
 
@@ -220,6 +227,16 @@ class SaleScreen(Screen[None]):
             if self.phase == "entry":
                 self.action_clear()
             return
+        if self.source == "ecr" and self.papp.ecr is not None and self.papp.ecr_payment:
+            from terminal.ecr.errors import EcrError
+
+            try:
+                self.papp.ecr.payments.cancel(self.papp.ecr_payment)
+            except EcrError as error:
+                self.notify(error.sentence, severity="warning")
+                return
+            self._panel(_("Cancelling…"))
+            return
         if self.stage in UNSAFE_TO_CANCEL:
             self.notify(
                 _(
@@ -323,6 +340,16 @@ class SaleScreen(Screen[None]):
                 ),
             )
         self.papp.deliver(SaleEnded(outcome), self)
+
+    @on(EcrSaleStarted)
+    def till_started(self, message: EcrSaleStarted) -> None:
+        payment = self.papp.ecr_payment
+        if payment is None or payment.id != message.payment_id:
+            return
+        self.outcome = None
+        self.cancel_event = payment.cancel
+        self.follow(payment.request.amount, None, source="ecr")
+        self.papp.customer_display.amount(payment.request.amount)
 
     @on(SaleProgress)
     def show_progress(self, message: SaleProgress) -> None:
