@@ -1,0 +1,222 @@
+"""`OpenCvCamera`: frames from `cv2.VideoCapture`, with typed errors and pacing for files."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from drivers.base import CameraError, DeviceLost, DeviceNotFound, Frame
+
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+import cv2
+
+_OPTION_KEYS = frozenset({"fps", "loop", "width", "height"})
+_DEV_NODE = re.compile(r"/dev/video\d+")
+LIVE_READ_FAILURES = 15
+"""Consecutive failed reads after which a live camera counts as unplugged (~0.5 s at 30 fps)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CameraOptions:
+    """What a device string says: where the frames come from and how to play them."""
+
+    kind: str
+    """index, device, video, images."""
+    target: str
+    fps: float = 0.0
+    """Files only: frames per second to pace playback at (0: as fast as they decode)."""
+    loop: bool = False
+    width: int = 0
+    height: int = 0
+
+    @property
+    def live(self) -> bool:
+        return self.kind in ("index", "device")
+
+
+def parse_camera_device(device: str) -> CameraOptions:
+    """Read a device string (see the package doc); raises `DeviceNotFound` for "none"/empty."""
+    text = device.strip()
+    if text in ("", "none"):
+        raise DeviceNotFound(
+            "No camera is configured: set devices.camera (e.g. /dev/video0).", device=device
+        )
+    target, options = _split_options(text)
+    fps = _number(options.get("fps", "0"), "fps", device)
+    loop = options.get("loop", "0") in ("1", "true", "yes")
+    width = int(_number(options.get("width", "0"), "width", device))
+    height = int(_number(options.get("height", "0"), "height", device))
+    if target.isdigit():
+        kind = "index"
+    elif _DEV_NODE.fullmatch(target):
+        kind = "device"
+    elif "%" in target:
+        kind = "images"
+    else:
+        kind = "video"
+    return CameraOptions(kind, target, fps, loop, width, height)
+
+
+def _split_options(text: str) -> tuple[str, dict[str, str]]:
+    target, sep, query = text.rpartition("?")
+    if not sep:
+        return text, {}
+    parsed = parse_qs(query, keep_blank_values=True)
+    if not parsed or not set(parsed) <= _OPTION_KEYS:
+        return text, {}  # a '?' that is part of a file name
+    return target, {key: values[-1] for key, values in parsed.items()}
+
+
+def _number(text: str, key: str, device: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise CameraError(f"Camera option {key}={text!r} is not a positive number.", device=device)
+    return value
+
+
+Capture = Any
+"""A `cv2.VideoCapture` (or a stand-in with isOpened/read/release/set in tests)."""
+
+
+class OpenCvCamera:
+    """A `FrameSource` over OpenCV; `close()` may be called from another thread."""
+
+    def __init__(
+        self,
+        device: str,
+        *,
+        capture_factory: Callable[[CameraOptions], Capture] | None = None,
+    ) -> None:
+        self.device = device
+        self.options = parse_camera_device(device)
+        self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._factory = capture_factory or _open_capture
+        self._capture: Capture = self._open()
+        self.frames_read = 0
+
+    def _open(self) -> Capture:
+        options = self.options
+        if not options.live and options.kind == "video" and not Path(options.target).exists():
+            raise DeviceNotFound(
+                f"The camera file {options.target} does not exist: check devices.camera.",
+                device=self.device,
+            )
+        capture = self._factory(options)
+        if not capture.isOpened():
+            capture.release()
+            if options.live:
+                raise DeviceNotFound(
+                    f"No camera answers at {options.target}: check that it is plugged in "
+                    "and that devices.camera names it.",
+                    device=self.device,
+                )
+            if options.kind == "images":
+                raise DeviceNotFound(
+                    f"No images match {options.target}: check devices.camera.",
+                    device=self.device,
+                )
+            raise CameraError(
+                f"{options.target} has no frames or is not a video OpenCV can read.",
+                device=self.device,
+            )
+        if options.width:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, options.width)
+        if options.height:
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, options.height)
+        return capture
+
+    def frames(self) -> Iterator[Frame]:
+        """Frames until the file ends (unless looping), the camera fails, or `close()`."""
+        options = self.options
+        interval = 1.0 / options.fps if options.fps > 0 and not options.live else 0.0
+        next_due = time.monotonic()
+        failures = 0
+        played = 0
+        while not self._closed.is_set():
+            with self._lock:
+                if self._closed.is_set():
+                    return
+                ok, frame = self._capture.read()
+            if not ok or frame is None:
+                if options.live:
+                    failures += 1
+                    if failures >= LIVE_READ_FAILURES:
+                        raise DeviceLost(
+                            f"The camera at {options.target} stopped sending pictures "
+                            "(unplugged?): check the cable, then try again.",
+                            device=self.device,
+                        )
+                    time.sleep(0.03)
+                    continue
+                if played == 0:
+                    raise CameraError(
+                        f"{options.target} holds no frames: nothing to scan.", device=self.device
+                    )
+                if options.loop:
+                    self._rewind()
+                    played = 0
+                    continue
+                return
+            failures = 0
+            played += 1
+            self.frames_read += 1
+            if interval:
+                next_due += interval
+                delay = next_due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                else:
+                    next_due = time.monotonic()
+            yield frame
+
+    def _rewind(self) -> None:
+        with self._lock:
+            self._capture.release()
+            self._capture = self._factory(self.options)
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            self._capture.release()
+
+
+def _open_capture(options: CameraOptions) -> Capture:
+    if options.kind == "index":
+        return cv2.VideoCapture(int(options.target))
+    if options.kind == "device":
+        if not Path(options.target).exists():
+            return _Closed()
+        return cv2.VideoCapture(options.target, cv2.CAP_V4L2)
+    if options.kind == "images":
+        return cv2.VideoCapture(options.target, cv2.CAP_IMAGES)
+    path = Path(options.target)
+    if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff"):
+        return cv2.VideoCapture(options.target, cv2.CAP_IMAGES)
+    return cv2.VideoCapture(options.target)
+
+
+class _Closed:
+    """A capture that never opened (a /dev/videoN that does not exist: skip OpenCV's probing)."""
+
+    def isOpened(self) -> bool:
+        return False
+
+    def release(self) -> None:
+        return None
+
+
+def open_camera(device: str) -> OpenCvCamera:
+    """Open the camera a device string names (raises `DeviceNotFound` / `CameraError`)."""
+    return OpenCvCamera(device)
