@@ -12,14 +12,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import numpy as np
+
 from drivers.base import CameraError, DeviceLost, DeviceNotFound, Frame
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 import cv2
 
-_OPTION_KEYS = frozenset({"fps", "loop", "width", "height"})
+_OPTION_KEYS = frozenset({"fps", "loop", "width", "height", "follow"})
 _DEV_NODE = re.compile(r"/dev/video\d+")
+FOLLOW_POLL_S = 0.02
+"""How often a followed image sequence looks for its next file."""
 LIVE_READ_FAILURES = 15
 """Consecutive failed reads after which a live camera counts as unplugged (~0.5 s at 30 fps)."""
 
@@ -36,6 +40,8 @@ class CameraOptions:
     loop: bool = False
     width: int = 0
     height: int = 0
+    follow: bool = False
+    """Image sequences: wait for further files as a simulator writes them (default on)."""
 
     @property
     def live(self) -> bool:
@@ -52,6 +58,7 @@ def parse_camera_device(device: str) -> CameraOptions:
     target, options = _split_options(text)
     fps = _number(options.get("fps", "0"), "fps", device)
     loop = options.get("loop", "0") in ("1", "true", "yes")
+    follow = options.get("follow", "1") in ("1", "true", "yes")
     width = int(_number(options.get("width", "0"), "width", device))
     height = int(_number(options.get("height", "0"), "height", device))
     if target.isdigit():
@@ -62,7 +69,7 @@ def parse_camera_device(device: str) -> CameraOptions:
         kind = "images"
     else:
         kind = "video"
-    return CameraOptions(kind, target, fps, loop, width, height)
+    return CameraOptions(kind, target, fps, loop, width, height, follow and kind == "images")
 
 
 def _split_options(text: str) -> tuple[str, dict[str, str]]:
@@ -103,8 +110,8 @@ class OpenCvCamera:
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._factory = capture_factory or _open_capture
-        self._capture: Capture = self._open()
         self.frames_read = 0
+        self._capture: Capture = None if self.options.follow else self._open()
 
     def _open(self) -> Capture:
         options = self.options
@@ -139,6 +146,9 @@ class OpenCvCamera:
 
     def frames(self) -> Iterator[Frame]:
         """Frames until the file ends (unless looping), the camera fails, or `close()`."""
+        if self.options.follow:
+            yield from self._follow()
+            return
         options = self.options
         interval = 1.0 / options.fps if options.fps > 0 and not options.live else 0.0
         next_due = time.monotonic()
@@ -181,6 +191,40 @@ class OpenCvCamera:
                     next_due = time.monotonic()
             yield frame
 
+    def _follow(self) -> Iterator[Frame]:
+        """An image sequence that a simulator is still writing: frames as files appear.
+
+        Writers should create each file atomically (write elsewhere, then rename), as the
+        demo and the tests do; a file that cannot be read yet is retried briefly.
+        """
+        pattern = self.options.target
+        interval = 1.0 / self.options.fps if self.options.fps > 0 else 0.0
+        index: int | None = None
+        retries = 0
+        while not self._closed.is_set():
+            if index is None:
+                index = next((i for i in (0, 1) if Path(pattern % i).exists()), None)
+                if index is None:
+                    time.sleep(FOLLOW_POLL_S)
+                    continue
+            path = pattern % index
+            if not Path(path).exists():
+                time.sleep(FOLLOW_POLL_S)
+                continue
+            frame = _read_image(path)
+            if frame is None and retries < 5:
+                retries += 1
+                time.sleep(FOLLOW_POLL_S)
+                continue
+            retries = 0
+            index += 1
+            if frame is None:
+                continue  # not an image: skip it rather than stall the scan
+            self.frames_read += 1
+            yield frame
+            if interval:
+                time.sleep(interval)
+
     def _rewind(self) -> None:
         with self._lock:
             self._capture.release()
@@ -189,7 +233,8 @@ class OpenCvCamera:
     def close(self) -> None:
         self._closed.set()
         with self._lock:
-            self._capture.release()
+            if self._capture is not None:
+                self._capture.release()
 
 
 def _open_capture(options: CameraOptions) -> Capture:
@@ -215,6 +260,15 @@ class _Closed:
 
     def release(self) -> None:
         return None
+
+
+def _read_image(path: str) -> Frame | None:
+    capture = cv2.VideoCapture(path, cv2.CAP_IMAGES)
+    try:
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    return np.asarray(frame, dtype=np.uint8) if ok and frame is not None else None
 
 
 def open_camera(device: str) -> OpenCvCamera:
