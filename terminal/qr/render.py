@@ -95,33 +95,3 @@ def write_png(payload: str, path: Path, *, box_size: int = 10) -> None:
         path.write_bytes(data)
     except OSError as error:
         raise BuildError(f"cannot write {path}: {error.strerror or error}") from None
-
-
-def escpos_qr(payload: str, *, module_size: int = 6, caption: str = "") -> bytes:
-    """ESC/POS commands that show `payload` as a QR code on a customer display or printer.
-
-    GS ( k: select model 2, module size, error correction M, store the data, print it.
-    """
-    data = payload.encode("utf-8")
-    if len(data) > 7089:
-        raise BuildError("the payload is too long for the display's QR command")
-    if not 1 <= module_size <= 16:
-        raise BuildError("module size must be 1 to 16 dots")
-
-    def gs_k(function: int, body: bytes) -> bytes:
-        length = len(body) + 2  # cn and fn, then the body
-        return b"\x1d(k" + bytes([length & 0xFF, length >> 8, 0x31, function]) + body
-
-    out = bytearray(b"\x1b@")  # initialise: clears what the display showed before
-    if caption:
-        out += b"\x1ba\x01" + caption.encode("ascii", "replace") + b"\n"
-    out += b"\x1d(k\x04\x00\x31\x41\x32\x00"  # model 2
-    out += gs_k(0x43, bytes([module_size]))
-    out += gs_k(0x45, b"\x31")  # error correction level M
-    out += gs_k(0x50, b"\x30" + data)
-    out += gs_k(0x51, b"\x30")
-    return bytes(out)
-
-
-ESCPOS_CLEAR = b"\x1b@\x0c"
-"""Initialise and clear the customer display."""

@@ -11,7 +11,6 @@ from terminal.iso_codes import CURRENCIES
 from terminal.money import Amount
 from terminal.qr.cpm import parse_consumer_code
 from terminal.qr.errors import QrError
-from terminal.qr.rules import is_template_id
 from terminal.qr.mpm import (
     MerchantCodeRequest,
     build_merchant_code,
@@ -19,6 +18,7 @@ from terminal.qr.mpm import (
     parse_merchant_code,
     read_merchant_code,
 )
+from terminal.qr.rules import is_template_id
 
 COMMON = st.text(alphabet=string.ascii_letters + string.digits + " .-*", min_size=1)
 ids = st.integers(min_value=0, max_value=99).map(lambda n: f"{n:02d}")

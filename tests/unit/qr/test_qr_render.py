@@ -12,7 +12,7 @@ import zxingcpp
 from PIL import Image
 
 from terminal.qr.errors import BuildError
-from terminal.qr.render import escpos_qr, half_block_text, png_bytes, write_png
+from terminal.qr.render import half_block_text, png_bytes, write_png
 
 from .vectors import EMVCO_SAMPLE, PIX_BCB_EXAMPLE
 
@@ -75,15 +75,6 @@ def test_png_scans(tmp_path: Path) -> None:
 def test_png_to_an_unwritable_place_is_a_sentence(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="cannot write"):
         write_png(PIX_BCB_EXAMPLE, tmp_path / "missing" / "code.png")
-
-
-def test_escpos_commands_store_and_print_the_payload() -> None:
-    data = escpos_qr(PIX_BCB_EXAMPLE, caption="EUR 12.34")
-    payload = PIX_BCB_EXAMPLE.encode()
-    store = b"\x1d(k" + (len(payload) + 3).to_bytes(2, "little") + b"\x31\x50\x30" + payload
-    assert store in data
-    assert data.endswith(b"\x1d(k\x03\x00\x31\x51\x30")
-    assert b"EUR 12.34" in data
 
 
 def test_empty_or_huge_payload_is_refused() -> None:
