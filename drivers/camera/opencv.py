@@ -192,38 +192,43 @@ class OpenCvCamera:
             yield frame
 
     def _follow(self) -> Iterator[Frame]:
-        """An image sequence that a simulator is still writing: frames as files appear.
+        """An image sequence a simulator is writing, played like a live camera.
 
-        Writers should create each file atomically (write elsewhere, then rename), as the
-        demo and the tests do; a file that cannot be read yet is retried briefly.
+        The newest file when the scan starts is what the camera sees now; after it, every file
+        written later (newer modification time) is the next frame, whatever its number, so a
+        simulator may append frames or start its numbering again. Writers should create each
+        file atomically (write elsewhere, then rename); a file that cannot be read yet is
+        retried briefly and then skipped.
         """
-        pattern = self.options.target
+        folder, matcher = _sequence_matcher(self.options.target)
         interval = 1.0 / self.options.fps if self.options.fps > 0 else 0.0
-        index: int | None = None
-        retries = 0
+        existing = _sequence_files(folder, matcher)
+        played: set[tuple[str, int]] = {(name, mtime) for mtime, name in existing[:-1]}
+        retries: dict[str, int] = {}
         while not self._closed.is_set():
-            if index is None:
-                index = next((i for i in (0, 1) if Path(pattern % i).exists()), None)
-                if index is None:
+            fresh = [
+                (mtime, name)
+                for mtime, name in _sequence_files(folder, matcher)
+                if (name, mtime) not in played
+            ]
+            if not fresh:
+                time.sleep(FOLLOW_POLL_S)
+                continue
+            for mtime, name in fresh:
+                if self._closed.is_set():
+                    return
+                frame = _read_image(str(folder / name))
+                if frame is None and retries.get(name, 0) < 5:
+                    retries[name] = retries.get(name, 0) + 1
                     time.sleep(FOLLOW_POLL_S)
-                    continue
-            path = pattern % index
-            if not Path(path).exists():
-                time.sleep(FOLLOW_POLL_S)
-                continue
-            frame = _read_image(path)
-            if frame is None and retries < 5:
-                retries += 1
-                time.sleep(FOLLOW_POLL_S)
-                continue
-            retries = 0
-            index += 1
-            if frame is None:
-                continue  # not an image: skip it rather than stall the scan
-            self.frames_read += 1
-            yield frame
-            if interval:
-                time.sleep(interval)
+                    break
+                played.add((name, mtime))
+                if frame is None:
+                    continue  # not an image: skip it rather than stall the scan
+                self.frames_read += 1
+                yield frame
+                if interval:
+                    time.sleep(interval)
 
     def _rewind(self) -> None:
         with self._lock:
@@ -260,6 +265,30 @@ class _Closed:
 
     def release(self) -> None:
         return None
+
+
+def _sequence_matcher(pattern: str) -> tuple[Path, re.Pattern[str]]:
+    """The folder of an image pattern and a regex for its file names ("%03d" -> digits)."""
+    path = Path(pattern)
+    parts = re.split(r"(%0?\d*d)", path.name)
+    regex = "".join(r"\d+" if re.fullmatch(r"%0?\d*d", part) else re.escape(part) for part in parts)
+    return path.parent, re.compile(regex)
+
+
+def _sequence_files(folder: Path, matcher: re.Pattern[str]) -> list[tuple[int, str]]:
+    """(modification time in ns, name) of the sequence's files, oldest first."""
+    found = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    for entry in entries:
+        if matcher.fullmatch(entry.name):
+            try:
+                found.append((entry.stat().st_mtime_ns, entry.name))
+            except OSError:
+                continue
+    return sorted(found)
 
 
 def _read_image(path: str) -> Frame | None:

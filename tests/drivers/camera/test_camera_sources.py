@@ -133,3 +133,24 @@ def test_degraded_frames_survive_a_lossy_video(tmp_path: Path) -> None:
     decoder = open_decoder("zxing")
     found = [any(c.text == PAYLOAD for c in decoder.decode(f)) for f in camera.frames()]
     assert sum(found) >= 4
+
+
+def test_followed_sequence_starts_at_what_the_camera_sees_now(tmp_path: Path) -> None:
+    for number in range(3):
+        write_frame_atomically(empty_frame(seed=number), tmp_path / f"{number:03d}.png")
+        time.sleep(0.01)
+    camera = open_camera(str(tmp_path / "%03d.png"))
+    frames = camera.frames()
+    first = next(frames)  # the newest frame only: older ones are the past
+
+    def restart_numbering() -> None:
+        time.sleep(0.05)
+        write_frame_atomically(render_frame(PAYLOAD), tmp_path / "000.png")
+
+    writer = threading.Thread(target=restart_numbering)
+    writer.start()
+    second = next(frames)
+    camera.close()
+    writer.join()
+    assert np.array_equal(first, empty_frame(seed=2))
+    assert not np.array_equal(second, empty_frame(seed=0))
