@@ -7,8 +7,9 @@ Device strings (settings `devices.camera`):
     clip.mp4, clip.avi      a video file (simulation)
     frames/%03d.png         an image sequence (simulation); a single image file also works
     ...?fps=30&loop=1       options: pace file frames at `fps`, replay the file forever
-    ...%03d.png?follow=0    image sequences are followed by default (frames are read as a
-                            simulator writes them); follow=0 reads what is there and ends
+    ...%03d.png?follow=0    image sequences are followed by default, like a live camera: the
+                            newest file is the current view, files written later follow;
+                            follow=0 reads the files in order and ends
 
 Failures are `drivers.base` errors with an operator sentence: nothing at the path is
 `DeviceNotFound`, a live camera that stops sending frames is `DeviceLost` (unplugged), a file

@@ -29,7 +29,9 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("qr", help="read payment QR codes and make merchant codes")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     parse = actions.add_parser("parse", help="read an EMVCo merchant or consumer QR payload")
-    parse.add_argument("payload", metavar="PAYLOAD", help="the text inside the QR code")
+    parse.add_argument(
+        "payload", metavar="PAYLOAD", help='the text inside the QR code ("-" reads stdin)'
+    )
     parse.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parse.add_argument("--strict", action="store_true", help="exit 2 on any broken EMVCo rule")
     parse.set_defaults(handler=parse_command)
@@ -43,7 +45,7 @@ def register(subparsers: Any) -> None:
 
 
 def parse_command(args: argparse.Namespace) -> int:
-    text: str = args.payload
+    text: str = sys.stdin.read().rstrip("\r\n") if args.payload == "-" else args.payload
     kind = guess_kind(text)
     if kind is CodeKind.CPM:
         return _parse_cpm(text, args)

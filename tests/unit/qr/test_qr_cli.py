@@ -17,13 +17,13 @@ from .test_qr_cpm import EMVCO_CPM_SAMPLE
 from .vectors import EMVCO_SAMPLE, PIX_BCB_EXAMPLE
 
 
-def posterm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def posterm(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "terminal", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
-        env=env,
         check=False,
     )
 
@@ -128,3 +128,9 @@ def test_make_refuses_too_many_decimals_with_a_sentence() -> None:
     assert run.returncode == 2
     assert "too many decimals" in run.stderr
     assert run.stdout == ""
+
+
+def test_parse_reads_the_payload_from_stdin() -> None:
+    run = posterm("qr", "parse", "-", "--json", "--strict", stdin=PIX_BCB_EXAMPLE + "\n")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["fields"]["59"] == "Fulano de Tal"
