@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -11,13 +13,23 @@ import numpy as np
 import zxingcpp
 from PIL import Image
 
+from terminal.cli import main
 from terminal.qr.crc import with_crc
 
 from .test_qr_cpm import EMVCO_CPM_SAMPLE
 from .vectors import EMVCO_SAMPLE, PIX_BCB_EXAMPLE
 
 
-def posterm(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def posterm(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the command in this process (fast); output and exit code as a real run gives them."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(list(args))
+    return subprocess.CompletedProcess(list(args), status, out.getvalue(), err.getvalue())
+
+
+def posterm_process(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `posterm` process, as a till integrator's script does."""
     return subprocess.run(
         [sys.executable, "-m", "terminal", *args],
         input=stdin,
@@ -29,7 +41,7 @@ def posterm(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
 
 
 def test_parse_json_shape_for_the_emvco_sample() -> None:
-    run = posterm("qr", "parse", EMVCO_SAMPLE, "--json")
+    run = posterm_process("qr", "parse", EMVCO_SAMPLE, "--json")
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert list(result) == ["kind", "crc_ok", "errors", "warnings", "fields"]
@@ -88,7 +100,7 @@ def test_cpm_fields_map_tags_to_hex_and_repeated_templates_to_lists() -> None:
 
 
 def test_a_url_is_not_a_payment_code() -> None:
-    run = posterm("qr", "parse", "https://example.com/menu", "--json")
+    run = posterm_process("qr", "parse", "https://example.com/menu", "--json")
     assert run.returncode == 2
     assert run.stdout == ""
     assert "web address" in run.stderr
@@ -103,7 +115,9 @@ def test_random_text_is_not_a_payment_code() -> None:
 
 def test_make_prints_a_payload_that_parses_strictly(tmp_path: Path) -> None:
     png = tmp_path / "out.png"
-    run = posterm("qr", "make", "--amount", "12.34", "--reference", "INV42", "--png", str(png))
+    run = posterm_process(
+        "qr", "make", "--amount", "12.34", "--reference", "INV42", "--png", str(png)
+    )
     assert run.returncode == 0, run.stderr
     payload = run.stdout.strip()
     parsed = json.loads(posterm("qr", "parse", payload, "--json", "--strict").stdout)
@@ -131,6 +145,6 @@ def test_make_refuses_too_many_decimals_with_a_sentence() -> None:
 
 
 def test_parse_reads_the_payload_from_stdin() -> None:
-    run = posterm("qr", "parse", "-", "--json", "--strict", stdin=PIX_BCB_EXAMPLE + "\n")
+    run = posterm_process("qr", "parse", "-", "--json", "--strict", stdin=PIX_BCB_EXAMPLE + "\n")
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["fields"]["59"] == "Fulano de Tal"
