@@ -32,6 +32,8 @@ from drivers.base import (
 )
 
 log = logging.getLogger(__name__)
+# nfcpy pins its logger at INFO on import; let the application's configured level decide.
+logging.getLogger("nfc").setLevel(logging.NOTSET)
 
 HARDWARE_TECHNOLOGIES = ("106A", "106B", "212F")
 UDP_TECHNOLOGIES = ("106A",)
