@@ -61,8 +61,8 @@ def check_udp_path(path: str) -> None:
     """nfcpy turns a port named in /etc/services into its name and then fails to parse it."""
     parts = path.split(":")
     if len(parts) > 2 and parts[2].isdigit():
-        try:
-            name = socket.getservbyport(int(parts[2]), "udp")
+        try:  # nfcpy's getnameinfo looks the port up as TCP
+            name = socket.getservbyport(int(parts[2]))
         except OSError:
             return
         raise DeviceNotFound(
