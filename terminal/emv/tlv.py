@@ -43,7 +43,10 @@ class Tlv:
 
 
 def is_constructed(tag: str) -> bool:
-    return bool(int(tag[:2], 16) & 0x20)
+    return tag[:1] in _CONSTRUCTED_FIRST_DIGITS
+
+
+_CONSTRUCTED_FIRST_DIGITS = frozenset("2367ABEF")  # first hex digit with bit 0x20 set
 
 
 def _read_tag(data: bytes, pos: int) -> tuple[str, int]:
@@ -63,47 +66,55 @@ def _read_tag(data: bytes, pos: int) -> tuple[str, int]:
     return data[start:pos].hex().upper(), pos
 
 
-def _read_length(data: bytes, pos: int) -> tuple[int, int]:
-    if pos >= len(data):
-        raise TlvError("length missing", pos)
-    first = data[pos]
-    if first < 0x80:
-        return first, pos + 1
-    count = first & 0x7F
-    if count == 0:
-        raise TlvError("indefinite length is not allowed in EMV", pos)
-    if count > _MAX_LENGTH_BYTES:
-        raise TlvError(f"length of {count} bytes is not allowed", pos)
-    if pos + 1 + count > len(data):
-        raise TlvError("length cut short", pos)
-    return int.from_bytes(data[pos + 1 : pos + 1 + count], "big"), pos + 1 + count
-
-
 def decode(data: bytes, *, max_depth: int = MAX_DEPTH) -> list[Tlv]:
     """All objects in `data`, in order, constructed ones parsed into children."""
-    return _decode(bytes(data), 0, len(data), max_depth, 0)
+    data = bytes(data)
+    return _decode(data, 0, len(data), max_depth)
 
 
-def _decode(data: bytes, pos: int, end: int, max_depth: int, base: int) -> list[Tlv]:
-    if max_depth < 0:
-        raise TlvError("templates nested too deep", base + pos)
+def _decode(data: bytes, pos: int, end: int, depth_left: int) -> list[Tlv]:
+    # One pass over the caller's buffer with absolute offsets: error positions point into
+    # the card's answer, and only values are copied (the kernel parses every answer).
+    if depth_left < 0:
+        raise TlvError("templates nested too deep", pos)
     objects: list[Tlv] = []
-    view = data[:end]
     while pos < end:
-        if view[pos] in (0x00, 0xFF):
+        first = data[pos]
+        if first == 0x00 or first == 0xFF:
             pos += 1
             continue
         start = pos
-        try:
-            tag, pos = _read_tag(view, pos)
-            length, pos = _read_length(view, pos)
-        except TlvError as error:
-            raise TlvError(error.reason, base + error.offset) from None
+        pos += 1
+        if first & 0x1F == 0x1F:
+            while True:
+                if pos >= end:
+                    raise TlvError("tag cut short", start)
+                byte = data[pos]
+                pos += 1
+                if pos - start > _MAX_TAG_BYTES:
+                    raise TlvError("tag longer than four bytes", start)
+                if not byte & 0x80:
+                    break
+        tag = data[start:pos].hex().upper()
+        if pos >= end:
+            raise TlvError("length missing", pos)
+        length = data[pos]
+        pos += 1
+        if length >= 0x80:
+            count = length & 0x7F
+            if count == 0:
+                raise TlvError("indefinite length is not allowed in EMV", pos - 1)
+            if count > _MAX_LENGTH_BYTES:
+                raise TlvError(f"length of {count} bytes is not allowed", pos - 1)
+            if pos + count > end:
+                raise TlvError("length cut short", pos - 1)
+            length = int.from_bytes(data[pos : pos + count], "big")
+            pos += count
         if pos + length > end:
-            raise TlvError(f"value of tag {tag} cut short ({length} bytes announced)", base + start)
-        value = view[pos : pos + length]
-        if is_constructed(tag):
-            children = tuple(_decode(value, 0, length, max_depth - 1, base + pos))
+            raise TlvError(f"value of tag {tag} cut short ({length} bytes announced)", start)
+        value = data[pos : pos + length]
+        if first & 0x20:
+            children = tuple(_decode(data, pos, pos + length, depth_left - 1))
             objects.append(Tlv(tag, value, children))
         else:
             objects.append(Tlv(tag, value))
