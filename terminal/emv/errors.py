@@ -20,10 +20,13 @@
         └── ReaderUnavailable        no reader, reader unplugged or busy (exit code 3)
 
 Refusals use exit code 1 (the sale did not happen, nothing was sent); reader failures 3.
+`TapTimedOut` and `TapCancelled` are also the drivers' `Timeout` and `Cancelled`, which the
+payment engine reports as a cancelled sale.
 """
 
 from __future__ import annotations
 
+from drivers.base import Cancelled, Timeout
 from terminal.errors import PostermError
 
 
@@ -128,12 +131,12 @@ class TapFailed(EmvError):
     """The reader or the field failed; the sentence comes from the driver."""
 
 
-class TapTimedOut(TapFailed):
-    pass
+class TapTimedOut(TapFailed, Timeout):
+    """Also a `drivers.base.Timeout`, so the engine ends the sale as cancelled."""
 
 
-class TapCancelled(TapFailed):
-    pass
+class TapCancelled(TapFailed, Cancelled):
+    """Also a `drivers.base.Cancelled`, so the engine ends the sale as cancelled."""
 
 
 class ReaderUnavailable(TapFailed):

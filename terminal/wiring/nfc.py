@@ -50,7 +50,6 @@ from terminal.settings import Settings
 
 log = logging.getLogger(__name__)
 
-WAITING = "Tap a card or phone on the reader."
 READING = "Reading the card — hold it still."
 READ = "Card read — the customer can take it away."
 
@@ -68,6 +67,17 @@ def translate(error: DriverError) -> EmvError:
     if isinstance(error, (DeviceNotFound, DeviceBusy, DeviceLost)):
         return ReaderUnavailable(error.sentence)
     return ReaderUnavailable(error.sentence)
+
+
+def card_capture(settings: Settings) -> NfcCardCapture | None:
+    """The engine's CardCapture for `devices.nfc` (None when it is "none").
+
+    Opens the reader now, so `posterm pay` reports a missing reader before the sale starts;
+    raises the driver's `DriverError` (DeviceNotFound, DeviceBusy) with its sentence.
+    """
+    if settings.devices.nfc == "none":
+        return None
+    return NfcCardCapture(settings, NfcReader(settings.devices.nfc))
 
 
 def open_reader(settings: Settings) -> NfcReader:
@@ -109,7 +119,7 @@ class NfcCardCapture:
         def report(stage: Stage, message: str) -> None:
             loop.call_soon_threadsafe(progress, Progress(stage, message))
 
-        progress(Progress(Stage.WAITING_FOR_CARD, WAITING))
+        # The engine has announced WAITING_FOR_CARD; the capture reports what follows.
         work = asyncio.ensure_future(asyncio.to_thread(self._tap, reader, amount, report))
         cancelled = asyncio.ensure_future(cancel.wait())
         try:

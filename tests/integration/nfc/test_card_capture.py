@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from drivers.base import Cancelled, DeviceNotFound, Timeout
 from terminal.emv.card_data import CardData
 from terminal.emv.cryptogram import verify_arqc
 from terminal.emv.errors import (
@@ -25,7 +26,7 @@ from terminal.emv.testcards import load_test_cards
 from terminal.money import Amount
 from terminal.payment.api import Progress, Stage
 from terminal.settings import Settings, load_settings
-from terminal.wiring.nfc import NfcCardCapture
+from terminal.wiring.nfc import NfcCardCapture, card_capture
 from tests.conftest import free_port
 
 CARDS = load_test_cards()
@@ -69,7 +70,7 @@ def capture(settings: Settings, minor: int, cancel_after: float | None = None) -
             capture.close()
 
     result = asyncio.run(run())
-    assert [p.stage for p in seen] == [Stage.WAITING_FOR_CARD, Stage.READING_CARD, Stage.CARD_READ]
+    assert [p.stage for p in seen] == [Stage.READING_CARD, Stage.CARD_READ]
     return result
 
 
@@ -131,8 +132,9 @@ def test_no_reader_configured(write_config: Callable[[str], Path]) -> None:
 def test_operator_cancels_while_waiting(write_config: Callable[[str], Path]) -> None:
     settings = settings_for(f"udp:localhost:{free_port()}", write_config, timeout=30)
     started = time.monotonic()
-    with pytest.raises(TapCancelled):
+    with pytest.raises(TapCancelled) as caught:
         capture(settings, 100, cancel_after=0.2)
+    assert isinstance(caught.value, Cancelled)  # what the engine reports as "cancelled"
     assert time.monotonic() - started < 5
 
 
@@ -143,6 +145,7 @@ def test_nobody_taps(write_config: Callable[[str], Path]) -> None:
             NfcCardCapture(settings).read_card(Amount.of(100, "EUR"), asyncio.Event(), print)
         )
     assert "within 0.5 seconds" in caught.value.sentence
+    assert isinstance(caught.value, Timeout)
 
 
 def test_sim_card_names_unknown_profiles() -> None:
@@ -154,3 +157,15 @@ def test_sim_card_names_unknown_profiles() -> None:
     )
     assert done.returncode == 2
     assert "No card profile 'nope'" in done.stderr and "visa-credit" in done.stderr
+
+
+def test_card_capture_factory_opens_the_configured_reader(
+    write_config: Callable[[str], Path],
+) -> None:
+    assert card_capture(settings_for("none", write_config)) is None
+    with pytest.raises(DeviceNotFound) as caught:
+        card_capture(settings_for("usb:ffff:fffe", write_config))
+    assert "No NFC reader found" in caught.value.sentence
+    capture = card_capture(settings_for(f"udp:localhost:{free_port()}", write_config))
+    assert isinstance(capture, NfcCardCapture)
+    capture.close()
