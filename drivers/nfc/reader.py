@@ -93,6 +93,13 @@ class IsoDepCard:
             raise CardRemoved(CARD_REMOVED, device=self._reader.path, detail="no answer")
         return bytes(answer)
 
+    def is_present(self) -> bool:
+        """Still in the field? (ISO-DEP presence check: an R(NAK) the card must answer.)"""
+        try:
+            return bool(self._tag.is_present)
+        except OSError as error:
+            raise reader_lost(self._reader.path, str(error)) from None
+
     def release(self) -> None:
         """DESELECT the card and switch the field off, so the next tap starts clean."""
         self._reader.release()

@@ -146,3 +146,15 @@ def test_real_reader_reads_a_presented_payment_card(hardware: str | None) -> Non
     finally:
         reader.close()
     assert data.scheme != "unknown" and data.emv["9F26"]
+
+
+def test_presence_check_sees_the_card_until_it_leaves(
+    present: Present, open_reader: Opener
+) -> None:
+    card = present("visa-credit")
+    found = open_reader(card.path).wait_for_card(5)
+    assert found.is_present() and found.is_present()
+    found.transceive(bytes.fromhex("00A404000E325041592E5359532E444446303100"))
+    card.stop.set()
+    card.emulator.close()  # the card is gone: no more answers
+    assert not found.is_present()
