@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import os
 import tempfile
 import tomllib
@@ -54,6 +55,8 @@ class Change:
     new: Any
     backup: Path | None
     settings: Settings
+    sha256: str
+    """Digest of the new file: the audit record names the exact content it approved."""
 
     def shown(self) -> tuple[str, str]:
         """Old and new value as a technician may see them (secrets redacted)."""
@@ -237,7 +240,8 @@ def change_setting(
                 backup = path.with_name(path.name + ".bak")
                 bak_tmp = _write_temporary(backup, old_bytes, path)
                 os.replace(bak_tmp, backup)
-            change = Change(path, f"{section}.{key}", old_value, value, backup, settings)
+            digest = hashlib.sha256(new_text.encode("utf-8")).hexdigest()
+            change = Change(path, f"{section}.{key}", old_value, value, backup, settings, digest)
             if before_commit is not None:
                 before_commit(change)
             os.replace(tmp, path)

@@ -120,7 +120,13 @@ def set_command(args: argparse.Namespace) -> int:
         old, new = change.shown()
         AuditLog(data_dir).append(
             "config.set",
-            {"file": str(change.path), "key": change.key, "old": old, "new": new},
+            {
+                "file": str(change.path),
+                "key": change.key,
+                "old": old,
+                "new": new,
+                "sha256": change.sha256,
+            },
             role=role,
             actor=current_actor(),
         )

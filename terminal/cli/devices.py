@@ -7,10 +7,12 @@ failure is printed with the problem and the fix.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.cli._common import print_json, progress, settings_from
-from terminal.wiring.probes import ProbeResult, attached_devices, probe_all
+
+if TYPE_CHECKING:
+    from terminal.wiring.probes import ProbeResult
 
 KINDS = ("reader", "camera", "printer", "display", "gateway")
 
@@ -38,6 +40,8 @@ def register(subparsers: Any) -> None:
 
 
 def list_command(args: argparse.Namespace) -> int:
+    from terminal.wiring.probes import attached_devices  # libusb and httpx only when needed
+
     devices = attached_devices()
     if args.json:
         print_json({"devices": [d.as_dict() for d in devices]})
@@ -53,6 +57,8 @@ def list_command(args: argparse.Namespace) -> int:
 
 
 def probe_command(args: argparse.Namespace) -> int:
+    from terminal.wiring.probes import probe_all
+
     settings = settings_from(args, quiet_logs=True)
     only = set(args.only) if args.only else None
     if not args.json:
