@@ -160,8 +160,7 @@ def test_empty_text_is_refused(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["abc", "1e6", "12-", "0x10", "\u00bd", "\u0661\u0662", ".", ",", "-", "+", "'", "EUR 12.34"],
+    "text", ["abc", "1e6", "12-", "0x10", "\u00bd", "\u0661\u0662", ".", ",", "-", "+", "'", "EUR 12.34"]
 )
 def test_text_that_is_not_a_number_is_refused(text: str) -> None:
     assert parse_error(text) == f"not a number: {text!r}{NOT_A_NUMBER}"
@@ -314,9 +313,7 @@ def test_subtracting_different_currencies_is_refused() -> None:
 
 
 @pytest.mark.parametrize("compare", [operator.lt, operator.le, operator.gt, operator.ge])
-def test_ordering_different_currencies_is_refused(
-    compare: Callable[[Amount, Amount], bool],
-) -> None:
+def test_ordering_different_currencies_is_refused(compare: Callable[[Amount, Amount], bool]) -> None:
     with pytest.raises(CurrencyMismatch) as caught:
         compare(Amount(1, EUR), Amount(1, USD))
     assert str(caught.value) == "cannot compare EUR and USD amounts"
