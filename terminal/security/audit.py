@@ -224,12 +224,7 @@ class AuditLog:
         os.replace(tmp, self.head_path)
 
     def _match_owner(self, path: Path) -> None:
-        """Run as root (sudo), keep files owned like the data folder so the service can write."""
-        if os.geteuid() != 0:
-            return
-        folder = self.folder.stat()
-        if folder.st_uid != 0:
-            os.chown(path, folder.st_uid, folder.st_gid)
+        match_owner(path, self.folder)
 
     @staticmethod
     def _last_record(handle: Any) -> AuditRecord | None:
@@ -340,6 +335,16 @@ class AuditLog:
             )
         elif seq == last_seq and seal != last_seal:
             result.problems.append(f"the last record ({seq}) was replaced")
+
+
+def match_owner(path: Path, folder: Path) -> None:
+    """Run as root (sudo), keep a new file owned like the data folder so the service can
+    still write it."""
+    if os.geteuid() != 0:
+        return
+    info = folder.stat()
+    if info.st_uid != 0:
+        os.chown(path, info.st_uid, info.st_gid)
 
 
 def _span(first: int, last: int) -> str:

@@ -31,7 +31,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from terminal.errors import PostermError
-from terminal.security.audit import AuditLog
+from terminal.security.audit import AuditLog, match_owner
 
 Role = Literal["technician", "supervisor"]
 ROLES: tuple[Role, ...] = ("technician", "supervisor")
@@ -175,6 +175,7 @@ class PinGuard:
         """The attempts file, locked for the whole check so parallel tries queue up."""
         self.folder.mkdir(mode=0o750, parents=True, exist_ok=True)
         fd = os.open(self.state_path, os.O_RDWR | os.O_CREAT, 0o600)
+        match_owner(self.state_path, self.folder)
         with os.fdopen(fd, "r+", encoding="utf-8") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
