@@ -10,7 +10,9 @@ import glob
 import os
 import re
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from drivers.probe import ProbeResult, not_configured
 
@@ -18,6 +20,21 @@ GRAB_SECONDS = 2.0
 GRAB_FRAMES = 30
 # Below this a customer's phone screen is hard to decode from arm's length.
 MIN_QR_WIDTH = 640
+
+
+# Options the camera driver accepts after "?" (drivers/camera): not part of the path.
+_OPTION_KEYS = frozenset({"fps", "loop", "width", "height", "follow"})
+
+
+def split_camera_options(device: str) -> tuple[str, dict[str, str]]:
+    """`frames/%03d.png?follow=0` -> ("frames/%03d.png", {"follow": "0"})."""
+    target, sep, query = device.rpartition("?")
+    if not sep:
+        return device, {}
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    if not options or not set(options) <= _OPTION_KEYS:
+        return device, {}  # a "?" that is part of a file name
+    return target, options
 
 
 def camera_exists(device: str) -> bool:
@@ -36,7 +53,21 @@ def probe_camera(
     """Open the camera at `device`, grab frames for up to `seconds` and report what came."""
     if device == "none":
         return not_configured("camera", "devices.camera")
+    configured = device
+    device, options = split_camera_options(device)
     live = device.isdigit() or device.startswith("/dev/video")
+    followed = "%" in device and options.get("follow", "1") in ("1", "true", "yes")
+    if followed and not camera_exists(device) and Path(device).parent.is_dir():
+        return ProbeResult(
+            kind="camera",
+            device=configured,
+            found=True,
+            opened=True,
+            self_test=f"image sequence in {Path(device).parent} has no frames yet (a simulator "
+            "writes them when a customer shows a code)",
+            healthy=True,
+            details={"frames": 0, "followed": True},
+        )
     if not camera_exists(device):
         if live:
             fix = (
@@ -47,11 +78,11 @@ def probe_camera(
             fix = (
                 "check the path in devices.camera (a video file or a pattern like frames/%03d.png)"
             )
-        return _failed(device, found=False, problem=f"no camera or file at {device}", fix=fix)
+        return _failed(configured, found=False, problem=f"no camera or file at {device}", fix=fix)
     node = f"/dev/video{device}" if device.isdigit() else device
     if live and not os.access(node, os.R_OK | os.W_OK):
         return _failed(
-            device,
+            configured,
             found=True,
             problem=f"no permission to open {node}",
             fix="add the posterm user to the video group (`sudo usermod -aG video posterm`) and "
@@ -70,7 +101,7 @@ def probe_camera(
                 if live
                 else "the file is not a video or image sequence OpenCV can read: re-export it"
             )
-            return _failed(device, found=True, problem=problem, fix=fix)
+            return _failed(configured, found=True, problem=problem, fix=fix)
         frames = 0
         width = height = 0
         started = time.monotonic()
@@ -87,7 +118,7 @@ def probe_camera(
         capture.release()
     if frames == 0:
         return _failed(
-            device,
+            configured,
             found=True,
             opened=True,
             problem="the camera opened but delivered no frames",
@@ -107,7 +138,7 @@ def probe_camera(
         details["warning"] = "low resolution"
     return ProbeResult(
         kind="camera",
-        device=device,
+        device=configured,
         found=True,
         opened=True,
         self_test=f"grabbed {frames} frames {width}×{height} at {measured:.1f} fps{note}",

@@ -79,7 +79,7 @@ def test_low_resolution_camera_is_healthy_with_a_warning(tmp_path: Path) -> None
 
 
 def test_missing_camera_file_and_device(tmp_path: Path) -> None:
-    missing_file = probe_camera(str(tmp_path / "none-%03d.png"))
+    missing_file = probe_camera(str(tmp_path / "absent" / "none-%03d.png"))
     assert not missing_file.healthy and missing_file.found is False
     missing_device = probe_camera("/dev/video97")
     assert not missing_device.healthy and "plug the camera in" in missing_device.fix
@@ -171,3 +171,16 @@ def test_display_that_stays_silent_asks_to_look_at_it() -> None:
 def test_display_nothing_listening() -> None:
     result = probe_display(f"socket://127.0.0.1:{free_port()}")
     assert not result.healthy and result.found is False
+
+
+def test_followed_image_sequence_without_frames_yet_is_waiting_not_broken(tmp_path: Path) -> None:
+    result = probe_camera(str(tmp_path / "frame-%03d.png"))
+    assert result.healthy and result.details["followed"] is True
+    assert "no frames yet" in result.self_test
+
+
+def test_camera_options_after_the_path_are_not_part_of_it(tmp_path: Path) -> None:
+    device = render_frames(tmp_path, 3) + "?fps=15&follow=0"
+    result = probe_camera(device)
+    assert result.healthy and result.device == device and result.details["frames"] == 3
+    assert not probe_camera(str(tmp_path / "nope" / "f-%03d.png?follow=0")).healthy
