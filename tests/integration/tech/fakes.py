@@ -8,6 +8,10 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+import numpy as np
 
 from tests.conftest import free_port
 
@@ -86,3 +90,13 @@ def silent_udp_peer() -> Iterator[str]:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", port))
         yield f"udp:localhost:{port}"
+
+
+def render_frames(folder: Path, count: int, size: tuple[int, int] = (640, 480)) -> str:
+    """Write `count` numbered PNG frames; returns the OpenCV image-sequence pattern."""
+    width, height = size
+    for n in range(count):
+        frame = np.full((height, width, 3), 40 * n % 255, dtype=np.uint8)
+        cv2.putText(frame, str(n), (20, 60), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
+        cv2.imwrite(str(folder / f"frame-{n:03d}.png"), frame)
+    return str(folder / "frame-%03d.png")

@@ -6,15 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from drivers.probe.camera import probe_camera
 from drivers.probe.nfc_reader import probe_reader
 from drivers.probe.serial_devices import decode_printer_status, probe_display, probe_printer
 from tests.conftest import free_port
-from tests.integration.tech.fakes import FakeDisplay, FakeEscPosPrinter, silent_udp_peer
+from tests.integration.tech.fakes import (
+    FakeDisplay,
+    FakeEscPosPrinter,
+    render_frames,
+    silent_udp_peer,
+)
 
 
 @pytest.fixture
@@ -22,15 +25,6 @@ def printer() -> Iterator[FakeEscPosPrinter]:
     fake = FakeEscPosPrinter()
     yield fake
     fake.close()
-
-
-def render_frames(folder: Path, count: int, size: tuple[int, int] = (640, 480)) -> str:
-    width, height = size
-    for n in range(count):
-        frame = np.full((height, width, 3), 40 * n % 255, dtype=np.uint8)
-        cv2.putText(frame, str(n), (20, 60), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
-        cv2.imwrite(str(folder / f"frame-{n:03d}.png"), frame)
-    return str(folder / "frame-%03d.png")
 
 
 # -- reader ----------------------------------------------------------------------------------

@@ -7,11 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.integration.tech.test_device_probes import render_frames
 
 from terminal.cli import main
 from tests.conftest import free_port
-from tests.integration.tech.fakes import FakeDisplay, FakeEscPosPrinter, silent_udp_peer
+from tests.integration.tech.fakes import (
+    FakeDisplay,
+    FakeEscPosPrinter,
+    render_frames,
+    silent_udp_peer,
+)
 from tests.integration.tech.tls_gateway import HealthGateway, write_public_jwks
 
 
