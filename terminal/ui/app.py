@@ -23,10 +23,10 @@ from terminal.errors import PostermError
 from terminal.i18n import N_, _, set_language
 from terminal.payment.api import PaymentEngine, QueueStatus
 from terminal.receipts.printing import ReceiptPrinting
+from terminal.security.pins import PinGuard
 from terminal.settings import Settings
 from terminal.ui.customer_display import CustomerDisplay
 from terminal.ui.presenter import ScreenCodePresenter
-from terminal.ui.supervisor import PinGuard
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class PostermApp(App[int]):
             "printer": self.printing.state,
         }
         self.status_note = ""
-        self.pin_guard = PinGuard(settings.ui.supervisor_pin_hash)
+        self.pin_guard = PinGuard(settings.data_dir)
         self.sale_screen: Any = None
         self.ecr = ecr
         self.ecr_payment: Any = None

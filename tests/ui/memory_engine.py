@@ -29,6 +29,12 @@ from terminal.payment.api import (
 )
 
 T0 = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+MPM_PAYLOAD = (
+    "00020101021226360014A000000615000101060123450209POSTERM1520459995303978540512"
+    "3.455802DE5917POSTERM DEMO SHOP6006BERLIN62610536c4d1e7f2-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
+    "0708DEMO00016304ABCD"
+)
+"""As long as the real merchant-presented payload (a UUID reference label): sizes the code."""
 
 
 class UnknownTransaction(PostermError):

@@ -23,8 +23,9 @@ async def test_till_payment_is_shown_and_the_operator_can_cancel_it() -> None:
     app = build_app(settings, engine, ecr=EcrServer(settings, engine))
     async with (
         app.run_test(size=(80, 24)) as pilot,
-        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                          headers={"Authorization": f"Bearer {TOKEN}"}) as till,
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as till,
     ):
         await pilot.pause()
         await until(pilot, lambda: app.ecr is not None and app.ecr._runner is not None)

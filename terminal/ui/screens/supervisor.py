@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from terminal.i18n import N_, _, active
 from terminal.i18n.words import decline_reason
 from terminal.money import Amount, AmountError
 from terminal.payment.api import Outcome, Progress, Result, TransactionView
+from terminal.security.pins import PinError, PinLocked, PinRejected
 from terminal.ui.widgets.keys_bar import KeysBar
 
 if TYPE_CHECKING:
@@ -82,6 +84,9 @@ class SupervisorScreen(ModalScreen[bool]):
             return
         if self.busy or self.done:
             return
+        pin_input = self.query_one("#pin", Input)
+        pin = pin_input.value
+        pin_input.value = ""
         amount: Amount | None = None
         if self.kind == "refund":
             try:
@@ -101,28 +106,44 @@ class SupervisorScreen(ModalScreen[bool]):
                     "declined",
                 )
                 return
-        guard = self.papp.pin_guard
-        pin_input = self.query_one("#pin", Input)
-        pin = pin_input.value
-        pin_input.value = ""
-        locked = guard.locked_for()
-        if locked:
+        self.busy = True
+        self.run_worker(self._check_then_run(pin, amount), exclusive=True)
+
+    async def _check_then_run(self, pin: str, amount: Amount | None) -> None:
+        """The PIN check (argon2, shared attempt counter, audit) runs off the event loop."""
+        settings = self.papp.settings
+        try:
+            await asyncio.to_thread(
+                self.papp.pin_guard.check,
+                "supervisor",
+                pin,
+                settings.ui.supervisor_pin_hash,
+                purpose=f"{self.kind} {self.view.id}",
+            )
+        except PinLocked as error:
+            self.busy = False
             self._say(
-                _("Too many wrong PINs: try again in {seconds} s.").format(seconds=locked),
+                _("Too many wrong PINs: try again in {seconds} s.").format(
+                    seconds=max(1, round(error.retry_after_s))
+                ),
                 "declined",
             )
             return
-        if not guard.check(pin):
+        except PinRejected:
+            self.busy = False
             nothing = (
                 _("Nothing was refunded.") if self.kind == "refund" else _("Nothing was voided.")
             )
             self._say(_("Wrong supervisor PIN.") + " " + nothing, "declined")
             return
-        self.busy = True
+        except PinError as error:
+            self.busy = False
+            self._say(error.sentence, "declined")
+            return
         self._say(_("Sending to the bank…"), "busy")
         if amount is not None and amount == remaining(self.view) and self.view.refunded is None:
             amount = None  # the whole sale
-        self.run_worker(self._run(amount), exclusive=True)
+        await self._run(amount)
 
     async def _run(self, amount: Amount | None) -> None:
         engine = self.papp.engine

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
+from rich.style import Style
 from textual.widget import Widget
 
-from terminal.ui.qr_art import GROUND, half_block_lines, modules
+from terminal.ui.qr_art import fitted_lines
+
+GROUND = Style(color="black", bgcolor="white")
 
 
 class QrArt:
     """A Rich renderable of fixed size (one character per module across, two down)."""
 
-    def __init__(self, payload: str, border: int = 2) -> None:
-        self.lines = half_block_lines(modules(payload, border))
+    def __init__(self, payload: str, max_lines: int) -> None:
+        self.lines = fitted_lines(payload, max_lines)
 
     @property
     def width(self) -> int:
@@ -30,9 +33,9 @@ class QrView(Widget):
     QrView { width: auto; height: auto; }
     """
 
-    def __init__(self, payload: str, **kwargs: object) -> None:
+    def __init__(self, payload: str, max_lines: int = 23, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.art = QrArt(payload)
+        self.art = QrArt(payload, max_lines)
 
     def render(self) -> QrArt:
         return self.art
