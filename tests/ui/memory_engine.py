@@ -54,6 +54,13 @@ class MemoryEngine:
         self.clock = T0
         self.batch_answer = "balanced"
         self.requests: list[SaleRequest] = []
+        self.code_lifetime_s: float | None = 120.0
+        """None: the merchant code has no expiry shown (stable snapshots)."""
+        self._ids = 0
+
+    def _new_id(self) -> str:
+        self._ids += 1
+        return str(uuid.UUID(int=0x7F1C2A9E5B8D4C3E9A1F000000000000 + self._ids))
 
     # -- the customer's side ------------------------------------------------------------
     def tap(self) -> None:
@@ -84,7 +91,7 @@ class MemoryEngine:
         self, request: SaleRequest, progress: ProgressCallback, cancel: asyncio.Event
     ) -> Outcome:
         self.requests.append(request)
-        txn = str(uuid.uuid4())
+        txn = self._new_id()
         entry = request.method.protocol_entry
         progress(Progress(Stage.CHECKING, "Checking the amount.", txn))
         masked = ""
@@ -95,7 +102,11 @@ class MemoryEngine:
             progress(Progress(Stage.READING_CARD, "Reading card.", txn))
             masked = "476173******0119"
         elif request.method is EntryMethod.QR_SHOW:
-            expires = (datetime.now(UTC) + timedelta(seconds=120)).isoformat()
+            expires = (
+                (datetime.now(UTC) + timedelta(seconds=self.code_lifetime_s)).isoformat()
+                if self.code_lifetime_s is not None
+                else ""
+            )
             progress(
                 Progress(
                     Stage.SHOWING_CODE,
@@ -179,7 +190,7 @@ class MemoryEngine:
     ) -> Outcome:
         sale = self.transaction(sale_id)
         amount = amount or sale.amount
-        txn = str(uuid.uuid4())
+        txn = self._new_id()
         view = TransactionView(
             id=txn,
             type="refund",
@@ -205,7 +216,7 @@ class MemoryEngine:
         sale = self.transaction(sale_id)
         index = self.rows.index(sale)
         self.rows[index] = replace(sale, state="voided")
-        return Outcome(str(uuid.uuid4()), Result.APPROVED, sale.amount, sale.entry, "00")
+        return Outcome(self._new_id(), Result.APPROVED, sale.amount, sale.entry, "00")
 
     def history(self, *, limit: int = 100, search: str = "") -> list[TransactionView]:
         rows = list(reversed(self.rows))
