@@ -1,0 +1,139 @@
+"""Every payment the operator screen offers, driven by keys, against the real engine, the real
+gateway simulator (its own process) and the real NFC stack with a simulated card."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("terminal.payment.factory")  # until the engine is merged; then always runs
+
+from terminal.ui.screens.end_of_day import EndOfDayScreen  # noqa: E402
+from terminal.ui.screens.history import HistoryScreen  # noqa: E402
+from terminal.ui.screens.supervisor import SupervisorScreen  # noqa: E402
+from terminal.ui.screens.transaction import TransactionScreen  # noqa: E402
+from tests.ui.helpers import text_of, type_keys, until  # noqa: E402
+from tests.ui.real_terminal import SUPERVISOR_PIN, RealTerminal  # noqa: E402
+
+
+@pytest.fixture
+def terminal(gateway_sim_module: Any, tmp_path: Path) -> Iterator[RealTerminal]:
+    term = RealTerminal(gateway_sim_module, tmp_path)
+    yield term
+    term.close()
+    gateway_sim_module.faults()
+
+
+def stage(pilot: Any) -> str:
+    return text_of(pilot, "#stage")
+
+
+async def tap_sale(
+    pilot: Any,
+    term: RealTerminal,
+    keys: str,
+    profile: str = "visa-credit",
+) -> None:
+    await type_keys(pilot, keys)
+    await pilot.press("enter")
+    await until(pilot, lambda: "Present card" in stage(pilot), timeout=15)
+    tapped = asyncio.ensure_future(term.tap(profile))
+    await until(pilot, lambda: pilot.app.screen.phase == "result", timeout=30)
+    assert await tapped == 1
+
+
+async def test_full_sale_is_approved_with_auth_code_and_in_the_ledger(
+    terminal: RealTerminal,
+) -> None:
+    app = terminal.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await tap_sale(pilot, terminal, "1234")
+        assert "Approved" in stage(pilot)
+        detail = text_of(pilot, "#detail")
+        assert "Auth code" in detail and "EUR 12.34" in detail
+        assert "4761" in detail and "******" in detail  # masked PAN only
+        ledger = terminal.sim.ledger(terminal.terminal_id)
+        assert [e["amount"]["value"] for e in ledger if e.get("result") == "approved"] == [1234]
+        await app.shutdown()
+
+
+async def test_decline_shows_the_banks_reason(gateway_sim_module: Any, tmp_path: Path) -> None:
+    # A debit card with 80.00 on it, and a CVM limit above the sale so the bank decides.
+    terminal = RealTerminal(gateway_sim_module, tmp_path, nfc={"cvm_limit": "200.00"})
+    app = terminal.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await tap_sale(pilot, terminal, "10000", profile="mastercard-debit")  # balance 80.00
+        assert "Declined" in stage(pilot)
+        assert "Insufficient funds. (51)" in text_of(pilot, "#detail")
+        await app.shutdown()
+    terminal.close()
+
+
+async def test_offline_approval_when_the_bank_is_down(terminal: RealTerminal) -> None:
+    app = terminal.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        terminal.sim.faults(down=True)
+        await tap_sale(pilot, terminal, "1500")
+        assert "Approved offline" in stage(pilot)
+        assert "sent when the link is back" in text_of(pilot, "#detail")
+        await until(pilot, lambda: "Queue: 1" in text_of(pilot, "#status"), timeout=5)
+        assert "EUR 15.00" in text_of(pilot, "#status")
+        await app.shutdown()
+
+
+async def test_cancel_while_waiting_for_the_card(terminal: RealTerminal) -> None:
+    app = terminal.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await type_keys(pilot, "2000")
+        await pilot.press("enter")
+        await until(pilot, lambda: "Present card" in stage(pilot), timeout=15)
+        await pilot.press("escape")
+        await until(pilot, lambda: "Cancelled" in stage(pilot), timeout=15)
+        assert "Nothing was charged." in text_of(pilot, "#detail")
+        assert terminal.sim.ledger(terminal.terminal_id) == []
+        await app.shutdown()
+
+
+async def test_refund_needs_the_right_supervisor_pin(terminal: RealTerminal) -> None:
+    app = terminal.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await tap_sale(pilot, terminal, "3000")
+        await pilot.press("enter", "h")
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, TransactionScreen))
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, SupervisorScreen))
+        await type_keys(pilot, "1357")
+        await pilot.press("enter")
+        await until(pilot, lambda: "Wrong supervisor PIN" in text_of(pilot, "#pin-result"))
+        types = [e.get("type") for e in terminal.sim.ledger(terminal.terminal_id)]
+        assert "refund" not in types
+        await type_keys(pilot, SUPERVISOR_PIN)
+        await pilot.press("enter")
+        await until(pilot, lambda: "Refund approved" in text_of(pilot, "#pin-result"), timeout=20)
+        types = [e.get("type") for e in terminal.sim.ledger(terminal.terminal_id)]
+        assert types.count("refund") == 1
+        await app.shutdown()
+
+
+async def test_close_batch_is_balanced(terminal: RealTerminal) -> None:
+    app = terminal.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await tap_sale(pilot, terminal, "1100")
+        await pilot.press("enter", "e")
+        await until(pilot, lambda: isinstance(app.screen, EndOfDayScreen))
+        await pilot.press("b", "y")
+        await until(pilot, lambda: "Batch closed" in text_of(pilot, "#batch"), timeout=20)
+        assert "balanced with the bank" in text_of(pilot, "#batch")
+        await app.shutdown()
