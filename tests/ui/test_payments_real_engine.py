@@ -12,12 +12,12 @@ import pytest
 
 pytest.importorskip("terminal.payment.factory")  # until the engine is merged; then always runs
 
-from terminal.ui.screens.end_of_day import EndOfDayScreen  # noqa: E402
-from terminal.ui.screens.history import HistoryScreen  # noqa: E402
-from terminal.ui.screens.supervisor import SupervisorScreen  # noqa: E402
-from terminal.ui.screens.transaction import TransactionScreen  # noqa: E402
-from tests.ui.helpers import text_of, type_keys, until  # noqa: E402
-from tests.ui.real_terminal import SUPERVISOR_PIN, RealTerminal  # noqa: E402
+from terminal.ui.screens.end_of_day import EndOfDayScreen
+from terminal.ui.screens.history import HistoryScreen
+from terminal.ui.screens.supervisor import SupervisorScreen
+from terminal.ui.screens.transaction import TransactionScreen
+from tests.ui.helpers import text_of, type_keys, until
+from tests.ui.real_terminal import SUPERVISOR_PIN, RealTerminal
 
 
 @pytest.fixture
