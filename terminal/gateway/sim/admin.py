@@ -233,6 +233,7 @@ def admin_routes(sim: Simulator, service: Service) -> list[web.RouteDef]:
                 return web.json_response(
                     {"error": error.code, "message": error.message}, status=error.status
                 )
+            await sim.flush()
             return web.json_response(result, status=status)
 
         return wrapped

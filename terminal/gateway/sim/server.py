@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import random
+import sqlite3
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -132,6 +133,7 @@ class Simulator:
         self.faults = Faults()
         self.random = random.Random()
         self._key_cache: dict[str, tuple[str, str, OKPKey]] = {}
+        self._commit_waiter: asyncio.Future[None] | None = None
 
     # -- enrolment -------------------------------------------------------------------------
 
@@ -211,6 +213,41 @@ class Simulator:
         )
         return signed
 
+    async def handle_async(self, body: bytes) -> bytes:
+        """`handle`, with group commit: messages processed while a commit is pending share one
+        fsync. An answer is released only once its changes are on disk."""
+        committed = self._join_commit()
+        answer = self.handle(body)
+        await committed
+        return answer
+
+    async def flush(self) -> None:
+        """Wait for the pending group commit, if any (admin changes become durable)."""
+        if self._commit_waiter is not None:
+            await self._commit_waiter
+
+    def _join_commit(self) -> asyncio.Future[None]:
+        if self._commit_waiter is None:
+            loop = asyncio.get_running_loop()
+            self.ledger.db.execute("BEGIN IMMEDIATE")
+            self._commit_waiter = loop.create_future()
+            loop.call_soon(self._commit)
+        return self._commit_waiter
+
+    def _commit(self) -> None:
+        waiter, self._commit_waiter = self._commit_waiter, None
+        assert waiter is not None
+        try:
+            self.ledger.db.execute("COMMIT")
+        except sqlite3.Error as error:
+            log.error("group commit failed, rolled back: %s", error)
+            if self.ledger.db.in_transaction:
+                self.ledger.db.execute("ROLLBACK")
+            waiter.set_exception(error)
+            waiter.exception()  # retrieved: waiters that were refused never await it
+            return
+        waiter.set_result(None)
+
     def _note_seq(self, terminal_id: str, seq: int) -> None:
         row = self.ledger.one("SELECT last FROM seqs WHERE terminal_id = ?", terminal_id)
         if row is not None and seq > row["last"] + 1:
@@ -261,7 +298,7 @@ def protocol_routes(sim: Simulator) -> list[web.RouteDef]:
         if sim.hit(faults.drop_before):
             return _drop(request)
         try:
-            answer = sim.handle(body)
+            answer = await sim.handle_async(body)
         except Rejected as rejected:
             log.warning("refused a message: %s %s", rejected.code, rejected.message)
             return error_response(rejected.status, rejected.code, rejected.message)
