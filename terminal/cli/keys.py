@@ -14,10 +14,13 @@ import argparse
 import getpass
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+from terminal.cli._access import add_pin_option, require_pin
 from terminal.cli._common import print_json, progress, settings_from
 from terminal.errors import UsageError
+from terminal.settings import Settings, site_file
 
 
 def register(subparsers: Any) -> None:
@@ -29,8 +32,10 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="start a new key store (the old one is kept as a .bak file); re-enrol afterwards",
     )
+    add_pin_option(init)
     init.set_defaults(handler=init_command)
     rotate = actions.add_parser("rotate", help="make a new current key, keep the old public key")
+    add_pin_option(rotate)
     rotate.set_defaults(handler=rotate_command)
     show = actions.add_parser("show-public", help="print the public key for the bank")
     show.add_argument("--format", choices=["jwk", "jwks"], default="jwk")
@@ -47,6 +52,21 @@ def _keystore(args: argparse.Namespace) -> Any:
     return Keystore.open(settings.data_dir, settings.terminal.terminal_id)
 
 
+def _technician(args: argparse.Namespace, settings: Settings, purpose: str) -> str:
+    import os
+
+    site = site_file(getattr(args, "config", None), os.environ)
+    return require_pin(
+        args, site if site and Path(site).exists() else None, settings.data_dir, purpose=purpose
+    )
+
+
+def _audit(settings: Settings, action: str, role: str, details: dict[str, Any]) -> None:
+    from terminal.security.audit import AuditLog, current_actor
+
+    AuditLog(settings.data_dir).append(action, details, role=role, actor=current_actor())
+
+
 def init_command(args: argparse.Namespace) -> int:
     from terminal.security.keystore import KEYS_FOLDER, STORE_FILE
 
@@ -54,6 +74,8 @@ def init_command(args: argparse.Namespace) -> int:
     path = settings.data_dir / KEYS_FOLDER / STORE_FILE
     existed = path.exists()
     if existed and args.force:
+        role = _technician(args, settings, "keys init --force")
+        _audit(settings, "keys.init", role, {"replaced": str(path)})
         backup = path.with_name(f"{STORE_FILE}.{time.strftime('%Y%m%dT%H%M%S')}.bak")
         path.rename(backup)
         progress(f"old key store kept as {backup}")
@@ -68,9 +90,12 @@ def init_command(args: argparse.Namespace) -> int:
 
 
 def rotate_command(args: argparse.Namespace) -> int:
+    settings = settings_from(args, quiet_logs=True)
+    role = _technician(args, settings, "keys rotate")
     store = _keystore(args)
     previous = store.kid
     kid = store.rotate()
+    _audit(settings, "keys.rotate", role, {"kid": kid, "previous": previous})
     progress(f"new current key {kid}; enrol it with the bank (older keys stay valid there)")
     print_json({"kid": kid, "previous": previous})
     return 0
@@ -86,7 +111,7 @@ def show_command(args: argparse.Namespace) -> int:
 
 
 def pin_hash_command(args: argparse.Namespace) -> int:
-    from argon2 import PasswordHasher
+    from terminal.security.pins import hash_pin
 
     if sys.stdin.isatty():
         pin = getpass.getpass("PIN: ")
@@ -94,7 +119,5 @@ def pin_hash_command(args: argparse.Namespace) -> int:
             raise UsageError("the two PINs differ")
     else:
         pin = sys.stdin.readline().strip()
-    if not pin.isdigit() or not 4 <= len(pin) <= 12:
-        raise UsageError("a PIN is 4 to 12 digits")
-    print(PasswordHasher().hash(pin))
+    print(hash_pin(pin))  # PinFormatError carries the operator sentence
     return 0

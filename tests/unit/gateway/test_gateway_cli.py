@@ -108,3 +108,28 @@ def test_pin_hash_verifies_with_argon2(
     status, out = run(capsys, "keys", "pin-hash")
     assert status == 0
     assert PasswordHasher().verify(out.strip(), "4321")
+
+
+def test_rotation_asks_for_the_technician_pin_and_is_audited(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from terminal.security.audit import AuditLog
+    from terminal.security.pins import hash_pin
+
+    site = tmp_path / "posterm.toml"
+    site.write_text(
+        f'[terminal]\nterminal_id = "CAFE0001"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[ui]\ntechnician_pin_hash = "{hash_pin("2468")}"\n',
+        encoding="utf-8",
+    )
+    run(capsys, "--config", str(site), "keys", "init")
+    monkeypatch.setattr("sys.stdin", io.StringIO("1111\n"))
+    assert main(["--config", str(site), "keys", "rotate", "--pin-stdin"]) != 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("2468\n"))
+    status, out = run(capsys, "--config", str(site), "keys", "rotate", "--pin-stdin")
+    assert status == 0 and json.loads(out)["kid"] == "CAFE0001-2"
+    actions = [record.action for record in AuditLog(tmp_path / "data").records()]
+    assert "keys.rotate" in actions
