@@ -289,6 +289,8 @@ def _drop(request: web.Request) -> web.StreamResponse:
 def protocol_routes(sim: Simulator) -> list[web.RouteDef]:
     async def messages(request: web.Request) -> web.StreamResponse:
         faults = sim.faults
+        if faults.down:  # a keep-alive connection that outlived the listener
+            return _drop(request)
         if sim.hit(faults.error_5xx):
             return error_response(503, "unavailable", "injected fault: gateway unavailable")
         body = await read_capped(request)
@@ -357,6 +359,7 @@ class Service:
             admin_app.add_routes(admin_routes(sim, self))
             self.admin_runner = web.AppRunner(admin_app, access_log=None)
         self.main_site: web.TCPSite | None = None
+        self._cutting: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.main_runner.setup()
@@ -372,17 +375,24 @@ class Service:
         self.main_site = web.TCPSite(self.main_runner, self.host, self.port, ssl_context=self.tls)
         await self.main_site.start()
 
-    async def set_down(self, down: bool) -> None:
+    async def set_down(self, down: bool, *, asked_on_main: bool = False) -> None:
         """Stop or resume listening on the protocol port (connections refused while down)."""
         if down and self.main_site is not None:
             site, self.main_site = self.main_site, None
             await site.stop()
-            # Let the admin answer leave first if it came in on this port, then cut the rest.
-            await asyncio.sleep(0.05)
-            assert self.main_runner.server is not None
-            await self.main_runner.server.shutdown(0.1)
+            if not asked_on_main:
+                assert self.main_runner.server is not None
+                await self.main_runner.server.shutdown(0.1)
+                return
+            # Asked on this very port: cut the open connections once the answer has left.
+            self._cutting = asyncio.get_running_loop().create_task(self._cut_connections())
         elif not down and self.main_site is None:
             await self._open_main()
+
+    async def _cut_connections(self) -> None:
+        await asyncio.sleep(0.1)
+        if self.main_site is None and self.main_runner.server is not None:
+            await self.main_runner.server.shutdown(0.1)
 
     async def stop(self) -> None:
         await self.main_runner.cleanup()

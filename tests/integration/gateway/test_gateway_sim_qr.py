@@ -137,3 +137,25 @@ async def test_one_time_customer_code_pays_once(
     assert [(e["type"], e["amount"]["value"]) for e in sim.ledger("QRTEST05")] == [
         ("authorize", 1500)
     ]
+
+
+async def test_wallet_pays_the_payload_the_qr_module_builds(
+    gateway_sim_module: GatewaySim, make_terminal: Any
+) -> None:
+    from terminal.qr.terminal_code import intent_payload
+
+    sim = gateway_sim_module
+    terminal = make_terminal(sim, terminal_id="QRTEST06")
+    created = await intent(terminal, 1999)
+    shown = intent_payload(terminal.settings, Amount.of(1999, "EUR"), created.intent_id)
+    assert sim.wallet_pay(payload=shown)["result"] == "approved"
+    assert (await terminal.act("qr_status", created.intent_id)).result == "approved"
+
+
+async def test_the_qr_module_reads_the_wallet_one_time_code(gateway_sim_module: GatewaySim) -> None:
+    from terminal.qr.cpm import parse_consumer_code
+
+    issued = gateway_sim_module.wallet_code("wallet-token")
+    parsed = parse_consumer_code(issued["code"])
+    assert parsed.applications[0].aid == "A0000000031010"
+    assert parsed.applications[0].masked_pan == issued["masked_pan"]
