@@ -439,6 +439,14 @@ class Journal:
         )
         return target
 
+    def note(self, txn_id: str, message: str) -> None:
+        """Replace the operator message of a transaction (not a state change: no history)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE transactions SET message = ?, updated_at = ? WHERE id = ?",
+                (message, iso(self.clock()), txn_id),
+            )
+
     def get(self, txn_id: str) -> Transaction:
         rows = self._read("SELECT * FROM transactions WHERE id = ?", (txn_id,))
         if not rows:

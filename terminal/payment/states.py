@@ -31,7 +31,8 @@ class State(StrEnum):
     """Not processed: the gateway refused the message itself (signature, format, id conflict)
     or could not be reached for an online-only operation. No money moved."""
     CANCELLED = "cancelled"
-    """Stopped before anything was sent (operator, timeout, device problem, restart)."""
+    """Stopped before anything was sent (operator, timeout, device problem, restart), or a
+    merchant-presented code the gateway confirmed withdrawn unpaid."""
     APPROVED_OFFLINE = "approved_offline"
     """Approved by the terminal's own rules; its advice waits in the store-and-forward queue."""
     FORWARDED = "forwarded"
@@ -55,6 +56,7 @@ class Event(StrEnum):
     DECLINE = "decline"
     REJECT = "reject"
     CANCEL = "cancel"
+    WITHDRAW = "withdraw"
     APPROVE_OFFLINE = "approve_offline"
     DECLINE_OFFLINE = "decline_offline"
     NOT_SENT = "not_sent"
@@ -84,6 +86,7 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (S.AUTHORISING, E.APPROVE_OFFLINE): S.APPROVED_OFFLINE,
     (S.AUTHORISING, E.DECLINE_OFFLINE): S.DECLINED,
     (S.AUTHORISING, E.NOT_SENT): S.FAILED,
+    (S.AUTHORISING, E.WITHDRAW): S.CANCELLED,
     (S.AUTHORISING, E.NO_ANSWER): S.UNKNOWN,
     (S.UNKNOWN, E.REVERSE): S.REVERSING,
     (S.REVERSING, E.REVERSAL_DONE): S.REVERSED,
