@@ -16,6 +16,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from drivers.base import DriverError
 from terminal.cli._common import print_json, progress, settings_from
 from terminal.errors import PostermError
 from terminal.money import Amount
@@ -56,7 +57,10 @@ def wired_device(method: EntryMethod, settings: Settings) -> Any:
     factory = getattr(module, factory_name, None)
     if factory is None:
         raise DeviceUnavailable(f"{module_name} has no {factory_name}(); reinstall posterm.")
-    device = factory(settings)
+    try:
+        device = factory(settings)
+    except DriverError as error:
+        raise DeviceUnavailable(error.sentence) from None
     if device is None:
         raise DeviceUnavailable(f'No {name} is configured ({key} = "none"); set {key}.')
     return device

@@ -16,6 +16,7 @@ from typing import Any
 
 from terminal.cli._common import progress
 from terminal.cli._payment import devices_for, guarded, report, run, show_progress
+from terminal.errors import UsageError
 from terminal.money import Amount
 from terminal.payment.api import EntryMethod, SaleRequest
 from terminal.settings import Settings
@@ -50,13 +51,13 @@ def register(subparsers: Any) -> None:
 def pay_command(args: argparse.Namespace) -> int:
     def body(settings: Settings) -> int:
         amount = Amount.parse(args.amount, args.currency or settings.terminal.currency)
+        if amount.currency != settings.currency:
+            raise UsageError(
+                f"This terminal takes {settings.currency.code}, not {amount.currency.code}."
+            )
         if len(args.reference) > 64:
-            from terminal.errors import UsageError
-
             raise UsageError("--reference is limited to 64 characters.")
         if args.timeout is not None and not 0 < args.timeout <= 600:
-            from terminal.errors import UsageError
-
             raise UsageError("--timeout must be between 0 and 600 seconds.")
         method = EntryMethod(args.method)
         request = SaleRequest(

@@ -86,7 +86,8 @@ def flush_command(args: argparse.Namespace) -> int:
         await engine.start(forward=False)
         try:
             try:
-                report = await asyncio.wait_for(engine.flush(show), args.timeout)
+                async with asyncio.timeout(args.timeout):
+                    report = await engine.flush(show)
             except TimeoutError:
                 report = FlushReport(0, 0, 0, -1, f"gave up after {args.timeout:.0f} s")
             return report, engine.queue_status(), reports.parked_count(engine.journal)

@@ -574,7 +574,8 @@ class Engine:
             before=(Change(txn_id, Event.NO_ANSWER),),
         )
         try:
-            await asyncio.wait_for(self.forwarder.flush(), self.settings.gateway.timeout_s)
+            async with asyncio.timeout(self.settings.gateway.timeout_s):
+                await self.forwarder.flush()
         except TimeoutError:
             pass
         state = (await asyncio.to_thread(self.journal.get, txn_id)).state

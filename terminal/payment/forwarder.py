@@ -191,7 +191,10 @@ class Forwarder:
     async def _sleep_until_woken(self, timeout: float | None) -> bool:
         """Wait for `wake` (True) or the timeout (False)."""
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives
+            # as the event fires, and the forwarder would outlive `Engine.stop`.
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
         except TimeoutError:
             return False
         finally:

@@ -127,7 +127,8 @@ async def _poll(
     give_up = expires_at + timedelta(seconds=GRACE_S)
     while True:
         try:
-            await asyncio.wait_for(cancel.wait(), interval)
+            async with asyncio.timeout(interval):
+                await cancel.wait()
         except TimeoutError:
             pass
         if cancel.is_set():
