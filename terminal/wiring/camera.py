@@ -163,7 +163,8 @@ class ScreenCodePresenter:
         until = expires_at.astimezone().strftime("%H:%M:%S")
         self._write(
             half_block_text(payload, ansi=self._ansi)
-            + f"\nScan with your banking app to pay {amount} (valid until {until})\n"
+            + f"\nScan with your banking app to pay {amount} (valid until {until})"
+            + f"\nPayment code: {payload}\n"
         )
 
     def clear(self) -> None:
