@@ -127,6 +127,11 @@ def _rows(
             target="< 10 %",
             note="kernel's own time / time inside transceive, same taps",
         ),
+        _ms(
+            f"kernel own time {profile}",
+            [i - c for i, c in zip(interaction, in_card, strict=True)],
+            note="parsing, checks, building card data (no I/O)",
+        ),
         _ms(f"activation {profile}", activation, note="card listening to ISO-DEP ready"),
     ]
 

@@ -169,3 +169,16 @@ def test_card_capture_factory_opens_the_configured_reader(
     capture = card_capture(settings_for(f"udp:localhost:{free_port()}", write_config))
     assert isinstance(capture, NfcCardCapture)
     capture.close()
+
+
+def test_sim_card_lists_the_shipped_profiles() -> None:
+    done = subprocess.run(
+        [*POSTERM, "sim", "card", "--list"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0
+    names = [line.split(":")[0] for line in done.stdout.splitlines()]
+    assert names == list(CARDS)
+    assert "4761739001010010" not in done.stdout  # PANs only masked
