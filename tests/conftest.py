@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fixtures.gateway_sim"]
+
 
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 that /etc/services does not name (nfcpy's parser)."""
