@@ -229,3 +229,16 @@ def test_card_not_valid_yet() -> None:
 
     with pytest.raises(CardNotYetValid):
         read_card(card("visa-credit", future_start), sale(100), config())
+
+
+def test_card_asking_for_more_terminal_data_than_fits_a_command() -> None:
+    pdol = bytes.fromhex("9F02FF") * 2
+    fci = Tlv.build(
+        "6F",
+        Tlv.build("84", bytes.fromhex("A0000000031010")),
+        Tlv.build("A5", Tlv.build("9F38", pdol)),
+    )
+    with pytest.raises(CardDataError, match="asks for"):
+        read_card(
+            card("visa-credit", _select_aid(tlv.encode_one(fci) + b"\x90\x00")), sale(1), config()
+        )
