@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fixtures.gateway_sim"]
+
 
 def free_port() -> int:
     """A free TCP port on 127.0.0.1 that /etc/services does not name (nfcpy's parser)."""
@@ -31,3 +33,13 @@ def write_config(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--nfc-device",
+        default=None,
+        metavar="PATH",
+        help="run the NFC driver tests against a real reader (nfcpy path, e.g. usb) "
+        "instead of the UDP simulator; a person taps a payment card when asked",
+    )

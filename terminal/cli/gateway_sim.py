@@ -1,0 +1,103 @@
+"""`posterm gateway-sim`: run the bank gateway simulator, or enrol a terminal's key with it.
+
+posterm gateway-sim --listen 127.0.0.1:8443 --data DIR [--admin-listen 127.0.0.1:PORT]
+posterm gateway-sim enroll --data DIR --terminal-id T --jwk FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from terminal.errors import UsageError
+from terminal.logs import configure_logging
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "gateway-sim", help="run the bank gateway simulator (tests, demos, labs)"
+    )
+    parser.add_argument(
+        "--listen", default="127.0.0.1:8443", help="host:port to serve on (default 127.0.0.1:8443)"
+    )
+    parser.add_argument("--data", default="gateway-sim", help="data folder (created if missing)")
+    parser.add_argument(
+        "--admin-listen",
+        metavar="HOST:PORT",
+        help="also serve the /sim/ admin API here (stays up while faults set down=true)",
+    )
+    parser.add_argument(
+        "--plain-http", action="store_true", help="serve http:// instead of TLS (loopback labs)"
+    )
+    parser.add_argument("--cards", help="test-card file (default config/sim/cards.toml)")
+    parser.add_argument(
+        "--intent-ttl", type=float, default=120.0, help="seconds a QR payment intent stays payable"
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    parser.set_defaults(handler=run_command)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    enroll = actions.add_parser("enroll", help="enrol a terminal's public key (JWK file)")
+    enroll.add_argument("--data", required=True, help="the simulator's data folder")
+    enroll.add_argument("--terminal-id", required=True)
+    enroll.add_argument("--jwk", required=True, help="public JWK file (or - for stdin)")
+    enroll.set_defaults(handler=enroll_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from terminal.emv.testcards import CARDS_FILE
+    from terminal.gateway.sim import serve, split_listen
+
+    configure_logging(args.log_level, "stderr")
+    try:
+        split_listen(args.listen)
+        if args.admin_listen:
+            split_listen(args.admin_listen)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if args.plain_http and not args.listen.startswith(("127.", "localhost", "[::1]")):
+        raise UsageError("--plain-http is allowed on loopback addresses only")
+    try:
+        asyncio.run(
+            serve(
+                args.listen,
+                Path(args.data),
+                admin_listen=args.admin_listen,
+                plain_http=args.plain_http,
+                cards_file=Path(args.cards) if args.cards else CARDS_FILE,
+                intent_ttl_s=args.intent_ttl,
+            )
+        )
+    except OSError as error:
+        raise UsageError(f"cannot serve on {args.listen}: {error.strerror or error}") from None
+    return 0
+
+
+def enroll_command(args: argparse.Namespace) -> int:
+    import sys
+
+    from terminal.gateway.sim.admin import AdminError, enroll
+    from terminal.gateway.sim.ledger import Ledger
+    from terminal.gateway.sim.setup import prepare
+
+    text = sys.stdin.read() if args.jwk == "-" else Path(args.jwk).read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise UsageError(f"{args.jwk} is not a JSON JWK") from None
+    jwks = data if isinstance(data, list) else data.get("keys", [data])
+    files, _ = prepare(Path(args.data))
+    ledger = Ledger(files.ledger)
+    try:
+        with ledger.transaction():
+            kids = [enroll(ledger, args.terminal_id, jwk) for jwk in jwks]
+    except AdminError as error:
+        raise UsageError(f"cannot enrol: {error.message}") from None
+    finally:
+        ledger.close()
+    print(json.dumps({"enrolled": kids}))
+    return 0

@@ -1,0 +1,84 @@
+"""What can go wrong between the terminal and the bank gateway.
+
+```
+PostermError
+└── GatewayError              exit code 3; anything on the way to or from the gateway
+    ├── NothingSent           no connection to primary or secondary: nothing left the terminal
+    ├── OutcomeUnknown        sent, but no valid answer before the deadline (retries exhausted)
+    ├── ProtocolRejected      the gateway refused the message with a documented protocol error
+    │                         (`status`, `code`: 400 malformed, 401 bad_signature / unknown_key,
+    │                         409 id_conflict, 422 stale, ...)
+    ├── BadAnswer             an answer whose signature or shape is invalid; the client treats
+    │                         it as no answer and logs an alarm
+    └── MessageError          a message the terminal is about to send cannot be built
+```
+
+The distinction between `NothingSent` and `OutcomeUnknown` is the one that matters for money:
+after `NothingSent` the sale may go offline; after `OutcomeUnknown` the engine must record a
+`reverse` for the message id before it tells the operator anything.
+"""
+
+from __future__ import annotations
+
+from terminal.errors import PostermError
+
+
+class GatewayError(PostermError):
+    """Base of every gateway problem."""
+
+    exit_code = 3
+
+
+class NothingSent(GatewayError):
+    """No connection could be made to the primary or the secondary gateway."""
+
+    def __init__(self, detail: str = "") -> None:
+        sentence = "The bank cannot be reached: nothing was sent, the card was not charged."
+        super().__init__(f"{sentence} ({detail})" if detail else sentence)
+        self.detail = detail
+
+
+class OutcomeUnknown(GatewayError):
+    """The message went out, but no valid answer arrived before the deadline."""
+
+    def __init__(self, message_id: str, attempts: int, detail: str = "") -> None:
+        super().__init__(
+            "The bank did not answer in time; the payment is being reversed. "
+            "Do not hand over goods for it."
+        )
+        self.message_id = message_id
+        self.attempts = attempts
+        self.detail = detail
+
+
+class ProtocolRejected(GatewayError):
+    """The gateway refused the message with a documented protocol error."""
+
+    def __init__(self, status: int, code: str, message: str = "") -> None:
+        super().__init__(
+            f"The bank refused the message ({status} {code}"
+            + (f": {message}" if message else "")
+            + "). Nothing was charged; call the technician if this repeats."
+        )
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class BadAnswer(GatewayError):
+    """An answer that does not verify against the pinned gateway key or is not well formed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            "The bank's answer could not be verified and was ignored "
+            f"(security alarm: {reason}). Call the technician."
+        )
+        self.reason = reason
+
+
+class MessageError(GatewayError):
+    """A request cannot be built from what the terminal holds (a programming or config error)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The message for the bank cannot be built: {reason}.")
+        self.reason = reason

@@ -1,0 +1,71 @@
+"""The gateway simulator (`posterm gateway-sim`): a real HTTPS server that speaks protocol v1
+and behaves like an acquirer and its card issuers. See server.py (protocol and faults), admin.py
+(the /sim/ admin API), processor.py (what each message does), wallet.py (QR wallet and the
+one-time consumer-presented code format) and setup.py (the files it writes into its folder).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from terminal.emv.testcards import CARDS_FILE
+
+log = logging.getLogger("terminal.gateway.sim")
+
+
+def split_listen(text: str) -> tuple[str, int]:
+    """ "host:port" -> (host, port); ValueError when it is not one."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"{text!r} is not host:port (e.g. 127.0.0.1:8443)")
+    return host, int(port)
+
+
+async def serve(
+    listen: str,
+    data_dir: Path,
+    *,
+    admin_listen: str | None = None,
+    plain_http: bool = False,
+    cards_file: Path = CARDS_FILE,
+    intent_ttl_s: float = 120.0,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run until SIGTERM/SIGINT (or cancellation)."""
+    from terminal.gateway.sim.server import Service, Simulator
+    from terminal.gateway.sim.setup import server_context, write_terminal_toml
+
+    host, port = split_listen(listen)
+    admin = split_listen(admin_listen) if admin_listen else None
+    sim = Simulator(data_dir, cards_file=cards_file, intent_ttl_s=intent_ttl_s)
+    tls = None if plain_http else server_context(sim.files, host)
+    service = Service(sim, host, port, tls=tls, admin=admin)
+    await service.start()
+    scheme = "http" if plain_http else "https"
+    shown = f"[{host}]" if ":" in host else host
+    write_terminal_toml(sim.files, f"{scheme}://{shown}:{port}")
+    log.warning(
+        "gateway simulator listening on %s://%s:%d%s (data in %s)",
+        scheme,
+        shown,
+        port,
+        f", admin on {admin[0]}:{admin[1]}" if admin else "",
+        sim.files.root,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        await service.stop()

@@ -1,0 +1,336 @@
+"""The simulator's admin API under /sim/ (JSON, loopback clients only; others get 403).
+
+    GET  /sim/ledger[?terminal_id=T]  {"entries": [{"id", "ref", "type", "terminal_id",
+                                      "amount": {"value", "currency"}, "result", "code", "at"}]}
+    GET  /sim/terminals               {"terminals": [{"kid", "terminal_id", "enrolled_at"}]}
+    POST /sim/terminals               {"terminal_id": T, "jwk": {...}} or {"terminal_id", "jwks":
+                                      [...]} -> 201 {"enrolled": [kid, ...]}
+    GET  /sim/faults, POST /sim/faults  {"drop_before", "drop_after", "delay_ms", "error_5xx",
+                                      "down"}; a POST replaces all faults (missing ones: off)
+    GET  /sim/cards                   {"cards": [card view]}
+    POST /sim/cards                   {"name"?, "pan"?, "expiry"?, "psn"?, "status"?, "balance"?
+                                      (decimal text or {"value","currency"}), "currency"?,
+                                      "issuer"?, "aid"?, "label"?} -> the card view; updates the
+                                      card named (by name or pan) or adds it (pan, expiry needed)
+    GET  /sim/fraud, POST /sim/fraud  {"enabled", "max_count", "max_total" (minor units),
+                                      "window_s"}
+    POST /sim/wallet/pay              {"payload": EMVCo MPM text} or {"intent_id": ...}, optional
+                                      "card" (profile, default wallet-token) -> {"intent_id",
+                                      "result", "code", "auth_code"?}
+    POST /sim/wallet/code             {"card"?: profile, "expires_in_s"?: 1..3600} -> {"code",
+                                      "format", "card", "masked_pan", "expires_at"}
+
+Errors: {"error": CODE, "message"}: 400 malformed, 403 forbidden, 404 not_found,
+409 conflict (intent not payable, kid of another terminal), never 500; a refused call changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from terminal.gateway.jose import import_public_jwk
+from terminal.gateway.messages import utc_timestamp
+from terminal.gateway.sim.issuer import FraudRule
+from terminal.gateway.sim.ledger import Ledger, account_of
+from terminal.gateway.sim.wallet import WalletError, parse_mpm
+from terminal.iso_codes import UnknownCurrency, currency
+from terminal.money import Amount, AmountError
+from terminal.security.pan import luhn_valid, mask_pan
+
+if TYPE_CHECKING:
+    from terminal.gateway.sim.server import Service, Simulator
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _bad(message: str) -> AdminError:
+    return AdminError(400, "malformed", message)
+
+
+def enroll(ledger: Ledger, terminal_id: object, jwk: object) -> str:
+    """Enrol one public key for a terminal; returns its kid. AdminError when unusable."""
+    if not isinstance(terminal_id, str) or not re.fullmatch(r"[A-Za-z0-9]{8}", terminal_id):
+        raise _bad("terminal_id must be 8 letters or digits")
+    if not isinstance(jwk, dict):
+        raise _bad("jwk must be a JSON object")
+    try:
+        import_public_jwk(jwk, "Ed25519")
+    except ValueError as error:
+        raise _bad(f"jwk: {error}") from None
+    kid = jwk.get("kid")
+    if not isinstance(kid, str) or not re.fullmatch(re.escape(terminal_id) + r"-\d{1,6}", kid):
+        raise _bad(f'jwk.kid must be "{terminal_id}-<n>"')
+    public = {k: jwk[k] for k in ("kty", "crv", "x", "kid")}
+    ledger.run(
+        "INSERT OR REPLACE INTO terminals (kid, terminal_id, jwk, enrolled_at) VALUES (?,?,?,?)",
+        kid,
+        terminal_id,
+        json.dumps(public, sort_keys=True),
+        utc_timestamp(datetime.now(UTC)),
+    )
+    return kid
+
+
+def card_view(row: Any) -> dict[str, Any]:
+    return {
+        "name": row["name"],
+        "masked_pan": row["masked_pan"],
+        "expiry": row["expiry"],
+        "status": row["status"],
+        "balance": {"value": row["balance"], "currency": row["currency"]},
+        "issuer": row["issuer"],
+    }
+
+
+def upsert_card(sim: Simulator, data: dict[str, Any]) -> dict[str, Any]:
+    """POST /sim/cards."""
+    ledger = sim.ledger
+    pan, name = data.get("pan"), data.get("name")
+    if pan is not None and (
+        not isinstance(pan, str) or not re.fullmatch(r"\d{12,19}", pan) or not luhn_valid(pan)
+    ):
+        raise _bad("pan must be 12 to 19 digits passing the Luhn check")
+    if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 40):
+        raise _bad("name must be text of 1 to 40 characters")
+    row = ledger.card(account_of(pan)) if pan else ledger.card_by_name(name) if name else None
+    if row is None and pan is None:
+        raise AdminError(404, "not_found", "no such card; give pan and expiry to add one")
+    fields: dict[str, Any] = {}
+    if "status" in data:
+        if data["status"] not in ("active", "blocked", "lost"):
+            raise _bad("status must be active, blocked or lost")
+        fields["status"] = data["status"]
+    for key, pattern in (
+        ("expiry", r"\d{4}(\d{2})?"),
+        ("psn", r"\d{2}"),
+        ("aid", r"[0-9A-F]{10,32}"),
+    ):
+        if key in data:
+            if not isinstance(data[key], str) or not re.fullmatch(pattern, data[key]):
+                raise _bad(f"{key} does not have the right format")
+            fields[key] = data[key]
+    if "label" in data:
+        if not isinstance(data["label"], str) or len(data["label"]) > 16:
+            raise _bad("label must be text of at most 16 characters")
+        fields["label"] = data["label"]
+    if "issuer" in data:
+        if data["issuer"] not in sim.issuers:
+            raise _bad(f"issuer must be one of {', '.join(sorted(sim.issuers))}")
+        fields["issuer"] = data["issuer"]
+    code = data.get("currency", row["currency"] if row else "EUR")
+    try:
+        cur = currency(code) if isinstance(code, str) else None
+    except UnknownCurrency:
+        cur = None
+    if cur is None:
+        raise _bad("currency must be an ISO 4217 code")
+    fields["currency"] = cur.code
+    if "balance" in data:
+        balance = data["balance"]
+        try:
+            amount = (
+                Amount.from_json(balance)
+                if isinstance(balance, dict)
+                else Amount.parse(balance, cur)
+                if isinstance(balance, str)
+                else None
+            )
+        except (AmountError, TypeError):
+            amount = None
+        if amount is None or amount.is_negative:
+            raise _bad('balance must be decimal text ("12.34") or {"value", "currency"}')
+        fields["balance"], fields["currency"] = amount.minor, amount.currency.code
+    with ledger.transaction():
+        if row is None:
+            assert isinstance(pan, str)
+            if "expiry" not in fields:
+                raise _bad("a new card needs an expiry (YYMMDD)")
+            ledger.run(
+                "INSERT INTO cards (account, name, masked_pan, expiry, psn, status, balance,"
+                " currency, issuer, aid, label) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                account_of(pan),
+                name or mask_pan(pan),
+                mask_pan(pan),
+                fields["expiry"],
+                fields.get("psn", "00"),
+                fields.get("status", "active"),
+                fields.get("balance", 0),
+                fields["currency"],
+                fields.get("issuer", "visa-test" if "visa-test" in sim.issuers else ""),
+                fields.get("aid", "A0000000031010"),
+                fields.get("label", "TEST CARD"),
+            )
+            account = account_of(pan)
+        else:
+            account = row["account"]
+            if name and pan:
+                fields["name"] = name
+            for key, value in fields.items():
+                ledger.run(f"UPDATE cards SET {key} = ? WHERE account = ?", value, account)  # noqa: S608
+    updated = ledger.card(account)
+    assert updated is not None
+    return card_view(updated)
+
+
+def fraud_rule(data: dict[str, Any]) -> FraudRule:
+    default = FraudRule()
+    values: dict[str, Any] = {}
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise _bad("enabled must be true or false")
+    for key in ("max_count", "max_total", "window_s"):
+        value = data.get(key, getattr(default, key))
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _bad(f"{key} must be a non-negative integer")
+        values[key] = value
+    return FraudRule(enabled=enabled, **values)
+
+
+def _loopback(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
+
+
+def admin_routes(sim: Simulator, service: Service) -> list[web.RouteDef]:
+    def endpoint(func: Any) -> Any:
+        async def wrapped(request: web.Request) -> web.Response:
+            if not _loopback(request):
+                return web.json_response(
+                    {"error": "forbidden", "message": "the admin API is loopback only"}, status=403
+                )
+            data: dict[str, Any] = {}
+            if request.method == "POST":
+                raw = await request.content.read(64 * 1024 + 1)
+                if len(raw) > 64 * 1024:
+                    return web.json_response(
+                        {"error": "malformed", "message": "too large"}, status=400
+                    )
+                try:
+                    parsed = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+                except (ValueError, UnicodeDecodeError):
+                    parsed = None
+                if not isinstance(parsed, dict):
+                    return web.json_response(
+                        {"error": "malformed", "message": "body must be a JSON object"}, status=400
+                    )
+                data = parsed
+            try:
+                status, result = await func(request, data)
+            except AdminError as error:
+                return web.json_response(
+                    {"error": error.code, "message": error.message}, status=error.status
+                )
+            return web.json_response(result, status=status)
+
+        return wrapped
+
+    async def ledger(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
+        return 200, {"entries": sim.ledger.ledger_view(request.query.get("terminal_id"))}
+
+    async def terminals(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
+        if request.method == "GET":
+            rows = sim.ledger.all(
+                "SELECT kid, terminal_id, enrolled_at FROM terminals ORDER BY kid"
+            )
+            return 200, {"terminals": [dict(row) for row in rows]}
+        jwks = data.get("jwks", [data.get("jwk")] if "jwk" in data else None)
+        if not isinstance(jwks, list) or not jwks:
+            raise _bad('give "jwk" (one public JWK) or "jwks" (a list)')
+        with sim.ledger.transaction():
+            kids = [enroll(sim.ledger, data.get("terminal_id"), jwk) for jwk in jwks]
+        return 201, {"enrolled": kids}
+
+    async def faults(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
+        if request.method == "POST":
+            from terminal.gateway.sim.server import Faults
+
+            try:
+                new = Faults.from_json(data)
+            except ValueError as error:
+                raise _bad(str(error)) from None
+            sim.faults = new
+            await service.set_down(new.down)
+        return 200, sim.faults.to_json()
+
+    async def cards(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
+        if request.method == "GET":
+            rows = sim.ledger.all("SELECT * FROM cards ORDER BY rowid")
+            return 200, {"cards": [card_view(row) for row in rows]}
+        return 200, upsert_card(sim, data)
+
+    async def fraud(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
+        if request.method == "POST":
+            sim.processor.fraud = fraud_rule(data)
+        return 200, sim.processor.fraud.to_json()
+
+    async def wallet_pay(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
+        intent_id = data.get("intent_id")
+        if "payload" in data:
+            try:
+                fields = parse_mpm(data["payload"])
+            except WalletError as error:
+                raise _bad(f"payload: {error}") from None
+            intent_id = fields.get("62.05")
+            if not intent_id:
+                raise _bad("payload has no reference label (62/05)")
+            intent = sim.ledger.intent(intent_id)
+            if intent is not None and "54" in fields:
+                amount = Amount.of(int(intent["value"]), intent["currency"])
+                if fields["54"] != amount.format_plain():
+                    raise AdminError(409, "conflict", "the payload's amount is not the intent's")
+        if not isinstance(intent_id, str) or not intent_id:
+            raise _bad('give "payload" (EMVCo text) or "intent_id"')
+        card = data.get("card", "wallet-token")
+        if not isinstance(card, str):
+            raise _bad("card must be a card profile name")
+        try:
+            with sim.ledger.transaction():
+                result = sim.processor.pay_intent(intent_id, card, datetime.now(UTC))
+        except LookupError:
+            raise AdminError(404, "not_found", "no such payment intent") from None
+        except PermissionError as error:
+            raise AdminError(409, "conflict", str(error)) from None
+        except KeyError:
+            raise AdminError(404, "not_found", f"no card profile {card!r}") from None
+        return 200, result
+
+    async def wallet_code(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
+        card = data.get("card", "wallet-token")
+        ttl = data.get("expires_in_s", 300)
+        if not isinstance(card, str):
+            raise _bad("card must be a card profile name")
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 1 <= ttl <= 3600:
+            raise _bad("expires_in_s must be 1 to 3600")
+        try:
+            with sim.ledger.transaction():
+                result = sim.processor.issue_code(card, float(ttl), datetime.now(UTC))
+        except KeyError:
+            raise AdminError(404, "not_found", f"no card profile {card!r}") from None
+        return 201, result
+
+    return [
+        web.get("/sim/ledger", endpoint(ledger)),
+        web.get("/sim/terminals", endpoint(terminals)),
+        web.post("/sim/terminals", endpoint(terminals)),
+        web.get("/sim/faults", endpoint(faults)),
+        web.post("/sim/faults", endpoint(faults)),
+        web.get("/sim/cards", endpoint(cards)),
+        web.post("/sim/cards", endpoint(cards)),
+        web.get("/sim/fraud", endpoint(fraud)),
+        web.post("/sim/fraud", endpoint(fraud)),
+        web.post("/sim/wallet/pay", endpoint(wallet_pay)),
+        web.post("/sim/wallet/code", endpoint(wallet_code)),
+    ]

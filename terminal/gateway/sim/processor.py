@@ -1,0 +1,455 @@
+"""What the simulated gateway does with each verified request (PROTOCOL.md "Rules").
+
+Runs inside the ledger transaction the server opened for the message, so balances, entries and
+the stored answer commit together. Returns the answer payload; the server signs it.
+
+Results: authorize/advice/refund approved|declined; reverse always reversed (idempotent, also
+for unknown ids, which are remembered so a late-arriving original is declined 05); void
+approved|declined; qr_intent pending; qr_status pending|approved|declined|expired;
+close_batch balanced|out_of_balance. Unknown or unsuitable refs get declined 12.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+from datetime import datetime, timedelta
+from typing import Any
+
+from terminal.emv.testcards import IssuerKeys
+from terminal.gateway.jose import JoseFailure, decrypt_with
+from terminal.gateway.messages import parse_timestamp, utc_timestamp
+from terminal.gateway.sim.issuer import (
+    APPROVE,
+    Decision,
+    FraudRule,
+    check_cryptogram,
+    check_funds,
+    check_status,
+    decode_card_data,
+)
+from terminal.gateway.sim.ledger import Ledger, account_of
+from terminal.gateway.sim.requests import Malformed, Request, normalise_totals
+from terminal.gateway.sim.setup import SimKeys
+from terminal.gateway.sim.wallet import consumer_code
+from terminal.money import Amount
+
+SALE_TYPES = ("authorize", "advice", "qr_intent")
+
+
+def auth_code() -> str:
+    return "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(6))
+
+
+class Processor:
+    """The issuer/acquirer logic of the simulator."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        keys: SimKeys,
+        issuers: dict[str, IssuerKeys],
+        *,
+        intent_ttl_s: float = 120.0,
+    ) -> None:
+        self.ledger = ledger
+        self.keys = keys
+        self.issuers = issuers
+        self.intent_ttl_s = intent_ttl_s
+        self.fraud = FraudRule()
+
+    def process(self, req: Request, now: datetime) -> dict[str, Any]:
+        handler = getattr(self, f"_{req.type}")
+        answer: dict[str, Any] = handler(req, now)
+        return answer
+
+    # -- answers ------------------------------------------------------------------------
+
+    @staticmethod
+    def _answer(
+        req: Request,
+        now: datetime,
+        result: str,
+        code: str,
+        reason: str = "",
+        auth: str = "",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "id": req.id,
+            "type": req.type,
+            "result": result,
+            "code": code,
+            "auth_code": auth,
+            "reason": reason,
+            "gateway_ref": "SIM" + secrets.token_hex(6).upper(),
+            "at": utc_timestamp(now),
+            **extra,
+        }
+
+    def _declined(self, req: Request, now: datetime, decision: Decision) -> dict[str, Any]:
+        return self._answer(req, now, "declined", decision.code, decision.reason)
+
+    # -- card payments --------------------------------------------------------------------
+
+    def _authorize(self, req: Request, now: datetime) -> dict[str, Any]:
+        if self.ledger.one("SELECT 1 FROM tombstones WHERE id = ?", req.id):
+            return self._declined(req, now, Decision("05", "reversed before it arrived"))
+        if req.entry == "qr_cpm":
+            return self._charge(req, now, *self._code_payment(req, now))
+        return self._charge(req, now, *self._card_payment(req, req.created_at))
+
+    def _advice(self, req: Request, now: datetime) -> dict[str, Any]:
+        approved_at = req.created_at
+        try:
+            approved_at = parse_timestamp(req.offline.get("approved_at"))
+        except ValueError:
+            pass
+        return self._charge(req, now, *self._card_payment(req, approved_at))
+
+    def _card_payment(self, req: Request, when: datetime) -> tuple[sqlite3.Row | None, Decision]:
+        assert req.amount is not None
+        try:
+            plaintext = decrypt_with(self.keys.encryption, req.card.get("data"))
+        except JoseFailure:
+            return None, Decision("14", "card data cannot be read")
+        secret = decode_card_data(plaintext)
+        if secret is None:
+            return None, Decision("14", "card data is incomplete")
+        card = self.ledger.card(account_of(secret.pan))
+        if card is None:
+            return None, Decision("14", "unknown card")
+        for decision in (
+            check_status(card, when),
+            check_cryptogram(card, secret, req.amount, self.issuers),
+            check_funds(self.ledger, card, req.amount, when, self.fraud),
+        ):
+            if not decision.approved:
+                return card, decision
+        return card, APPROVE
+
+    def _code_payment(self, req: Request, now: datetime) -> tuple[sqlite3.Row | None, Decision]:
+        assert req.amount is not None
+        try:
+            text = decrypt_with(self.keys.encryption, req.qr.get("data"))
+        except JoseFailure:
+            return None, Decision("14", "scanned code cannot be read")
+        digest = hashlib.sha256(text).hexdigest()
+        code = self.ledger.one("SELECT * FROM codes WHERE digest = ?", digest)
+        if code is None:
+            return None, Decision("14", "unknown payment code")
+        if code["used_by"] and code["used_by"] != req.id:
+            return None, Decision("65", "this one-time code was already used")
+        if parse_timestamp(code["expires_at"]) < now:
+            return None, Decision("54", "the payment code expired")
+        card = self.ledger.card(code["account"])
+        if card is None:
+            return None, Decision("14", "unknown card")
+        for decision in (
+            check_status(card, now),
+            check_funds(self.ledger, card, req.amount, now, self.fraud),
+        ):
+            if not decision.approved:
+                return card, decision
+        self.ledger.run("UPDATE codes SET used_by = ? WHERE digest = ?", req.id, digest)
+        return card, APPROVE
+
+    def _charge(
+        self, req: Request, now: datetime, card: sqlite3.Row | None, decision: Decision
+    ) -> dict[str, Any]:
+        if card is None or not decision.approved:
+            return self._declined(req, now, decision)
+        assert req.amount is not None
+        code = auth_code()
+        self.ledger.move(card["account"], -req.amount.minor)
+        self._book(req, now, card["account"], req.amount, "approved", code)
+        return self._answer(req, now, "approved", "00", auth=code)
+
+    def _book(
+        self, req: Request, now: datetime, account: str, amount: Amount, result: str, auth: str
+    ) -> None:
+        self.ledger.add_entry(
+            id=req.id,
+            ref=req.ref,
+            type=req.type,
+            terminal_id=req.terminal_id,
+            value=amount.minor,
+            currency=amount.currency.code,
+            result=result,
+            code="00",
+            at=utc_timestamp(now),
+            account=account,
+            auth_code=auth,
+        )
+
+    # -- acting on earlier transactions ------------------------------------------------------
+
+    def _target(self, ref: str) -> sqlite3.Row | None:
+        """The ledger entry `ref` names: a message id, or an intent id of a paid QR sale."""
+        entry = self.ledger.entry(ref)
+        if entry is None:
+            intent = self.ledger.intent(ref)
+            if intent is not None:
+                entry = self.ledger.entry(intent["message_id"])
+        return entry
+
+    def _reverse(self, req: Request, now: datetime) -> dict[str, Any]:
+        target = self._target(req.ref)
+        if target is None:
+            intent = self.ledger.intent(req.ref)
+            if intent is not None and intent["state"] == "pending":
+                self._set_intent(intent["intent_id"], "reversed", "05", "reversed")
+            elif intent is None and self.ledger.stored(req.ref) is None:
+                self.ledger.run(
+                    "INSERT OR IGNORE INTO tombstones (id, at) VALUES (?, ?)",
+                    req.ref,
+                    utc_timestamp(now),
+                )
+            return self._answer(req, now, "reversed", "00", "nothing was charged")
+        if target["type"] not in (*SALE_TYPES, "refund"):
+            return self._declined(req, now, Decision("12", "a reversal or void is final"))
+        if target["state"] != "active":
+            return self._answer(req, now, "reversed", "00", f"already {target['state']}")
+        restored = self._undo(target, "reversed")
+        self.ledger.add_entry(
+            id=req.id,
+            ref=target["id"],
+            type="reverse",
+            terminal_id=req.terminal_id,
+            value=restored,
+            currency=target["currency"],
+            result="reversed",
+            code="00",
+            at=utc_timestamp(now),
+            account=target["account"],
+        )
+        return self._answer(req, now, "reversed", "00")
+
+    def _undo(self, target: sqlite3.Row, state: str) -> int:
+        """Give back what `target` moved (what is left of it); returns the minor units moved."""
+        if target["type"] == "refund":
+            amount = int(target["value"])
+            self.ledger.move(target["account"], -amount)
+            self.ledger.run(
+                "UPDATE entries SET refunded = refunded - ? WHERE id = ?", amount, target["ref"]
+            )
+        else:
+            amount = int(target["value"]) - int(target["refunded"])
+            self.ledger.move(target["account"], amount)
+            intent = self.ledger.intent(target["id"])
+            if intent is not None:
+                self._set_intent(intent["intent_id"], state, "05", state)
+        self.ledger.run("UPDATE entries SET state = ? WHERE id = ?", state, target["id"])
+        return amount
+
+    def _void(self, req: Request, now: datetime) -> dict[str, Any]:
+        target = self._target(req.ref)
+        if target is None:
+            intent = self.ledger.intent(req.ref)
+            if intent is None:
+                return self._declined(req, now, Decision("12", "unknown transaction"))
+            if intent["state"] == "pending":
+                self._set_intent(intent["intent_id"], "voided", "05", "cancelled by the merchant")
+            return self._answer(req, now, "approved", "00", "nothing was charged")
+        if target["type"] not in SALE_TYPES:
+            return self._declined(req, now, Decision("12", "only sales can be voided"))
+        if target["state"] != "active":
+            return self._answer(req, now, "approved", "00", f"already {target['state']}")
+        if target["batch"] != self.ledger.batch(target["terminal_id"]):
+            return self._declined(req, now, Decision("12", "already settled: refund it instead"))
+        if target["refunded"]:
+            return self._declined(req, now, Decision("12", "partly refunded: refund the rest"))
+        restored = self._undo(target, "voided")
+        self.ledger.add_entry(
+            id=req.id,
+            ref=target["id"],
+            type="void",
+            terminal_id=req.terminal_id,
+            value=restored,
+            currency=target["currency"],
+            result="approved",
+            code="00",
+            at=utc_timestamp(now),
+            account=target["account"],
+        )
+        return self._answer(req, now, "approved", "00")
+
+    def _refund(self, req: Request, now: datetime) -> dict[str, Any]:
+        assert req.amount is not None
+        target = self._target(req.ref)
+        if target is None or target["type"] not in SALE_TYPES:
+            return self._declined(req, now, Decision("12", "no sale with this reference"))
+        if target["state"] != "active":
+            return self._declined(req, now, Decision("12", f"the sale was {target['state']}"))
+        if req.amount.currency.code != target["currency"] or req.amount.minor <= 0:
+            return self._declined(req, now, Decision("13", "invalid refund amount"))
+        left = int(target["value"]) - int(target["refunded"])
+        if req.amount.minor > left:
+            return self._declined(
+                req, now, Decision("13", f"more than captured: {left} minor units left")
+            )
+        code = auth_code()
+        self.ledger.move(target["account"], req.amount.minor)
+        self.ledger.run(
+            "UPDATE entries SET refunded = refunded + ? WHERE id = ?",
+            req.amount.minor,
+            target["id"],
+        )
+        self._book(req, now, target["account"], req.amount, "approved", code)
+        return self._answer(req, now, "approved", "00", auth=code)
+
+    # -- merchant-presented QR -------------------------------------------------------------
+
+    def _qr_intent(self, req: Request, now: datetime) -> dict[str, Any]:
+        assert req.amount is not None
+        if req.amount.minor <= 0:
+            return self._declined(req, now, Decision("13", "amount must be more than zero"))
+        intent_id = "PI" + secrets.token_hex(10).upper()
+        expires = utc_timestamp(now + timedelta(seconds=self.intent_ttl_s))
+        self.ledger.run(
+            "INSERT INTO intents (intent_id, message_id, terminal_id, value, currency, expires_at,"
+            " state) VALUES (?,?,?,?,?,?,'pending')",
+            intent_id,
+            req.id,
+            req.terminal_id,
+            req.amount.minor,
+            req.amount.currency.code,
+            expires,
+        )
+        return self._answer(req, now, "pending", "", intent_id=intent_id, expires_at=expires)
+
+    def _set_intent(self, intent_id: str, state: str, code: str, reason: str) -> None:
+        self.ledger.run(
+            "UPDATE intents SET state = ?, code = ?, reason = ? WHERE intent_id = ?",
+            state,
+            code,
+            reason,
+            intent_id,
+        )
+
+    def intent_state(self, intent: sqlite3.Row, now: datetime) -> str:
+        """The intent's state, expiring a pending one whose time is up."""
+        if intent["state"] == "pending" and parse_timestamp(intent["expires_at"]) < now:
+            self._set_intent(intent["intent_id"], "expired", "", "the code was not paid in time")
+            return "expired"
+        return str(intent["state"])
+
+    def _qr_status(self, req: Request, now: datetime) -> dict[str, Any]:
+        intent = self.ledger.intent(req.ref)
+        if intent is None:
+            return self._declined(req, now, Decision("12", "unknown payment intent"))
+        state = self.intent_state(intent, now)
+        extra = {"intent_id": intent["intent_id"], "expires_at": intent["expires_at"]}
+        if state in ("pending", "expired"):
+            return self._answer(req, now, state, "", intent["reason"], **extra)
+        if state == "approved":
+            return self._answer(req, now, "approved", "00", "", intent["auth_code"], **extra)
+        return self._answer(
+            req, now, "declined", intent["code"] or "05", intent["reason"] or state, **extra
+        )
+
+    def pay_intent(self, intent_id: str, card_name: str, now: datetime) -> dict[str, Any]:
+        """The wallet pays an intent (admin API); the caller holds the transaction."""
+        intent = self.ledger.intent(intent_id)
+        if intent is None:
+            raise LookupError("unknown payment intent")
+        state = self.intent_state(intent, now)
+        if state != "pending":
+            raise PermissionError(f"the intent is {state}")
+        card = self.ledger.card_by_name(card_name)
+        if card is None:
+            raise KeyError(card_name)
+        amount = Amount.of(int(intent["value"]), intent["currency"])
+        decision = check_status(card, now)
+        if decision.approved:
+            decision = check_funds(self.ledger, card, amount, now, self.fraud)
+        if not decision.approved:
+            self._set_intent(intent_id, "declined", decision.code, decision.reason)
+            return {"intent_id": intent_id, "result": "declined", "code": decision.code}
+        code = auth_code()
+        self.ledger.move(card["account"], -amount.minor)
+        self.ledger.add_entry(
+            id=intent["message_id"],
+            ref=intent_id,
+            type="qr_intent",
+            terminal_id=intent["terminal_id"],
+            value=amount.minor,
+            currency=amount.currency.code,
+            result="approved",
+            code="00",
+            at=utc_timestamp(now),
+            account=card["account"],
+            auth_code=code,
+        )
+        self.ledger.run(
+            "UPDATE intents SET state = 'approved', code = '00', auth_code = ? WHERE intent_id = ?",
+            code,
+            intent_id,
+        )
+        return {"intent_id": intent_id, "result": "approved", "code": "00", "auth_code": code}
+
+    def issue_code(self, card_name: str, ttl_s: float, now: datetime) -> dict[str, Any]:
+        """A one-time consumer-presented code paying from the card profile `card_name`."""
+        card = self.ledger.card_by_name(card_name)
+        if card is None:
+            raise KeyError(card_name)
+        text, token = consumer_code(
+            card["masked_pan"], card["aid"] or "A0000000031010", card["label"], card["expiry"]
+        )
+        expires = utc_timestamp(now + timedelta(seconds=ttl_s))
+        self.ledger.run(
+            "INSERT INTO codes (digest, account, expires_at) VALUES (?,?,?)",
+            hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            card["account"],
+            expires,
+        )
+        return {
+            "code": text,
+            "format": "emvco-cpm",
+            "card": card_name,
+            "masked_pan": token[:6] + "*" * (len(token) - 10) + token[-4:],
+            "expires_at": expires,
+        }
+
+    # -- batch close ------------------------------------------------------------------------
+
+    def gateway_totals(self, terminal_id: str) -> dict[str, Any]:
+        """This terminal's open batch as the canonical totals of terminal.gateway.messages."""
+        rows = self.ledger.all(
+            "SELECT CASE WHEN type = 'refund' THEN 'refund' ELSE 'sale' END AS kind, currency,"
+            " COUNT(*) AS n, SUM(value) AS total FROM entries WHERE terminal_id = ? AND batch = ?"
+            " AND state = 'active' AND type IN ('authorize', 'advice', 'qr_intent', 'refund')"
+            " GROUP BY kind, currency",
+            terminal_id,
+            self.ledger.batch(terminal_id),
+        )
+        totals: dict[str, Any] = {"sale": {}, "refund": {}}
+        for row in rows:
+            totals[row["kind"]][row["currency"]] = {
+                "count": row["n"],
+                "total": {"value": row["total"], "currency": row["currency"]},
+            }
+        return totals
+
+    def _close_batch(self, req: Request, now: datetime) -> dict[str, Any]:
+        ours = self.gateway_totals(req.terminal_id)
+        theirs = {k: v for k, v in normalise_totals(req.totals).items() if v != (0, 0)}
+        flat = {
+            (kind, cur): (figures["count"], figures["total"]["value"])
+            for kind, per_currency in ours.items()
+            for cur, figures in per_currency.items()
+        }
+        result = "balanced" if flat == theirs else "out_of_balance"
+        number = self.ledger.batch(req.terminal_id)
+        self.ledger.run(
+            "INSERT OR REPLACE INTO batches (terminal_id, number) VALUES (?, ?)",
+            req.terminal_id,
+            number + 1,
+        )
+        reason = "" if result == "balanced" else "the terminal's totals differ from the gateway's"
+        return self._answer(req, now, result, "00", reason, totals=ours, batch=number)
+
+
+__all__ = ["Malformed", "Processor"]

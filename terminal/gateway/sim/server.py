@@ -1,0 +1,358 @@
+"""`posterm gateway-sim`: the gateway simulator's HTTPS server (aiohttp).
+
+Protocol (PROTOCOL.md): `POST /v1/messages`, `GET /v1/health`. Every bad input gets a
+documented status and error code and changes nothing:
+
+    400 malformed       not a JWS, bad base64/JSON, missing or wrongly typed fields, typ not
+                        posterm-request, body larger than 64 KiB
+    401 bad_signature   alg other than Ed25519/EdDSA (none, HS256, ...), signature does not
+                        verify, kid of another terminal than the payload's terminal_id
+    401 unknown_key     kid not enrolled
+    409 id_conflict     same id as an earlier message, different payload
+    422 stale           created_at older than 7 days or more than 5 minutes in the future
+    503 unavailable     fault injection (error_5xx), or an internal error (logged; rolled back)
+
+Faults (admin API) act on /v1/messages only: `drop_before` (connection dropped before the
+message is processed), `drop_after` (processed and booked, then the answer is lost),
+`delay_ms` (answer held back after booking), `error_5xx` (503 before processing), `down`
+(the protocol port stops listening: connections are refused; the admin port stays up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from joserfc.jwk import OKPKey
+
+from terminal.emv.testcards import CARDS_FILE, load_test_cards
+from terminal.gateway.jose import (
+    JoseFailure,
+    import_public_jwk,
+    json_object,
+    read_compact,
+    sign_compact,
+    verify_signature,
+)
+from terminal.gateway.messages import TYP_REQUEST, TYP_RESPONSE, utc_timestamp
+from terminal.gateway.sim.ledger import Ledger
+from terminal.gateway.sim.processor import Processor
+from terminal.gateway.sim.requests import Malformed, parse_request
+from terminal.gateway.sim.setup import SIGNING_KID, SimFiles, prepare
+
+log = logging.getLogger("terminal.gateway.sim")
+
+MAX_BODY = 64 * 1024
+ACCEPTANCE_WINDOW = timedelta(days=7)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """Network faults injected on /v1/messages (rates are probabilities 0..1)."""
+
+    drop_before: float = 0.0
+    drop_after: float = 0.0
+    delay_ms: int = 0
+    error_5xx: float = 0.0
+    down: bool = False
+
+    @classmethod
+    def from_json(cls, data: object) -> Faults:
+        """Parse POST /sim/faults; ValueError naming the bad field."""
+        if not isinstance(data, dict):
+            raise ValueError("faults must be a JSON object")
+        unknown = set(data) - {"drop_before", "drop_after", "delay_ms", "error_5xx", "down"}
+        if unknown:
+            raise ValueError(f"unknown fault {sorted(unknown)[0]!r}")
+        rates = {}
+        for name in ("drop_before", "drop_after", "error_5xx"):
+            value = data.get(name, 0.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{name} must be a number between 0 and 1")
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+            rates[name] = float(value)
+        delay = data.get("delay_ms", 0)
+        if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 600_000:
+            raise ValueError("delay_ms must be an integer from 0 to 600000")
+        down = data.get("down", False)
+        if not isinstance(down, bool):
+            raise ValueError("down must be true or false")
+        return cls(delay_ms=delay, down=down, **rates)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "drop_before": self.drop_before,
+            "drop_after": self.drop_after,
+            "delay_ms": self.delay_ms,
+            "error_5xx": self.error_5xx,
+            "down": self.down,
+        }
+
+
+class Rejected(Exception):
+    """A documented protocol error: answered with `status` and {"error": code}."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status)
+
+
+class Simulator:
+    """The simulated acquirer + issuers behind the protocol endpoint (one process)."""
+
+    def __init__(
+        self, data_dir: Path, *, cards_file: Path = CARDS_FILE, intent_ttl_s: float = 120.0
+    ) -> None:
+        self.files, self.keys = prepare(data_dir)
+        self.ledger = Ledger(self.files.ledger)
+        cards = load_test_cards(cards_file)
+        self.issuers = {card.issuer.name: card.issuer for card in cards.values()}
+        from terminal.gateway.sim.issuer import seed_cards
+
+        seed_cards(self.ledger, cards)
+        self.processor = Processor(self.ledger, self.keys, self.issuers, intent_ttl_s=intent_ttl_s)
+        self.faults = Faults()
+        self.random = random.Random()
+        self._key_cache: dict[str, tuple[str, str, OKPKey]] = {}
+
+    # -- enrolment -------------------------------------------------------------------------
+
+    def terminal_key(self, kid: str) -> tuple[str, OKPKey] | None:
+        """(terminal_id, public key) enrolled under `kid`, or None."""
+        row = self.ledger.one("SELECT terminal_id, jwk FROM terminals WHERE kid = ?", kid)
+        if row is None:
+            return None
+        cached = self._key_cache.get(kid)
+        if cached is None or cached[1] != row["jwk"]:
+            key = import_public_jwk(json.loads(row["jwk"]), "Ed25519")
+            cached = (row["terminal_id"], row["jwk"], key)
+            self._key_cache[kid] = cached
+        return cached[0], cached[2]
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def handle(self, body: bytes, now: datetime | None = None) -> bytes:
+        """The signed answer to one message body, or `Rejected`; nothing changes on rejection."""
+        now = now or datetime.now(UTC)
+        try:
+            message = read_compact(body)
+            if message.header.get("typ") != TYP_REQUEST:
+                raise Rejected(400, "malformed", "typ must be posterm-request")
+            enrolled = self.terminal_key(message.header["kid"])
+            if enrolled is None:
+                raise Rejected(401, "unknown_key", "kid is not enrolled")
+            terminal_id, public_key = enrolled
+            verify_signature(message, public_key)
+            payload = json_object(message.payload)
+            request = parse_request(payload)
+        except JoseFailure as failure:
+            status = 400 if failure.kind == "malformed" else 401
+            raise Rejected(status, failure.kind, failure.reason) from None
+        except Malformed as error:
+            raise Rejected(400, "malformed", str(error)) from None
+        if request.terminal_id != terminal_id:
+            raise Rejected(401, "bad_signature", "the key belongs to another terminal")
+        if now - request.created_at > ACCEPTANCE_WINDOW:
+            raise Rejected(422, "stale", "created_at is older than the 7-day acceptance window")
+        if request.created_at - now > CLOCK_SKEW:
+            raise Rejected(422, "stale", "created_at is in the future")
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        try:
+            with self.ledger.transaction():
+                stored = self.ledger.stored(request.id)
+                if stored is not None:
+                    if stored["digest"] != digest:
+                        raise Rejected(409, "id_conflict", "this id was used for another message")
+                    answer: bytes = stored["answer"]
+                    log.info("repeated message answered from the store", extra={"id": request.id})
+                    return answer
+                result = self.processor.process(request, now)
+                signed = sign_compact(result, self.keys.signing, kid=SIGNING_KID, typ=TYP_RESPONSE)
+                self.ledger.run(
+                    "INSERT INTO messages (id, terminal_id, type, digest, answer, result,"
+                    " received_at) VALUES (?,?,?,?,?,?,?)",
+                    request.id,
+                    request.terminal_id,
+                    request.type,
+                    digest,
+                    signed,
+                    result["result"],
+                    utc_timestamp(now),
+                )
+                self._note_seq(request.terminal_id, request.seq)
+        except Malformed as error:
+            raise Rejected(400, "malformed", str(error)) from None
+        log.info(
+            "%s %s: %s %s",
+            request.type,
+            request.id,
+            result["result"],
+            result["code"],
+            extra={"terminal_id": request.terminal_id},
+        )
+        return signed
+
+    def _note_seq(self, terminal_id: str, seq: int) -> None:
+        row = self.ledger.one("SELECT last FROM seqs WHERE terminal_id = ?", terminal_id)
+        if row is not None and seq > row["last"] + 1:
+            log.warning("terminal %s skipped seq %d..%d", terminal_id, row["last"] + 1, seq - 1)
+        if row is None or seq > row["last"]:
+            self.ledger.run(
+                "INSERT OR REPLACE INTO seqs (terminal_id, last) VALUES (?, ?)", terminal_id, seq
+            )
+
+    def hit(self, rate: float) -> bool:
+        return rate > 0 and self.random.random() < rate
+
+
+async def read_capped(request: web.Request, cap: int = MAX_BODY) -> bytes | None:
+    """The request body, or None when it is larger than `cap`."""
+    if request.content_length is not None and request.content_length > cap:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.readany()
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+
+
+def _drop(request: web.Request) -> web.StreamResponse:
+    """Cut the connection without an answer (what a lost packet or a crash looks like)."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    log.info("fault injection: connection dropped")
+    return web.Response(status=204)  # never reaches the client: the transport is gone
+
+
+def protocol_routes(sim: Simulator) -> list[web.RouteDef]:
+    async def messages(request: web.Request) -> web.StreamResponse:
+        faults = sim.faults
+        if sim.hit(faults.error_5xx):
+            return error_response(503, "unavailable", "injected fault: gateway unavailable")
+        body = await read_capped(request)
+        if body is None:
+            log.warning("refused an oversized body")
+            return error_response(400, "malformed", f"body larger than {MAX_BODY} bytes")
+        if sim.hit(faults.drop_before):
+            return _drop(request)
+        try:
+            answer = sim.handle(body)
+        except Rejected as rejected:
+            log.warning("refused a message: %s %s", rejected.code, rejected.message)
+            return error_response(rejected.status, rejected.code, rejected.message)
+        if faults.delay_ms:
+            await asyncio.sleep(faults.delay_ms / 1000)
+        if sim.hit(faults.drop_after):
+            return _drop(request)
+        return web.Response(body=answer, content_type="application/jose")
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "time": utc_timestamp(datetime.now(UTC))})
+
+    return [web.post("/v1/messages", messages), web.get("/v1/health", health)]
+
+
+@web.middleware
+async def never_500(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """An unexpected error is logged and answered 503 (retryable); its transaction rolled back."""
+    try:
+        return await handler(request)
+    except web.HTTPException as http:
+        if http.status >= 500:
+            raise
+        return error_response(http.status, "malformed", http.reason)
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise
+    except Exception:
+        log.exception("internal error on %s %s", request.method, request.path)
+        return error_response(503, "unavailable", "internal error; nothing was changed")
+
+
+class Service:
+    """The running servers: protocol port (+ admin routes) and an optional admin-only port."""
+
+    def __init__(
+        self,
+        sim: Simulator,
+        host: str,
+        port: int,
+        *,
+        tls: ssl.SSLContext | None,
+        admin: tuple[str, int] | None = None,
+    ) -> None:
+        from terminal.gateway.sim.admin import admin_routes
+
+        self.sim = sim
+        self.host, self.port, self.tls, self.admin = host, port, tls, admin
+        self.main_app = web.Application(middlewares=[never_500], client_max_size=MAX_BODY)
+        self.main_app.add_routes(protocol_routes(sim) + admin_routes(sim, self))
+        self.main_runner = web.AppRunner(self.main_app, access_log=None)
+        self.admin_runner: web.AppRunner | None = None
+        if admin is not None:
+            admin_app = web.Application(middlewares=[never_500], client_max_size=MAX_BODY)
+            admin_app.add_routes(admin_routes(sim, self))
+            self.admin_runner = web.AppRunner(admin_app, access_log=None)
+        self.main_site: web.TCPSite | None = None
+
+    async def start(self) -> None:
+        await self.main_runner.setup()
+        await self._open_main()
+        if self.admin_runner is not None and self.admin is not None:
+            await self.admin_runner.setup()
+            site = web.TCPSite(
+                self.admin_runner, self.admin[0], self.admin[1], ssl_context=self.tls
+            )
+            await site.start()
+
+    async def _open_main(self) -> None:
+        self.main_site = web.TCPSite(self.main_runner, self.host, self.port, ssl_context=self.tls)
+        await self.main_site.start()
+
+    async def set_down(self, down: bool) -> None:
+        """Stop or resume listening on the protocol port (connections refused while down)."""
+        if down and self.main_site is not None:
+            site, self.main_site = self.main_site, None
+            await site.stop()
+            # Let the admin answer leave first if it came in on this port, then cut the rest.
+            await asyncio.sleep(0.05)
+            assert self.main_runner.server is not None
+            await self.main_runner.server.shutdown(0.1)
+        elif not down and self.main_site is None:
+            await self._open_main()
+
+    async def stop(self) -> None:
+        await self.main_runner.cleanup()
+        if self.admin_runner is not None:
+            await self.admin_runner.cleanup()
+        self.sim.ledger.close()
+
+
+def files_of(data_dir: Path) -> SimFiles:
+    return SimFiles(data_dir.resolve())
