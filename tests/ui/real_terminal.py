@@ -10,8 +10,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from terminal.payment.factory import build_engine  # type: ignore[import-not-found,unused-ignore]
-
+from terminal.payment.factory import build_engine
 from terminal.security.pins import hash_pin
 from terminal.settings import Settings, load_settings
 from terminal.ui.app import PostermApp, build_app

@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("terminal.payment.factory")  # until the engine is merged; then always runs
-
 from terminal.ui.screens.end_of_day import EndOfDayScreen
 from terminal.ui.screens.history import HistoryScreen
 from terminal.ui.screens.supervisor import SupervisorScreen

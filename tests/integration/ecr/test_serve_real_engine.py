@@ -13,9 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-
-pytest.importorskip("terminal.payment.factory")  # until the engine is merged; then always runs
 
 from drivers.printer.simulator import FakePrinter
 from terminal.wiring.nfc import present_card, simulated_card
