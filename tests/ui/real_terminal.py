@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from terminal.payment.factory import build_engine
-from terminal.security.pins import hash_pin
 from terminal.settings import Settings, load_settings
 from terminal.ui.app import PostermApp, build_app
 from terminal.ui.presenter import ScreenCodePresenter
 from terminal.wiring.nfc import card_capture, present_card, simulated_card
 from tests.conftest import free_port
+from tests.ui.helpers import cheap_pin_hash
 
 SUPERVISOR_PIN = "2468"
-PIN_HASH = hash_pin(SUPERVISOR_PIN)
+PIN_HASH = cheap_pin_hash(SUPERVISOR_PIN)
 _IDS = itertools.count(1)
 
 
