@@ -11,14 +11,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 
 from drivers.base import LineDisplay
-from terminal.ecr.server import EcrServer
 from terminal.errors import PostermError
 from terminal.i18n import N_, _, set_language
 from terminal.payment.api import PaymentEngine, QueueStatus
@@ -27,6 +26,9 @@ from terminal.security.pins import PinGuard
 from terminal.settings import Settings
 from terminal.ui.customer_display import CustomerDisplay
 from terminal.ui.presenter import ScreenCodePresenter
+
+if TYPE_CHECKING:
+    from terminal.ecr.server import EcrServer  # aiohttp loads only when the till link is on
 
 log = logging.getLogger(__name__)
 
