@@ -57,6 +57,7 @@ async def test_full_sale_is_approved_with_auth_code_and_in_the_ledger(
         assert "4761" in detail and "******" in detail  # masked PAN only
         ledger = terminal.sim.ledger(terminal.terminal_id)
         assert [e["amount"]["value"] for e in ledger if e.get("result") == "approved"] == [1234]
+        await until(pilot, lambda: "Bank: online" in text_of(pilot, "#status"), timeout=5)
         await app.shutdown()
 
 
