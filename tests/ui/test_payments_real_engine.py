@@ -12,6 +12,7 @@ import pytest
 
 from terminal.ui.screens.end_of_day import EndOfDayScreen
 from terminal.ui.screens.history import HistoryScreen
+from terminal.ui.screens.qr import QrScreen
 from terminal.ui.screens.supervisor import SupervisorScreen
 from terminal.ui.screens.transaction import TransactionScreen
 from tests.ui.helpers import text_of, type_keys, until
@@ -58,6 +59,39 @@ async def test_full_sale_is_approved_with_auth_code_and_in_the_ledger(
         ledger = terminal.sim.ledger(terminal.terminal_id)
         assert [e["amount"]["value"] for e in ledger if e.get("result") == "approved"] == [1234]
         await until(pilot, lambda: "Bank: online" in text_of(pilot, "#status"), timeout=5)
+        await app.shutdown()
+
+
+async def test_merchant_code_is_paid_by_the_customers_wallet(terminal: RealTerminal) -> None:
+    app = terminal.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await type_keys(pilot, "1890")
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, QrScreen), timeout=15)
+        qr = app.screen
+        assert isinstance(qr, QrScreen)
+        assert "EUR 18.90" in str(qr.query_one("#qr-amount").render())
+        await until(pilot, lambda: "Expires in" in str(qr.query_one("#qr-countdown").render()))
+        assert "5405" + "18.90" in qr.payload  # EMVCo tag 54: the amount, as a decimal string
+        await asyncio.to_thread(terminal.wallet_pays, qr.payload)
+        await until(pilot, lambda: app.sale_screen.phase == "result", timeout=30)
+        await until(pilot, lambda: not isinstance(app.screen, QrScreen))
+        assert "Approved" in stage(pilot)
+        await app.shutdown()
+
+
+async def test_customer_code_is_scanned_and_approved(terminal: RealTerminal) -> None:
+    app = terminal.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await type_keys(pilot, "720")
+        await pilot.press("s")
+        await until(pilot, lambda: "camera" in stage(pilot), timeout=15)
+        await asyncio.to_thread(terminal.show_wallet_code)
+        await until(pilot, lambda: app.screen.phase == "result", timeout=30)
+        assert "Approved" in stage(pilot)
+        assert "EUR 7.20" in text_of(pilot, "#detail")
         await app.shutdown()
 
 
