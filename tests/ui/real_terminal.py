@@ -58,8 +58,8 @@ class RealTerminal:
             code_presenter=self.presenter,
         )
 
-    def app(self) -> PostermApp:
-        return build_app(self.settings, self.engine, presenter=self.presenter)
+    def app(self, ecr: Any = None) -> PostermApp:
+        return build_app(self.settings, self.engine, presenter=self.presenter, ecr=ecr)
 
     async def tap(self, profile: str = "visa-credit") -> int:
         """The customer holds a card to the reader (one tap, up to 15 s)."""

@@ -8,13 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from terminal.ecr.server import EcrServer
 from terminal.ui.screens.end_of_day import EndOfDayScreen
 from terminal.ui.screens.history import HistoryScreen
 from terminal.ui.screens.qr import QrScreen
 from terminal.ui.screens.supervisor import SupervisorScreen
 from terminal.ui.screens.transaction import TransactionScreen
+from tests.conftest import free_port
 from tests.ui.helpers import text_of, type_keys, until
 from tests.ui.real_terminal import SUPERVISOR_PIN, RealTerminal
 
@@ -170,3 +173,39 @@ async def test_close_batch_is_balanced(terminal: RealTerminal) -> None:
         await until(pilot, lambda: "Batch closed" in text_of(pilot, "#batch"), timeout=20)
         assert "balanced with the bank" in text_of(pilot, "#batch")
         await app.shutdown()
+
+
+async def test_till_payment_shows_on_the_screen(gateway_sim_module: Any, tmp_path: Path) -> None:
+    port = free_port()
+    token = "till-token-0123456789"
+    terminal = RealTerminal(
+        gateway_sim_module,
+        tmp_path,
+        ecr={"enabled": True, "listen": f"127.0.0.1:{port}", "token": token},
+    )
+    app = terminal.app(ecr=EcrServer(terminal.settings, terminal.engine))
+    async with (
+        app.run_test(size=(80, 24)) as pilot,
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
+        ) as till,
+    ):
+        await pilot.pause()
+        await until(pilot, lambda: app.ecr is not None and app.ecr._runner is not None)
+        created = await till.post(
+            "/ecr/v1/payments",
+            json={"amount": {"value": 3333, "currency": "EUR"}, "method": "nfc", "reference": "T1"},
+        )
+        assert created.status_code == 202
+        await until(pilot, lambda: "from the till" in text_of(pilot, "#tip-line"), timeout=10)
+        await until(pilot, lambda: "Present card" in stage(pilot), timeout=15)
+        assert await terminal.tap() == 1
+        answer = await till.get(f"/ecr/v1/payments/{created.json()['id']}?wait=30", timeout=40)
+        body = answer.json()
+        assert body["result"] == "approved" and body["state"] == "completed"
+        await until(pilot, lambda: "Approved" in stage(pilot), timeout=10)
+        assert body["auth_code"] in text_of(pilot, "#detail")
+        view = terminal.engine.transaction(body["transaction_id"])
+        assert view.reference == "T1" and view.amount.minor == 3333
+        await app.shutdown()
+    terminal.close()
