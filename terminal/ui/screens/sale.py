@@ -361,10 +361,8 @@ class SaleScreen(Screen[None]):
         headline = _(STAGE_TEXT[step.stage]) if step.stage in STAGE_TEXT else step.message
         detail = step.message if active().language == "en" and step.message != headline else ""
         self._panel(headline, detail, style="busy")
-        if step.stage in (Stage.WAITING_FOR_CARD, Stage.READING_CARD):
-            self.papp.devices["reader"] = (
-                "ready" if self.papp.devices["reader"] != "none" else "none"
-            )
+        if step.stage is Stage.READING_CARD and self.papp.devices["reader"] == "error":
+            self.papp.devices["reader"] = "ready"  # a card is being read: the reader works
         if step.stage is Stage.SHOWING_CODE and "payload" in step.data:
             self.show_code(str(step.data["payload"]), str(step.data.get("expires_at", "")))
 
@@ -439,7 +437,8 @@ class SaleScreen(Screen[None]):
             headline = Text("✘ " + _("Not completed"), style="bold")
             detail = outcome.message or _("The payment did not complete; nothing was charged.")
             style = "declined"
-            if self.papp.devices["reader"] != "none" and outcome.entry == "nfc":
+            reader_fault = "reader" in outcome.message.lower()
+            if self.papp.devices["reader"] != "none" and outcome.entry == "nfc" and reader_fault:
                 self.papp.devices["reader"] = "error"
         if outcome.masked_pan:
             detail += "\n" + _("Card") + f" {outcome.masked_pan}"
