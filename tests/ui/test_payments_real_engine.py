@@ -117,9 +117,10 @@ async def test_offline_approval_when_the_bank_is_down(terminal: RealTerminal) ->
         await pilot.pause()
         terminal.sim.faults(down=True)
         await tap_sale(pilot, terminal, "1500")
-        assert "Approved offline" in stage(pilot)
-        assert "sent when the link is back" in text_of(pilot, "#detail")
-        await until(pilot, lambda: "Queue: 1" in text_of(pilot, "#status"), timeout=5)
+        seen = f"{stage(pilot)} / {text_of(pilot, '#detail')}"
+        assert "Approved offline" in stage(pilot), seen
+        assert "sent when the link is back" in text_of(pilot, "#detail"), seen
+        await until(pilot, lambda: "Queue: 1" in text_of(pilot, "#status"), timeout=10)
         assert "EUR 15.00" in text_of(pilot, "#status")
         await app.shutdown()
 
