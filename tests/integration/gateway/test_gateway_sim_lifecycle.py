@@ -209,3 +209,35 @@ async def test_simulator_killed_mid_run_loses_nothing_and_never_charges_twice(
     entries = gateway_sim.ledger()
     assert sorted(e["id"] for e in entries) == sorted(sale[0] for sale in sales)
     assert balance(gateway_sim, card) == START - sum(100 + n for n in range(5))
+
+
+async def test_kill_during_a_burst_then_retry_books_each_sale_exactly_once(
+    gateway_sim: GatewaySim, make_terminal: Any
+) -> None:
+    import asyncio
+
+    terminals = [make_terminal(gateway_sim, terminal_id=f"BURST{n:03d}") for n in range(4)]
+    card = new_card(gateway_sim)
+    sales = [(t, t.card_sale(card, 100 + i)) for i, t in enumerate(terminals * 5)]
+
+    async def attempt(terminal: Any, sale: tuple[str, bytes]) -> str:
+        try:
+            return (await terminal.send(sale, deadline_s=1.0)).result
+        except Exception as error:  # killed mid-flight: any gateway error is expected here
+            return type(error).__name__
+
+    gateway_sim.faults(delay_ms=300)  # answers held back after booking: the hardest case
+    burst = asyncio.gather(*(attempt(t, s) for t, s in sales))
+    while len(await asyncio.to_thread(gateway_sim.ledger)) < 3:  # some booked, others in flight
+        await asyncio.sleep(0.005)
+    await asyncio.to_thread(gateway_sim.kill)
+    results = await burst
+    assert set(results) != {"approved"}, results
+    await asyncio.to_thread(gateway_sim.restart)
+    answers = [await t.send(s) for t, s in sales]
+    assert all(a.approved for a in answers)
+    entries = gateway_sim.ledger()
+    assert sorted(e["id"] for e in entries) == sorted(s[0] for _, s in sales)
+    charged = sum(e["amount"]["value"] for e in entries)
+    assert charged == sum(100 + i for i in range(len(sales)))
+    assert balance(gateway_sim, card) == START - charged
