@@ -200,8 +200,16 @@ async def test_simulator_killed_mid_run_loses_nothing_and_never_charges_twice(
     card = new_card(gateway_sim)
     sales = [terminal.card_sale(card, 100 + n) for n in range(5)]
     answers = [await terminal.send(sale) for sale in sales[:3]]
+    pinned = [
+        (gateway_sim.data_dir / name).read_bytes()
+        for name in ("ca.pem", "gateway-signing.jwk", "gateway-encryption.jwk")
+    ]
     gateway_sim.kill()
     gateway_sim.restart()
+    assert pinned == [  # the terminal's pinned CA and keys survive a restart
+        (gateway_sim.data_dir / name).read_bytes()
+        for name in ("ca.pem", "gateway-signing.jwk", "gateway-encryption.jwk")
+    ]
     # The terminal retries everything it is unsure of, with the same bytes.
     again = [await terminal.send(sale) for sale in sales]
     assert [a.raw for a in again[:3]] == [a.raw for a in answers]
