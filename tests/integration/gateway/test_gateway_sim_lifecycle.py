@@ -162,6 +162,19 @@ async def test_close_batch_balanced_then_out_of_balance(
     assert wrong.totals["sale"] == {"EUR": {"count": 1, "total": {"value": 100, "currency": "EUR"}}}
 
 
+async def test_unreadable_totals_close_out_of_balance_instead_of_failing(
+    gateway_sim_module: GatewaySim, make_terminal: Any
+) -> None:
+    sim = gateway_sim_module
+    terminal = make_terminal(sim, terminal_id="LIFE0010")
+    await terminal.pay(new_card(sim), 1000)
+    closed = await terminal.send(
+        terminal.message("close_batch", totals={"sale": {"EUR": {"count": "one"}}})
+    )
+    assert (closed.result, closed.code) == ("out_of_balance", "00")
+    assert closed.totals["sale"]["EUR"]["count"] == 1
+
+
 async def test_close_batch_accepts_the_engine_totals_lines(
     gateway_sim_module: GatewaySim, make_terminal: Any
 ) -> None:
