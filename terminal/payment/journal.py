@@ -219,7 +219,17 @@ class Journal:
 
     def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
         self._conn = conn
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
+        """Guards the connection; held while a unit runs, never while waiting for a commit."""
+        self._committer = threading.Lock()
+        """One thread at a time commits; others queue here and usually find their work done."""
+        self._txn_open = False
+        self._generation = 0
+        """Number of the open (or last) group transaction."""
+        self._committed = 0
+        self._failed: dict[int, JournalUnavailable] = {}
+        self.commits = 0
+        """Commits (fsyncs) so far: fewer than state changes when callers overlap."""
         self.path = path
         self.clock = clock
 
@@ -251,25 +261,74 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
+            self._commit_open()
             self._conn.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One durable commit; any SQLite failure becomes `JournalUnavailable`."""
+        """One unit of work, durable when the block exits (group commit).
+
+        Units of concurrent callers share one SQLite transaction and so one fsync: each runs
+        in its own savepoint (a unit that raises is undone alone), then waits until the
+        transaction holding it is committed. Nobody returns before its change is on disk; a
+        failed commit raises `JournalUnavailable` in every caller of that group.
+        """
         with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as error:
-                raise _unavailable(self.path, error) from None
+            if not self._txn_open:
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as error:
+                    raise _unavailable(self.path, error) from None
+                self._txn_open = True
+                self._generation += 1
+            generation = self._generation
+            self._conn.execute("SAVEPOINT unit")
             try:
                 yield self._conn
-                self._conn.execute("COMMIT")
+                self._conn.execute("RELEASE unit")
             except sqlite3.Error as error:
-                self._rollback()
+                self._undo_unit(generation, error)
                 raise _unavailable(self.path, error) from None
             except BaseException:
-                self._rollback()
+                self._undo_unit(generation, None)
                 raise
+        self._wait_for_commit(generation)
+
+    def _undo_unit(self, generation: int, error: sqlite3.Error | None) -> None:
+        """Roll back one unit; if SQLite dropped the whole transaction, fail the group."""
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK TO unit")
+                self._conn.execute("RELEASE unit")
+                return
+            except sqlite3.Error:
+                self._rollback()
+        self._txn_open = False
+        self._failed[generation] = _unavailable(self.path, error or sqlite3.Error("rolled back"))
+
+    def _wait_for_commit(self, generation: int) -> None:
+        with self._committer:
+            if self._committed < generation and generation not in self._failed:
+                with self._lock:
+                    self._commit_open()
+        failure = self._failed.get(generation)
+        if failure is not None:
+            raise failure
+
+    def _commit_open(self) -> None:
+        """Commit the open group transaction (call with the connection lock held)."""
+        if not self._txn_open:
+            return
+        generation = self._generation
+        self._txn_open = False
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            self._rollback()
+            self._failed[generation] = _unavailable(self.path, error)
+            return
+        self._committed = generation
+        self.commits += 1
 
     def _rollback(self) -> None:
         try:
@@ -279,6 +338,7 @@ class Journal:
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
+            self._commit_open()  # never read what is not yet on disk
             try:
                 cursor = self._conn.execute(sql, params)
                 cursor.row_factory = sqlite3.Row
