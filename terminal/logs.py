@@ -13,6 +13,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from terminal.security.pan import redact_text
@@ -82,9 +83,12 @@ def _quote(value: object) -> str:
 class JournaldHandler(logging.Handler):
     """Sends records to journald with its native protocol, fields upper-cased."""
 
-    def __init__(self, identifier: str = "posterm") -> None:
+    def __init__(
+        self, identifier: str = "posterm", fields: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__()
         self.identifier = identifier
+        self.static_fields = {_field_name(k): str(v) for k, v in (fields or {}).items()}
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -94,9 +98,10 @@ class JournaldHandler(logging.Handler):
                 "PRIORITY": str(_SYSLOG_PRIORITY.get(record.levelno, 6)),
                 "SYSLOG_IDENTIFIER": self.identifier,
                 "LOGGER": record.name,
+                **self.static_fields,
             }
             for key, value in extra_fields(record).items():
-                name = "".join(c if c.isalnum() else "_" for c in key.upper()).lstrip("_")
+                name = _field_name(key)
                 if name:
                     fields[name] = redact_text(str(value))
             payload = bytearray()
@@ -115,15 +120,27 @@ class JournaldHandler(logging.Handler):
         super().close()
 
 
+def _field_name(key: str) -> str:
+    """A journald field name: upper case, digits, underscores; not starting with _ or a digit."""
+    name = "".join(c if c.isascii() and c.isalnum() else "_" for c in key.upper())
+    return name.lstrip("_0123456789")[:64]
+
+
 def under_journald() -> bool:
     """True when stderr is connected to the journal (systemd sets JOURNAL_STREAM)."""
     return bool(os.environ.get("JOURNAL_STREAM")) and os.path.exists(_JOURNAL_SOCKET)
 
 
 def configure_logging(
-    level: str = "INFO", target: Literal["auto", "stderr", "journald"] = "auto"
+    level: str = "INFO",
+    target: Literal["auto", "stderr", "journald"] = "auto",
+    journal_fields: Mapping[str, str] | None = None,
 ) -> logging.Handler:
-    """Install one masked handler on the root logger; returns it (tests inspect it)."""
+    """Install one masked handler on the root logger; returns it (tests inspect it).
+
+    `journal_fields` go with every journald record (e.g. TERMINAL_ID), so `journalctl -u posterm
+    TERMINAL_ID=CAFE0001` works across a fleet's collected journals.
+    """
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_posterm", False):
@@ -131,7 +148,7 @@ def configure_logging(
             old.close()
     handler: logging.Handler
     if target == "journald" or (target == "auto" and under_journald()):
-        handler = JournaldHandler()
+        handler = JournaldHandler(fields=journal_fields)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)

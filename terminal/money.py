@@ -15,8 +15,9 @@ error rather than a silently wrong amount:
 * A single "." or "," that appears once is the decimal separator ("12,34" is 12.34).
   So "1,234" in EUR is refused as "too many decimals" instead of being read as
   1234 or 1.23. The one exception is a currency without minor unit (JPY): there a
-  single separator between a first group not starting with 0 and exactly three digits
-  groups thousands, so "1,234" and "1.234" are 1234 yen; any other decimals are refused.
+  single separator between one to three digits (not starting with 0) and exactly
+  three digits groups thousands, so "1,234" and "1.234" are 1234 yen; any other
+  decimals ("12.5", "0.123", "1000.000") are refused.
 * The same "." or "," appearing several times groups thousands ("1.234.567").
 * Thousands groups must be exactly three digits, with one kind of separator, and
   the first group must not start with 0 ("0,123" is refused, never read as 123).
@@ -38,6 +39,7 @@ from terminal.errors import PostermError
 from terminal.iso_codes import Currency, UnknownCurrency, currency
 
 __all__ = [
+    "DEFAULT_MAX_MINOR",
     "DISPLAY_LOCALES",
     "Amount",
     "AmountError",
@@ -68,6 +70,8 @@ _MARKS = frozenset(".,")
 _ALLOWED = _DIGITS | _SPACES | _APOSTROPHES | _MARKS
 _SIGNS = {"-": True, "\u2212": True, "+": False}
 _EXAMPLE = "e.g. 12.34"
+_FIRST_GROUP = re.compile("[1-9][0-9]{0,2}")
+_GROUP = re.compile("[0-9]{3}")
 
 
 class AmountError(PostermError, ValueError):
@@ -154,9 +158,7 @@ def _decimal_index(body: str, text: str, cur: Currency) -> int | None:
         return None
     index = body.find(".") if dots else body.find(",")
     tail = body[index + 1 :]
-    head = body[:index]
-    grouping = len(tail) == 3 and all(ch in _DIGITS for ch in tail) and head[:1] not in ("", "0")
-    if cur.exponent == 0 and grouping:
+    if cur.exponent == 0 and _FIRST_GROUP.fullmatch(body[:index]) and _GROUP.fullmatch(tail):
         return None
     return index
 

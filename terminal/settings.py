@@ -294,6 +294,35 @@ class QrSection(BaseModel):
     """Seconds a merchant-presented code stays payable."""
     poll_interval_s: float = Field(default=1.0, gt=0, le=30)
     """Seconds between payment status checks while a merchant-presented code is shown."""
+    merchant_account_gui: str = "com.posterm.pay"
+    """Globally unique identifier of the payment network in the merchant account template
+    (ID 26/00 of merchant-presented codes): a reverse domain name, an AID or a UUID,
+    at most 32 characters, as the acquirer assigns it."""
+    roi: str = ""
+    """Part of the camera picture to search for codes, as fractions "x,y,width,height"
+    (e.g. "0.25,0.25,0.5,0.5" for the centre); empty: the whole picture."""
+
+    @field_validator("merchant_account_gui")
+    @classmethod
+    def _gui(cls, value: str) -> str:
+        if not 1 <= len(value) <= 32 or not value.isascii() or not value.isprintable():
+            raise ValueError("must be 1 to 32 printable ASCII characters (e.g. com.example.pay)")
+        return value
+
+    @field_validator("roi")
+    @classmethod
+    def _roi(cls, value: str) -> str:
+        if not value.strip():
+            return ""
+        try:
+            x, y, w, h = (float(part) for part in value.split(","))
+        except ValueError:
+            raise ValueError(
+                'must be "x,y,width,height" fractions (e.g. "0.25,0.25,0.5,0.5")'
+            ) from None
+        if not (0 <= x < 1 and 0 <= y < 1 and 0 < w and 0 < h and x + w <= 1 and y + h <= 1):
+            raise ValueError("must lie inside the picture: fractions between 0 and 1")
+        return value
 
 
 class EcrSection(BaseModel):
@@ -333,6 +362,8 @@ class UiSection(BaseModel):
     """argon2 hash of the technician PIN for technician commands and the config screen."""
     receipt_footer: str = "Thank you"
     """Last line printed on customer receipts."""
+    receipt_columns: int = Field(default=42, ge=24, le=64)
+    """Characters per receipt line: 42 for 80 mm paper, 32 for 58 mm."""
 
     @field_validator("tip_presets")
     @classmethod

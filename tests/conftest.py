@@ -33,3 +33,13 @@ def write_config(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--nfc-device",
+        default=None,
+        metavar="PATH",
+        help="run the NFC driver tests against a real reader (nfcpy path, e.g. usb) "
+        "instead of the UDP simulator; a person taps a payment card when asked",
+    )

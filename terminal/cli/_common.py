@@ -19,7 +19,11 @@ def settings_from(args: argparse.Namespace, *, quiet_logs: bool = False) -> Sett
         if quiet_logs and settings.logging.level in ("DEBUG", "INFO")
         else settings.logging.level
     )
-    configure_logging(level, settings.logging.target)
+    configure_logging(
+        level,
+        settings.logging.target,
+        journal_fields={"terminal_id": settings.terminal.terminal_id},
+    )
     return settings
 
 

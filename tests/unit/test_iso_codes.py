@@ -20,10 +20,8 @@ from terminal.iso_codes import (
     currency,
 )
 
-EXPONENT_0 = set(
-    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split()
-    + ["UYI"]  # Uruguayan indexed unit, a fund code with no minor digits
-)
+# UYI (Uruguayan indexed unit) is a fund code with no minor digits.
+EXPONENT_0 = set("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split())
 EXPONENT_3 = set("BHD IQD JOD KWD LYD OMR TND".split())
 EXPONENT_4 = {"CLF", "UYW"}
 

@@ -10,21 +10,24 @@ import pytest
 from terminal.gateway.errors import ProtocolRejected
 from terminal.money import Amount
 from tests.fixtures.gateway_sim import GatewaySim
+from tests.fixtures.gateway_terminal import new_card
 
 
 async def test_approved_sale_is_booked_once_and_charged(
-    gateway_sim: GatewaySim, make_terminal: Any
+    gateway_sim_module: GatewaySim, make_terminal: Any
 ) -> None:
-    terminal = make_terminal(gateway_sim)
-    answer = await terminal.pay("visa-credit", 1234)
+    sim = gateway_sim_module
+    terminal = make_terminal(sim, terminal_id="PAYS0001")
+    card = new_card(sim)
+    answer = await terminal.pay(card, 1234)
     assert (answer.result, answer.code) == ("approved", "00")
     assert len(answer.auth_code) == 6
-    entries = gateway_sim.ledger()
+    entries = sim.ledger(terminal.terminal_id)
     assert [(e["id"], e["type"], e["result"], e["amount"]) for e in entries] == [
         (answer.id, "authorize", "approved", {"value": 1234, "currency": "EUR"})
     ]
-    assert entries[0]["terminal_id"] == "POS00001"
-    assert gateway_sim.card("visa-credit")["balance"]["value"] == 500000 - 1234
+    assert entries[0]["terminal_id"] == "PAYS0001"
+    assert sim.card(card)["balance"]["value"] == 500000 - 1234
 
 
 @pytest.mark.parametrize(
@@ -86,32 +89,39 @@ async def test_fraud_rule_is_off_by_default(gateway_sim: GatewaySim, make_termin
 
 
 async def test_retry_of_the_same_message_gets_the_same_answer_and_one_entry(
-    gateway_sim: GatewaySim, make_terminal: Any
+    gateway_sim_module: GatewaySim, make_terminal: Any
 ) -> None:
-    terminal = make_terminal(gateway_sim)
-    message = terminal.card_sale("visa-credit", 2500)
+    sim = gateway_sim_module
+    terminal = make_terminal(sim, terminal_id="PAYS0002")
+    card = new_card(sim)
+    message = terminal.card_sale(card, 2500)
     first = await terminal.send(message)
     second = await terminal.send(message)
     assert second.raw == first.raw
-    assert len(gateway_sim.ledger()) == 1
-    assert gateway_sim.card("visa-credit")["balance"]["value"] == 500000 - 2500
+    assert len(sim.ledger(terminal.terminal_id)) == 1
+    assert sim.card(card)["balance"]["value"] == 500000 - 2500
 
 
 async def test_same_id_with_another_amount_is_a_conflict(
-    gateway_sim: GatewaySim, make_terminal: Any
+    gateway_sim_module: GatewaySim, make_terminal: Any
 ) -> None:
-    terminal = make_terminal(gateway_sim)
-    message_id, body = terminal.card_sale("visa-credit", 1000)
+    sim = gateway_sim_module
+    terminal = make_terminal(sim, terminal_id="PAYS0003")
+    card = new_card(sim)
+    message_id, body = terminal.card_sale(card, 1000)
     await terminal.send((message_id, body))
-    _, other = terminal.card_sale("visa-credit", 9000, id=message_id)
+    _, other = terminal.card_sale(card, 9000, id=message_id)
     with pytest.raises(ProtocolRejected) as refused:
         await terminal.client.send(message_id, other)
     assert (refused.value.status, refused.value.code) == (409, "id_conflict")
-    assert [e["amount"]["value"] for e in gateway_sim.ledger()] == [1000]
+    assert [e["amount"]["value"] for e in sim.ledger(terminal.terminal_id)] == [1000]
 
 
-async def test_replayed_old_message_is_stale(gateway_sim: GatewaySim, make_terminal: Any) -> None:
-    terminal = make_terminal(gateway_sim)
+async def test_replayed_old_message_is_stale(
+    gateway_sim_module: GatewaySim, make_terminal: Any
+) -> None:
+    sim = gateway_sim_module
+    terminal = make_terminal(sim, terminal_id="PAYS0004")
     old = terminal.message(
         "reverse",
         ref="f47ac10b-58cc-4372-a567-0e02b2c3d479",
@@ -130,13 +140,15 @@ async def test_replayed_old_message_is_stale(gateway_sim: GatewaySim, make_termi
 
 
 async def test_messages_after_a_key_rotation_and_queued_before_it_both_verify(
-    gateway_sim: GatewaySim, make_terminal: Any
+    gateway_sim_module: GatewaySim, make_terminal: Any
 ) -> None:
-    terminal = make_terminal(gateway_sim)
-    queued = terminal.card_sale("visa-credit", 100, type="advice")
+    sim = gateway_sim_module
+    terminal = make_terminal(sim, terminal_id="PAYS0005")
+    card = new_card(sim)
+    queued = terminal.card_sale(card, 100, type="advice")
     new_kid = terminal.keystore.rotate()
-    gateway_sim.enroll(terminal.terminal_id, terminal.keystore.public_jwks())
-    fresh = terminal.card_sale("visa-credit", 200)
+    sim.enroll(terminal.terminal_id, terminal.keystore.public_jwks())
+    fresh = terminal.card_sale(card, 200)
     assert (await terminal.send(queued)).approved
     assert (await terminal.send(fresh)).approved
-    assert new_kid == "POS00001-2"
+    assert new_kid == "PAYS0005-2"

@@ -1,0 +1,213 @@
+"""NFC figures over nfcpy's UDP front end, the simulated card in its own process.
+
+- card interaction: first SELECT to the last card command (READ RECORD / GENERATE AC), as
+  the kernel runs it with an activated card;
+- raw APDU exchange: the same command APDUs replayed back-to-back without the kernel, in the
+  same run (the baseline);
+- kernel share: the kernel's own time (interaction minus the time spent inside `transceive`)
+  over the time inside `transceive`, measured on the same taps; target < 10 %;
+- activation: card in the field to ISO-DEP ready (sense + RATS);
+- tap to approval: card detected to approved outcome through the real engine and the local
+  gateway simulator (median, p95), when both are installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.harness import Row
+from drivers.base import Card
+from drivers.nfc import NfcReader
+from terminal.emv.kernel import KernelConfig, read_card
+from terminal.emv.terminal_data import Transaction
+from terminal.money import Amount
+from terminal.settings import Settings
+from tests.conftest import free_port
+
+PROFILES = ("visa-credit", "mastercard-debit", "wallet-token")
+SIM = [sys.executable, "-m", "terminal", "sim", "card"]
+
+
+class RecordingCard:
+    """Passes APDUs through and keeps them, to replay the same exchange without the kernel."""
+
+    def __init__(self, card: Card) -> None:
+        self.card = card
+        self.commands: list[bytes] = []
+        self.in_card = 0.0
+        """Seconds spent inside `transceive`: radio (UDP), ISO-DEP and the card's own work."""
+
+    def transceive(self, apdu: bytes) -> bytes:
+        self.commands.append(apdu)
+        started = time.perf_counter()
+        try:
+            return self.card.transceive(apdu)
+        finally:
+            self.in_card += time.perf_counter() - started
+
+
+def _profile_rows(profile: str, runs: int) -> list[Row]:
+    path = f"udp:localhost:{free_port()}"
+    sim = subprocess.Popen(
+        [*SIM, "--profile", profile, "--reader", path, "--taps", str(runs + 1), "--timeout", "120"],
+        stderr=subprocess.DEVNULL,
+    )
+    config = KernelConfig.from_settings(Settings())
+    reader = NfcReader(path)
+    interaction: list[float] = []
+    raw: list[float] = []
+    in_card: list[float] = []
+    activation: list[float] = []
+    try:
+        for i in range(runs + 1):
+            time.sleep(0.05)  # the card leaves and comes back: it listens again
+            started = time.perf_counter()
+            card = reader.wait_for_card(10)  # the first wait also covers the process start
+            activated = time.perf_counter()
+            recording = RecordingCard(card)
+            read_card(recording, Transaction(Amount.of(1234, "EUR"), "276"), config)
+            done = time.perf_counter()
+            replay_start = time.perf_counter()
+            for command in recording.commands:
+                card.transceive(command)
+            replay_done = time.perf_counter()
+            card.release()
+            if i == 0:
+                continue  # warm-up: imports, first pyemv key derivation
+            activation.append(activated - started)
+            interaction.append(done - activated)
+            raw.append(replay_done - replay_start)
+            in_card.append(recording.in_card)
+    finally:
+        reader.close()
+        sim.kill()
+        sim.wait()
+    return _rows(profile, interaction, raw, in_card, activation)
+
+
+def _ms(figure: str, seconds: list[float], **extra: str) -> Row:
+    values = [v * 1000 for v in seconds]
+    median = statistics.median(values)
+    return Row("nfc", figure, median, "ms", min(values), max(values), len(values), **extra)
+
+
+def _rows(
+    profile: str,
+    interaction: list[float],
+    raw: list[float],
+    in_card: list[float],
+    activation: list[float],
+) -> list[Row]:
+    share = [(i - c) / c * 100 for i, c in zip(interaction, in_card, strict=True)]
+    ratio = statistics.median(interaction) / statistics.median(raw)
+    return [
+        _ms(
+            f"card interaction {profile}",
+            interaction,
+            ratio=f"{ratio:.2f} x raw APDUs",
+            target="500 ms whole tap",
+            note="first SELECT to last card command",
+        ),
+        _ms(f"raw APDU exchange {profile}", raw, note="same APDUs replayed, no kernel"),
+        Row(
+            "nfc",
+            f"kernel share {profile}",
+            statistics.median(share),
+            "%",
+            min(share),
+            max(share),
+            len(share),
+            target="< 10 %",
+            note="kernel's own time / time inside transceive, same taps",
+        ),
+        _ms(
+            f"kernel own time {profile}",
+            [i - c for i, c in zip(interaction, in_card, strict=True)],
+            note="parsing, checks, building card data (no I/O)",
+        ),
+        _ms(f"activation {profile}", activation, note="card listening to ISO-DEP ready"),
+    ]
+
+
+def _tap_to_approval(runs: int) -> list[Row]:
+    """Card detected (READING_CARD) to the approved outcome, through the real engine and the
+    gateway simulator on this machine; skipped when either is not installed."""
+    try:
+        from terminal.payment.factory import build_engine
+        from tests.fixtures.gateway_sim import GatewaySim
+
+        from terminal.payment.api import Progress, Result, SaleRequest, Stage
+        from terminal.settings import load_settings
+        from terminal.wiring.nfc import card_capture
+    except ImportError:
+        return []
+    folder = Path(tempfile.mkdtemp(prefix="bench-nfc-"))
+    gateway = GatewaySim(folder / "sim")
+    reader = f"udp:localhost:{free_port()}"
+    config = gateway.terminal_config(folder, terminal_id="BENCHNFC", devices={"nfc": reader})
+    card = subprocess.Popen(
+        [*SIM, "--profile", "visa-credit", "--reader", reader, "--taps", str(runs + 1)],
+        stderr=subprocess.DEVNULL,
+    )
+    settings = load_settings(config, environ={})
+    times: list[float] = []
+    tapped: list[float] = []
+
+    def progress(step: Progress) -> None:
+        if step.stage is Stage.READING_CARD:
+            tapped.append(time.perf_counter())
+
+    async def sales() -> None:
+        capture = card_capture(settings)
+        engine = build_engine(settings, card_capture=capture)
+        async with engine:
+            for i in range(runs + 1):
+                tapped.clear()
+                request = SaleRequest(Amount.of(100 + i, "EUR"))
+                outcome = await engine.sale(request, progress, asyncio.Event())
+                finished = time.perf_counter()
+                if outcome.result is not Result.APPROVED:
+                    raise RuntimeError(f"sale {i} ended {outcome.result}: {outcome.message}")
+                if i:
+                    times.append(finished - tapped[0])
+                await asyncio.sleep(0.05)
+
+    try:
+        asyncio.run(sales())
+    finally:
+        card.kill()
+        card.wait()
+        gateway.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    values = sorted(t * 1000 for t in times)
+    p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+    return [
+        Row(
+            "nfc",
+            "tap to approval (online)",
+            statistics.median(values),
+            "ms",
+            values[0],
+            values[-1],
+            len(values),
+            ratio=f"p95 {p95:.0f} ms",
+            target="500 ms whole tap",
+            note="card detected to approved, engine + local gateway simulator (TLS, JOSE)",
+        )
+    ]
+
+
+def run(quick: bool) -> list[Row]:
+    runs = 5 if quick else 30
+    rows: list[Row] = []
+    for profile in PROFILES:
+        rows.extend(_profile_rows(profile, runs))
+    rows.extend(_tap_to_approval(runs))
+    return rows

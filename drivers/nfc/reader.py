@@ -1,0 +1,248 @@
+"""A contactless reader through nfcpy: poll for a card, activate ISO-DEP, exchange APDUs.
+
+The path is nfcpy's (`usb`, `usb:072f:2200`, `tty:USB0:pn532`, `udp:localhost:PORT`). The wait
+for a card is a bounded loop of single `sense` calls, so it ends on its timeout or on `cancel()`
+(nfcpy's `connect()` without `terminate`/`iterations` would wait forever). nfcpy's exceptions
+are translated here, once, into the `drivers.base` tree with a sentence for the operator.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import nfc
+import nfc.clf
+import nfc.tag
+import nfc.tag.tt4
+
+from drivers.base import (
+    Cancelled,
+    CardRemoved,
+    DeviceBusy,
+    DeviceLost,
+    DeviceNotFound,
+    NotAPaymentCard,
+    Timeout,
+)
+
+log = logging.getLogger(__name__)
+
+
+def quiet_nfcpy() -> None:
+    """nfcpy logs every recoverable radio hiccup (ISO-DEP retries, a card leaving) as a
+    warning or error, which this driver turns into one sentence for the operator; keep its
+    records for a technician running at DEBUG only."""
+    debugging = logging.getLogger().isEnabledFor(logging.DEBUG)
+    logging.getLogger("nfc").setLevel(logging.DEBUG if debugging else logging.CRITICAL)
+
+
+HARDWARE_TECHNOLOGIES = ("106A", "106B", "212F")
+UDP_TECHNOLOGIES = ("106A",)
+"""nfcpy's UDP driver waits a full second for an absent technology, so the simulator polls A."""
+
+CARD_REMOVED = (
+    "The card was taken away too soon — ask the customer to tap again and hold it still "
+    "until the beep."
+)
+NOT_A_PAYMENT_CARD = (
+    "This is a tag or a transit card, not a payment card — ask for a payment card or phone."
+)
+
+
+def reader_lost(path: str, detail: str = "") -> DeviceLost:
+    return DeviceLost(
+        "The NFC reader stopped answering (unplugged?) — check its cable and try again; "
+        "nothing was charged.",
+        device=path,
+        detail=detail,
+    )
+
+
+def check_udp_path(path: str) -> None:
+    """nfcpy turns a port named in /etc/services into its name and then fails to parse it."""
+    parts = path.split(":")
+    if len(parts) > 2 and parts[2].isdigit():
+        try:  # nfcpy's getnameinfo looks the port up as TCP
+            name = socket.getservbyport(int(parts[2]))
+        except OSError:
+            return
+        raise DeviceNotFound(
+            f"UDP port {parts[2]} is reserved for '{name}' and nfcpy cannot use it — "
+            "choose another port for the simulated reader.",
+            device=path,
+        )
+
+
+class IsoDepCard:
+    """An activated ISO 14443-4 card or phone (`drivers.base.Card`)."""
+
+    def __init__(self, reader: NfcReader, tag: Any, uid: bytes) -> None:
+        self._reader = reader
+        self._tag = tag
+        self.uid = uid
+
+    def transceive(self, apdu: bytes) -> bytes:
+        try:
+            answer = self._tag.transceive(bytearray(apdu))
+        except nfc.tag.TagCommandError as error:
+            raise CardRemoved(CARD_REMOVED, device=self._reader.path, detail=str(error)) from None
+        except nfc.clf.CommunicationError as error:
+            raise CardRemoved(CARD_REMOVED, device=self._reader.path, detail=str(error)) from None
+        except OSError as error:
+            raise reader_lost(self._reader.path, str(error)) from None
+        if answer is None:
+            raise CardRemoved(CARD_REMOVED, device=self._reader.path, detail="no answer")
+        return bytes(answer)
+
+    def is_present(self) -> bool:
+        """Still in the field? (ISO-DEP presence check: an R(NAK) the card must answer.)"""
+        try:
+            return bool(self._tag.is_present)
+        except OSError as error:
+            raise reader_lost(self._reader.path, str(error)) from None
+
+    def release(self) -> None:
+        """DESELECT the card and switch the field off, so the next tap starts clean."""
+        self._reader.release()
+
+
+class NfcReader:
+    """A reader opened from an nfcpy path (`drivers.base.CardReader`)."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        technologies: Sequence[str] | None = None,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self.path = path
+        self.poll_interval = poll_interval
+        udp = path.startswith("udp")
+        self.technologies = tuple(
+            technologies or (UDP_TECHNOLOGIES if udp else HARDWARE_TECHNOLOGIES)
+        )
+        self._cancel = threading.Event()
+        quiet_nfcpy()
+        if udp:
+            check_udp_path(path)
+        try:
+            self._clf = nfc.ContactlessFrontend(path)
+        except OSError as error:
+            if error.errno in (errno.EBUSY, errno.EACCES, errno.EPERM):
+                raise DeviceBusy(
+                    f"The NFC reader at '{path}' is in use or not accessible — close the other "
+                    "program, or give the posterm user access (udev rule) and unload the "
+                    "kernel's pn533 driver.",
+                    device=path,
+                    detail=str(error),
+                ) from None
+            raise DeviceNotFound(
+                f"No NFC reader found at '{path}' — check that it is plugged in and that "
+                "devices.nfc names it (usb, usb:VID:PID, tty:USB0:pn532).",
+                device=path,
+                detail=str(error),
+            ) from None
+        except (ValueError, TypeError, AssertionError) as error:
+            raise DeviceNotFound(
+                f"'{path}' is not an NFC reader path (usb, usb:VID:PID, tty:USB0:pn532, "
+                "udp:HOST:PORT).",
+                device=path,
+                detail=str(error),
+            ) from None
+
+    def __str__(self) -> str:
+        return f"NfcReader({self.path})"
+
+    # -- waiting for a card --------------------------------------------------------------
+
+    def wait_for_card(self, timeout: float) -> IsoDepCard:
+        """Poll until an ISO-DEP card is activated; Timeout, Cancelled or another DriverError."""
+        self._cancel.clear()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._cancel.is_set():
+                raise Cancelled("The wait for a card was cancelled.", device=self.path)
+            target = self._sense()
+            if target is not None:
+                card = self._activate(target)
+                if card is not None:
+                    return card
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Timeout(
+                    f"No card or phone was presented within {timeout:g} seconds.",
+                    device=self.path,
+                )
+            self._cancel.wait(min(self.poll_interval, remaining))
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def close(self) -> None:
+        self._cancel.set()
+        self._clf.close()
+
+    def release(self) -> None:
+        """DESELECT the activated card (S-block) and switch the field off."""
+        try:
+            self._clf.exchange(bytearray(b"\xc2"), 0.1)
+        except (nfc.clf.CommunicationError, OSError) as error:
+            log.debug("deselect: %s", error)
+        with self._clf.lock:
+            if self._clf.device is not None:
+                try:
+                    self._clf.device.mute()
+                except OSError as error:
+                    log.debug("field off: %s", error)
+
+    def _sense(self) -> Any:
+        targets = [nfc.clf.RemoteTarget(brty) for brty in self.technologies]
+        try:
+            return self._clf.sense(*targets, iterations=1)
+        except ConnectionRefusedError:
+            return None  # udp: no simulated card listening on the other side
+        except nfc.clf.UnsupportedTargetError as error:
+            raise DeviceNotFound(
+                f"The NFC reader at '{self.path}' cannot poll {', '.join(self.technologies)}.",
+                device=self.path,
+                detail=str(error),
+            ) from None
+        except OSError as error:
+            raise reader_lost(self.path, str(error)) from None
+
+    def _activate(self, target: Any) -> IsoDepCard | None:
+        uid = bytes(target.sdd_res or (target.sensb_res or b"")[1:5] or b"")
+        iso_dep = (target.brty.endswith("A") and target.sel_res and target.sel_res[0] & 0x20) or (
+            target.brty.endswith("B")
+        )
+        if not iso_dep:
+            self._halt(target)
+            raise NotAPaymentCard(
+                NOT_A_PAYMENT_CARD, device=self.path, detail=f"{target.brty} tag {uid.hex()}"
+            )
+        try:
+            tag = nfc.tag.activate(self._clf, target)
+        except OSError as error:
+            raise reader_lost(self.path, str(error)) from None
+        if tag is None:
+            log.debug("activation of %s failed; polling again", target)
+            return None
+        if not isinstance(tag, nfc.tag.tt4.Type4Tag):
+            raise NotAPaymentCard(NOT_A_PAYMENT_CARD, device=self.path, detail=str(tag))
+        return IsoDepCard(self, tag, uid)
+
+    def _halt(self, target: Any) -> None:
+        """HLTA a Type A tag we do not want, so it keeps quiet (ISO 14443-3)."""
+        if not target.brty.endswith("A"):
+            return
+        try:
+            self._clf.exchange(bytearray(b"\x50\x00"), 0.005)
+        except (nfc.clf.CommunicationError, OSError):
+            pass  # a halted tag does not answer

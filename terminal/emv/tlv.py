@@ -1,0 +1,179 @@
+"""BER-TLV as EMV cards speak it (EMV Book 3 annex B), as pure functions.
+
+Decoding keeps repeated tags in order (a PPSE answer holds several `61` templates), skips the
+00/FF padding allowed between objects, parses constructed objects (tag bit 0x20) into their
+children and raises `TlvError` with the offset for anything malformed: a truncated tag or
+value, an indefinite or over-long length, a tag longer than four bytes, or nesting deeper than
+`max_depth`. Tags are upper-case hex strings ("9F26"), the form PROTOCOL.md carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from terminal.emv.errors import TlvError
+
+MAX_DEPTH = 8
+"""EMV templates nest four deep at most (6F > A5 > BF0C > 61); 8 leaves room, stops bombs."""
+_MAX_TAG_BYTES = 4
+_MAX_LENGTH_BYTES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Tlv:
+    """One data object: primitive (`value`) or constructed (`children`, value re-encoded)."""
+
+    tag: str
+    value: bytes = b""
+    children: tuple[Tlv, ...] = ()
+
+    @property
+    def constructed(self) -> bool:
+        return is_constructed(self.tag)
+
+    @staticmethod
+    def build(tag: str, *content: Tlv | bytes) -> Tlv:
+        """A primitive object from bytes, or a constructed one from child objects."""
+        tag = tag.upper()
+        if is_constructed(tag):
+            children = tuple(c for c in content if isinstance(c, Tlv))
+            return Tlv(tag, encode(children), children)
+        return Tlv(tag, b"".join(c for c in content if isinstance(c, bytes)))
+
+
+def is_constructed(tag: str) -> bool:
+    return tag[:1] in _CONSTRUCTED_FIRST_DIGITS
+
+
+_CONSTRUCTED_FIRST_DIGITS = frozenset("2367ABEF")  # first hex digit with bit 0x20 set
+
+
+def _read_tag(data: bytes, pos: int) -> tuple[str, int]:
+    start = pos
+    first = data[pos]
+    pos += 1
+    if first & 0x1F == 0x1F:
+        while True:
+            if pos >= len(data):
+                raise TlvError("tag cut short", start)
+            byte = data[pos]
+            pos += 1
+            if pos - start > _MAX_TAG_BYTES:
+                raise TlvError("tag longer than four bytes", start)
+            if not byte & 0x80:
+                break
+    return data[start:pos].hex().upper(), pos
+
+
+def decode(data: bytes, *, max_depth: int = MAX_DEPTH) -> list[Tlv]:
+    """All objects in `data`, in order, constructed ones parsed into children."""
+    data = bytes(data)
+    return _decode(data, 0, len(data), max_depth)
+
+
+def _decode(data: bytes, pos: int, end: int, depth_left: int) -> list[Tlv]:
+    # One pass over the caller's buffer with absolute offsets: error positions point into
+    # the card's answer, and only values are copied (the kernel parses every answer).
+    if depth_left < 0:
+        raise TlvError("templates nested too deep", pos)
+    objects: list[Tlv] = []
+    while pos < end:
+        first = data[pos]
+        if first == 0x00 or first == 0xFF:
+            pos += 1
+            continue
+        start = pos
+        pos += 1
+        if first & 0x1F == 0x1F:
+            while True:
+                if pos >= end:
+                    raise TlvError("tag cut short", start)
+                byte = data[pos]
+                pos += 1
+                if pos - start > _MAX_TAG_BYTES:
+                    raise TlvError("tag longer than four bytes", start)
+                if not byte & 0x80:
+                    break
+        tag = data[start:pos].hex().upper()
+        if pos >= end:
+            raise TlvError("length missing", pos)
+        length = data[pos]
+        pos += 1
+        if length >= 0x80:
+            count = length & 0x7F
+            if count == 0:
+                raise TlvError("indefinite length is not allowed in EMV", pos - 1)
+            if count > _MAX_LENGTH_BYTES:
+                raise TlvError(f"length of {count} bytes is not allowed", pos - 1)
+            if pos + count > end:
+                raise TlvError("length cut short", pos - 1)
+            length = int.from_bytes(data[pos : pos + count], "big")
+            pos += count
+        if pos + length > end:
+            raise TlvError(f"value of tag {tag} cut short ({length} bytes announced)", start)
+        value = data[pos : pos + length]
+        if first & 0x20:
+            children = tuple(_decode(data, pos, pos + length, depth_left - 1))
+            objects.append(Tlv(tag, value, children))
+        else:
+            objects.append(Tlv(tag, value))
+        pos += length
+    return objects
+
+
+def encode_length(length: int) -> bytes:
+    if length < 0x80:
+        return bytes([length])
+    size = (length.bit_length() + 7) // 8
+    if size > _MAX_LENGTH_BYTES:
+        raise ValueError(f"value of {length} bytes is too long for EMV")
+    return bytes([0x80 | size]) + length.to_bytes(size, "big")
+
+
+def encode_one(obj: Tlv) -> bytes:
+    value = encode(obj.children) if obj.children else obj.value
+    return bytes.fromhex(obj.tag) + encode_length(len(value)) + value
+
+
+def encode(objects: Iterable[Tlv]) -> bytes:
+    return b"".join(encode_one(o) for o in objects)
+
+
+def walk(objects: Sequence[Tlv]) -> Iterator[Tlv]:
+    """Every object depth-first, templates before their content."""
+    for obj in objects:
+        yield obj
+        if obj.children:
+            yield from walk(obj.children)
+
+
+def find(objects: Sequence[Tlv], tag: str) -> Tlv | None:
+    """The first object with `tag` anywhere in the tree."""
+    return next((o for o in walk(objects) if o.tag == tag), None)
+
+
+def find_all(objects: Sequence[Tlv], tag: str) -> list[Tlv]:
+    return [o for o in walk(objects) if o.tag == tag]
+
+
+def primitives(objects: Sequence[Tlv]) -> dict[str, bytes]:
+    """Primitive objects by tag, the first occurrence winning (for card data, not for lists)."""
+    found: dict[str, bytes] = {}
+    for obj in walk(objects):
+        if not obj.constructed:
+            found.setdefault(obj.tag, obj.value)
+    return found
+
+
+def parse_dol(data: bytes) -> list[tuple[str, int]]:
+    """A data object list (PDOL 9F38, CDOL 8C): tags with the lengths asked, no values."""
+    items: list[tuple[str, int]] = []
+    pos = 0
+    while pos < len(data):
+        tag, pos = _read_tag(data, pos)
+        if pos >= len(data):
+            raise TlvError(f"length of {tag} missing in data object list", pos)
+        items.append((tag, data[pos]))
+        pos += 1
+    return items

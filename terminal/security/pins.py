@@ -1,0 +1,212 @@
+"""Technician and supervisor PINs: argon2id hashes in the config, rate-limited, audited checks.
+
+A PIN is 4 to 12 digits. Only its argon2id hash is stored (`ui.technician_pin_hash`,
+`ui.supervisor_pin_hash`; `posterm pin hash` makes one). Wrong attempts are counted per role in
+`{data_dir}/pin-attempts.json`, shared by every posterm process on the terminal (the screen and
+the CLI), so restarting a command does not reset the count: after `FREE_ATTEMPTS` wrong PINs
+each further one locks the role for `LOCK_BASE_S` seconds, doubling up to `LOCK_MAX_S`. A right
+PIN clears the count. Every attempt is written to the audit log.
+
+Errors (exit code in brackets):
+    PinError                base
+    ├── PinFormatError      not 4 to 12 digits                                 [2]
+    ├── PinHashError        the configured hash is not an argon2 hash          [2]
+    ├── PinRejected         wrong PIN                                          [1]
+    └── PinLocked           too many wrong PINs: try again after the lockout   [1]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from terminal.errors import PostermError
+from terminal.security.audit import AuditLog, match_owner
+
+Role = Literal["technician", "supervisor"]
+ROLES: tuple[Role, ...] = ("technician", "supervisor")
+STATE_FILE = "pin-attempts.json"
+FREE_ATTEMPTS = 3
+LOCK_BASE_S = 30.0
+LOCK_MAX_S = 3600.0
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+
+class PinError(PostermError):
+    """A PIN could not be accepted."""
+
+    exit_code = 1
+
+
+class PinFormatError(PinError):
+    """The PIN typed is not 4 to 12 digits."""
+
+    exit_code = 2
+
+
+class PinHashError(PinError):
+    """The configured PIN hash cannot be used."""
+
+    exit_code = 2
+
+
+class PinRejected(PinError):
+    """Wrong PIN."""
+
+
+class PinLocked(PinError):
+    """Too many wrong PINs; `retry_after_s` says how long to wait."""
+
+    def __init__(self, sentence: str, retry_after_s: float) -> None:
+        super().__init__(sentence)
+        self.retry_after_s = retry_after_s
+
+
+def validate_pin(pin: str) -> str:
+    """The PIN if it is 4 to 12 digits, else PinFormatError."""
+    if not re.fullmatch(r"\d{4,12}", pin):
+        raise PinFormatError("a PIN is 4 to 12 digits")
+    return pin
+
+
+def hash_pin(pin: str) -> str:
+    """The argon2id hash of a valid PIN, for the configuration."""
+    return _hasher.hash(validate_pin(pin))
+
+
+def is_pin_hash(value: str) -> bool:
+    """True for an argon2 hash string (what `hash_pin` makes)."""
+    return bool(
+        re.fullmatch(
+            r"\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+", value
+        )
+    )
+
+
+def lockout_seconds(failures: int) -> float:
+    """How long a role stays locked after `failures` consecutive wrong PINs."""
+    if failures < FREE_ATTEMPTS:
+        return 0.0
+    return float(min(LOCK_MAX_S, LOCK_BASE_S * 2 ** (failures - FREE_ATTEMPTS)))
+
+
+class PinGuard:
+    """Checks PINs against configured hashes with persistent rate limiting and auditing."""
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        audit: AuditLog | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.folder = Path(data_dir)
+        self.state_path = self.folder / STATE_FILE
+        self.audit = audit if audit is not None else AuditLog(self.folder)
+        self.clock = clock
+
+    def check(self, role: Role, pin: str, pin_hash: str, *, purpose: str = "") -> None:
+        """Return if `pin` matches `pin_hash`; raise PinRejected / PinLocked otherwise."""
+        if not is_pin_hash(pin_hash):
+            raise PinHashError(
+                f"ui.{role}_pin_hash is not an argon2 PIN hash: make one with "
+                f"`posterm pin set {role}` (or `posterm pin hash`)"
+            )
+        with self._state() as state:
+            entry = state.setdefault(role, {"failures": 0, "locked_until": 0.0})
+            now = self.clock()
+            wait = float(entry.get("locked_until", 0.0)) - now
+            if wait > 0:
+                self.audit.append(
+                    "pin.locked_out",
+                    {"pin": role, "purpose": purpose, "retry_after_s": round(wait)},
+                    role="unverified",
+                )
+                raise PinLocked(
+                    f"too many wrong {role} PINs: try again in {_duration(wait)}",
+                    retry_after_s=wait,
+                )
+            if _matches(pin, pin_hash):
+                entry["failures"], entry["locked_until"] = 0, 0.0
+                self.audit.append("pin.accepted", {"pin": role, "purpose": purpose}, role=role)
+                return
+            entry["failures"] = int(entry.get("failures", 0)) + 1
+            lock = lockout_seconds(entry["failures"])
+            entry["locked_until"] = now + lock if lock else 0.0
+            self.audit.append(
+                "pin.rejected",
+                {
+                    "pin": role,
+                    "purpose": purpose,
+                    "failures": entry["failures"],
+                    "locked_for_s": round(lock),
+                },
+                role="unverified",
+            )
+        if lock:
+            raise PinLocked(
+                f"wrong {role} PIN; locked for {_duration(lock)} after "
+                f"{entry['failures']} wrong attempts",
+                retry_after_s=lock,
+            )
+        left = FREE_ATTEMPTS - entry["failures"]
+        raise PinRejected(
+            f"wrong {role} PIN ({left} more attempt{'s' if left != 1 else ''} before a lockout)"
+        )
+
+    def failures(self, role: Role) -> int:
+        """Consecutive wrong PINs recorded for `role`."""
+        with self._state() as state:
+            return int(state.get(role, {}).get("failures", 0))
+
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[dict[str, Any]]:
+        """The attempts file, locked for the whole check so parallel tries queue up."""
+        self.folder.mkdir(mode=0o750, parents=True, exist_ok=True)
+        fd = os.open(self.state_path, os.O_RDWR | os.O_CREAT, 0o600)
+        match_owner(self.state_path, self.folder)
+        with os.fdopen(fd, "r+", encoding="utf-8") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                text = handle.read()
+                try:
+                    state = json.loads(text) if text.strip() else {}
+                except ValueError:
+                    state = {}  # rebuilt; whoever could damage it could delete it too
+                if not isinstance(state, dict):
+                    state = {}
+                yield state
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(state, sort_keys=True))
+                handle.flush()
+                os.fsync(handle.fileno())
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _matches(pin: str, pin_hash: str) -> bool:
+    try:
+        return bool(_hasher.verify(pin_hash, pin))
+    except VerifyMismatchError:
+        return False
+    except (VerificationError, InvalidHashError) as error:
+        raise PinHashError(f"the configured PIN hash cannot be checked ({error})") from None
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(1, round(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    return f"{round(seconds / 60)} min"

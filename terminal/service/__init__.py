@@ -1,0 +1,1 @@
+"""Running posterm as a system service: systemd notifications and the watchdog."""

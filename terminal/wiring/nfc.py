@@ -1,0 +1,222 @@
+"""NFC wiring: the reader named by `devices.nfc`, the engine's `CardCapture` over it, and the
+simulated card that `posterm sim card` presents.
+
+The wait for a tap and the kernel run in a worker thread (`asyncio.to_thread`): the event loop
+never blocks. Cancelling the sale (the `cancel` event, or cancelling the awaiting task) makes
+the reader's wait end at its next poll. Driver errors become `terminal.emv.errors` with the
+driver's operator sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from drivers.base import (
+    Cancelled,
+    CardError,
+    CardReader,
+    DeviceBusy,
+    DeviceLost,
+    DeviceNotFound,
+    DriverError,
+    NotAPaymentCard,
+    Timeout,
+)
+from drivers.nfc import CardEmulator, NfcReader
+from terminal.emv.card_data import CardData
+from terminal.emv.errors import (
+    EmvError,
+    NotEmvCard,
+    ReaderUnavailable,
+    TapCancelled,
+    TapFailed,
+    TapTimedOut,
+)
+from terminal.emv.kernel import KernelConfig, check_limits, read_card
+from terminal.emv.sim_card import SimulatedCard
+from terminal.emv.terminal_data import Transaction
+from terminal.emv.testcards import CARDS_FILE, TestCard, load_test_cards
+from terminal.errors import UsageError
+from terminal.money import Amount
+from terminal.payment.api import Progress, ProgressCallback, Stage
+from terminal.security.pan import mask_pan
+from terminal.settings import Settings
+
+log = logging.getLogger(__name__)
+
+READING = "Reading the card — hold it still."
+READ = "Card read — the customer can take it away."
+
+
+def translate(error: DriverError) -> EmvError:
+    """A driver failure as the kernel's error tree (same sentence)."""
+    if isinstance(error, Cancelled):
+        return TapCancelled(error.sentence)
+    if isinstance(error, Timeout):
+        return TapTimedOut(error.sentence)
+    if isinstance(error, NotAPaymentCard):
+        return NotEmvCard(error.detail)
+    if isinstance(error, CardError):
+        return TapFailed(error.sentence)
+    if isinstance(error, (DeviceNotFound, DeviceBusy, DeviceLost)):
+        return ReaderUnavailable(error.sentence)
+    return ReaderUnavailable(error.sentence)
+
+
+def card_capture(settings: Settings) -> NfcCardCapture | None:
+    """The engine's CardCapture for `devices.nfc` (None when it is "none").
+
+    Opens the reader now, so `posterm pay` reports a missing reader before the sale starts;
+    raises the driver's `DriverError` (DeviceNotFound, DeviceBusy) with its sentence.
+    """
+    if settings.devices.nfc == "none":
+        return None
+    return NfcCardCapture(settings, NfcReader(settings.devices.nfc))
+
+
+def open_reader(settings: Settings) -> NfcReader:
+    """The reader configured in `devices.nfc`; `ReaderUnavailable` when there is none."""
+    path = settings.devices.nfc
+    if path == "none":
+        raise ReaderUnavailable(
+            "No NFC reader is configured (devices.nfc = none) — set it to the reader's path "
+            "(usb, tty:USB0:pn532) or choose another payment method."
+        )
+    try:
+        return NfcReader(path)
+    except DriverError as error:
+        raise translate(error) from None
+
+
+class NfcCardCapture:
+    """`terminal.payment.api.CardCapture` over a contactless reader."""
+
+    def __init__(self, settings: Settings, reader: CardReader | None = None) -> None:
+        self._settings = settings
+        self._config = KernelConfig.from_settings(settings)
+        self._reader = reader
+        self._lock = threading.Lock()
+
+    def _ensure_reader(self) -> CardReader:
+        with self._lock:
+            if self._reader is None:
+                self._reader = open_reader(self._settings)
+            return self._reader
+
+    async def read_card(
+        self, amount: Amount, cancel: asyncio.Event, progress: ProgressCallback
+    ) -> CardData:
+        check_limits(amount, self._config)  # refuse before the customer taps
+        reader = await asyncio.to_thread(self._ensure_reader)
+        loop = asyncio.get_running_loop()
+
+        def report(stage: Stage, message: str) -> None:
+            loop.call_soon_threadsafe(progress, Progress(stage, message))
+
+        # The engine has announced WAITING_FOR_CARD; the capture reports what follows.
+        work = asyncio.ensure_future(asyncio.to_thread(self._tap, reader, amount, report))
+        cancelled = asyncio.ensure_future(cancel.wait())
+        try:
+            await asyncio.wait({work, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+            if cancelled.done():
+                reader.cancel()
+            card = await work
+        except asyncio.CancelledError:
+            reader.cancel()
+            raise
+        finally:
+            cancelled.cancel()
+        if cancel.is_set():
+            raise TapCancelled("The sale was cancelled; the card was not charged.")
+        return card
+
+    def _tap(
+        self, reader: CardReader, amount: Amount, report: Callable[[Stage, str], None]
+    ) -> CardData:
+        try:
+            card = reader.wait_for_card(self._settings.nfc.tap_timeout_s)
+        except DriverError as error:
+            self._forget_lost(reader, error)
+            raise translate(error) from None
+        report(Stage.READING_CARD, READING)
+        transaction = Transaction(amount, self._config.country_numeric)
+        try:
+            data = read_card(card, transaction, self._config)
+        except DriverError as error:
+            self._forget_lost(reader, error)
+            raise translate(error) from None
+        finally:
+            release = getattr(card, "release", None)
+            if release is not None:
+                with contextlib.suppress(DriverError):
+                    release()
+        report(Stage.CARD_READ, READ)
+        return data
+
+    def _forget_lost(self, reader: CardReader, error: DriverError) -> None:
+        """After an unplugged reader, the next sale opens it afresh (plugged back in)."""
+        if not isinstance(error, DeviceLost):
+            return
+        with self._lock:
+            if self._reader is reader:
+                self._reader = None
+        with contextlib.suppress(Exception):
+            reader.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+
+def simulated_card(profile: str, cards_file: Path = CARDS_FILE) -> SimulatedCard:
+    cards = load_test_cards(cards_file)
+    if profile not in cards:
+        raise UsageError(f"No card profile '{profile}' — known profiles: {', '.join(cards)}.")
+    return SimulatedCard(cards[profile], cards)
+
+
+def present_card(
+    card: SimulatedCard,
+    reader_path: str,
+    *,
+    taps: int | None = None,
+    duration_s: float | None = None,
+    stop: threading.Event | None = None,
+    on_tap_end: Callable[[int, str], None] | None = None,
+) -> int:
+    """Present `card` to the reader at `reader_path` (udp:HOST:PORT); the taps served."""
+    try:
+        emulator = CardEmulator(
+            reader_path, card.handle, technology=card.technology, on_tap=card.reset
+        )
+    except DriverError as error:
+        raise ReaderUnavailable(error.sentence) from None
+    served = 0
+    end = None if duration_s is None else time.monotonic() + duration_s
+    try:
+        while taps is None or served < taps:
+            remaining = None if end is None else max(0.0, end - time.monotonic())
+            if remaining == 0.0:
+                break
+            more = emulator.serve(taps=1, stop=stop, duration_s=remaining)
+            if not more:
+                break
+            served += 1
+            if on_tap_end is not None:
+                on_tap_end(served, emulator.last_reason)
+    finally:
+        emulator.close()
+    return served
+
+
+def profile_summary(profile: TestCard) -> str:
+    kind = "phone wallet" if profile.wallet else "card"
+    return f"{profile.name}: {profile.label} {kind} {mask_pan(profile.pan)} ({profile.behaviour})"

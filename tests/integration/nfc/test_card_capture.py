@@ -1,0 +1,208 @@
+"""The engine's CardCapture over a UDP reader, with `posterm sim card` as a separate process
+tapping on the other side."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from drivers.base import Cancelled, DeviceNotFound, Timeout
+from drivers.nfc import NfcReader
+from terminal.emv.card_data import CardData
+from terminal.emv.cryptogram import verify_arqc
+from terminal.emv.errors import (
+    ContactlessLimitExceeded,
+    EmvError,
+    ReaderUnavailable,
+    TapCancelled,
+    TapTimedOut,
+)
+from terminal.emv.testcards import load_test_cards
+from terminal.money import Amount
+from terminal.payment.api import Progress, Stage
+from terminal.settings import Settings, load_settings
+from terminal.wiring.nfc import NfcCardCapture, card_capture
+from tests.conftest import free_port
+
+CARDS = load_test_cards()
+POSTERM = [sys.executable, "-m", "terminal"]
+
+
+def settings_for(path: str, write_config: Callable[[str], Path], timeout: float = 10) -> Settings:
+    config = write_config(f'[devices]\nnfc = "{path}"\n[nfc]\ntap_timeout_s = {timeout}\n')
+    return load_settings(config, environ={})
+
+
+@pytest.fixture
+def sim_card() -> Iterator[Callable[..., str]]:
+    """sim_card(profile, taps) -> the reader path a `posterm sim card` process taps on."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(profile: str, taps: int = 1, path: str = "") -> str:
+        path = path or f"udp:localhost:{free_port()}"
+        command = [*POSTERM, "sim", "card", "--profile", profile, "--reader", path]
+        command += ["--taps", str(taps), "--timeout", "30"]
+        processes.append(subprocess.Popen(command, stderr=subprocess.PIPE))
+        return path
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
+def capture(settings: Settings, minor: int, cancel_after: float | None = None) -> CardData:
+    seen: list[Progress] = []
+
+    async def run() -> CardData:
+        cancel = asyncio.Event()
+        if cancel_after is not None:
+            asyncio.get_running_loop().call_later(cancel_after, cancel.set)
+        capture = NfcCardCapture(settings)
+        try:
+            return await capture.read_card(Amount.of(minor, "EUR"), cancel, seen.append)
+        finally:
+            capture.close()
+
+    result = asyncio.run(run())
+    assert [p.stage for p in seen] == [Stage.READING_CARD, Stage.CARD_READ]
+    return result
+
+
+def test_phone_wallet_tapped_from_another_process(
+    sim_card: Callable[..., str], write_config: Callable[[str], Path]
+) -> None:
+    settings = settings_for(sim_card("wallet-token"), write_config)
+    data = capture(settings, 7500)  # above the CVM limit: the phone verified its owner
+    assert data.wallet and data.cdcvm and data.masked_pan == "489537******0015"
+    assert verify_arqc(CARDS["wallet-token"].issuer, data.pan, data.psn, data.emv)
+
+
+@pytest.mark.parametrize(
+    ("profile", "minor", "error", "words"),
+    [
+        ("expired", 1234, "CardExpired", "expired"),
+        ("visa-credit", 7500, "CvmRequired", "phone wallet"),
+        ("pulled-away", 1234, "TapFailed", "tap again"),
+        ("not-emv", 1234, "NotEmvCard", "not a payment card"),
+    ],
+)
+def test_each_problem_card_gives_its_sentence(
+    sim_card: Callable[..., str],
+    write_config: Callable[[str], Path],
+    profile: str,
+    minor: int,
+    error: str,
+    words: str,
+) -> None:
+    settings = settings_for(sim_card(profile), write_config)
+    with pytest.raises(EmvError) as caught:
+        asyncio.run(
+            NfcCardCapture(settings).read_card(Amount.of(minor, "EUR"), asyncio.Event(), print)
+        )
+    assert type(caught.value).__name__ == error
+    assert words in caught.value.sentence
+
+
+def test_over_the_contactless_limit_is_refused_without_a_reader(
+    write_config: Callable[[str], Path],
+) -> None:
+    settings = settings_for("none", write_config)
+    with pytest.raises(ContactlessLimitExceeded) as caught:
+        asyncio.run(
+            NfcCardCapture(settings).read_card(Amount.of(60000, "EUR"), asyncio.Event(), print)
+        )
+    assert "amount too high for contactless — use another method" in caught.value.sentence
+
+
+def test_no_reader_configured(write_config: Callable[[str], Path]) -> None:
+    settings = settings_for("none", write_config)
+    with pytest.raises(ReaderUnavailable) as caught:
+        asyncio.run(
+            NfcCardCapture(settings).read_card(Amount.of(100, "EUR"), asyncio.Event(), print)
+        )
+    assert caught.value.exit_code == 3 and "devices.nfc" in caught.value.sentence
+
+
+def test_operator_cancels_while_waiting(write_config: Callable[[str], Path]) -> None:
+    settings = settings_for(f"udp:localhost:{free_port()}", write_config, timeout=30)
+    started = time.monotonic()
+    with pytest.raises(TapCancelled) as caught:
+        capture(settings, 100, cancel_after=0.2)
+    assert isinstance(caught.value, Cancelled)  # what the engine reports as "cancelled"
+    assert time.monotonic() - started < 5
+
+
+def test_nobody_taps(write_config: Callable[[str], Path]) -> None:
+    settings = settings_for(f"udp:localhost:{free_port()}", write_config, timeout=0.5)
+    with pytest.raises(TapTimedOut) as caught:
+        asyncio.run(
+            NfcCardCapture(settings).read_card(Amount.of(100, "EUR"), asyncio.Event(), print)
+        )
+    assert "within 0.5 seconds" in caught.value.sentence
+    assert isinstance(caught.value, Timeout)
+
+
+def test_sim_card_names_unknown_profiles() -> None:
+    done = subprocess.run(
+        [*POSTERM, "sim", "card", "--profile", "nope", "--reader", "udp:localhost:40001"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "No card profile 'nope'" in done.stderr and "visa-credit" in done.stderr
+
+
+def test_card_capture_factory_opens_the_configured_reader(
+    write_config: Callable[[str], Path],
+) -> None:
+    assert card_capture(settings_for("none", write_config)) is None
+    with pytest.raises(DeviceNotFound) as caught:
+        card_capture(settings_for("usb:ffff:fffe", write_config))
+    assert "No NFC reader found" in caught.value.sentence
+    capture = card_capture(settings_for(f"udp:localhost:{free_port()}", write_config))
+    assert isinstance(capture, NfcCardCapture)
+    capture.close()
+
+
+def test_sim_card_lists_the_shipped_profiles() -> None:
+    done = subprocess.run(
+        [*POSTERM, "sim", "card", "--list"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0
+    names = [line.split(":")[0] for line in done.stdout.splitlines()]
+    assert names == list(CARDS)
+    assert "4761739001010010" not in done.stdout  # PANs only masked
+
+
+def test_reader_lost_during_a_sale_is_reopened_for_the_next(
+    sim_card: Callable[..., str], write_config: Callable[[str], Path]
+) -> None:
+    path = f"udp:localhost:{free_port()}"
+    settings = settings_for(path, write_config, timeout=10)
+    first = NfcReader(path)
+    capture = NfcCardCapture(settings, first)
+
+    async def lost_then_paid() -> CardData:
+        cancel = asyncio.Event()
+        # nfcpy's front end goes away under the waiting reader, as when its USB cable is pulled
+        asyncio.get_running_loop().call_later(0.2, first._clf.close)
+        with pytest.raises(ReaderUnavailable) as caught:
+            await capture.read_card(Amount.of(100, "EUR"), cancel, print)
+        assert "stopped answering" in caught.value.sentence
+        sim_card("visa-credit", path=path)
+        return await capture.read_card(Amount.of(100, "EUR"), cancel, print)
+
+    data = asyncio.run(lost_then_paid())
+    capture.close()
+    assert data.pan == CARDS["visa-credit"].pan
