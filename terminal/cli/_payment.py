@@ -91,7 +91,14 @@ def devices_for(
 ) -> tuple[CardCapture | None, CodeScanner | None, CodePresenter | None]:
     capture = wired_device(EntryMethod.NFC, settings) if method is EntryMethod.NFC else None
     scanner = wired_device(EntryMethod.QR_SCAN, settings) if method is EntryMethod.QR_SCAN else None
-    presenter = StderrPresenter() if method is EntryMethod.QR_SHOW else None
+    presenter: CodePresenter | None = None
+    if method is EntryMethod.QR_SHOW:
+        try:
+            from terminal.wiring.camera import code_presenter
+
+            presenter = code_presenter(settings)
+        except ImportError:  # a build without the camera/QR parts: show the text
+            presenter = StderrPresenter()
     return capture, scanner, presenter
 
 
