@@ -242,29 +242,33 @@ async def close_batch(engine: Engine) -> BatchResult:
             "Try again when the bank is reachable."
         )
     journal, bank = engine.journal, engine.bank
-    totals = await asyncio.to_thread(batch_totals, engine)
-    message_id = bank.new_id()
-    seq = await asyncio.to_thread(journal.next_seq)
-    body = bank.sign(
-        "close_batch", id=message_id, seq=seq, created_at=journal.clock(), totals=totals
-    )
+    pending = await asyncio.to_thread(journal.pending_close)
+    if pending is not None:  # an earlier close went out without an answer: same id, same bytes
+        message_id, totals_text, body = pending
+        totals = json.loads(totals_text)
+    else:
+        totals = await asyncio.to_thread(batch_totals, engine)
+        message_id = bank.new_id()
+
+        def sign(seq: int, at: datetime) -> bytes:
+            return bank.sign("close_batch", id=message_id, seq=seq, created_at=at, totals=totals)
+
+        body = await asyncio.to_thread(
+            journal.store_close, message_id, json.dumps(totals, sort_keys=True), sign
+        )
     delivery = await bank.deliver(message_id, body)
     if delivery.status != "answered":
         raise GatewayUnreachable(
             f"The batch could not be closed ({delivery.status.replace('_', ' ')}"
             + (f": {delivery.detail}" if delivery.detail else "")
-            + "); it stays open. Try again later."
+            + "); it stays open. Try again later: the same close is sent again."
         )
     reply = delivery.answered
     gateway_totals = reply.payload.get("totals", {})
     if not isinstance(gateway_totals, dict):
         gateway_totals = {}
     number = await asyncio.to_thread(
-        journal.close_batch,
-        reply.result,
-        message_id,
-        json.dumps(totals, sort_keys=True),
-        json.dumps(gateway_totals, sort_keys=True),
+        journal.close_batch, reply.result, json.dumps(gateway_totals, sort_keys=True)
     )
     if reply.result == "balanced":
         message = f"Batch {number} closed and balanced with the bank."

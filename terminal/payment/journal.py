@@ -107,9 +107,14 @@ CREATE TABLE IF NOT EXISTS batches (
     result TEXT NOT NULL DEFAULT '',
     message_id TEXT NOT NULL DEFAULT '',
     terminal_totals TEXT NOT NULL DEFAULT '',
-    gateway_totals TEXT NOT NULL DEFAULT ''
+    gateway_totals TEXT NOT NULL DEFAULT '',
+    request BLOB,
+    requested_at TEXT
 );
 """
+
+# Columns added after the first release, for journals created before them.
+_ADDED_COLUMNS = (("batches", "request", "BLOB"), ("batches", "requested_at", "TEXT"))
 
 # Columns `apply` may set besides the state (never a PAN: there is no column for one).
 _WRITABLE = frozenset(
@@ -247,6 +252,10 @@ class Journal:
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.executescript(_SCHEMA)
+            for table, column, kind in _ADDED_COLUMNS:
+                names = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in names:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('seq', 0), ('batch', 1)")
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             conn.execute(
@@ -603,20 +612,48 @@ class Journal:
     def batch_no(self) -> int:
         return int(self.scalar("SELECT value FROM meta WHERE key = 'batch'"))
 
-    def close_batch(
-        self, result: str, message_id: str, terminal_totals: str, gateway_totals: str
-    ) -> int:
-        """Record the gateway's answer to close_batch and open the next batch."""
+    def store_close(self, message_id: str, terminal_totals: str, sign: Signer) -> bytes:
+        """Sign the close_batch and keep it with the open batch before it is sent, so a close
+        whose answer was lost is re-sent with the same id (the gateway closes a batch once)."""
+        with self._write() as conn:
+            moment = self.clock()
+            body = sign(_next_seq(conn), moment)
+            conn.execute(
+                "UPDATE batches SET message_id = ?, terminal_totals = ?, request = ?, "
+                "requested_at = ? WHERE no = (SELECT value FROM meta WHERE key = 'batch')",
+                (message_id, terminal_totals, body, iso(moment)),
+            )
+        return body
+
+    def pending_close(self) -> tuple[str, str, bytes] | None:
+        """(message id, terminal totals, signed bytes) of a close sent without an answer."""
+        rows = self._read(
+            "SELECT message_id, terminal_totals, request FROM batches WHERE no = "
+            "(SELECT value FROM meta WHERE key = 'batch') AND request IS NOT NULL"
+        )
+        if not rows:
+            return None
+        return rows[0][0], rows[0][1], rows[0][2]
+
+    def close_batch(self, result: str, gateway_totals: str) -> int:
+        """Record the gateway's answer to the stored close_batch and open the next batch;
+        transactions made after the close was signed move to the new batch."""
         now = iso(self.clock())
         with self._write() as conn:
             number = int(conn.execute("SELECT value FROM meta WHERE key = 'batch'").fetchone()[0])
+            cutoff = conn.execute(
+                "SELECT COALESCE(requested_at, ?) FROM batches WHERE no = ?", (now, number)
+            ).fetchone()[0]
             conn.execute(
-                "UPDATE batches SET closed_at = ?, result = ?, message_id = ?, "
-                "terminal_totals = ?, gateway_totals = ? WHERE no = ?",
-                (now, result, message_id, terminal_totals, gateway_totals, number),
+                "UPDATE batches SET closed_at = ?, result = ?, gateway_totals = ? WHERE no = ?",
+                (now, result, gateway_totals, number),
             )
             conn.execute("UPDATE meta SET value = ? WHERE key = 'batch'", (number + 1,))
             conn.execute("INSERT INTO batches (no, opened_at) VALUES (?, ?)", (number + 1, now))
+            conn.execute(
+                "UPDATE transactions SET batch = ? WHERE batch = ? AND created_at > ?",
+                (number + 1, number, cutoff),
+            )
         return number
 
     def batch_opened_at(self) -> datetime | None:

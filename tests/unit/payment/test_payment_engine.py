@@ -325,7 +325,7 @@ async def test_refund_void_of_unknown_id_sends_nothing(engine: Engine, bank: Scr
 
 async def test_void_of_a_settled_sale_is_refused(engine: Engine, bank: ScriptedBank) -> None:
     sale_id = await approved_sale(engine, bank)
-    engine.journal.close_batch("balanced", "m", "{}", "{}")
+    engine.journal.close_batch("balanced", "{}")
     with pytest.raises(VoidNotAllowed) as raised:
         await engine.void(sale_id, Steps())
     assert (
