@@ -156,15 +156,18 @@ def report(args: argparse.Namespace, outcome: Outcome) -> int:
 
 
 def guarded(
-    args: argparse.Namespace, body: Callable[[Settings], int], amount: Amount | None = None
+    args: argparse.Namespace,
+    body: Callable[[Settings], int],
+    amount: Callable[[], Amount | None] = lambda: None,
 ) -> int:
-    """Run `body`; with `--json`, a refusal still prints one object on stdout."""
+    """Run `body`; with `--json`, a refusal still prints one object on stdout (with the
+    amount, once `amount()` knows it)."""
     try:
         settings = settings_from(args, quiet_logs=True)
         return body(settings)
     except PostermError as error:
         if not getattr(args, "json", False):
             raise
-        print_json(error_object(error.sentence, amount))
+        print_json(error_object(error.sentence, amount()))
         progress(f"posterm: {error.sentence}")
         return error.exit_code
