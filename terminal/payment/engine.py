@@ -564,7 +564,7 @@ class Engine:
         def sign(seq: int, at: datetime) -> bytes:
             return self._sign_reverse(reverse_id, txn_id, amount, seq, at)
 
-        await asyncio.to_thread(
+        item = await asyncio.to_thread(
             self.journal.enqueue,
             Change(txn_id, Event.REVERSE),
             "reverse",
@@ -573,11 +573,8 @@ class Engine:
             sign,
             before=(Change(txn_id, Event.NO_ANSWER),),
         )
-        try:
-            async with asyncio.timeout(self.settings.gateway.timeout_s):
-                await self.forwarder.flush()
-        except TimeoutError:
-            pass
+        # Committed: now try it at once; if it fails the forwarder keeps trying.
+        await self.forwarder.forward_one(item, deadline_s=self.settings.gateway.timeout_s)
         state = (await asyncio.to_thread(self.journal.get, txn_id)).state
         if state is State.REVERSED:
             message = (

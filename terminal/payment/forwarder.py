@@ -146,6 +146,14 @@ class Forwarder:
             counts["sent"], counts["declined"], counts["parked"], left, error, blocked=blocked
         )
 
+    async def forward_one(self, item: QueueItem, *, deadline_s: float | None = None) -> str:
+        """Deliver one queued message now, ahead of the queue (a fresh reversal: the
+        operator is waiting, and a reversal depends on no earlier message)."""
+        outcome = await self._forward(item, deadline_s)
+        if self.on_change is not None:
+            self.on_change()
+        return outcome
+
     @staticmethod
     def _count(done: set[asyncio.Task[str]], counts: dict[str, int]) -> bool:
         """Tally finished deliveries; True when one could not be delivered."""
