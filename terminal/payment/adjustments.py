@@ -106,7 +106,6 @@ async def _send_adjustment(
 ) -> Outcome:
     journal, bank = engine.journal, engine.bank
     owner = engine.owner.acquire()
-    await asyncio.to_thread(journal.check_writable, 64 * 1024)
     txn_id = bank.new_id()
     fields = {
         "masked_pan": sale.masked_pan,
@@ -115,7 +114,14 @@ async def _send_adjustment(
         "owner": owner,
     }
     await asyncio.to_thread(
-        journal.create, txn_id, kind, amount, entry=sale.entry, ref=sale.id, fields=fields
+        journal.create,
+        txn_id,
+        kind,
+        amount,
+        entry=sale.entry,
+        ref=sale.id,
+        fields=fields,
+        reserve_bytes=64 * 1024,
     )
 
     def sign(seq: int, at: datetime) -> bytes:

@@ -356,13 +356,8 @@ class Journal:
                 raise _unavailable(self.path, error) from None
 
     # -- the pre-flight check -------------------------------------------------------------
-    def check_writable(self, reserve_bytes: int) -> None:
-        """Refuse a payment now, before a card is read, if it could not be journaled.
-
-        Checks free space under the data folder, then proves the file can grow by the reserve
-        (a blob written and dropped in one commit: it needs new pages, which a full disk or a
-        read-only file refuses).
-        """
+    def check_free_space(self, reserve_bytes: int) -> None:
+        """`JournalUnavailable` when the data folder's disk has less than the reserve free."""
         try:
             free = shutil.disk_usage(self.path.parent).free
         except OSError as error:
@@ -373,12 +368,17 @@ class Journal:
                 f"{reserve_bytes // 1024} KiB needed): sale refused before reading the card. "
                 f"Free space in {self.path.parent}."
             )
+
+    def check_writable(self, reserve_bytes: int) -> None:
+        """Refuse a payment now, before a card is read, if it could not be journaled.
+
+        Checks free space under the data folder, then proves the file can grow by the reserve
+        (a blob written and dropped in one commit: it needs new pages, which a full disk or a
+        read-only file refuses).
+        """
+        self.check_free_space(reserve_bytes)
         with self._write() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS reserve_probe (b BLOB)")
-            conn.execute(
-                "INSERT INTO reserve_probe VALUES (zeroblob(?))", (min(reserve_bytes, 1 << 20),)
-            )
-            conn.execute("DELETE FROM reserve_probe")
+            _probe(conn, reserve_bytes)
 
     # -- transactions ---------------------------------------------------------------------
     def create(
@@ -392,12 +392,21 @@ class Journal:
         tip: Amount | None = None,
         ref: str = "",
         fields: dict[str, Any] | None = None,
+        reserve_bytes: int = 0,
     ) -> Transaction:
-        """Insert a transaction in `created` (its first history row in the same commit)."""
+        """Insert a transaction in `created` (its first history row in the same commit).
+
+        With `reserve_bytes`, the same commit first proves the journal can grow by that much
+        (see `check_writable`): one fsync both checks the disk and records the sale.
+        """
         now = iso(self.clock())
         extra = dict(fields or {})
         _check_fields(extra)
+        if reserve_bytes:
+            self.check_free_space(reserve_bytes)
         with self._write() as conn:
+            if reserve_bytes:
+                _probe(conn, reserve_bytes)
             conn.execute(
                 "INSERT INTO transactions (id, type, state, ref, amount, currency, entry, "
                 "reference, tip, batch, created_at, updated_at) VALUES "
@@ -435,12 +444,20 @@ class Journal:
         return states
 
     def sign_and_apply(
-        self, change: Change, sign: Signer, *, also: tuple[Change, ...] = ()
+        self,
+        change: Change,
+        sign: Signer,
+        *,
+        before: tuple[Change, ...] = (),
+        also: tuple[Change, ...] = (),
     ) -> bytes:
         """Allocate the next `seq`, sign, store the bytes as the transaction's request and
-        apply `change` (normally `send`), all in one commit, before anything is sent."""
+        apply `change` (normally `send`, after any `before` moves such as `card_read`), all in
+        one commit, before anything is sent."""
         with self._write() as conn:
             moment = self.clock()
+            for earlier in before:
+                self._move(conn, earlier, iso(moment))
             seq = _next_seq(conn)
             body = sign(seq, moment)
             fields = {**change.fields, "seq": seq, "request": body}
@@ -659,6 +676,13 @@ class Journal:
     def batch_opened_at(self) -> datetime | None:
         text = self.scalar("SELECT opened_at FROM batches WHERE no = ?", (self.batch_no,))
         return parse_iso(text) if text else None
+
+
+def _probe(conn: sqlite3.Connection, reserve_bytes: int) -> None:
+    """Make the file grow by the reserve and give it back, inside the caller's commit."""
+    conn.execute("CREATE TABLE IF NOT EXISTS reserve_probe (b BLOB)")
+    conn.execute("INSERT INTO reserve_probe VALUES (zeroblob(?))", (min(reserve_bytes, 1 << 20),))
+    conn.execute("DELETE FROM reserve_probe")
 
 
 def _next_seq(conn: sqlite3.Connection) -> int:
