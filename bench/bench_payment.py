@@ -155,7 +155,8 @@ def _queue_advices(engine: Any, count: int, profile: str) -> list[str]:
             with lock:
                 ids.append(txn_id)
 
-    threads = [threading.Thread(target=worker, args=(count // 16,)) for _ in range(16)]
+    shares = [count // 16 + (1 if n < count % 16 else 0) for n in range(16)]
+    threads = [threading.Thread(target=worker, args=(share,)) for share in shares]
     for thread in threads:
         thread.start()
     for thread in threads:
