@@ -100,3 +100,32 @@ def render_frames(folder: Path, count: int, size: tuple[int, int] = (640, 480)) 
         cv2.putText(frame, str(n), (20, 60), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
         cv2.imwrite(str(folder / f"frame-{n:03d}.png"), frame)
     return str(folder / "frame-%03d.png")
+
+
+@contextmanager
+def simulated_card(profile: str = "visa-credit") -> Iterator[str]:
+    """`posterm sim card` in its own process on a free UDP port; yields the reader path."""
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    path = f"udp:localhost:{port}"
+    card = subprocess.Popen(
+        [sys.executable, "-m", "terminal", "sim", "card", "--profile", profile, "--reader", path],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # ready once it has bound the port
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    break
+            time.sleep(0.05)
+        yield path
+    finally:
+        card.terminate()
+        card.wait(10)

@@ -17,6 +17,7 @@ from tests.integration.tech.fakes import (
     FakeEscPosPrinter,
     render_frames,
     silent_udp_peer,
+    simulated_card,
 )
 
 
@@ -40,6 +41,21 @@ def test_simulated_reader_opens_and_senses_for_about_two_seconds() -> None:
         result = probe_reader(path, sense_seconds=0.5)
     assert result.healthy and result.found and result.opened
     assert "no card presented" in result.self_test
+
+
+def test_simulated_payment_card_is_seen_and_answers_select_ppse() -> None:
+    with simulated_card("visa-credit") as path:
+        result = probe_reader(path)
+    assert result.healthy and result.opened
+    assert "SELECT PPSE answered 9000" in result.self_test
+    assert result.details["sensed_s"] < 2
+
+
+def test_a_tag_that_is_no_payment_card_is_named_as_such() -> None:
+    with simulated_card("not-emv") as path:
+        result = probe_reader(path)
+    assert result.healthy  # the reader works; the card is the wrong kind
+    assert "not" in result.details["ppse"] and "payment card" in result.details["ppse"]
 
 
 def test_usb_reader_absent_tells_to_plug_it_in() -> None:
