@@ -362,6 +362,8 @@ class UiSection(BaseModel):
     """argon2 hash of the technician PIN for technician commands and the config screen."""
     receipt_footer: str = "Thank you"
     """Last line printed on customer receipts."""
+    receipt_columns: int = Field(default=42, ge=24, le=64)
+    """Characters per receipt line: 42 for 80 mm paper, 32 for 58 mm."""
 
     @field_validator("tip_presets")
     @classmethod

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from drivers.base import Cancelled, DecodedCode, DriverError, Frame, FrameSource, QrDecoder, Timeout
 
 
-class MultipleCodes(DriverError):
-    """Several different codes were in view at once, so none could be chosen."""
+class MultipleCodes(Timeout):
+    """The time ran out with several different codes in view at once, so none was chosen."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +91,18 @@ def scan_for_code(
     roi: RegionOfInterest | None = None,
     dedup: CodeDeduplicator | None = None,
     clock: Callable[[], float] = time.monotonic,
+    deadline: float | None = None,
 ) -> DecodedCode:
     """The first new code in view; `Timeout`, `Cancelled` or `MultipleCodes` otherwise.
 
     A finite source (a video file) that ends without a code counts as the time running out.
+    `deadline` (on `clock`) continues a scan that started earlier; `timeout_s` is then only
+    what the operator is told.
     """
     region = roi or RegionOfInterest()
     seen = dedup or CodeDeduplicator()
-    deadline = clock() + timeout_s
+    if deadline is None:
+        deadline = clock() + timeout_s
     crowded = 0
     frames = 0
     for frame in source.frames():

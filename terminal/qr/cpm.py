@@ -4,7 +4,8 @@ Layout: `85` payload format indicator "CPV01", then one or more `61` application
 (4F AID mandatory; 50, 57, 5A, 5F20, 9F26, 9F27, 9F36, 9F10, 9F37, 9F19, 9F24, 9F25, ...),
 optionally `62` common data and `63`/`64` transparent templates. Every application template is
 kept, in order. Card numbers inside (5A, 57) are masked in everything this module shows; the
-clear code only ever travels to the gateway inside a JWE.
+clear code only ever travels to the gateway inside a JWE. The BER-TLV decoding is the EMV
+kernel's (`terminal.emv.tlv`), so card answers and QR codes follow the same rules.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from terminal.qr.ber import BerObject, read_ber
+from terminal.emv.errors import TlvError
+from terminal.emv.tlv import Tlv, decode
 from terminal.qr.errors import CpmError
 from terminal.security.pan import mask_pan
 
@@ -61,7 +63,12 @@ def looks_like_consumer_code(text: str) -> bool:
 def parse_consumer_code(text: str) -> ConsumerCode:
     """Read a CPM code; raises `CpmError` saying what is wrong."""
     data = _base64(text)
-    objects = read_ber(data)
+    try:
+        objects = decode(data)
+    except TlvError as error:
+        raise CpmError(
+            f"the consumer-presented code is damaged: {error.reason} at byte {error.offset}"
+        ) from None
     if not objects or objects[0].tag != "85":
         raise CpmError("not a consumer-presented code: it must start with tag 85 (CPV01)")
     if objects[0].value != FORMAT_INDICATOR:
@@ -101,7 +108,7 @@ def _base64(text: str) -> bytes:
         raise CpmError("not a consumer-presented code: broken base64 text") from None
 
 
-def _application(obj: BerObject, number: int, common_pan: str) -> CpmApplication:
+def _application(obj: Tlv, number: int, common_pan: str) -> CpmApplication:
     tags: dict[str, str] = {}
     raw: dict[str, bytes] = {}
     for child in _flatten(obj):
@@ -118,9 +125,9 @@ def _application(obj: BerObject, number: int, common_pan: str) -> CpmApplication
     return CpmApplication(aid.hex().upper(), label, mask_pan(pan) if pan else "", tags)
 
 
-def _flatten(obj: BerObject) -> list[BerObject]:
+def _flatten(obj: Tlv) -> list[Tlv]:
     """Primitive tags of a template, including those in nested 63/64 transparent templates."""
-    found: list[BerObject] = []
+    found: list[Tlv] = []
     for child in obj.children or ():
         if child.constructed:
             found.extend(_flatten(child))
@@ -149,15 +156,13 @@ def _shown_hex(tag: str, value: bytes) -> str:
     return text
 
 
-def _json(objects: list[BerObject] | tuple[BerObject, ...]) -> dict[str, Any]:
+def _json(objects: list[Tlv] | tuple[Tlv, ...]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     counts: dict[str, int] = {}
     for obj in objects:
         counts[obj.tag] = counts.get(obj.tag, 0) + 1
     for obj in objects:
-        value: Any = (
-            _json(obj.children) if obj.children is not None else _shown_hex(obj.tag, obj.value)
-        )
+        value: Any = _json(obj.children) if obj.constructed else _shown_hex(obj.tag, obj.value)
         if counts[obj.tag] > 1:
             result.setdefault(obj.tag, []).append(value)
         else:

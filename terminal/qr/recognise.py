@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from terminal.qr.cpm import ConsumerCode, parse_consumer_code
 from terminal.qr.data_objects import is_ascii_digits
+from terminal.qr.errors import NotAPaymentCode
+from terminal.qr.mpm import looks_like_merchant_code
 
 
 class CodeKind(StrEnum):
@@ -23,3 +26,22 @@ def guess_kind(text: str) -> CodeKind:
     if len(stripped) >= 4 and is_ascii_digits(stripped[:4]):
         return CodeKind.MPM
     return CodeKind.UNKNOWN
+
+
+def recognise_customer_code(text: str) -> ConsumerCode:
+    """A scanned text as the customer's payment code, or a `QrError` the operator can act on.
+
+    Customer-presented codes are EMVCo CPM (the gateway simulator's one-time wallet codes are
+    too); a shop's merchant-presented code, a web address or other text is refused.
+    """
+    if guess_kind(text) is CodeKind.CPM:
+        return parse_consumer_code(text)
+    if looks_like_merchant_code(text):
+        raise NotAPaymentCode(
+            "That is a shop's payment code, not the customer's: ask the customer to open the "
+            "pay code in their banking or wallet app."
+        )
+    stripped = text.strip()
+    if "://" in stripped or stripped.lower().startswith("www."):
+        raise NotAPaymentCode("That code is a web address, not a payment code.")
+    raise NotAPaymentCode("That code is not a payment code.")

@@ -1,50 +1,58 @@
 """The camera and the merchant-code screens as the payment engine sees them.
 
-`CameraCodeScanner` implements `terminal.payment.api.CodeScanner`: it opens the configured
-camera for each scan, runs the blocking frame loop (OpenCV reads, decoder) in a worker thread so
-the event loop never waits, and stops it when the engine's cancel event is set. Driver failures
-become `PostermError`s carrying the driver's operator sentence.
+`code_scanner(settings)` gives the engine a `CodeScanner` (or None when `devices.camera` is
+"none"): `CameraCodeScanner` opens the camera for each scan and runs the blocking frame loop
+(OpenCV reads, decoder) in a worker thread, so the event loop never waits; the engine's cancel
+event closes the camera and ends the thread. It returns only customer-presented payment codes:
+anything else in view (a shop's code, a web address) is reported through `on_rejected` and
+scanning goes on. Failures are the drivers' own errors (`Timeout`, `Cancelled`, `DriverError`)
+with the operator's sentence, which the engine turns into cancelled or error outcomes.
 
-`ScreenCodePresenter` and `LineDisplayPresenter` implement `CodePresenter`: the first draws
-the code in Unicode half blocks on a text stream (the CLI's stderr), the second tells the
-customer on a 2×20 pole display what to do while the code is shown elsewhere.
+`code_presenter(settings)` gives a `CodePresenter`: the code in Unicode half blocks on a text
+stream (the CLI's stderr) and, when `devices.display` is set, a prompt on the customer display.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from drivers.base import Cancelled, DriverError, FrameSource, QrDecoder, Timeout
 from drivers.camera import open_camera
-from drivers.qr import CodeDeduplicator, MultipleCodes, RegionOfInterest, open_decoder
+from drivers.qr import CodeDeduplicator, RegionOfInterest, open_decoder
 from drivers.qr import scan_for_code as scan_frames
-from terminal.errors import PostermError
 from terminal.money import Amount
+from terminal.payment.api import CodePresenter
+from terminal.qr.errors import QrError
+from terminal.qr.recognise import recognise_customer_code
 from terminal.qr.render import half_block_text
 from terminal.settings import Settings
 
-
-class CameraUnavailable(PostermError):
-    """No camera, a camera that went away, or a video that cannot be read (exit 3)."""
-
-    exit_code = 3
+log = logging.getLogger("terminal.wiring.camera")
 
 
-class NoCodeScanned(PostermError):
-    """The customer showed no usable code in time (or two at once); nothing was charged."""
+def code_scanner(settings: Settings) -> CameraCodeScanner | None:
+    """The configured camera as the engine's `CodeScanner`, or None when there is none."""
+    if settings.devices.camera.strip() in ("", "none"):
+        return None
+    return CameraCodeScanner.from_settings(settings)
 
-    exit_code = 1
 
-
-class ScanCancelled(PostermError):
-    """The operator cancelled the scan; nothing was charged."""
-
-    exit_code = 1
+def code_presenter(settings: Settings, write: Callable[[str], None] | None = None) -> CodePresenter:
+    """The screen (stderr unless `write` is given) plus the customer display if configured."""
+    screen = ScreenCodePresenter(write or _stderr, ansi=False)
+    presenters: list[CodePresenter] = [screen]
+    display = _open_display(settings.devices.display)
+    if display is not None:
+        presenters.append(LineDisplayPresenter(display))
+    return CodePresenters(presenters)
 
 
 class CameraCodeScanner:
@@ -57,11 +65,13 @@ class CameraCodeScanner:
         decoder: str = "zxing",
         roi: str = "",
         open_source: Callable[[str], FrameSource] = open_camera,
+        on_rejected: Callable[[str], None] | None = None,
     ) -> None:
         self.device = device
         self.decoder_name = decoder
         self._roi = RegionOfInterest.parse(roi)
         self._open_source = open_source
+        self._on_rejected = on_rejected or _stderr_line
         self._decoder: QrDecoder | None = None
         self._dedup = CodeDeduplicator()
         """Kept across scans: a code just rejected and still held up is not read again."""
@@ -71,15 +81,15 @@ class CameraCodeScanner:
         return cls(settings.devices.camera, decoder=settings.qr.decoder, roi=settings.qr.roi)
 
     async def scan(self, cancel: asyncio.Event, timeout_s: float) -> str:
-        """The text of the first new code in view (raises a `PostermError` otherwise)."""
+        """The text of the first customer payment code in view; drivers' errors otherwise."""
         stop = threading.Event()
-        holder: list[FrameSource] = []
-        closed = threading.Lock()
+        sources: list[FrameSource] = []
+        lock = threading.Lock()
 
         def stop_camera() -> None:
             stop.set()
-            with closed:
-                for source in holder:
+            with lock:
+                for source in sources:
                     source.close()
 
         async def watch_cancel() -> None:
@@ -88,13 +98,7 @@ class CameraCodeScanner:
 
         watcher = asyncio.create_task(watch_cancel())
         try:
-            return await asyncio.to_thread(self._scan_blocking, stop, holder, closed, timeout_s)
-        except Cancelled:
-            raise ScanCancelled("The scan was cancelled; nothing was charged.") from None
-        except (Timeout, MultipleCodes) as error:
-            raise NoCodeScanned(error.sentence) from None
-        except DriverError as error:
-            raise CameraUnavailable(error.sentence) from None
+            return await asyncio.to_thread(self._scan_blocking, stop, sources, lock, timeout_s)
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -104,30 +108,48 @@ class CameraCodeScanner:
     def _scan_blocking(
         self,
         stop: threading.Event,
-        holder: list[FrameSource],
-        closed: threading.Lock,
+        sources: list[FrameSource],
+        lock: threading.Lock,
         timeout_s: float,
     ) -> str:
+        deadline = time.monotonic() + timeout_s
         if self._decoder is None:
             self._decoder = open_decoder(self.decoder_name)
         source = self._open_source(self.device)
-        with closed:
-            holder.append(source)
+        with lock:
+            sources.append(source)
             if stop.is_set():
                 source.close()
                 raise Cancelled("The scan was cancelled.")
+        last_rejection = ""
         try:
-            code = scan_frames(
-                source,
-                self._decoder,
-                timeout_s=timeout_s,
-                cancel=stop,
-                roi=self._roi,
-                dedup=self._dedup,
-            )
+            while True:
+                try:
+                    code = scan_frames(
+                        source,
+                        self._decoder,
+                        timeout_s=timeout_s,
+                        deadline=deadline,
+                        cancel=stop,
+                        roi=self._roi,
+                        dedup=self._dedup,
+                    )
+                except Timeout as error:
+                    if last_rejection and type(error) is Timeout:
+                        raise Timeout(
+                            f"{last_rejection} No payment code was shown in time."
+                        ) from None
+                    raise
+                try:
+                    recognise_customer_code(code.text)
+                except QrError as rejection:
+                    last_rejection = rejection.sentence
+                    log.info("scanned code refused: %s", rejection.sentence)
+                    self._on_rejected(f"{rejection.sentence} Scanning again.")
+                    continue
+                return code.text
         finally:
             source.close()
-        return code.text
 
 
 class ScreenCodePresenter:
@@ -141,7 +163,8 @@ class ScreenCodePresenter:
         until = expires_at.astimezone().strftime("%H:%M:%S")
         self._write(
             half_block_text(payload, ansi=self._ansi)
-            + f"\nScan with your banking app to pay {amount} (valid until {until})\n"
+            + f"\nScan with your banking app to pay {amount} (valid until {until})"
+            + f"\nPayment code: {payload}\n"
         )
 
     def clear(self) -> None:
@@ -172,15 +195,47 @@ class LineDisplayPresenter:
 class CodePresenters:
     """Several presenters at once (screen and customer display); one failing spares the rest."""
 
-    def __init__(self, presenters: Sequence[ScreenCodePresenter | LineDisplayPresenter]) -> None:
+    def __init__(self, presenters: Sequence[CodePresenter]) -> None:
         self._presenters = list(presenters)
 
     def show(self, payload: str, amount: Amount, expires_at: datetime) -> None:
         for presenter in self._presenters:
-            with contextlib.suppress(DriverError):
+            try:
                 presenter.show(payload, amount, expires_at)
+            except DriverError as error:
+                log.warning("cannot show the payment code: %s", error.sentence)
 
     def clear(self) -> None:
         for presenter in self._presenters:
-            with contextlib.suppress(DriverError):
+            try:
                 presenter.clear()
+            except DriverError as error:
+                log.warning("cannot clear the payment code: %s", error.sentence)
+
+
+def _open_display(device: str) -> Lines | None:
+    """The customer display driver, when configured and installed (drivers/display)."""
+    if device.strip() in ("", "none"):
+        return None
+    try:
+        from drivers.display.serial_display import (  # type: ignore[import-not-found,unused-ignore]
+            SerialLineDisplay,
+        )
+    except ImportError:
+        log.warning("no customer display driver installed; showing the code on screen only")
+        return None
+    try:
+        display: Lines = SerialLineDisplay(device)
+    except DriverError as error:
+        log.warning("customer display unavailable: %s", error.sentence)
+        return None
+    return display
+
+
+def _stderr(text: str) -> None:
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
+def _stderr_line(text: str) -> None:
+    _stderr(text + "\n")

@@ -93,13 +93,13 @@ def test_application_without_aid() -> None:
 
 def test_malformed_tlv_says_where() -> None:
     data = tlv("85", b"CPV01") + bytes.fromhex("6110") + tlv("4F", bytes(7))
-    with pytest.raises(CpmError, match="runs past the end"):
+    with pytest.raises(CpmError, match=r"value of tag 61 cut short .* at byte 7"):
         parse_consumer_code(b64(data))
 
 
 def test_indefinite_length_is_refused() -> None:
     data = tlv("85", b"CPV01") + bytes.fromhex("6180") + tlv("4F", bytes(7))
-    with pytest.raises(CpmError, match="invalid length byte 80"):
+    with pytest.raises(CpmError, match="indefinite length is not allowed"):
         parse_consumer_code(b64(data))
 
 
