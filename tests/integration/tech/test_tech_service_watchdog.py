@@ -59,3 +59,59 @@ def test_serve_reports_ready_feeds_the_watchdog_and_says_stopping(
         if serve.poll() is None:
             serve.kill()
         manager.close()
+
+
+def test_operator_screen_reports_ready_and_feeds_the_watchdog_on_a_console(
+    tmp_path: Path, gateway_sim_module: GatewaySim
+) -> None:
+    import pty
+    import threading
+
+    config = gateway_sim_module.terminal_config(
+        tmp_path, terminal_id="KIOSK001", devices={"nfc": "none"}
+    )
+    notify = tmp_path / "notify.socket"
+    manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    manager.bind(str(notify))
+    master, console = pty.openpty()  # stands in for /dev/tty1
+    env = {
+        **os.environ,
+        "NOTIFY_SOCKET": str(notify),
+        "WATCHDOG_USEC": "400000",
+        "TERM": "linux",
+        "COLUMNS": "80",
+        "LINES": "24",
+    }
+    screen = subprocess.Popen(
+        [sys.executable, "-m", "terminal", "--config", str(config), "run"],
+        cwd=REPO,
+        env=env,
+        stdin=console,
+        stdout=console,
+        stderr=console,
+        start_new_session=True,
+    )
+    drained = threading.Thread(target=_drain, args=(master,), daemon=True)
+    drained.start()
+    try:
+        manager.settimeout(60)
+        first = manager.recv(4096).decode()
+        assert first == "READY=1\nSTATUS=operator screen of terminal KIOSK001 ready", first
+        fed = receive(manager, time.monotonic() + 1.0)
+        assert 3 <= fed.count("WATCHDOG=1") <= 7, fed
+    finally:
+        screen.kill()
+        screen.wait(10)
+        os.close(console)
+        os.close(master)
+        manager.close()
+
+
+def _drain(fd: int) -> None:
+    """Read the screen's output so the console never fills up."""
+    while True:
+        try:
+            if not os.read(fd, 65536):
+                return
+        except OSError:
+            return
