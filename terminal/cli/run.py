@@ -46,14 +46,14 @@ def run_command(args: argparse.Namespace) -> int:
     return status if isinstance(status, int) else 0
 
 
-def assemble(settings: Settings, demo_actions: Any = None) -> Any:
+def assemble(settings: Settings, demo_actions: Any = None, presenter: Any = None) -> Any:
     """The operator screen with the engine, printer, display and ECR API of `settings`."""
     from terminal.ecr.server import EcrServer
     from terminal.receipts.printing import ReceiptPrinting
     from terminal.ui.app import build_app
     from terminal.ui.presenter import ScreenCodePresenter
 
-    presenter = ScreenCodePresenter()
+    presenter = presenter or ScreenCodePresenter()
     engine = build_engine_for(settings, presenter)
     printer, display = printer_and_display(settings)
     return build_app(
