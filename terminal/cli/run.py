@@ -9,6 +9,7 @@ from typing import Any
 
 from terminal.cli._common import settings_from
 from terminal.cli._devices import build_engine_for, printer_and_display
+from terminal.service.notify import ServiceNotifier, screen_supervisor
 from terminal.settings import Settings
 
 
@@ -36,7 +37,12 @@ def run_command(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     screen_logging(settings)
     app = assemble(settings)
-    status = app.run()
+    notifier = ServiceNotifier()
+    if notifier.enabled:  # posterm-kiosk.service: Type=notify with a watchdog
+        ready = f"operator screen of terminal {settings.terminal.terminal_id} ready"
+        status = app.run(auto_pilot=screen_supervisor(notifier, ready))
+    else:
+        status = app.run()
     return status if isinstance(status, int) else 0
 
 
