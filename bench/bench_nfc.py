@@ -140,12 +140,11 @@ def _tap_to_approval(runs: int) -> list[Row]:
     """Card detected (READING_CARD) to the approved outcome, through the real engine and the
     gateway simulator on this machine; skipped when either is not installed."""
     try:
-        from terminal.payment.factory import build_engine
-        from tests.fixtures.gateway_sim import GatewaySim
-
         from terminal.payment.api import Progress, Result, SaleRequest, Stage
+        from terminal.payment.factory import build_engine
         from terminal.settings import load_settings
         from terminal.wiring.nfc import card_capture
+        from tests.fixtures.gateway_sim import GatewaySim
     except ImportError:
         return []
     folder = Path(tempfile.mkdtemp(prefix="bench-nfc-"))

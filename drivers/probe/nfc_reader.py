@@ -283,7 +283,13 @@ def _open_error(path: str, error: OSError, *, opened: bool = False) -> ProbeResu
     if error.errno == errno.EBUSY:
         modules = loaded_kernel_modules()
         holder = f"the kernel driver {modules[0]}" if modules else "another program"
-        fix = FIX_BLACKLIST if modules else "stop the other program using the reader"
+        fix = (
+            FIX_BLACKLIST
+            if modules
+            else "stop the other program using the reader: the posterm service itself (`sudo "
+            "systemctl stop posterm`, probe, start it again) or pcscd for an ACR122U (`sudo "
+            "systemctl disable --now pcscd.socket pcscd`)"
+        )
         return _failed(path, found=True, problem=f"reader busy: {holder} holds it", fix=fix)
     if error.errno == errno.EACCES:
         return _failed(

@@ -4,6 +4,9 @@ posterm keys init [--force]        create the key store and key 1 (first start d
 posterm keys rotate                make key n+1 current; older public keys stay listed
 posterm keys show-public [--format jwk|jwks] [--kid KID]
                                    print the public key(s) to enrol with the bank
+posterm keys enroll --gateway-admin URL [--ca-file PEM]
+                                   enrol the public keys with the gateway simulator
+                                   (labs, demos); real banks: docs/install.md section 6
 posterm keys pin-hash              read a PIN on stdin, print its argon2 hash for
                                    ui.supervisor_pin_hash / ui.technician_pin_hash
 """
@@ -41,6 +44,22 @@ def register(subparsers: Any) -> None:
     show.add_argument("--format", choices=["jwk", "jwks"], default="jwk")
     show.add_argument("--kid", help="a specific key (default: the current one)")
     show.set_defaults(handler=show_command)
+    enroll = actions.add_parser(
+        "enroll",
+        help="enrol the public keys with the gateway simulator (a real bank: send show-public)",
+    )
+    enroll.add_argument(
+        "--gateway-admin",
+        required=True,
+        metavar="URL",
+        help="the simulator's admin API, e.g. https://127.0.0.1:8443 (or its --admin-listen)",
+    )
+    enroll.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        help="CA of the simulator's certificate (default gateway.ca_file)",
+    )
+    enroll.set_defaults(handler=enroll_command)
     pin = actions.add_parser("pin-hash", help="hash a supervisor/technician PIN (argon2)")
     pin.set_defaults(handler=pin_hash_command)
 
@@ -107,6 +126,31 @@ def show_command(args: argparse.Namespace) -> int:
         print_json({"keys": store.public_jwks()})
     else:
         print_json(store.public_jwk(args.kid))
+    return 0
+
+
+def enroll_command(args: argparse.Namespace) -> int:
+    from terminal.security.enrolment import enroll_with_simulator
+
+    settings = settings_from(args, quiet_logs=True)
+    store = _keystore(args)
+    kids = enroll_with_simulator(
+        args.gateway_admin,
+        settings.terminal.terminal_id,
+        store.public_jwks(),
+        ca_file=args.ca_file or settings.gateway.ca_file,
+    )
+    _audit(
+        settings,
+        "keys.enroll",
+        "unverified",
+        {"gateway_admin": args.gateway_admin, "kids": kids},
+    )
+    progress(
+        f"enrolled {', '.join(kids)} with the gateway simulator at {args.gateway_admin}; with a "
+        "real bank, send the output of `posterm keys show-public` instead (docs/install.md)"
+    )
+    print_json({"enrolled": kids})
     return 0
 
 

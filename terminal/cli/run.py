@@ -9,6 +9,7 @@ from typing import Any
 
 from terminal.cli._common import settings_from
 from terminal.cli._devices import build_engine_for, printer_and_display
+from terminal.service.notify import ServiceNotifier, screen_supervisor
 from terminal.settings import Settings
 
 
@@ -36,18 +37,23 @@ def run_command(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     screen_logging(settings)
     app = assemble(settings)
-    status = app.run()
+    notifier = ServiceNotifier()
+    if notifier.enabled:  # posterm-kiosk.service: Type=notify with a watchdog
+        ready = f"operator screen of terminal {settings.terminal.terminal_id} ready"
+        status = app.run(auto_pilot=screen_supervisor(notifier, ready))
+    else:
+        status = app.run()
     return status if isinstance(status, int) else 0
 
 
-def assemble(settings: Settings, demo_actions: Any = None) -> Any:
+def assemble(settings: Settings, demo_actions: Any = None, presenter: Any = None) -> Any:
     """The operator screen with the engine, printer, display and ECR API of `settings`."""
     from terminal.ecr.server import EcrServer
     from terminal.receipts.printing import ReceiptPrinting
     from terminal.ui.app import build_app
     from terminal.ui.presenter import ScreenCodePresenter
 
-    presenter = ScreenCodePresenter()
+    presenter = presenter or ScreenCodePresenter()
     engine = build_engine_for(settings, presenter)
     printer, display = printer_and_display(settings)
     return build_app(

@@ -11,21 +11,21 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import signal
-import socket
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.cli._common import settings_from
 from terminal.cli._devices import build_engine_for, printer_and_display
-from terminal.ecr.payments import EcrPayment
-from terminal.ecr.server import EcrServer
 from terminal.money import Amount
 from terminal.payment.api import Outcome, PaymentEngine, Progress, Result
 from terminal.receipts.printing import ReceiptPrinting
+from terminal.service.notify import ServiceNotifier, watchdog_task
 from terminal.settings import Settings
 from terminal.ui.customer_display import CustomerDisplay
+
+if TYPE_CHECKING:
+    from terminal.ecr.payments import EcrPayment
 
 log = logging.getLogger("terminal.serve")
 
@@ -87,18 +87,6 @@ class ReceiptsAndDisplay:
         asyncio.get_running_loop().run_in_executor(None, job)
 
 
-def notify_systemd(state: str) -> None:
-    """sd_notify(3) without libsystemd: READY=1 / STOPPING=1 for Type=notify units."""
-    address = os.environ.get("NOTIFY_SOCKET")
-    if not address:
-        return
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.connect(address)
-        sock.sendall(state.encode())
-
-
 async def serve(
     settings: Settings,
     engine: Any,
@@ -107,10 +95,12 @@ async def serve(
     stop: asyncio.Event,
 ) -> None:
     """Run until `stop` is set. The engine's own context (recovery, forwarder) wraps it all."""
+    from terminal.ecr.server import EcrServer  # aiohttp: only the commands that serve load it
+
     opened = hasattr(engine, "__aenter__")
     if opened:
         await engine.__aenter__()
-    server: EcrServer | None = None
+    server: Any = None
     try:
         if settings.ecr.enabled:
             server = EcrServer(settings, engine)
@@ -120,9 +110,17 @@ async def serve(
         else:
             log.warning("the ECR API is off (ecr.enabled = false): only store-and-forward runs")
         display.idle()
-        notify_systemd("READY=1")
-        await stop.wait()
-        notify_systemd("STOPPING=1")
+        # Type=notify: systemd counts the service as started now, and restarts it when the
+        # watchdog, fed from this event loop, stops arriving (terminal/service/notify.py).
+        notifier = ServiceNotifier()
+        ecr = f"ECR API on {settings.ecr.listen}" if server is not None else "ECR API off"
+        notifier.ready(f"terminal {settings.terminal.terminal_id} ready; {ecr}")
+        watchdog = asyncio.create_task(watchdog_task(notifier))
+        try:
+            await stop.wait()
+        finally:
+            watchdog.cancel()
+            notifier.stopping()
     finally:
         if server is not None:
             await server.stop()

@@ -10,15 +10,16 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 
 from drivers.base import LineDisplay
-from terminal.ecr.server import EcrServer
 from terminal.errors import PostermError
 from terminal.i18n import N_, _, set_language
 from terminal.payment.api import PaymentEngine, QueueStatus
@@ -27,6 +28,9 @@ from terminal.security.pins import PinGuard
 from terminal.settings import Settings
 from terminal.ui.customer_display import CustomerDisplay
 from terminal.ui.presenter import ScreenCodePresenter
+
+if TYPE_CHECKING:
+    from terminal.ecr.server import EcrServer  # aiohttp loads only when the till link is on
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +171,30 @@ class PostermApp(App[int]):
         else:
             self.call_from_thread(post)
 
+    def on_key(self, event: events.Key) -> None:
+        """Demo keys work on every screen (the merchant code is shown on its own screen)."""
+        for action in self.demo_actions:
+            if event.key == action.key:
+                event.stop()
+                self.run_demo_action(action)
+                return
+
     def run_demo_action(self, action: DemoAction) -> None:
         """Run a demo key's action without blocking the screen."""
         if inspect.iscoroutinefunction(action.run):
-            self.run_worker(action.run(), group="demo")
+            self.run_worker(action.run(), group="demo", exit_on_error=False)
         else:
-            self.run_worker(action.run, thread=True, group="demo")
+            self.run_worker(partial(self._demo_in_thread, action), thread=True, group="demo")
+
+    def _demo_in_thread(self, action: DemoAction) -> None:
+        """A demo action's failure is a notice on the screen, never the end of the demo."""
+        try:
+            action.run()
+        except PostermError as error:
+            self.call_from_thread(self.notify, error.sentence, severity="warning")
+        except Exception as error:  # the demo keeps running whatever the simulators do
+            log.exception("demo action %s failed", action.key)
+            self.call_from_thread(self.notify, f"{action.description}: {error}", severity="error")
 
     def _check_printer(self) -> None:
         self.run_worker(self.printing.check, thread=True, group="printer", exclusive=True)

@@ -129,3 +129,45 @@ def simulated_card(profile: str = "visa-credit") -> Iterator[str]:
     finally:
         card.terminate()
         card.wait(10)
+
+
+class PtyPrinter:
+    """An ESC/POS printer behind a pseudo-terminal: the probe opens a real tty device node
+    (/dev/pts/N) with termios, as it would /dev/ttyUSB0."""
+
+    def __init__(self, status: int = 0x12) -> None:
+        import os
+        import tty
+
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        self.status = status
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import os
+        import select
+
+        pending = b""
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                pending += os.read(self.master, 1024)
+            except OSError:
+                return
+            while (start := pending.find(b"\x10\x04")) >= 0 and len(pending) > start + 2:
+                pending = pending[start + 3 :]
+                os.write(self.master, bytes([self.status]))
+
+    def close(self) -> None:
+        import os
+
+        self._stop.set()
+        self.thread.join(2)
+        os.close(self.master)
+        os.close(self.slave)

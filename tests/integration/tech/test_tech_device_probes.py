@@ -15,6 +15,7 @@ from tests.conftest import free_port
 from tests.integration.tech.fakes import (
     FakeDisplay,
     FakeEscPosPrinter,
+    PtyPrinter,
     render_frames,
     silent_udp_peer,
     simulated_card,
@@ -139,6 +140,29 @@ def test_printer_nothing_listening() -> None:
     result = probe_printer(f"socket://127.0.0.1:{free_port()}")
     assert not result.healthy and result.found is False
     assert "nothing is listening" in result.problem
+
+
+def test_printer_on_a_serial_device_node() -> None:
+    printer = PtyPrinter()
+    try:
+        result = probe_printer(f"{printer.path}?baudrate=19200")
+    finally:
+        printer.close()
+    assert result.healthy and result.self_test == "status: online, paper OK"
+
+
+def test_serial_port_held_by_another_program_is_busy() -> None:
+    import serial
+
+    printer = PtyPrinter()
+    holder = serial.Serial(printer.path, exclusive=True)
+    try:
+        result = probe_printer(printer.path)
+    finally:
+        holder.close()
+        printer.close()
+    assert not result.healthy and result.found is True
+    assert "busy" in result.problem and "systemctl stop posterm" in result.fix
 
 
 def test_printer_port_that_echoes_is_no_printer() -> None:

@@ -45,3 +45,28 @@ def test_unverifiable_tls_is_refused(tmp_path: Path, gateway_sim_module: Gateway
     store = Keystore.open(tmp_path, "ENROL004")
     with pytest.raises(EnrolmentError, match="not signed by a trusted CA"):
         enroll_with_simulator(gateway_sim_module.admin_url, "ENROL004", store.public_jwks())
+
+
+def test_keys_enroll_lets_a_new_terminal_talk_to_the_bank(
+    tmp_path: Path, gateway_sim_module: GatewaySim, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from terminal.cli import main
+
+    gateway = gateway_sim_module.gateway_section()
+    site = tmp_path / "posterm.toml"
+    lines = ["[terminal]", 'terminal_id = "ENROL005"', f'data_dir = "{tmp_path / "data"}"']
+    lines += ["[gateway]"] + [
+        f'{key} = "{value}"' for key, value in gateway.items() if isinstance(value, str)
+    ]
+    site.write_text("\n".join(lines) + "\n")
+    posterm = ["--config", str(site)]
+    assert main([*posterm, "keys", "init"]) == 0
+    capsys.readouterr()
+    assert main([*posterm, "close-batch"]) != 0  # the bank does not know this key yet
+    assert "401 unknown_key" in capsys.readouterr().err
+    admin = ["keys", "enroll", "--gateway-admin", gateway_sim_module.admin_url]
+    assert main([*posterm, *admin]) == 0
+    assert '"enrolled": ["ENROL005-1"]' in capsys.readouterr().out
+    assert main([*posterm, "close-batch"]) == 0
+    assert main([*posterm, "audit", "show", "--json"]) == 0
+    assert '"keys.enroll"' in capsys.readouterr().out
