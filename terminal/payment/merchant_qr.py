@@ -40,7 +40,7 @@ async def merchant_presented_sale(
     progress: ProgressCallback,
     cancel: asyncio.Event,
 ) -> Outcome:
-    from terminal.payment.engine import describe_code
+    from terminal.payment.response_codes import describe_code
 
     amount, entry, journal, bank = request.amount, "qr_mpm", engine.journal, engine.bank
     presenter = engine.code_presenter
@@ -120,7 +120,7 @@ async def _poll(
     progress: ProgressCallback,
     cancel: asyncio.Event,
 ) -> Outcome:
-    from terminal.payment.engine import describe_code
+    from terminal.payment.response_codes import describe_code
 
     amount, entry, journal = request.amount, "qr_mpm", engine.journal
     interval = engine.settings.qr.poll_interval_s
