@@ -7,15 +7,20 @@
 - kernel share: the kernel's own time (interaction minus the time spent inside `transceive`)
   over the time inside `transceive`, measured on the same taps; target < 10 %;
 - activation: card in the field to ISO-DEP ready (sense + RATS);
-- tap to approval (online, local gateway simulator) once the payment engine exists.
+- tap to approval: card detected to approved outcome through the real engine and the local
+  gateway simulator (median, p95), when both are installed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from bench.harness import Row
 from drivers.base import Card
@@ -122,7 +127,79 @@ def _rows(
             target="< 10 %",
             note="kernel's own time / time inside transceive, same taps",
         ),
+        _ms(
+            f"kernel own time {profile}",
+            [i - c for i, c in zip(interaction, in_card, strict=True)],
+            note="parsing, checks, building card data (no I/O)",
+        ),
         _ms(f"activation {profile}", activation, note="card listening to ISO-DEP ready"),
+    ]
+
+
+def _tap_to_approval(runs: int) -> list[Row]:
+    """Card detected (READING_CARD) to the approved outcome, through the real engine and the
+    gateway simulator on this machine; skipped when either is not installed."""
+    try:
+        from terminal.payment.api import Progress, Result, SaleRequest, Stage
+        from terminal.payment.factory import build_engine
+        from terminal.settings import load_settings
+        from terminal.wiring.nfc import card_capture
+        from tests.fixtures.gateway_sim import GatewaySim
+    except ImportError:
+        return []
+    folder = Path(tempfile.mkdtemp(prefix="bench-nfc-"))
+    gateway = GatewaySim(folder / "sim")
+    reader = f"udp:localhost:{free_port()}"
+    config = gateway.terminal_config(folder, terminal_id="BENCHNFC", devices={"nfc": reader})
+    card = subprocess.Popen(
+        [*SIM, "--profile", "visa-credit", "--reader", reader, "--taps", str(runs + 1)],
+        stderr=subprocess.DEVNULL,
+    )
+    settings = load_settings(config, environ={})
+    times: list[float] = []
+    tapped: list[float] = []
+
+    def progress(step: Progress) -> None:
+        if step.stage is Stage.READING_CARD:
+            tapped.append(time.perf_counter())
+
+    async def sales() -> None:
+        capture = card_capture(settings)
+        engine = build_engine(settings, card_capture=capture)
+        async with engine:
+            for i in range(runs + 1):
+                tapped.clear()
+                request = SaleRequest(Amount.of(100 + i, "EUR"))
+                outcome = await engine.sale(request, progress, asyncio.Event())
+                finished = time.perf_counter()
+                if outcome.result is not Result.APPROVED:
+                    raise RuntimeError(f"sale {i} ended {outcome.result}: {outcome.message}")
+                if i:
+                    times.append(finished - tapped[0])
+                await asyncio.sleep(0.05)
+
+    try:
+        asyncio.run(sales())
+    finally:
+        card.kill()
+        card.wait()
+        gateway.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    values = sorted(t * 1000 for t in times)
+    p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+    return [
+        Row(
+            "nfc",
+            "tap to approval (online)",
+            statistics.median(values),
+            "ms",
+            values[0],
+            values[-1],
+            len(values),
+            ratio=f"p95 {p95:.0f} ms",
+            target="500 ms whole tap",
+            note="card detected to approved, engine + local gateway simulator (TLS, JOSE)",
+        )
     ]
 
 
@@ -131,4 +208,5 @@ def run(quick: bool) -> list[Row]:
     rows: list[Row] = []
     for profile in PROFILES:
         rows.extend(_profile_rows(profile, runs))
+    rows.extend(_tap_to_approval(runs))
     return rows

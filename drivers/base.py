@@ -149,3 +149,44 @@ class ByteSink(Protocol):
     def write(self, data: bytes) -> None: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PrintLine:
+    """One line of a receipt as the printer driver lays it out (no knowledge of payments)."""
+
+    text: str = ""
+    bold: bool = False
+    align: str = "left"
+    """left, center or right."""
+    large: bool = False
+    """Double width and height, for the amount and the result."""
+    qr: str = ""
+    """If set, print this text as a QR code instead of a line of text."""
+
+
+class ReceiptPrinter(Protocol):
+    """A receipt printer: status check, then lines and a cut."""
+
+    def check(self) -> None:
+        """Raise `PaperOut` or `PrinterOffline` if a job would not print now."""
+        ...
+
+    def print_lines(self, lines: list[PrintLine], *, cut: bool = True) -> None:
+        """Print the lines (raises `PrinterError` with an operator sentence)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LineDisplay(Protocol):
+    """A customer-facing character display (typically 2 lines of 20 characters)."""
+
+    columns: int
+    rows: int
+
+    def show(self, lines: list[str]) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def close(self) -> None: ...

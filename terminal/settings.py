@@ -356,12 +356,16 @@ class UiSection(BaseModel):
     tip_presets: list[int] = Field(default_factory=list)
     """Tip percentages offered before the tap (e.g. [5, 10, 15]); empty: no tip prompt."""
     supervisor_pin_hash: SecretField = ""
-    """scrypt/argon2 hash of the supervisor PIN that guards refunds and voids
-    (`posterm keys pin-hash` makes one). Empty: refunds and voids are not offered."""
+    """argon2id hash of the supervisor PIN that guards refunds and voids (`posterm pin set
+    supervisor` writes one; `posterm pin hash` prints one). Empty: refunds and voids are not
+    offered."""
     technician_pin_hash: SecretField = ""
-    """argon2 hash of the technician PIN for technician commands and the config screen."""
+    """argon2id hash of the technician PIN asked by technician commands (config set, pin set,
+    keys rotate) and the config screen (`posterm pin set technician`). Empty: no PIN asked."""
     receipt_footer: str = "Thank you"
     """Last line printed on customer receipts."""
+    receipt_columns: int = Field(default=42, ge=24, le=64)
+    """Characters per receipt line: 42 for 80 mm paper, 32 for 58 mm."""
 
     @field_validator("tip_presets")
     @classmethod

@@ -24,7 +24,7 @@ import nfc.clf
 
 from drivers.base import DeviceBusy, DeviceLost, DeviceNotFound
 from drivers.nfc.isodep import ApduHandler, IsoDepParameters, IsoDepTarget
-from drivers.nfc.reader import check_udp_path
+from drivers.nfc.reader import check_udp_path, quiet_nfcpy
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class CardEmulator:
         self._idle = idle_timeout
         self._away = away_s
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="card-app")
+        quiet_nfcpy()
         if path.startswith("udp"):
             check_udp_path(path)
         try:

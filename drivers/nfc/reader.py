@@ -32,8 +32,15 @@ from drivers.base import (
 )
 
 log = logging.getLogger(__name__)
-# nfcpy pins its logger at INFO on import; let the application's configured level decide.
-logging.getLogger("nfc").setLevel(logging.NOTSET)
+
+
+def quiet_nfcpy() -> None:
+    """nfcpy logs every recoverable radio hiccup (ISO-DEP retries, a card leaving) as a
+    warning or error, which this driver turns into one sentence for the operator; keep its
+    records for a technician running at DEBUG only."""
+    debugging = logging.getLogger().isEnabledFor(logging.DEBUG)
+    logging.getLogger("nfc").setLevel(logging.DEBUG if debugging else logging.CRITICAL)
+
 
 HARDWARE_TECHNOLOGIES = ("106A", "106B", "212F")
 UDP_TECHNOLOGIES = ("106A",)
@@ -122,6 +129,7 @@ class NfcReader:
             technologies or (UDP_TECHNOLOGIES if udp else HARDWARE_TECHNOLOGIES)
         )
         self._cancel = threading.Event()
+        quiet_nfcpy()
         if udp:
             check_udp_path(path)
         try:

@@ -221,11 +221,17 @@ def _open_and_sense(path: str, sense_seconds: float) -> ProbeResult:
         name = str(clf.device) if clf.device is not None else path
         started = time.monotonic()
         deadline = started + sense_seconds
+        answers: list[str] = []
+
+        def on_connect(tag: Any) -> bool:
+            answers.append(_select_ppse(tag))
+            return False  # do not wait for the card to leave
+
         try:
             tag = clf.connect(
                 rdwr={
                     "targets": ["106A", "106B"],
-                    "on-connect": lambda tag: False,
+                    "on-connect": on_connect,
                     "iterations": 1,
                     "interval": 0.1,
                     "beep-on-connect": False,
@@ -238,8 +244,8 @@ def _open_and_sense(path: str, sense_seconds: float) -> ProbeResult:
         details: dict[str, Any] = {"reader": name, "sensed_s": waited}
         if tag:
             details["card"] = str(tag)
-            details["iso_dep"] = "Type4" in type(tag).__name__
-            seen = f"saw a card or phone: {tag}"
+            details["ppse"] = answers[0] if answers else ""
+            seen = f"saw {tag}; {answers[0] if answers else 'no answer'}"
         else:
             seen = f"no card presented within {sense_seconds:g} s (hold one to the reader to test)"
         return ProbeResult(
@@ -256,11 +262,34 @@ def _open_and_sense(path: str, sense_seconds: float) -> ProbeResult:
             clf.close()
 
 
+SELECT_PPSE = bytes.fromhex("00A404000E") + b"2PAY.SYS.DDF01" + b"\x00"
+
+
+def _select_ppse(tag: Any) -> str:
+    """Ask a card in the field for its payment applications (SELECT PPSE), in words."""
+    if not hasattr(tag, "transceive") or "Type4" not in type(tag).__name__:
+        return "not an ISO-DEP card: it cannot be a payment card"
+    try:
+        answer = bytes(tag.transceive(SELECT_PPSE))
+    except Exception as error:  # nfcpy raises its own tree for a card that left the field
+        return f"the card stopped answering ({type(error).__name__})"
+    status = answer[-2:].hex().upper() if len(answer) >= 2 else "none"
+    if status == "9000":
+        return "SELECT PPSE answered 9000: a contactless payment card or phone"
+    return f"SELECT PPSE answered {status}: not a contactless payment card"
+
+
 def _open_error(path: str, error: OSError, *, opened: bool = False) -> ProbeResult:
     if error.errno == errno.EBUSY:
         modules = loaded_kernel_modules()
         holder = f"the kernel driver {modules[0]}" if modules else "another program"
-        fix = FIX_BLACKLIST if modules else "stop the other program using the reader"
+        fix = (
+            FIX_BLACKLIST
+            if modules
+            else "stop the other program using the reader: the posterm service itself (`sudo "
+            "systemctl stop posterm`, probe, start it again) or pcscd for an ACR122U (`sudo "
+            "systemctl disable --now pcscd.socket pcscd`)"
+        )
         return _failed(path, found=True, problem=f"reader busy: {holder} holds it", fix=fix)
     if error.errno == errno.EACCES:
         return _failed(

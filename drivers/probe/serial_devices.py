@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from drivers.probe import ProbeResult, not_configured
+from drivers.serial_url import SerialUrlError, open_serial, split_port
 
 DLE_EOT = b"\x10\x04"
 STATUS_TIMEOUT_S = 1.0
@@ -49,7 +50,7 @@ def decode_printer_status(printer: int, cause: int | None, paper: int | None) ->
 
 
 def _port_path(url: str) -> str | None:
-    """The device node behind a plain serial URL (None for socket://, loop://, ...)."""
+    """The device node behind a plain serial device string (None for socket://, loop://)."""
     if "://" in url:
         return None
     return url.split("?", 1)[0]
@@ -59,6 +60,12 @@ def _open(kind: str, url: str, setting: str) -> tuple[Any, ProbeResult | None]:
     import serial
 
     node = _port_path(url)
+    try:
+        split_port(url)
+    except SerialUrlError as error:
+        return None, _failed(
+            kind, url, found=node is None, problem=str(error), fix=f"correct {setting}"
+        )
     if node is not None and not os.path.exists(node):
         return None, _failed(
             kind,
@@ -68,7 +75,9 @@ def _open(kind: str, url: str, setting: str) -> tuple[Any, ProbeResult | None]:
             fix=f"plug the {kind} in and set {setting} to the port `posterm devices list` shows",
         )
     try:
-        port = serial.serial_for_url(url, timeout=STATUS_TIMEOUT_S, write_timeout=2.0)
+        # exclusive: a port another program holds is reported busy instead of sharing it.
+        extra = {"exclusive": True} if node is not None else {}
+        port = open_serial(url, timeout=STATUS_TIMEOUT_S, write_timeout=2.0, **extra)
     except (serial.SerialException, OSError, ValueError) as error:
         return None, _open_failure(kind, url, setting, error, node)
     return port, None
@@ -91,13 +100,14 @@ def _open_failure(
             fix="add the posterm user to the dialout group (`sudo usermod -aG dialout posterm`) "
             "and restart posterm",
         )
-    if code == errno.EBUSY:
+    if code in (errno.EBUSY, errno.EAGAIN) or "exclusively lock" in text:
         return _failed(
             kind,
             url,
             found=True,
             problem=f"{node or url} is busy: another program holds it",
-            fix="stop the other program (often ModemManager: `sudo systemctl disable --now "
+            fix="stop the other program: the posterm service itself (`sudo systemctl stop "
+            "posterm`, probe, start it again) or ModemManager (`sudo systemctl disable --now "
             "ModemManager`)",
         )
     if code == errno.ECONNREFUSED or "refused" in text.lower():

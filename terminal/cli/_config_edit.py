@@ -221,6 +221,24 @@ def change_setting(
     path = path.absolute()
     if not path.parent.is_dir():
         raise UsageError(f"the folder {path.parent} does not exist (create it first)")
+    return _change(path, section, key, value, before_commit)
+
+
+def permission_denied(error: PermissionError, path: Path) -> UsageError:
+    """The sentence for a technician who ran a config-changing command without root."""
+    return UsageError(
+        f"cannot write {error.filename or path} (permission denied): run it as root, "
+        "e.g. `sudo posterm config set ...`"
+    )
+
+
+def _change(
+    path: Path,
+    section: str,
+    key: str,
+    value: Any,
+    before_commit: typing.Callable[[Change], None] | None,
+) -> Change:
     with _edit_lock(path):
         _remove_stale_temporaries(path)
         try:

@@ -10,13 +10,14 @@ import argparse
 import os
 import sys
 import tomllib
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from terminal.cli._access import add_pin_option, data_dir_of, require_pin
 from terminal.cli._common import print_json, settings_from
-from terminal.cli._config_edit import Change, change_setting, target_file
+from terminal.cli._config_edit import Change, change_setting, permission_denied, target_file
 from terminal.security.audit import AuditLog, current_actor
 from terminal.settings import (
     DEFAULT_FILE,
@@ -107,6 +108,13 @@ def _toml_value(value: object) -> str:
 
 def set_command(args: argparse.Namespace) -> int:
     path = target_file(args.config)
+    try:
+        return _set(args, path)
+    except PermissionError as error:
+        raise permission_denied(error, path) from None
+
+
+def _set(args: argparse.Namespace, path: Path) -> int:
     try:
         current: Settings | None = load_settings(path if path.exists() else None, environ={})
     except ConfigError:

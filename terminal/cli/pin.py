@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from terminal.cli._access import add_pin_option, data_dir_of, read_secret, require_pin
-from terminal.cli._config_edit import Change, change_setting, target_file
+from terminal.cli._config_edit import Change, change_setting, permission_denied, target_file
 from terminal.errors import UsageError
 from terminal.security.audit import AuditLog, current_actor
 from terminal.security.pins import ROLES, hash_pin, validate_pin
@@ -47,6 +48,13 @@ def hash_command(args: argparse.Namespace) -> int:
 
 def set_command(args: argparse.Namespace) -> int:
     path = target_file(args.config)
+    try:
+        return _set(args, path)
+    except PermissionError as error:
+        raise permission_denied(error, path) from None
+
+
+def _set(args: argparse.Namespace, path: Path) -> int:
     site = path if path.exists() else None
     try:
         current: Settings | None = load_settings(site, environ={})

@@ -14,6 +14,7 @@ from typing import Any
 
 from terminal.cli._common import progress
 from terminal.emv.testcards import CARDS_FILE, load_test_cards
+from terminal.errors import UsageError
 from terminal.logs import configure_logging
 from terminal.wiring.nfc import present_card, profile_summary, simulated_card
 
@@ -24,10 +25,8 @@ def register(subparsers: Any) -> None:
     card = kinds.add_parser(
         "card", help="present a simulated card or phone to a reader (udp:HOST:PORT)"
     )
-    card.add_argument("--profile", required=True, help="profile name in the cards file")
-    card.add_argument(
-        "--reader", required=True, metavar="PATH", help="the reader's nfcpy path, udp:HOST:PORT"
-    )
+    card.add_argument("--profile", help="profile name in the cards file (see --list)")
+    card.add_argument("--reader", metavar="PATH", help="the reader's nfcpy path, udp:HOST:PORT")
     card.add_argument("--taps", type=int, default=None, help="stop after N taps (default: never)")
     card.add_argument(
         "--timeout", type=float, default=None, metavar="S", help="stop after S seconds"
@@ -45,6 +44,8 @@ def card_command(args: argparse.Namespace) -> int:
         for profile in load_test_cards(args.cards).values():
             print(profile_summary(profile))
         return 0
+    if not args.profile or not args.reader:
+        raise UsageError("posterm sim card needs --profile NAME and --reader udp:HOST:PORT.")
     card = simulated_card(args.profile, args.cards)
     progress(f"simulated {profile_summary(card.profile)} at {args.reader}; Ctrl-C to stop")
 

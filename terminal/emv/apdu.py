@@ -41,7 +41,14 @@ def select(name: bytes) -> bytes:
     return bytes([0x00, 0xA4, 0x04, 0x00, len(name)]) + name + b"\x00"
 
 
+def _lc(data: bytes, command: str) -> int:
+    if len(data) > 255:
+        raise CardDataError(f"{command}: the card asks for {len(data)} bytes of terminal data")
+    return len(data)
+
+
 def get_processing_options(pdol_values: bytes) -> bytes:
+    _lc(pdol_values + b"\x83\x00", "GET PROCESSING OPTIONS")
     data = b"\x83" + bytes([len(pdol_values)]) + pdol_values
     return bytes([0x80, 0xA8, 0x00, 0x00, len(data)]) + data + b"\x00"
 
@@ -52,7 +59,7 @@ def read_record(sfi: int, record: int) -> bytes:
 
 def generate_ac_arqc(cdol_values: bytes) -> bytes:
     """GENERATE AC asking for an ARQC (online authorisation)."""
-    return bytes([0x80, 0xAE, 0x80, 0x00, len(cdol_values)]) + cdol_values + b"\x00"
+    return bytes([0x80, 0xAE, 0x80, 0x00, _lc(cdol_values, "GENERATE AC")]) + cdol_values + b"\x00"
 
 
 def _split(raw: bytes, command: str) -> Response:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 
 class ServiceNotifier:
@@ -91,3 +93,29 @@ async def watchdog_task(
         if healthy():
             notifier.watchdog()
         await asyncio.sleep(period)
+
+
+def screen_supervisor(
+    notifier: ServiceNotifier, status: str, *, tick_s: float = 0.25
+) -> Callable[[Any], Awaitable[None]]:
+    """An auto-pilot for a Textual app (`app.run(auto_pilot=...)`): READY=1 once the screen
+    is up, WATCHDOG=1 from the app's own event loop while it runs, STOPPING=1 when it ends.
+
+    Textual calls an auto-pilot when the app is ready and awaits it at shutdown, so it returns
+    as soon as the app stops running (checked every `tick_s`).
+    """
+
+    async def supervise(pilot: Any) -> None:
+        app = pilot.app
+        notifier.ready(status)
+        period = notifier.watchdog_s / 2 if notifier.watchdog_s else None
+        next_feed = 0.0
+        while app.is_running:
+            now = time.monotonic()
+            if period is not None and now >= next_feed:
+                notifier.watchdog()
+                next_feed = now + period
+            await asyncio.sleep(tick_s)
+        notifier.stopping()
+
+    return supervise

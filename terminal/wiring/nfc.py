@@ -142,12 +142,14 @@ class NfcCardCapture:
         try:
             card = reader.wait_for_card(self._settings.nfc.tap_timeout_s)
         except DriverError as error:
+            self._forget_lost(reader, error)
             raise translate(error) from None
         report(Stage.READING_CARD, READING)
         transaction = Transaction(amount, self._config.country_numeric)
         try:
             data = read_card(card, transaction, self._config)
         except DriverError as error:
+            self._forget_lost(reader, error)
             raise translate(error) from None
         finally:
             release = getattr(card, "release", None)
@@ -156,6 +158,16 @@ class NfcCardCapture:
                     release()
         report(Stage.CARD_READ, READ)
         return data
+
+    def _forget_lost(self, reader: CardReader, error: DriverError) -> None:
+        """After an unplugged reader, the next sale opens it afresh (plugged back in)."""
+        if not isinstance(error, DeviceLost):
+            return
+        with self._lock:
+            if self._reader is reader:
+                self._reader = None
+        with contextlib.suppress(Exception):
+            reader.close()
 
     def close(self) -> None:
         with self._lock:

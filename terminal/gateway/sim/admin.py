@@ -233,6 +233,7 @@ def admin_routes(sim: Simulator, service: Service) -> list[web.RouteDef]:
                 return web.json_response(
                     {"error": error.code, "message": error.message}, status=error.status
                 )
+            await sim.flush()
             return web.json_response(result, status=status)
 
         return wrapped
@@ -262,7 +263,7 @@ def admin_routes(sim: Simulator, service: Service) -> list[web.RouteDef]:
             except ValueError as error:
                 raise _bad(str(error)) from None
             sim.faults = new
-            await service.set_down(new.down)
+            await service.set_down(new.down, asked_on_main=request.app is service.main_app)
         return 200, sim.faults.to_json()
 
     async def cards(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:

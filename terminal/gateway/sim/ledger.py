@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,13 +69,29 @@ class Ledger:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.executescript(SCHEMA)
+        self._savepoints = itertools.count(1)
 
     def close(self) -> None:
         self.db.close()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (then re-raised)."""
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (then re-raised).
+
+        Inside an open group commit (see `Simulator.handle_async`) this is a SAVEPOINT: its
+        changes are undone alone on error and committed with the group otherwise.
+        """
+        if self.db.in_transaction:
+            name = f"sp{next(self._savepoints)}"
+            self.db.execute(f"SAVEPOINT {name}")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute(f"ROLLBACK TO {name}")
+                self.db.execute(f"RELEASE {name}")
+                raise
+            self.db.execute(f"RELEASE {name}")
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db

@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import random
+import sqlite3
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -132,6 +133,7 @@ class Simulator:
         self.faults = Faults()
         self.random = random.Random()
         self._key_cache: dict[str, tuple[str, str, OKPKey]] = {}
+        self._commit_waiter: asyncio.Future[None] | None = None
 
     # -- enrolment -------------------------------------------------------------------------
 
@@ -211,6 +213,41 @@ class Simulator:
         )
         return signed
 
+    async def handle_async(self, body: bytes) -> bytes:
+        """`handle`, with group commit: messages processed while a commit is pending share one
+        fsync. An answer is released only once its changes are on disk."""
+        committed = self._join_commit()
+        answer = self.handle(body)
+        await committed
+        return answer
+
+    async def flush(self) -> None:
+        """Wait for the pending group commit, if any (admin changes become durable)."""
+        if self._commit_waiter is not None:
+            await self._commit_waiter
+
+    def _join_commit(self) -> asyncio.Future[None]:
+        if self._commit_waiter is None:
+            loop = asyncio.get_running_loop()
+            self.ledger.db.execute("BEGIN IMMEDIATE")
+            self._commit_waiter = loop.create_future()
+            loop.call_soon(self._commit)
+        return self._commit_waiter
+
+    def _commit(self) -> None:
+        waiter, self._commit_waiter = self._commit_waiter, None
+        assert waiter is not None
+        try:
+            self.ledger.db.execute("COMMIT")
+        except sqlite3.Error as error:
+            log.error("group commit failed, rolled back: %s", error)
+            if self.ledger.db.in_transaction:
+                self.ledger.db.execute("ROLLBACK")
+            waiter.set_exception(error)
+            waiter.exception()  # retrieved: waiters that were refused never await it
+            return
+        waiter.set_result(None)
+
     def _note_seq(self, terminal_id: str, seq: int) -> None:
         row = self.ledger.one("SELECT last FROM seqs WHERE terminal_id = ?", terminal_id)
         if row is not None and seq > row["last"] + 1:
@@ -252,6 +289,8 @@ def _drop(request: web.Request) -> web.StreamResponse:
 def protocol_routes(sim: Simulator) -> list[web.RouteDef]:
     async def messages(request: web.Request) -> web.StreamResponse:
         faults = sim.faults
+        if faults.down:  # a keep-alive connection that outlived the listener
+            return _drop(request)
         if sim.hit(faults.error_5xx):
             return error_response(503, "unavailable", "injected fault: gateway unavailable")
         body = await read_capped(request)
@@ -261,7 +300,7 @@ def protocol_routes(sim: Simulator) -> list[web.RouteDef]:
         if sim.hit(faults.drop_before):
             return _drop(request)
         try:
-            answer = sim.handle(body)
+            answer = await sim.handle_async(body)
         except Rejected as rejected:
             log.warning("refused a message: %s %s", rejected.code, rejected.message)
             return error_response(rejected.status, rejected.code, rejected.message)
@@ -287,7 +326,8 @@ async def never_500(
     except web.HTTPException as http:
         if http.status >= 500:
             raise
-        return error_response(http.status, "malformed", http.reason)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(http.status, "malformed")
+        return error_response(http.status, code, http.reason)
     except (ConnectionResetError, asyncio.CancelledError):
         raise
     except Exception:
@@ -320,6 +360,7 @@ class Service:
             admin_app.add_routes(admin_routes(sim, self))
             self.admin_runner = web.AppRunner(admin_app, access_log=None)
         self.main_site: web.TCPSite | None = None
+        self._cutting: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.main_runner.setup()
@@ -335,17 +376,24 @@ class Service:
         self.main_site = web.TCPSite(self.main_runner, self.host, self.port, ssl_context=self.tls)
         await self.main_site.start()
 
-    async def set_down(self, down: bool) -> None:
+    async def set_down(self, down: bool, *, asked_on_main: bool = False) -> None:
         """Stop or resume listening on the protocol port (connections refused while down)."""
         if down and self.main_site is not None:
             site, self.main_site = self.main_site, None
             await site.stop()
-            # Let the admin answer leave first if it came in on this port, then cut the rest.
-            await asyncio.sleep(0.05)
-            assert self.main_runner.server is not None
-            await self.main_runner.server.shutdown(0.1)
+            if not asked_on_main:
+                assert self.main_runner.server is not None
+                await self.main_runner.server.shutdown(0.1)
+                return
+            # Asked on this very port: cut the open connections once the answer has left.
+            self._cutting = asyncio.get_running_loop().create_task(self._cut_connections())
         elif not down and self.main_site is None:
             await self._open_main()
+
+    async def _cut_connections(self) -> None:
+        await asyncio.sleep(0.1)
+        if self.main_site is None and self.main_runner.server is not None:
+            await self.main_runner.server.shutdown(0.1)
 
     async def stop(self) -> None:
         await self.main_runner.cleanup()

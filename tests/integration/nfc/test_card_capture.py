@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from drivers.base import Cancelled, DeviceNotFound, Timeout
+from drivers.nfc import NfcReader
 from terminal.emv.card_data import CardData
 from terminal.emv.cryptogram import verify_arqc
 from terminal.emv.errors import (
@@ -28,6 +29,7 @@ from terminal.payment.api import Progress, Stage
 from terminal.settings import Settings, load_settings
 from terminal.wiring.nfc import NfcCardCapture, card_capture
 from tests.conftest import free_port
+from tests.drivers.nfc.udp_field import wait_listening
 
 CARDS = load_test_cards()
 POSTERM = [sys.executable, "-m", "terminal"]
@@ -43,11 +45,12 @@ def sim_card() -> Iterator[Callable[..., str]]:
     """sim_card(profile, taps) -> the reader path a `posterm sim card` process taps on."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(profile: str, taps: int = 1) -> str:
-        path = f"udp:localhost:{free_port()}"
+    def start(profile: str, taps: int = 1, path: str = "") -> str:
+        path = path or f"udp:localhost:{free_port()}"
         command = [*POSTERM, "sim", "card", "--profile", profile, "--reader", path]
         command += ["--taps", str(taps), "--timeout", "30"]
-        processes.append(subprocess.Popen(command, stderr=subprocess.PIPE))
+        processes.append(subprocess.Popen(command, stderr=subprocess.DEVNULL))
+        wait_listening(path)
         return path
 
     yield start
@@ -169,3 +172,39 @@ def test_card_capture_factory_opens_the_configured_reader(
     capture = card_capture(settings_for(f"udp:localhost:{free_port()}", write_config))
     assert isinstance(capture, NfcCardCapture)
     capture.close()
+
+
+def test_sim_card_lists_the_shipped_profiles() -> None:
+    done = subprocess.run(
+        [*POSTERM, "sim", "card", "--list"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0
+    names = [line.split(":")[0] for line in done.stdout.splitlines()]
+    assert names == list(CARDS)
+    assert "4761739001010010" not in done.stdout  # PANs only masked
+
+
+def test_reader_lost_during_a_sale_is_reopened_for_the_next(
+    sim_card: Callable[..., str], write_config: Callable[[str], Path]
+) -> None:
+    path = f"udp:localhost:{free_port()}"
+    settings = settings_for(path, write_config, timeout=10)
+    first = NfcReader(path)
+    capture = NfcCardCapture(settings, first)
+
+    async def lost_then_paid() -> CardData:
+        cancel = asyncio.Event()
+        # nfcpy's front end goes away under the waiting reader, as when its USB cable is pulled
+        asyncio.get_running_loop().call_later(0.2, first._clf.close)
+        with pytest.raises(ReaderUnavailable) as caught:
+            await capture.read_card(Amount.of(100, "EUR"), cancel, print)
+        assert "stopped answering" in caught.value.sentence
+        sim_card("visa-credit", path=path)
+        return await capture.read_card(Amount.of(100, "EUR"), cancel, print)
+
+    data = asyncio.run(lost_then_paid())
+    capture.close()
+    assert data.pan == CARDS["visa-credit"].pan

@@ -100,3 +100,74 @@ def render_frames(folder: Path, count: int, size: tuple[int, int] = (640, 480)) 
         cv2.putText(frame, str(n), (20, 60), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 3)
         cv2.imwrite(str(folder / f"frame-{n:03d}.png"), frame)
     return str(folder / "frame-%03d.png")
+
+
+@contextmanager
+def simulated_card(profile: str = "visa-credit") -> Iterator[str]:
+    """`posterm sim card` in its own process on a free UDP port; yields the reader path."""
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    path = f"udp:localhost:{port}"
+    card = subprocess.Popen(
+        [sys.executable, "-m", "terminal", "sim", "card", "--profile", profile, "--reader", path],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # ready once it has bound the port
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    break
+            time.sleep(0.05)
+        yield path
+    finally:
+        card.terminate()
+        card.wait(10)
+
+
+class PtyPrinter:
+    """An ESC/POS printer behind a pseudo-terminal: the probe opens a real tty device node
+    (/dev/pts/N) with termios, as it would /dev/ttyUSB0."""
+
+    def __init__(self, status: int = 0x12) -> None:
+        import os
+        import tty
+
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.path = os.ttyname(self.slave)
+        self.status = status
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import os
+        import select
+
+        pending = b""
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                pending += os.read(self.master, 1024)
+            except OSError:
+                return
+            while (start := pending.find(b"\x10\x04")) >= 0 and len(pending) > start + 2:
+                pending = pending[start + 3 :]
+                os.write(self.master, bytes([self.status]))
+
+    def close(self) -> None:
+        import os
+
+        self._stop.set()
+        self.thread.join(2)
+        os.close(self.master)
+        os.close(self.slave)

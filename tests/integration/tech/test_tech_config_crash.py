@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -64,3 +68,33 @@ def test_kill_between_write_and_rename_leaves_the_old_file_and_recovers(tmp_path
     assert verify.returncode == 0, verify.stdout + verify.stderr
     # The crashed attempt was audited before the rename, the retry after: two records.
     assert "intact: 2 records" in verify.stdout
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv to run the command as an unprivileged user",
+)
+@pytest.mark.parametrize("folder_mode", [0o755, 0o700])
+def test_unprivileged_user_gets_a_sentence_not_a_traceback(folder_mode: int) -> None:
+    # /etc/posterm as a technician without sudo meets it: readable, or not even traversable.
+    # (pytest's tmp_path sits in folders private to root, so the test makes its own.)
+    folder = Path(tempfile.mkdtemp(prefix="posterm-perm-"))
+    try:
+        site = folder / "posterm.toml"
+        site.write_text('[devices]\nprinter = "none"\n')
+        folder.chmod(folder_mode)
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        command = ["config", "set", "devices.printer", "loop://"]
+        done = subprocess.run(
+            [*nobody, sys.executable, "-m", "terminal", "--config", str(site), *command],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "permission denied): run it as root" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert site.read_text() == '[devices]\nprinter = "none"\n'
+    finally:
+        shutil.rmtree(folder)

@@ -15,8 +15,10 @@ from tests.conftest import free_port
 from tests.integration.tech.fakes import (
     FakeDisplay,
     FakeEscPosPrinter,
+    PtyPrinter,
     render_frames,
     silent_udp_peer,
+    simulated_card,
 )
 
 
@@ -40,6 +42,21 @@ def test_simulated_reader_opens_and_senses_for_about_two_seconds() -> None:
         result = probe_reader(path, sense_seconds=0.5)
     assert result.healthy and result.found and result.opened
     assert "no card presented" in result.self_test
+
+
+def test_simulated_payment_card_is_seen_and_answers_select_ppse() -> None:
+    with simulated_card("visa-credit") as path:
+        result = probe_reader(path)
+    assert result.healthy and result.opened
+    assert "SELECT PPSE answered 9000" in result.self_test
+    assert result.details["sensed_s"] < 2
+
+
+def test_a_tag_that_is_no_payment_card_is_named_as_such() -> None:
+    with simulated_card("not-emv") as path:
+        result = probe_reader(path)
+    assert result.healthy  # the reader works; the card is the wrong kind
+    assert "not" in result.details["ppse"] and "payment card" in result.details["ppse"]
 
 
 def test_usb_reader_absent_tells_to_plug_it_in() -> None:
@@ -123,6 +140,29 @@ def test_printer_nothing_listening() -> None:
     result = probe_printer(f"socket://127.0.0.1:{free_port()}")
     assert not result.healthy and result.found is False
     assert "nothing is listening" in result.problem
+
+
+def test_printer_on_a_serial_device_node() -> None:
+    printer = PtyPrinter()
+    try:
+        result = probe_printer(f"{printer.path}?baudrate=19200")
+    finally:
+        printer.close()
+    assert result.healthy and result.self_test == "status: online, paper OK"
+
+
+def test_serial_port_held_by_another_program_is_busy() -> None:
+    import serial
+
+    printer = PtyPrinter()
+    holder = serial.Serial(printer.path, exclusive=True)
+    try:
+        result = probe_printer(printer.path)
+    finally:
+        holder.close()
+        printer.close()
+    assert not result.healthy and result.found is True
+    assert "busy" in result.problem and "systemctl stop posterm" in result.fix
 
 
 def test_printer_port_that_echoes_is_no_printer() -> None:

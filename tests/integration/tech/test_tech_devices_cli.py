@@ -1,4 +1,6 @@
-"""`posterm devices probe` and `devices list` as a technician runs them."""
+"""`posterm devices probe` and `devices list` as a technician runs them, against simulated
+devices: `posterm sim card` behind nfcpy's UDP reader, an image-sequence camera, a socket://
+ESC/POS printer and display, and the real gateway simulator process."""
 
 from __future__ import annotations
 
@@ -10,36 +12,35 @@ import pytest
 
 from terminal.cli import main
 from tests.conftest import free_port
+from tests.fixtures.gateway_sim import GatewaySim
 from tests.integration.tech.fakes import (
     FakeDisplay,
     FakeEscPosPrinter,
     render_frames,
-    silent_udp_peer,
+    simulated_card,
 )
-from tests.integration.tech.tls_gateway import HealthGateway, write_public_jwks
 
 
 @pytest.fixture
-def bench(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A counter of simulated devices and a TLS gateway, as device strings."""
-    printer, display, gateway = FakeEscPosPrinter(), FakeDisplay(), HealthGateway(tmp_path)
-    signing, encryption = write_public_jwks(tmp_path)
+def bench(tmp_path: Path, gateway_sim_module: GatewaySim) -> Iterator[dict[str, str]]:
+    """A counter of simulated devices and the gateway simulator, as configuration strings."""
+    printer, display = FakeEscPosPrinter(), FakeDisplay()
+    gateway = gateway_sim_module.gateway_section()
     frames = tmp_path / "frames"
     frames.mkdir()
-    with silent_udp_peer() as reader:
+    with simulated_card("visa-credit") as reader:
         yield {
             "nfc": reader,
             "camera": render_frames(frames, 3),
             "printer": printer.url,
             "display": display.url,
-            "gateway": gateway.url,
-            "ca_file": str(gateway.ca_file),
-            "signing_key": str(signing),
-            "encryption_key": str(encryption),
+            "gateway": gateway["url"],
+            "ca_file": gateway["ca_file"],
+            "signing_key": gateway["signing_key"],
+            "encryption_key": gateway["encryption_key"],
         }
     printer.close()
     display.close()
-    gateway.close()
 
 
 def site_file(tmp_path: Path, bench: dict[str, str]) -> Path:
@@ -73,6 +74,8 @@ def test_every_simulated_device_healthy_exits_0(tmp_path: Path, bench, capsys) -
     assert all(d["found"] and d["opened"] and d["healthy"] for d in kinds.values())
     assert kinds["camera"]["details"]["width"] == 640
     assert kinds["printer"]["self_test"] == "status: online, paper OK"
+    assert "SELECT PPSE answered 9000" in kinds["reader"]["self_test"]
+    assert "TLS verified" in kinds["gateway"]["self_test"]
 
 
 def test_reader_pointed_at_nothing_exits_3_with_the_fix(tmp_path: Path, bench, capsys) -> None:

@@ -111,6 +111,7 @@ def test_service_is_notify_with_a_watchdog_and_locked_down() -> None:
 def test_kiosk_runs_the_operator_screen_on_tty1() -> None:
     unit = directives("posterm-kiosk.service")
     assert unit["TTYPath"] == ["/dev/tty1"]
+    assert unit["Type"] == ["notify"] and unit["WatchdogSec"]
     assert "getty@tty1.service" in unit["Conflicts"][0]
     assert unit["ExecStart"][0].endswith(" run")
 

@@ -13,6 +13,7 @@ from terminal.emv.errors import (
     CardDataError,
     CardDeclinedOffline,
     CardExpired,
+    CardNotYetValid,
     ContactlessLimitExceeded,
     CvmRequired,
     MissingRecord,
@@ -218,3 +219,38 @@ def test_wrong_length_status_word_repeats_with_the_right_le() -> None:
 def test_amounts_are_sent_in_the_currency_minor_units() -> None:
     data = read_card(card("visa-credit"), sale(1), config(cvm_limit=Amount.of(1, "EUR")))
     assert data.emv["9F02"] == "000000000001"
+
+
+def test_card_not_valid_yet() -> None:
+    def future_start(command: bytes, answer: bytes) -> bytes | None:
+        if command[1] != 0xB2:
+            return None
+        return answer.replace(bytes.fromhex("5F2503200101"), bytes.fromhex("5F2503271231"))
+
+    with pytest.raises(CardNotYetValid):
+        read_card(card("visa-credit", future_start), sale(100), config())
+
+
+def test_card_asking_for_more_terminal_data_than_fits_a_command() -> None:
+    pdol = bytes.fromhex("9F02FF") * 2
+    fci = Tlv.build(
+        "6F",
+        Tlv.build("84", bytes.fromhex("A0000000031010")),
+        Tlv.build("A5", Tlv.build("9F38", pdol)),
+    )
+    with pytest.raises(CardDataError, match="asks for"):
+        read_card(
+            card("visa-credit", _select_aid(tlv.encode_one(fci) + b"\x90\x00")), sale(1), config()
+        )
+
+
+def test_mastercard_phone_signals_cdcvm_in_its_generate_ac_answer() -> None:
+    from dataclasses import replace
+
+    from .conftest import AppletCard
+
+    phone = replace(CARDS["mastercard-debit"], wallet=True, cdcvm=True, name="mc-phone")
+    data = read_card(AppletCard(phone), sale(7500), config())
+    assert data.cdcvm and data.emv["DF4B"] == "010100"
+    assert bytes.fromhex(data.emv["82"])[0] & 0x02  # AIP: on-device cardholder verification
+    assert verify_arqc(phone.issuer, data.pan, data.psn, data.emv)

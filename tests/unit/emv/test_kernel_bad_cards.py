@@ -51,7 +51,7 @@ def test_any_data_with_a_plausible_status_word(
 
 _objects = st.lists(
     st.builds(
-        Tlv,
+        lambda tag, value: Tlv(tag, value),
         st.sampled_from(["5A", "57", "5F24", "5F25", "5F34", "82", "94", "9F26", "9F27", "9F36"]),
         st.binary(max_size=24),
     ),
@@ -70,3 +70,13 @@ def test_well_formed_tlv_with_any_values_in_gpo_and_records(
     for nth in (3, 4, 5):
         _run("mastercard-debit", nth, answer + b"\x90\x00")
         _run("visa-credit", nth, answer + b"\x90\x00")
+
+
+@settings(max_examples=150)
+@given(st.binary(max_size=64), st.sampled_from(["A0000000031010", "A0000000041010"]))
+def test_any_pdol_the_card_asks_for(pdol: bytes, aid: str) -> None:
+    fci = Tlv.build(
+        "6F", Tlv.build("84", bytes.fromhex(aid)), Tlv.build("A5", Tlv.build("9F38", pdol))
+    )
+    profile = "visa-credit" if aid.endswith("31010") else "mastercard-debit"
+    _run(profile, 2, tlv.encode_one(fci) + b"\x90\x00")

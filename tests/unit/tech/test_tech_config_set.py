@@ -6,10 +6,12 @@ import io
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from terminal.cli import _config_edit, main
 from terminal.security.audit import AuditLog
-from terminal.security.pins import hash_pin
+
+CHEAP_2468 = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("2468")
 
 SITE = """\
 # Café Blue Door — site file
@@ -130,7 +132,7 @@ def test_pin_is_required_when_a_technician_pin_is_configured(
     site: Path, monkeypatch, capsys
 ) -> None:
     with site.open("a") as out:
-        out.write(f'\n[ui]\ntechnician_pin_hash = "{hash_pin("2468")}"\n')
+        out.write(f'\n[ui]\ntechnician_pin_hash = "{CHEAP_2468}"\n')
     before = site.read_bytes()
     monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal, no --pin-stdin
     assert run(site, "set", "devices.printer", "loop://") == 2
@@ -167,7 +169,7 @@ def test_pin_is_required_when_a_technician_pin_is_configured(
 
 def test_environment_cannot_switch_the_pin_off(site: Path, monkeypatch, capsys) -> None:
     with site.open("a") as out:
-        out.write(f'\n[ui]\ntechnician_pin_hash = "{hash_pin("2468")}"\n')
+        out.write(f'\n[ui]\ntechnician_pin_hash = "{CHEAP_2468}"\n')
     monkeypatch.setenv("POSTERM_UI__TECHNICIAN_PIN_HASH", "")
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert run(site, "set", "devices.printer", "loop://") == 2

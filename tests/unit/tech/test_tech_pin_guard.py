@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,9 @@ from terminal.security.pins import (
     lockout_seconds,
 )
 
-HASH = hash_pin("2468")
+# Verifying costs what the hash says: tests use a cheap one so lockout loops stay quick
+# (production hashes from `hash_pin` take argon2-cffi's recommended, much higher cost).
+HASH = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("2468")
 
 
 class Clock:

@@ -1,0 +1,1 @@
+"""Customer-facing character displays (pole displays) on a pyserial URL."""

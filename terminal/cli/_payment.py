@@ -1,0 +1,173 @@
+"""What the payment commands share: running the engine, devices, output and exit codes.
+
+stdout carries only the result (one JSON object with `--json`), progress goes to stderr, so a
+till program can read stdout while a person watches stderr. With `--json`, even a refusal
+(bad config, unknown id, journal full) prints one object with `result` "error" and the
+sentence in `message`, and the exit code says which kind: 2 usage/config, 3 device/gateway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from drivers.base import DriverError
+from terminal.cli._common import print_json, progress, settings_from
+from terminal.errors import PostermError
+from terminal.money import Amount
+from terminal.payment.api import (
+    CardCapture,
+    CodePresenter,
+    CodeScanner,
+    EntryMethod,
+    Outcome,
+    Progress,
+    Result,
+)
+from terminal.payment.errors import DeviceUnavailable
+from terminal.settings import Settings
+
+T = TypeVar("T")
+
+WIRING = {
+    EntryMethod.NFC: ("terminal.wiring.nfc", "card_capture", "devices.nfc", "NFC card reader"),
+    EntryMethod.QR_SCAN: ("terminal.wiring.camera", "code_scanner", "devices.camera", "camera"),
+}
+"""Where each entry method's device comes from: module, factory(settings), config key, name."""
+
+
+def wired_device(method: EntryMethod, settings: Settings) -> Any:
+    """Open the device an entry method needs through `terminal.wiring` (imported lazily, so a
+    build without a device kind still runs every other command)."""
+    if method not in WIRING:
+        return None
+    module_name, factory_name, key, name = WIRING[method]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        raise DeviceUnavailable(
+            f"This posterm has no {name} support installed ({module_name}); "
+            "use another payment method or install the full package."
+        ) from None
+    factory = getattr(module, factory_name, None)
+    if factory is None:
+        raise DeviceUnavailable(f"{module_name} has no {factory_name}(); reinstall posterm.")
+    try:
+        device = factory(settings)
+    except DriverError as error:
+        raise DeviceUnavailable(error.sentence) from None
+    if device is None:
+        raise DeviceUnavailable(f'No {name} is configured ({key} = "none"); set {key}.')
+    return device
+
+
+class StderrPresenter:
+    """Shows a merchant-presented code on the terminal's own console (headless `pay`)."""
+
+    def show(self, payload: str, amount: Amount, expires_at: Any) -> None:
+        progress(f"Scan to pay {amount}: {payload}")
+        with contextlib.suppress(Exception):
+            import io
+
+            import qrcode
+
+            code = qrcode.QRCode(border=1)
+            code.add_data(payload)
+            buffer = io.StringIO()
+            code.print_ascii(out=buffer, invert=True)
+            progress(buffer.getvalue())
+
+    def clear(self) -> None:
+        return None
+
+
+def devices_for(
+    method: EntryMethod, settings: Settings
+) -> tuple[CardCapture | None, CodeScanner | None, CodePresenter | None]:
+    capture = wired_device(EntryMethod.NFC, settings) if method is EntryMethod.NFC else None
+    scanner = wired_device(EntryMethod.QR_SCAN, settings) if method is EntryMethod.QR_SCAN else None
+    presenter: CodePresenter | None = None
+    if method is EntryMethod.QR_SHOW:
+        try:
+            from terminal.wiring.camera import code_presenter
+
+            presenter = code_presenter(settings)
+        except ImportError:  # a build without the camera/QR parts: show the text
+            presenter = StderrPresenter()
+    return capture, scanner, presenter
+
+
+def show_progress(step: Progress) -> None:
+    if step.message:
+        progress(step.message)
+
+
+def run(coro_factory: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+    """Run one engine operation; Ctrl-C or SIGTERM ask it to cancel instead of killing it."""
+
+    async def main() -> T:
+        cancel = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, cancel.set)
+        return await coro_factory(cancel)
+
+    return asyncio.run(main())
+
+
+def error_object(sentence: str, amount: Amount | None = None, *, id: str = "") -> dict[str, Any]:
+    """The `--json` object for a command that ended without a transaction outcome."""
+    return {
+        "id": id,
+        "result": Result.ERROR.value,
+        "code": "",
+        "auth_code": "",
+        "amount": amount.to_json() if amount else None,
+        "entry": "",
+        "masked_pan": "",
+        "message": sentence,
+    }
+
+
+def report(args: argparse.Namespace, outcome: Outcome) -> int:
+    """Print an outcome (JSON or one human line) and return its exit code."""
+    if getattr(args, "json", False):
+        print_json(outcome.to_json())
+    else:
+        parts = [outcome.result.value, str(outcome.amount)]
+        if outcome.masked_pan:
+            parts.append(outcome.masked_pan)
+        if outcome.auth_code:
+            parts.append(f"auth {outcome.auth_code}")
+        if outcome.code:
+            parts.append(f"code {outcome.code}")
+        if outcome.id:
+            parts.append(f"id {outcome.id}")
+        print("  ".join(parts))
+        if outcome.message:
+            progress(outcome.message)
+    return outcome.result.exit_code
+
+
+def guarded(
+    args: argparse.Namespace,
+    body: Callable[[Settings], int],
+    amount: Callable[[], Amount | None] = lambda: None,
+) -> int:
+    """Run `body`; with `--json`, a refusal still prints one object on stdout (with the
+    amount, once `amount()` knows it)."""
+    try:
+        settings = settings_from(args, quiet_logs=True)
+        return body(settings)
+    except PostermError as error:
+        if not getattr(args, "json", False):
+            raise
+        print_json(error_object(error.sentence, amount()))
+        progress(f"posterm: {error.sentence}")
+        return error.exit_code

@@ -1,0 +1,60 @@
+"""`posterm demo`: the operator screen on simulated hardware with the gateway simulator.
+
+Starts the bundled gateway simulator in the background (state in var/demo/), enrols the demo
+terminal's key, starts a fake receipt printer, then the real operator screen with extra keys
+that play the customer: tap a card or a phone, show a wallet code to the camera, pay the
+merchant code on the screen, cut the link to the bank.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from typing import Any
+
+from terminal.cli._common import settings_from
+from terminal.money import Amount
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="the terminal on simulated hardware with the bundled gateway simulator",
+    )
+    parser.set_defaults(handler=demo_command)
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    from terminal.cli.run import assemble, screen_logging
+    from terminal.ui.app import DemoAction
+    from terminal.ui.presenter import ScreenCodePresenter
+    from terminal.wiring.demo import DEMO_CONFIG, DemoStack
+
+    print("posterm demo: starting the gateway simulator and simulated devices ...", flush=True)
+    stack = DemoStack()
+    try:
+        stack.start()
+        args.config = str(DEMO_CONFIG)
+        settings = settings_from(args)
+        screen_logging(settings)
+
+        class DemoPresenter(ScreenCodePresenter):
+            """Remembers the merchant code shown, so the demo wallet can pay it."""
+
+            def show(self, payload: str, amount: Amount, expires_at: datetime) -> None:
+                stack.code_shown(payload, amount)
+                super().show(payload, amount, expires_at)
+
+        actions = [
+            DemoAction("f6", "Customer taps a Visa card", lambda: stack.tap("visa-credit")),
+            DemoAction("f7", "Customer taps a phone wallet", lambda: stack.tap("wallet-token")),
+            DemoAction("f8", "Customer taps a blocked card", lambda: stack.tap("blocked")),
+            DemoAction("f9", "Customer shows a wallet code", stack.show_wallet_code),
+            DemoAction("f10", "Customer's wallet pays the code", stack.wallet_pays_shown_code),
+            DemoAction("f11", "Cut / restore the bank link", stack.toggle_gateway),
+        ]
+        app = assemble(settings, demo_actions=actions, presenter=DemoPresenter())
+        status = app.run()
+        return status if isinstance(status, int) else 0
+    finally:
+        stack.stop()

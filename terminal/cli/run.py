@@ -1,0 +1,67 @@
+"""`posterm run`: the operator screen on the configured devices."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from terminal.cli._common import settings_from
+from terminal.cli._devices import build_engine_for, printer_and_display
+from terminal.service.notify import ServiceNotifier, screen_supervisor
+from terminal.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run", help="the operator screen (sale, history, end of day) on the configured devices"
+    )
+    parser.set_defaults(handler=run_command)
+
+
+def screen_logging(settings: Settings) -> None:
+    """Keep log lines off the screen: under systemd they go to the journal already; otherwise
+    to `<data_dir>/posterm-screen.log` (PAN-masked like every posterm log)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and getattr(handler, "_posterm", False):
+            path = Path(settings.data_dir) / "posterm-screen.log"
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                handler.setStream(path.open("a", encoding="utf-8"))
+            except OSError:
+                handler.setLevel(logging.CRITICAL + 1)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    screen_logging(settings)
+    app = assemble(settings)
+    notifier = ServiceNotifier()
+    if notifier.enabled:  # posterm-kiosk.service: Type=notify with a watchdog
+        ready = f"operator screen of terminal {settings.terminal.terminal_id} ready"
+        status = app.run(auto_pilot=screen_supervisor(notifier, ready))
+    else:
+        status = app.run()
+    return status if isinstance(status, int) else 0
+
+
+def assemble(settings: Settings, demo_actions: Any = None, presenter: Any = None) -> Any:
+    """The operator screen with the engine, printer, display and ECR API of `settings`."""
+    from terminal.ecr.server import EcrServer
+    from terminal.receipts.printing import ReceiptPrinting
+    from terminal.ui.app import build_app
+    from terminal.ui.presenter import ScreenCodePresenter
+
+    presenter = presenter or ScreenCodePresenter()
+    engine = build_engine_for(settings, presenter)
+    printer, display = printer_and_display(settings)
+    return build_app(
+        settings,
+        engine,
+        demo_actions=demo_actions,
+        printing=ReceiptPrinting(settings, printer, columns=settings.ui.receipt_columns),
+        display=display,
+        presenter=presenter,
+        ecr=EcrServer(settings, engine) if settings.ecr.enabled else None,
+    )

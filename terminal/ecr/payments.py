@@ -1,0 +1,244 @@
+"""Payments started by the till: each runs the engine's sale as a task the till can follow,
+long-poll and cancel, and the operator screen can watch (listeners).
+
+Ids are this API's own (UUID4), handed out before the engine has done anything; the journal's
+id is `transaction_id` in every answer, and refunds accept either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from terminal.ecr.errors import Conflict, NotFound
+from terminal.ecr.requests import PaymentRequest
+from terminal.errors import PostermError
+from terminal.payment.api import (
+    Outcome,
+    PaymentEngine,
+    Progress,
+    Result,
+    SaleRequest,
+    Stage,
+)
+
+log = logging.getLogger(__name__)
+
+KEEP = 500
+"""Finished payments remembered for GET (older ones are answered from the journal)."""
+
+UNSAFE_TO_CANCEL = {Stage.AUTHORISING, Stage.RETRYING, Stage.REVERSING, Stage.RESULT}
+
+
+class PaymentListener(Protocol):
+    """Something that follows till payments (the operator screen)."""
+
+    def payment_started(self, payment: EcrPayment) -> None: ...
+
+    def payment_progress(self, payment: EcrPayment, step: Progress) -> None: ...
+
+    def payment_ended(self, payment: EcrPayment, outcome: Outcome) -> None: ...
+
+
+@dataclass(eq=False)
+class EcrPayment:
+    id: str
+    request: PaymentRequest
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    stage: Stage | None = None
+    message: str = ""
+    transaction_id: str = ""
+    outcome: Outcome | None = None
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def state(self) -> str:
+        """in_progress, cancelling or completed."""
+        if self.outcome is not None:
+            return "completed"
+        if self.cancel.is_set():
+            return "cancelling"
+        return "in_progress"
+
+    def to_json(self) -> dict[str, Any]:
+        """The `posterm pay --json` object (with this API's id) plus state and progress."""
+        if self.outcome is not None:
+            body = self.outcome.to_json()
+            body["id"] = self.id
+            body["transaction_id"] = self.outcome.id
+        else:
+            body = {
+                "id": self.id,
+                "result": None,
+                "code": "",
+                "auth_code": "",
+                "amount": self.request.amount.to_json(),
+                "entry": self.request.method.protocol_entry,
+                "masked_pan": "",
+                "message": self.message,
+                "transaction_id": self.transaction_id,
+            }
+        body["state"] = self.state
+        body["stage"] = self.stage.value if self.stage else None
+        body["reference"] = self.request.reference
+        body["method"] = self.request.method.value
+        return body
+
+
+class EcrPayments:
+    """The till's payments; one at a time, since there is one reader and one customer."""
+
+    def __init__(
+        self,
+        engine: PaymentEngine,
+        *,
+        busy: Callable[[], bool] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.busy = busy or (lambda: False)
+        self._payments: OrderedDict[str, EcrPayment] = OrderedDict()
+        self._by_reference: dict[str, str] = {}
+        self.listeners: list[PaymentListener] = []
+
+    @property
+    def running(self) -> EcrPayment | None:
+        for payment in reversed(self._payments.values()):
+            if payment.outcome is None:
+                return payment
+        return None
+
+    def start(self, request: PaymentRequest) -> tuple[EcrPayment, bool]:
+        """Start a payment; (payment, False) if the same reference was already started with the
+        same content (a till retrying its POST), so nothing is charged twice."""
+        if request.reference and request.reference in self._by_reference:
+            earlier = self._payments.get(self._by_reference[request.reference])
+            if earlier is not None:
+                if earlier.request != request:
+                    raise Conflict(
+                        f'Reference "{request.reference}" was used for another payment '
+                        f"(id {earlier.id}); use a new reference.",
+                        "reference_conflict",
+                    )
+                return earlier, False
+        running = self.running
+        if running is not None:
+            raise Conflict(
+                f"Another payment is in progress (id {running.id}); wait for it or cancel it.",
+                "busy",
+            )
+        if self.busy():
+            raise Conflict(
+                "The operator is taking a payment at the terminal; try again when it has ended.",
+                "busy",
+            )
+        payment = EcrPayment(str(uuid.uuid4()), request)
+        self._payments[payment.id] = payment
+        if request.reference:
+            self._by_reference[request.reference] = payment.id
+        self._forget_old()
+        for listener in self.listeners:
+            _safely(listener.payment_started, payment)
+        payment.task = asyncio.ensure_future(self._run(payment))
+        return payment, True
+
+    async def _run(self, payment: EcrPayment) -> None:
+        request = payment.request
+
+        def progress(step: Progress) -> None:
+            payment.stage = step.stage
+            payment.message = step.message
+            if step.transaction_id:
+                payment.transaction_id = step.transaction_id
+            for listener in self.listeners:
+                _safely(listener.payment_progress, payment, step)
+
+        sale = SaleRequest(request.amount, request.method, request.reference)
+        try:
+            outcome = await self.engine.sale(sale, progress, payment.cancel)
+        except PostermError as error:
+            outcome = Outcome(
+                payment.transaction_id,
+                Result.ERROR,
+                request.amount,
+                request.method.protocol_entry,
+                message=error.sentence,
+            )
+        except Exception:
+            log.exception("ECR payment %s failed inside the terminal", payment.id)
+            outcome = Outcome(
+                payment.transaction_id,
+                Result.ERROR,
+                request.amount,
+                request.method.protocol_entry,
+                message="The terminal had an internal problem; check its history "
+                "before trying again.",
+            )
+        payment.outcome = outcome
+        payment.done.set()
+        for listener in self.listeners:
+            _safely(listener.payment_ended, payment, outcome)
+
+    def get(self, payment_id: str) -> EcrPayment:
+        payment = self._payments.get(payment_id)
+        if payment is None:
+            raise NotFound(f"No payment {payment_id} (the till's id from POST /ecr/v1/payments).")
+        return payment
+
+    async def wait(self, payment: EcrPayment, seconds: float) -> None:
+        if seconds > 0 and payment.outcome is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(payment.done.wait(), seconds)
+
+    def cancel(self, payment: EcrPayment) -> None:
+        if payment.outcome is not None:
+            raise Conflict("The payment has already ended.", "already_completed")
+        if payment.stage in UNSAFE_TO_CANCEL:
+            raise Conflict(
+                "The bank is deciding; the payment cannot be cancelled now. Follow it with "
+                "GET ?wait= and refund or void it if needed.",
+                "not_cancellable",
+            )
+        payment.cancel.set()
+
+    def transaction_id(self, payment_or_transaction_id: str) -> str:
+        """The journal id for a till payment id, or the argument itself (a journal id)."""
+        payment = self._payments.get(payment_or_transaction_id)
+        if payment is None:
+            return payment_or_transaction_id
+        if payment.outcome is None:
+            raise Conflict("The payment has not ended yet.", "in_progress")
+        if not payment.outcome.id:
+            raise Conflict("The payment ended without a transaction to act on.", "no_transaction")
+        return payment.outcome.id
+
+    async def close(self) -> None:
+        """Cancel what can be cancelled and let running sales reach their end."""
+        for payment in list(self._payments.values()):
+            if payment.outcome is None and payment.stage not in UNSAFE_TO_CANCEL:
+                payment.cancel.set()
+        tasks = [p.task for p in self._payments.values() if p.task and not p.task.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=60)
+
+    def _forget_old(self) -> None:
+        while len(self._payments) > KEEP:
+            oldest_id, oldest = next(iter(self._payments.items()))
+            if oldest.outcome is None:
+                break
+            del self._payments[oldest_id]
+            if oldest.request.reference:
+                self._by_reference.pop(oldest.request.reference, None)
+
+
+def _safely(call: Callable[..., None], *args: Any) -> None:
+    try:
+        call(*args)
+    except Exception:
+        log.exception("ECR listener failed")

@@ -1,0 +1,112 @@
+"""Pure parsers for what a till sends: every bad input becomes a `BadRequest` with the reason."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from terminal.ecr.errors import BadRequest
+from terminal.money import Amount, AmountError, Currency
+from terminal.payment.api import EntryMethod
+
+MAX_BODY = 16 * 1024
+MAX_WAIT_S = 120.0
+REFERENCE_LIMIT = 25
+"""The EMVCo QR reference label (62/05) and most acquirers' merchant reference hold 25."""
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    amount: Amount
+    method: EntryMethod
+    reference: str
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    if len(body) > MAX_BODY:
+        raise BadRequest(f"The body is larger than {MAX_BODY} bytes.")
+    if not body.strip():
+        raise BadRequest("The body is empty; send a JSON object.")
+    try:
+        value = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BadRequest(f"The body is not valid JSON: {error}.") from None
+    if not isinstance(value, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return value
+
+
+def parse_amount(value: object, currency: Currency, field: str = "amount") -> Amount:
+    if not isinstance(value, dict):
+        raise BadRequest(
+            f'"{field}" must be an object like {{"value": 1234, "currency": "{currency.code}"}}.'
+        )
+    try:
+        amount = Amount.from_json(value)
+    except AmountError as error:
+        raise BadRequest(f'"{field}": {error.sentence}') from None
+    except (TypeError, ValueError) as error:
+        raise BadRequest(f'"{field}": {error}') from None
+    if amount.currency != currency:
+        raise BadRequest(
+            f'"{field}": this terminal takes {currency.code}, not {amount.currency.code}.'
+        )
+    if amount.minor <= 0:
+        raise BadRequest(f'"{field}": the value must be more than zero (minor units).')
+    return amount
+
+
+def _check_keys(data: dict[str, Any], allowed: set[str], required: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise BadRequest(f'Unknown field "{unknown[0]}"; allowed: {", ".join(sorted(allowed))}.')
+    missing = sorted(required - set(data))
+    if missing:
+        raise BadRequest(f'Missing field "{missing[0]}".')
+
+
+def parse_payment(body: bytes, currency: Currency) -> PaymentRequest:
+    """POST /ecr/v1/payments."""
+    data = parse_json_object(body)
+    _check_keys(data, {"amount", "method", "reference"}, {"amount", "method"})
+    amount = parse_amount(data["amount"], currency)
+    method_text = data["method"]
+    methods = [m.value for m in EntryMethod]
+    if not isinstance(method_text, str) or method_text not in methods:
+        raise BadRequest(f'"method" must be one of {", ".join(methods)}.')
+    reference = data.get("reference", "")
+    if not isinstance(reference, str):
+        raise BadRequest('"reference" must be text.')
+    if len(reference) > REFERENCE_LIMIT:
+        raise BadRequest(f'"reference" is longer than {REFERENCE_LIMIT} characters.')
+    if any(not ch.isprintable() for ch in reference):
+        raise BadRequest('"reference" must be printable text.')
+    return PaymentRequest(amount, EntryMethod(method_text), reference)
+
+
+def parse_refund(body: bytes, currency: Currency) -> Amount | None:
+    """POST .../refund: {"amount": {...}} for part of a sale, {} (or no body) for all of it."""
+    if not body.strip():
+        return None
+    data = parse_json_object(body)
+    _check_keys(data, {"amount"}, set())
+    if "amount" not in data or data["amount"] is None:
+        return None
+    return parse_amount(data["amount"], currency)
+
+
+def parse_wait(text: str | None) -> float:
+    """?wait=S: seconds to long-poll, 0 to MAX_WAIT_S."""
+    if text is None or text == "":
+        return 0.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise BadRequest('"wait" must be a number of seconds.') from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise BadRequest('"wait" must be zero or more seconds.')
+    if seconds > MAX_WAIT_S:
+        raise BadRequest(f'"wait" is at most {MAX_WAIT_S:g} seconds.')
+    return seconds

@@ -1,0 +1,247 @@
+"""The ECR API over aiohttp: routes, bearer-token check, and errors as JSON sentences."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from terminal.ecr.errors import BadRequest, Conflict, EcrError, NotFound, Unauthorized
+from terminal.ecr.payments import EcrPayments
+from terminal.ecr.requests import MAX_BODY, parse_payment, parse_refund, parse_wait
+from terminal.errors import PostermError
+from terminal.payment.api import PaymentEngine, Progress
+from terminal.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+PAYMENTS: web.AppKey[EcrPayments] = web.AppKey("payments", EcrPayments)
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+ENGINE: web.AppKey[Any] = web.AppKey("engine", object)
+
+
+def error_body(error: EcrError) -> dict[str, str]:
+    return {"error": error.code, "message": error.sentence}
+
+
+def check_token(header: str | None, token: str) -> None:
+    """Raise `Unauthorized` unless `header` is "Bearer <token>" (compared in constant time)."""
+    if not header:
+        raise Unauthorized("Send the ECR token: Authorization: Bearer <ecr.token>.")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise Unauthorized("Send the ECR token: Authorization: Bearer <ecr.token>.")
+    if not token or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise Unauthorized("The ECR token is wrong.")
+
+
+def _middleware(token: str) -> Any:
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            check_token(request.headers.get("Authorization"), token)
+            return await handler(request)
+        except EcrError as error:
+            headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+            return web.json_response(error_body(error), status=error.status, headers=headers)
+        except web.HTTPException as error:
+            if error.status == 413:
+                body = {
+                    "error": "malformed",
+                    "message": f"The body is larger than {MAX_BODY} bytes.",
+                }
+                return web.json_response(body, status=400)
+            body = {
+                "error": "not_found" if error.status == 404 else "http",
+                "message": error.reason or "Not found.",
+            }
+            return web.json_response(body, status=error.status)
+        except PostermError as error:
+            return web.json_response(
+                {"error": "terminal", "message": error.sentence},
+                status=503 if error.exit_code == 3 else 409,
+            )
+        except Exception:
+            log.exception("ECR request %s %s failed", request.method, request.path)
+            return web.json_response(
+                {
+                    "error": "internal",
+                    "message": "The terminal had an internal problem; details are in its log.",
+                },
+                status=500,
+            )
+
+    return guard
+
+
+async def _body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise BadRequest(f"The body is larger than {MAX_BODY} bytes.")
+    return await request.read()
+
+
+async def create_payment(request: web.Request) -> web.Response:
+    payments = request.app[PAYMENTS]
+    settings = request.app[SETTINGS]
+    parsed = parse_payment(await _body(request), settings.currency)
+    payment, _new = payments.start(parsed)
+    return web.json_response(
+        {"id": payment.id, "state": payment.state},
+        status=202,
+        headers={"Location": f"/ecr/v1/payments/{payment.id}"},
+    )
+
+
+async def get_payment(request: web.Request) -> web.Response:
+    payments = request.app[PAYMENTS]
+    wait = parse_wait(request.query.get("wait"))
+    payment_id = request.match_info["id"]
+    try:
+        payment = payments.get(payment_id)
+    except NotFound:
+        # Not one of ours since start-up: a journal id is answered from the journal.
+        engine: PaymentEngine = request.app[ENGINE]
+        try:
+            view = engine.transaction(payment_id)
+        except PostermError:
+            raise NotFound(f"No payment {payment_id}.") from None
+        body = view.to_json()
+        body["state"] = "completed"
+        body["transaction_id"] = view.id
+        return web.json_response(body)
+    await payments.wait(payment, wait)
+    return web.json_response(payment.to_json())
+
+
+async def cancel_payment(request: web.Request) -> web.Response:
+    payments = request.app[PAYMENTS]
+    payment = payments.get(request.match_info["id"])
+    payments.cancel(payment)
+    return web.json_response({"id": payment.id, "state": payment.state}, status=202)
+
+
+def _ignore(step: Progress) -> None:
+    return None
+
+
+async def refund_payment(request: web.Request) -> web.Response:
+    payments = request.app[PAYMENTS]
+    engine: PaymentEngine = request.app[ENGINE]
+    amount = parse_refund(await _body(request), request.app[SETTINGS].currency)
+    transaction_id = payments.transaction_id(request.match_info["id"])
+    _known(engine, transaction_id)
+    outcome = await engine.refund(transaction_id, amount, _ignore)
+    body = outcome.to_json()
+    body["state"] = "completed"
+    return web.json_response(body)
+
+
+async def void_payment(request: web.Request) -> web.Response:
+    payments = request.app[PAYMENTS]
+    engine: PaymentEngine = request.app[ENGINE]
+    if (await _body(request)).strip() not in (b"", b"{}"):
+        raise BadRequest("A void takes no body.")
+    transaction_id = payments.transaction_id(request.match_info["id"])
+    _known(engine, transaction_id)
+    outcome = await engine.void(transaction_id, _ignore)
+    body = outcome.to_json()
+    body["state"] = "completed"
+    return web.json_response(body)
+
+
+def _known(engine: PaymentEngine, transaction_id: str) -> None:
+    try:
+        engine.transaction(transaction_id)
+    except PostermError:
+        raise NotFound(f"No payment {transaction_id}.") from None
+
+
+async def totals(request: web.Request) -> web.Response:
+    engine: PaymentEngine = request.app[ENGINE]
+    return web.json_response(engine.totals().to_json())
+
+
+async def status(request: web.Request) -> web.Response:
+    engine: PaymentEngine = request.app[ENGINE]
+    payments = request.app[PAYMENTS]
+    queue = engine.queue_status()
+    running = payments.running
+    return web.json_response(
+        {
+            "terminal_id": request.app[SETTINGS].terminal.terminal_id,
+            "gateway_online": engine.gateway_online,
+            "queue": {
+                "count": queue.count,
+                "total": queue.total.to_json(),
+                "oldest": queue.oldest.isoformat() if queue.oldest else None,
+            },
+            "payment_in_progress": running.id if running else None,
+        }
+    )
+
+
+def build_ecr_app(
+    settings: Settings, engine: PaymentEngine, payments: EcrPayments
+) -> web.Application:
+    """The aiohttp application (tests run it with aiohttp's test server or `EcrServer`)."""
+    app = web.Application(middlewares=[_middleware(settings.ecr.token)], client_max_size=MAX_BODY)
+    app[PAYMENTS] = payments
+    app[SETTINGS] = settings
+    app[ENGINE] = engine
+    app.router.add_post("/ecr/v1/payments", create_payment)
+    app.router.add_get("/ecr/v1/payments/{id}", get_payment)
+    app.router.add_delete("/ecr/v1/payments/{id}", cancel_payment)
+    app.router.add_post("/ecr/v1/payments/{id}/refund", refund_payment)
+    app.router.add_post("/ecr/v1/payments/{id}/void", void_payment)
+    app.router.add_get("/ecr/v1/totals", totals)
+    app.router.add_get("/ecr/v1/status", status)
+    return app
+
+
+class EcrServer:
+    """Runs the ECR API on `ecr.listen` inside the current event loop (screen or `serve`)."""
+
+    def __init__(
+        self, settings: Settings, engine: PaymentEngine, payments: EcrPayments | None = None
+    ) -> None:
+        self.settings = settings
+        self.payments = payments or EcrPayments(engine)
+        self.app = build_ecr_app(settings, engine, self.payments)
+        self._runner: web.AppRunner | None = None
+        host, _, port = settings.ecr.listen.rpartition(":")
+        self.host = host.strip("[]")
+        self.port = int(port)
+
+    async def start(self) -> None:
+        if not self.settings.ecr.token:
+            raise Conflict("The ECR API needs ecr.token to be set.")
+        runner = web.AppRunner(self.app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError as error:
+            await runner.cleanup()
+            raise EcrUnavailable(
+                f"The ECR API cannot listen on {self.settings.ecr.listen}: {error.strerror}. "
+                "Change ecr.listen or stop what uses that port."
+            ) from None
+        self._runner = runner
+        log.info("ECR API listening on %s", self.settings.ecr.listen)
+
+    async def stop(self) -> None:
+        await self.payments.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+class EcrUnavailable(PostermError):
+    """The API cannot start (port in use, bad address)."""
+
+    exit_code = 3

@@ -1,0 +1,91 @@
+"""Errors of the payment core, each with the sentence the operator reads.
+
+    PaymentError(PostermError)        anything the payment core refuses or cannot do
+    ├── JournalUnavailable            the journal cannot be written (disk full, read-only, I/O);
+    │                                 a sale is refused before the card is read   (exit 3)
+    ├── IllegalTransition             an event that the state machine does not allow from the
+    │                                 transaction's state: a bug, never a customer's doing (exit 3)
+    ├── UnknownTransaction            no transaction with that id                      (exit 2)
+    ├── RefundNotAllowed              the sale cannot be refunded (state, amount above what is
+    │                                 left, other currency)                            (exit 2)
+    ├── VoidNotAllowed                the sale cannot be voided (settled, refunded, declined)
+    │                                                                                  (exit 2)
+    ├── NotConfigured                 the gateway keys or terminal identity are missing  (exit 2)
+    ├── DeviceUnavailable             no card reader / camera is configured or it is absent
+    │                                                                                  (exit 3)
+    └── GatewayUnreachable            an online-only operation (refund, void, close batch) found
+                                      the gateway down; nothing was sent               (exit 3)
+
+Refusals with exit code 2 are raised before anything is sent, so they never move money.
+"""
+
+from __future__ import annotations
+
+from terminal.errors import PostermError
+
+
+class PaymentError(PostermError):
+    """Base of the payment core's errors."""
+
+
+class JournalUnavailable(PaymentError):
+    """The journal cannot be written, so no payment may start."""
+
+    exit_code = 3
+
+
+class IllegalTransition(PaymentError):
+    """A transaction was asked to move along an edge its state machine does not have."""
+
+    exit_code = 3
+
+    def __init__(self, transaction_id: str, state: str, event: str) -> None:
+        super().__init__(
+            f"Transaction {transaction_id} is {state}; it cannot take the step '{event}'."
+        )
+        self.transaction_id = transaction_id
+        self.state = state
+        self.event = event
+
+
+class UnknownTransaction(PaymentError):
+    """The id names no transaction in this terminal's journal."""
+
+    exit_code = 2
+
+    def __init__(self, transaction_id: str) -> None:
+        super().__init__(
+            f"No transaction with id {transaction_id!r} in this terminal's journal; "
+            "check the id with `posterm history`."
+        )
+        self.transaction_id = transaction_id
+
+
+class RefundNotAllowed(PaymentError):
+    """The refund was refused before anything was sent."""
+
+    exit_code = 2
+
+
+class VoidNotAllowed(PaymentError):
+    """The void was refused before anything was sent."""
+
+    exit_code = 2
+
+
+class NotConfigured(PaymentError):
+    """The engine cannot be built from this configuration (a technician's fix)."""
+
+    exit_code = 2
+
+
+class DeviceUnavailable(PaymentError):
+    """The entry method's device is not configured or not present."""
+
+    exit_code = 3
+
+
+class GatewayUnreachable(PaymentError):
+    """An operation that needs the bank online found it unreachable; nothing was sent."""
+
+    exit_code = 3

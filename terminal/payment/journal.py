@@ -1,0 +1,778 @@
+"""The journal: the terminal's durable memory of every payment, in one SQLite file.
+
+Why it is built this way:
+- WAL mode with `synchronous=FULL`: a commit is on disk when `commit` returns, so a power cut
+  or `kill -9` never loses a state the operator was told about.
+- A transaction's signed message (its exact bytes, with its `id` and `seq`) is committed in the
+  same commit that moves it to `authorising`, before it is sent; a crash after that is resolved
+  at start-up from what is on disk (PROTOCOL.md rule 3).
+- `seq` is allocated inside that same commit from a counter row, so it is strictly increasing
+  and never reused across restarts, whichever process signs.
+- Every state change goes through `states.next_state` and appends a history row in the same
+  commit; `apply` can move several transactions at once (a refund and its sale) atomically.
+- Card data is never stored in clear: only the signed message (whose card data is a JWE the
+  terminal cannot open), the masked PAN, the scheme, the AID and a keyed fingerprint.
+
+Reports (history, totals, queue status) are in `reports.py`; the store-and-forward queue's
+rows live here because they are written in the same commits as transaction states.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from terminal.money import Amount
+from terminal.payment.errors import JournalUnavailable, UnknownTransaction
+from terminal.payment.states import Event, State, next_state
+
+JOURNAL_FILE = "journal.sqlite3"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS transactions (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    state TEXT NOT NULL,
+    ref TEXT NOT NULL DEFAULT '',
+    amount INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    entry TEXT NOT NULL DEFAULT '',
+    reference TEXT NOT NULL DEFAULT '',
+    tip INTEGER,
+    masked_pan TEXT NOT NULL DEFAULT '',
+    scheme TEXT NOT NULL DEFAULT '',
+    aid TEXT NOT NULL DEFAULT '',
+    fingerprint TEXT NOT NULL DEFAULT '',
+    seq INTEGER,
+    request BLOB,
+    answer BLOB,
+    code TEXT NOT NULL DEFAULT '',
+    auth_code TEXT NOT NULL DEFAULT '',
+    gateway_ref TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    rule TEXT NOT NULL DEFAULT '',
+    offline INTEGER NOT NULL DEFAULT 0,
+    refunded INTEGER NOT NULL DEFAULT 0,
+    batch INTEGER,
+    owner TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transactions_state ON transactions (state);
+CREATE INDEX IF NOT EXISTS transactions_ref ON transactions (ref);
+CREATE INDEX IF NOT EXISTS transactions_fingerprint ON transactions (fingerprint, created_at);
+CREATE INDEX IF NOT EXISTS transactions_batch ON transactions (batch, created_at);
+CREATE TABLE IF NOT EXISTS history (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    txn_id TEXT NOT NULL REFERENCES transactions (id),
+    from_state TEXT NOT NULL,
+    event TEXT NOT NULL,
+    to_state TEXT NOT NULL,
+    at TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS history_txn ON history (txn_id);
+CREATE TABLE IF NOT EXISTS outbox (
+    qid INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    txn_id TEXT NOT NULL REFERENCES transactions (id),
+    seq INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    amount INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    last_attempt_at TEXT,
+    parked INTEGER NOT NULL DEFAULT 0,
+    done_at TEXT,
+    result TEXT NOT NULL DEFAULT '',
+    code TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (done_at, qid);
+CREATE TABLE IF NOT EXISTS batches (
+    no INTEGER PRIMARY KEY,
+    opened_at TEXT NOT NULL,
+    closed_at TEXT,
+    result TEXT NOT NULL DEFAULT '',
+    message_id TEXT NOT NULL DEFAULT '',
+    terminal_totals TEXT NOT NULL DEFAULT '',
+    gateway_totals TEXT NOT NULL DEFAULT '',
+    request BLOB,
+    requested_at TEXT
+);
+"""
+
+# Columns added after the first release, for journals created before them.
+_ADDED_COLUMNS = (("batches", "request", "BLOB"), ("batches", "requested_at", "TEXT"))
+
+# Columns `apply` may set besides the state (never a PAN: there is no column for one).
+_WRITABLE = frozenset(
+    {
+        "masked_pan",
+        "scheme",
+        "aid",
+        "fingerprint",
+        "seq",
+        "request",
+        "answer",
+        "code",
+        "auth_code",
+        "gateway_ref",
+        "message",
+        "rule",
+        "offline",
+        "refunded",
+        "entry",
+        "owner",
+    }
+)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO 8601 with milliseconds, as PROTOCOL.md writes times (sorts as text)."""
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One state move for `Journal.apply`: event plus the columns to set with it."""
+
+    txn_id: str
+    event: Event
+    fields: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A journal row (what the engine and reports need; never sensitive card data)."""
+
+    id: str
+    type: str
+    state: State
+    ref: str
+    amount: Amount
+    entry: str
+    reference: str
+    tip: Amount | None
+    masked_pan: str
+    scheme: str
+    aid: str
+    fingerprint: str
+    seq: int | None
+    request: bytes | None
+    code: str
+    auth_code: str
+    gateway_ref: str
+    message: str
+    rule: str
+    offline: bool
+    refunded: Amount
+    batch: int | None
+    owner: str
+    """The engine instance that runs it; start-up recovery leaves a live owner's rows alone."""
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """A signed message waiting in the store-and-forward queue (advice or reverse)."""
+
+    qid: int
+    message_id: str
+    kind: str
+    txn_id: str
+    seq: int
+    body: bytes
+    amount: Amount
+    created_at: datetime
+    attempts: int
+    last_error: str
+    parked: bool
+
+
+Signer = Callable[[int, datetime], bytes]
+"""Builds and signs a message given its `seq` and `created_at`; called inside the commit."""
+
+
+class Journal:
+    """One SQLite journal file; safe to share between the engine and the forwarder task."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        """Guards the connection; held while a unit runs, never while waiting for a commit."""
+        self._committer = threading.Lock()
+        """One thread at a time commits; others queue here and usually find their work done."""
+        self._txn_open = False
+        self._generation = 0
+        """Number of the open (or last) group transaction."""
+        self._committed = 0
+        self._failed: dict[int, JournalUnavailable] = {}
+        self.commits = 0
+        """Commits (fsyncs) so far: fewer than state changes when callers overlap."""
+        self.path = path
+        self.clock = clock
+
+    # -- opening --------------------------------------------------------------------------
+    @classmethod
+    def open(cls, data_dir: Path, *, clock: Clock = utc_now) -> Journal:
+        """Open (or create) the journal under `data_dir`; raises `JournalUnavailable`."""
+        path = Path(data_dir) / JOURNAL_FILE
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.executescript(_SCHEMA)
+            for table, column, kind in _ADDED_COLUMNS:
+                names = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in names:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('seq', 0), ('batch', 1)")
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            conn.execute(
+                "INSERT OR IGNORE INTO batches (no, opened_at) VALUES (1, ?)", (iso(clock()),)
+            )
+        except (OSError, sqlite3.Error) as error:
+            raise JournalUnavailable(
+                f"The payment journal {path} cannot be opened ({_reason(error)}); no payment "
+                "can be taken until a technician fixes it."
+            ) from None
+        return cls(conn, path, clock)
+
+    def close(self) -> None:
+        with self._lock:
+            self._commit_open()
+            self._conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One unit of work, durable when the block exits (group commit).
+
+        Units of concurrent callers share one SQLite transaction and so one fsync: each runs
+        in its own savepoint (a unit that raises is undone alone), then waits until the
+        transaction holding it is committed. Nobody returns before its change is on disk; a
+        failed commit raises `JournalUnavailable` in every caller of that group.
+        """
+        with self._lock:
+            if not self._txn_open:
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as error:
+                    raise _unavailable(self.path, error) from None
+                self._txn_open = True
+                self._generation += 1
+            generation = self._generation
+            self._conn.execute("SAVEPOINT unit")
+            try:
+                yield self._conn
+                self._conn.execute("RELEASE unit")
+            except sqlite3.Error as error:
+                self._undo_unit(generation, error)
+                raise _unavailable(self.path, error) from None
+            except BaseException:
+                self._undo_unit(generation, None)
+                raise
+        self._wait_for_commit(generation)
+
+    def _undo_unit(self, generation: int, error: sqlite3.Error | None) -> None:
+        """Roll back one unit; if SQLite dropped the whole transaction, fail the group."""
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK TO unit")
+                self._conn.execute("RELEASE unit")
+                return
+            except sqlite3.Error:
+                self._rollback()
+        self._txn_open = False
+        self._failed[generation] = _unavailable(self.path, error or sqlite3.Error("rolled back"))
+
+    def _wait_for_commit(self, generation: int) -> None:
+        with self._committer:
+            if self._committed < generation and generation not in self._failed:
+                with self._lock:
+                    self._commit_open()
+        failure = self._failed.get(generation)
+        if failure is not None:
+            raise failure
+
+    def _commit_open(self) -> None:
+        """Commit the open group transaction (call with the connection lock held)."""
+        if not self._txn_open:
+            return
+        generation = self._generation
+        self._txn_open = False
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            self._rollback()
+            self._failed[generation] = _unavailable(self.path, error)
+            return
+        self._committed = generation
+        self.commits += 1
+
+    def _rollback(self) -> None:
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            self._commit_open()  # never read what is not yet on disk
+            try:
+                cursor = self._conn.execute(sql, params)
+                cursor.row_factory = sqlite3.Row
+                return list(cursor.fetchall())
+            except sqlite3.Error as error:
+                raise _unavailable(self.path, error) from None
+
+    # -- the pre-flight check -------------------------------------------------------------
+    def check_free_space(self, reserve_bytes: int) -> None:
+        """`JournalUnavailable` when the data folder's disk has less than the reserve free."""
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError as error:
+            raise _unavailable(self.path, error) from None
+        if free < reserve_bytes:
+            raise JournalUnavailable(
+                f"The disk holding the payment journal is full ({free // 1024} KiB free, "
+                f"{reserve_bytes // 1024} KiB needed): sale refused before reading the card. "
+                f"Free space in {self.path.parent}."
+            )
+
+    def check_writable(self, reserve_bytes: int) -> None:
+        """Refuse a payment now, before a card is read, if it could not be journaled.
+
+        Checks free space under the data folder, then proves the file can grow by the reserve
+        (a blob written and dropped in one commit: it needs new pages, which a full disk or a
+        read-only file refuses).
+        """
+        self.check_free_space(reserve_bytes)
+        with self._write() as conn:
+            _probe(conn, reserve_bytes)
+
+    # -- transactions ---------------------------------------------------------------------
+    def create(
+        self,
+        txn_id: str,
+        type: str,
+        amount: Amount,
+        *,
+        entry: str = "",
+        reference: str = "",
+        tip: Amount | None = None,
+        ref: str = "",
+        fields: dict[str, Any] | None = None,
+        reserve_bytes: int = 0,
+    ) -> Transaction:
+        """Insert a transaction in `created` (its first history row in the same commit).
+
+        With `reserve_bytes`, the same commit first proves the journal can grow by that much
+        (see `check_writable`): one fsync both checks the disk and records the sale.
+        """
+        now = iso(self.clock())
+        extra = dict(fields or {})
+        _check_fields(extra)
+        if reserve_bytes:
+            self.check_free_space(reserve_bytes)
+        with self._write() as conn:
+            if reserve_bytes:
+                _probe(conn, reserve_bytes)
+            conn.execute(
+                "INSERT INTO transactions (id, type, state, ref, amount, currency, entry, "
+                "reference, tip, batch, created_at, updated_at) VALUES "
+                "(?, ?, 'created', ?, ?, ?, ?, ?, ?, (SELECT value FROM meta WHERE key='batch'),"
+                " ?, ?)",
+                (
+                    txn_id,
+                    type,
+                    ref,
+                    amount.minor,
+                    amount.currency.code,
+                    entry,
+                    reference,
+                    tip.minor if tip else None,
+                    now,
+                    now,
+                ),
+            )
+            if extra:
+                _update(conn, txn_id, extra, now)
+            conn.execute(
+                "INSERT INTO history (txn_id, from_state, event, to_state, at) "
+                "VALUES (?, '', 'create', 'created', ?)",
+                (txn_id, now),
+            )
+        return self.get(txn_id)
+
+    def apply(self, *changes: Change) -> list[State]:
+        """Move transactions along their state machines, all in one commit."""
+        now = iso(self.clock())
+        states = []
+        with self._write() as conn:
+            for change in changes:
+                states.append(self._move(conn, change, now))
+        return states
+
+    def sign_and_apply(
+        self,
+        change: Change,
+        sign: Signer,
+        *,
+        before: tuple[Change, ...] = (),
+        also: tuple[Change, ...] = (),
+    ) -> bytes:
+        """Allocate the next `seq`, sign, store the bytes as the transaction's request and
+        apply `change` (normally `send`, after any `before` moves such as `card_read`), all in
+        one commit, before anything is sent."""
+        with self._write() as conn:
+            moment = self.clock()
+            for earlier in before:
+                self._move(conn, earlier, iso(moment))
+            seq = _next_seq(conn)
+            body = sign(seq, moment)
+            fields = {**change.fields, "seq": seq, "request": body}
+            now = iso(moment)
+            self._move(conn, Change(change.txn_id, change.event, fields, change.detail), now)
+            for other in also:
+                self._move(conn, other, now)
+        return body
+
+    def enqueue(
+        self,
+        change: Change,
+        kind: str,
+        message_id: str,
+        amount: Amount,
+        sign: Signer,
+        *,
+        before: tuple[Change, ...] = (),
+    ) -> QueueItem:
+        """Sign a store-and-forward message (advice or reverse) and commit it to the queue in
+        the same commit as `change` (approve_offline or reverse) and any `before` moves."""
+        with self._write() as conn:
+            moment = self.clock()
+            for earlier in before:
+                self._move(conn, earlier, iso(moment))
+            seq = _next_seq(conn)
+            body = sign(seq, moment)
+            now = iso(moment)
+            fields = dict(change.fields)
+            if kind == "advice":
+                fields.update(seq=seq, request=body)
+            self._move(conn, Change(change.txn_id, change.event, fields, change.detail), now)
+            cursor = conn.execute(
+                "INSERT INTO outbox (message_id, kind, txn_id, seq, body, amount, currency, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    message_id,
+                    kind,
+                    change.txn_id,
+                    seq,
+                    body,
+                    amount.minor,
+                    amount.currency.code,
+                    now,
+                ),
+            )
+            qid = cursor.lastrowid
+        assert qid is not None
+        return self.queue_item(qid)
+
+    def _move(self, conn: sqlite3.Connection, change: Change, now: str) -> State:
+        row = conn.execute(
+            "SELECT state FROM transactions WHERE id = ?", (change.txn_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownTransaction(change.txn_id)
+        current = State(row[0])
+        target = next_state(change.txn_id, current, change.event)
+        _check_fields(change.fields)
+        _update(conn, change.txn_id, {**change.fields, "state": target.value}, now)
+        conn.execute(
+            "INSERT INTO history (txn_id, from_state, event, to_state, at, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (change.txn_id, current.value, change.event.value, target.value, now, change.detail),
+        )
+        return target
+
+    def note(self, txn_id: str, message: str) -> None:
+        """Replace the operator message of a transaction (not a state change: no history)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE transactions SET message = ?, updated_at = ? WHERE id = ?",
+                (message, iso(self.clock()), txn_id),
+            )
+
+    def get(self, txn_id: str) -> Transaction:
+        rows = self._read("SELECT * FROM transactions WHERE id = ?", (txn_id,))
+        if not rows:
+            raise UnknownTransaction(txn_id)
+        return _transaction(rows[0])
+
+    def find(
+        self, where: str = "1", params: tuple[Any, ...] = (), *, limit: int = -1
+    ) -> list[Transaction]:
+        """Transactions matching a SQL condition, newest first."""
+        rows = self._read(
+            f"SELECT * FROM transactions WHERE {where} ORDER BY created_at DESC, rowid DESC "  # noqa: S608
+            "LIMIT ?",
+            (*params, limit),
+        )
+        return [_transaction(row) for row in rows]
+
+    def in_flight(self) -> list[Transaction]:
+        """Transactions a crash left between steps, oldest first (start-up recovery)."""
+        rows = self._read(
+            "SELECT * FROM transactions WHERE state IN ('created', 'card_read', 'authorising', "
+            "'unknown') ORDER BY created_at, rowid"
+        )
+        return [_transaction(row) for row in rows]
+
+    def history_of(self, txn_id: str) -> list[tuple[str, str, str, str]]:
+        """(from_state, event, to_state, at) for one transaction, in order."""
+        rows = self._read(
+            "SELECT from_state, event, to_state, at FROM history WHERE txn_id = ? ORDER BY n",
+            (txn_id,),
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        rows = self._read(sql, params)
+        return rows[0][0] if rows else None
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        return self._read(sql, params)
+
+    @property
+    def last_seq(self) -> int:
+        return int(self.scalar("SELECT value FROM meta WHERE key = 'seq'"))
+
+    def next_seq(self) -> int:
+        """A `seq` for a message that is not journaled (close_batch): still never reused."""
+        with self._write() as conn:
+            return _next_seq(conn)
+
+    # -- store-and-forward queue ----------------------------------------------------------
+    def pending(self, *, include_parked: bool = False, limit: int = -1) -> list[QueueItem]:
+        """Queue items not yet acknowledged, in the order they were committed."""
+        parked = "" if include_parked else "AND parked = 0"
+        rows = self._read(
+            f"SELECT * FROM outbox WHERE done_at IS NULL {parked} ORDER BY qid LIMIT ?",  # noqa: S608
+            (limit,),
+        )
+        return [_queue_item(row) for row in rows]
+
+    def queue_item(self, qid: int) -> QueueItem:
+        rows = self._read("SELECT * FROM outbox WHERE qid = ?", (qid,))
+        return _queue_item(rows[0])
+
+    def queue_done(self, item: QueueItem, result: str, code: str, change: Change) -> bool:
+        """The gateway answered a queued message: mark it done and move its transaction.
+
+        False when another process got there first (both sent the same bytes, which the
+        gateway answers once): nothing is changed twice.
+        """
+        now = iso(self.clock())
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE outbox SET done_at = ?, result = ?, code = ?, attempts = attempts + 1, "
+                "last_attempt_at = ? WHERE qid = ? AND done_at IS NULL",
+                (now, result, code, now, item.qid),
+            )
+            if cursor.rowcount == 0:
+                return False
+            self._move(conn, change, now)
+        return True
+
+    def queue_failed(self, item: QueueItem, error: str, *, park: bool = False) -> None:
+        """A forwarding attempt failed; `park` stops retries (the gateway refused the bytes)."""
+        now = iso(self.clock())
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, last_attempt_at = ?, "
+                "parked = parked OR ? WHERE qid = ?",
+                (error, now, 1 if park else 0, item.qid),
+            )
+
+    # -- batches --------------------------------------------------------------------------
+    @property
+    def batch_no(self) -> int:
+        return int(self.scalar("SELECT value FROM meta WHERE key = 'batch'"))
+
+    def store_close(self, message_id: str, terminal_totals: str, sign: Signer) -> bytes:
+        """Sign the close_batch and keep it with the open batch before it is sent, so a close
+        whose answer was lost is re-sent with the same id (the gateway closes a batch once)."""
+        with self._write() as conn:
+            moment = self.clock()
+            body = sign(_next_seq(conn), moment)
+            conn.execute(
+                "UPDATE batches SET message_id = ?, terminal_totals = ?, request = ?, "
+                "requested_at = ? WHERE no = (SELECT value FROM meta WHERE key = 'batch')",
+                (message_id, terminal_totals, body, iso(moment)),
+            )
+        return body
+
+    def pending_close(self) -> tuple[str, str, bytes] | None:
+        """(message id, terminal totals, signed bytes) of a close sent without an answer."""
+        rows = self._read(
+            "SELECT message_id, terminal_totals, request FROM batches WHERE no = "
+            "(SELECT value FROM meta WHERE key = 'batch') AND request IS NOT NULL"
+        )
+        if not rows:
+            return None
+        return rows[0][0], rows[0][1], rows[0][2]
+
+    def close_batch(self, result: str, gateway_totals: str) -> int:
+        """Record the gateway's answer to the stored close_batch and open the next batch;
+        transactions made after the close was signed move to the new batch."""
+        now = iso(self.clock())
+        with self._write() as conn:
+            number = int(conn.execute("SELECT value FROM meta WHERE key = 'batch'").fetchone()[0])
+            cutoff = conn.execute(
+                "SELECT COALESCE(requested_at, ?) FROM batches WHERE no = ?", (now, number)
+            ).fetchone()[0]
+            conn.execute(
+                "UPDATE batches SET closed_at = ?, result = ?, gateway_totals = ? WHERE no = ?",
+                (now, result, gateway_totals, number),
+            )
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'batch'", (number + 1,))
+            conn.execute("INSERT INTO batches (no, opened_at) VALUES (?, ?)", (number + 1, now))
+            conn.execute(
+                "UPDATE transactions SET batch = ? WHERE batch = ? AND created_at > ?",
+                (number + 1, number, cutoff),
+            )
+        return number
+
+    def batch_opened_at(self) -> datetime | None:
+        text = self.scalar("SELECT opened_at FROM batches WHERE no = ?", (self.batch_no,))
+        return parse_iso(text) if text else None
+
+
+def _probe(conn: sqlite3.Connection, reserve_bytes: int) -> None:
+    """Make the file grow by the reserve and give it back, inside the caller's commit."""
+    conn.execute("CREATE TABLE IF NOT EXISTS reserve_probe (b BLOB)")
+    conn.execute("INSERT INTO reserve_probe VALUES (zeroblob(?))", (min(reserve_bytes, 1 << 20),))
+    conn.execute("DELETE FROM reserve_probe")
+
+
+def _next_seq(conn: sqlite3.Connection) -> int:
+    row = conn.execute(
+        "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
+    ).fetchone()
+    return int(row[0])
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - _WRITABLE
+    if unknown:
+        raise ValueError(f"not journal columns: {sorted(unknown)}")
+
+
+def _update(conn: sqlite3.Connection, txn_id: str, fields: dict[str, Any], now: str) -> None:
+    columns = ", ".join(f"{name} = ?" for name in fields)
+    values = [int(v) if isinstance(v, bool) else v for v in fields.values()]
+    conn.execute(
+        f"UPDATE transactions SET {columns}, updated_at = ? WHERE id = ?",  # noqa: S608
+        (*values, now, txn_id),
+    )
+
+
+def _transaction(row: sqlite3.Row) -> Transaction:
+    currency = row["currency"]
+    return Transaction(
+        id=row["id"],
+        type=row["type"],
+        state=State(row["state"]),
+        ref=row["ref"],
+        amount=Amount.of(row["amount"], currency),
+        entry=row["entry"],
+        reference=row["reference"],
+        tip=Amount.of(row["tip"], currency) if row["tip"] is not None else None,
+        masked_pan=row["masked_pan"],
+        scheme=row["scheme"],
+        aid=row["aid"],
+        fingerprint=row["fingerprint"],
+        seq=row["seq"],
+        request=row["request"],
+        code=row["code"],
+        auth_code=row["auth_code"],
+        gateway_ref=row["gateway_ref"],
+        message=row["message"],
+        rule=row["rule"],
+        offline=bool(row["offline"]),
+        refunded=Amount.of(row["refunded"], currency),
+        batch=row["batch"],
+        owner=row["owner"],
+        created_at=parse_iso(row["created_at"]),
+        updated_at=parse_iso(row["updated_at"]),
+    )
+
+
+def _queue_item(row: sqlite3.Row) -> QueueItem:
+    return QueueItem(
+        qid=row["qid"],
+        message_id=row["message_id"],
+        kind=row["kind"],
+        txn_id=row["txn_id"],
+        seq=row["seq"],
+        body=row["body"],
+        amount=Amount.of(row["amount"], row["currency"]),
+        created_at=parse_iso(row["created_at"]),
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        parked=bool(row["parked"]),
+    )
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, sqlite3.Error):
+        code = getattr(error, "sqlite_errorname", "")
+        if code in ("SQLITE_FULL",) or "full" in text:
+            return "the disk is full"
+        if code.startswith("SQLITE_READONLY") or "readonly" in text:
+            return "the file is read-only"
+        if code.startswith("SQLITE_IOERR") or "disk I/O" in text:
+            return "disk I/O error"
+        if code.startswith("SQLITE_CANTOPEN"):
+            return "the file cannot be opened"
+        if code.startswith("SQLITE_BUSY") or "locked" in text:
+            return "another process holds it locked"
+    return text
+
+
+def _unavailable(path: Path, error: BaseException) -> JournalUnavailable:
+    return JournalUnavailable(
+        f"The payment journal cannot be written ({_reason(error)}): nothing was charged and no "
+        f"card was read. Free space or fix permissions in {path.parent}, then try again."
+    )

@@ -1,0 +1,131 @@
+"""The life of a transaction, declared in one place.
+
+Every state a sale, refund or void can be in, and every event that moves it, are listed in
+`TRANSITIONS`; `next_state` is the only way to move, and an event the table does not list
+raises `IllegalTransition`. The journal records each move in its history table in the same
+commit as the new state, so the history is the transaction's complete story.
+
+    created ─► card_read ─► authorising ─► approved ─► voided | partially_refunded | refunded
+       │           ├► declined   │    ├──► declined | failed
+       └──────────►└► cancelled  │    ├──► approved_offline ─► forwarded | declined_after_forward
+                                 │    └──► unknown ─► reversing ─► reversed
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from terminal.payment.errors import IllegalTransition
+
+
+class State(StrEnum):
+    CREATED = "created"
+    """The row exists (the journal is writable); nothing has been read or sent."""
+    CARD_READ = "card_read"
+    """The card or code was captured; nothing has been sent."""
+    AUTHORISING = "authorising"
+    """The signed message is committed and may have left the terminal."""
+    APPROVED = "approved"
+    DECLINED = "declined"
+    FAILED = "failed"
+    """Not processed: the gateway refused the message itself (signature, format, id conflict)
+    or could not be reached for an online-only operation. No money moved."""
+    CANCELLED = "cancelled"
+    """Stopped before anything was sent (operator, timeout, device problem, restart), or a
+    merchant-presented code the gateway confirmed withdrawn unpaid."""
+    APPROVED_OFFLINE = "approved_offline"
+    """Approved by the terminal's own rules; its advice waits in the store-and-forward queue."""
+    FORWARDED = "forwarded"
+    """The advice reached the gateway, which accepted it."""
+    DECLINED_AFTER_FORWARD = "declined_after_forward"
+    """The gateway declined the advice: the merchant carries the loss, reports show it."""
+    UNKNOWN = "unknown"
+    """Sent, no valid answer: a reversal must be queued before the operator is told."""
+    REVERSING = "reversing"
+    """A reversal is committed to the queue and is being forwarded."""
+    REVERSED = "reversed"
+    VOIDED = "voided"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+
+class Event(StrEnum):
+    CARD_READ = "card_read"
+    SEND = "send"
+    APPROVE = "approve"
+    DECLINE = "decline"
+    REJECT = "reject"
+    CANCEL = "cancel"
+    WITHDRAW = "withdraw"
+    APPROVE_OFFLINE = "approve_offline"
+    DECLINE_OFFLINE = "decline_offline"
+    NOT_SENT = "not_sent"
+    NO_ANSWER = "no_answer"
+    REVERSE = "reverse"
+    REVERSAL_DONE = "reversal_done"
+    FORWARD_ACCEPTED = "forward_accepted"
+    FORWARD_DECLINED = "forward_declined"
+    VOID = "void"
+    REFUND_PART = "refund_part"
+    REFUND_FULL = "refund_full"
+
+
+S = State
+E = Event
+
+TRANSITIONS: dict[tuple[State, Event], State] = {
+    (S.CREATED, E.CARD_READ): S.CARD_READ,
+    (S.CREATED, E.SEND): S.AUTHORISING,
+    (S.CREATED, E.CANCEL): S.CANCELLED,
+    (S.CARD_READ, E.SEND): S.AUTHORISING,
+    (S.CARD_READ, E.CANCEL): S.CANCELLED,
+    (S.CARD_READ, E.DECLINE): S.DECLINED,
+    (S.AUTHORISING, E.APPROVE): S.APPROVED,
+    (S.AUTHORISING, E.DECLINE): S.DECLINED,
+    (S.AUTHORISING, E.REJECT): S.FAILED,
+    (S.AUTHORISING, E.APPROVE_OFFLINE): S.APPROVED_OFFLINE,
+    (S.AUTHORISING, E.DECLINE_OFFLINE): S.DECLINED,
+    (S.AUTHORISING, E.NOT_SENT): S.FAILED,
+    (S.AUTHORISING, E.WITHDRAW): S.CANCELLED,
+    (S.AUTHORISING, E.NO_ANSWER): S.UNKNOWN,
+    (S.UNKNOWN, E.REVERSE): S.REVERSING,
+    (S.REVERSING, E.REVERSAL_DONE): S.REVERSED,
+    (S.APPROVED_OFFLINE, E.FORWARD_ACCEPTED): S.FORWARDED,
+    (S.APPROVED_OFFLINE, E.FORWARD_DECLINED): S.DECLINED_AFTER_FORWARD,
+    (S.APPROVED, E.VOID): S.VOIDED,
+    (S.FORWARDED, E.VOID): S.VOIDED,
+    (S.APPROVED, E.REFUND_PART): S.PARTIALLY_REFUNDED,
+    (S.FORWARDED, E.REFUND_PART): S.PARTIALLY_REFUNDED,
+    (S.PARTIALLY_REFUNDED, E.REFUND_PART): S.PARTIALLY_REFUNDED,
+    (S.APPROVED, E.REFUND_FULL): S.REFUNDED,
+    (S.FORWARDED, E.REFUND_FULL): S.REFUNDED,
+    (S.PARTIALLY_REFUNDED, E.REFUND_FULL): S.REFUNDED,
+}
+
+FINAL: frozenset[State] = frozenset(
+    {S.DECLINED, S.FAILED, S.CANCELLED, S.DECLINED_AFTER_FORWARD, S.REVERSED, S.VOIDED, S.REFUNDED}
+)
+"""No event leaves these states."""
+
+IN_FLIGHT: frozenset[State] = frozenset({S.CREATED, S.CARD_READ, S.AUTHORISING, S.UNKNOWN})
+"""States a crash can leave a transaction in; start-up recovery moves them on."""
+
+MONEY_MOVED: frozenset[State] = frozenset(
+    {S.APPROVED, S.APPROVED_OFFLINE, S.FORWARDED, S.PARTIALLY_REFUNDED, S.REFUNDED}
+)
+"""The sale counts in totals (refunds are counted separately)."""
+
+REFUNDABLE: frozenset[State] = frozenset({S.APPROVED, S.FORWARDED, S.PARTIALLY_REFUNDED})
+VOIDABLE: frozenset[State] = frozenset({S.APPROVED, S.FORWARDED})
+
+
+def next_state(transaction_id: str, state: State | str, event: Event) -> State:
+    """The state `event` leads to from `state`, or `IllegalTransition`."""
+    try:
+        current = State(state)
+    except ValueError:
+        raise IllegalTransition(transaction_id, str(state), event.value) from None
+    target = TRANSITIONS.get((current, event))
+    if target is None:
+        raise IllegalTransition(transaction_id, current.value, event.value)
+    return target

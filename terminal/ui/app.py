@@ -1,0 +1,247 @@
+"""The operator application, built by `build_app` so `posterm run`, `posterm demo` and the tests
+assemble it from the same parts: settings, an engine, an optional printer and customer display,
+and (for the demo) keys that make a simulated card or phone pay."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import events
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+
+from drivers.base import LineDisplay
+from terminal.errors import PostermError
+from terminal.i18n import N_, _, set_language
+from terminal.payment.api import PaymentEngine, QueueStatus
+from terminal.receipts.printing import ReceiptPrinting
+from terminal.security.pins import PinGuard
+from terminal.settings import Settings
+from terminal.ui.customer_display import CustomerDisplay
+from terminal.ui.presenter import ScreenCodePresenter
+
+if TYPE_CHECKING:
+    from terminal.ecr.server import EcrServer  # aiohttp loads only when the till link is on
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAction:
+    """A key the demo operator presses to act as the customer (tap the simulated card...)."""
+
+    key: str
+    description: str
+    run: Callable[[], Awaitable[None] | None]
+    """Called from a worker thread if it is a plain function, on the loop if a coroutine."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusSnapshot:
+    """What the status bar shows."""
+
+    gateway_online: bool
+    queue: QueueStatus | None
+    devices: dict[str, str]
+    terminal_id: str
+    note: str = ""
+
+
+class PostermApp(App[int]):
+    """The terminal's screen: sale first, history, end of day and help a key away."""
+
+    CSS_PATH = Path(__file__).with_name("posterm.tcss")
+    TITLE = "posterm"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("f1,question_mark", "help", N_("Help"), show=False),
+        Binding("ctrl+q", "quit", N_("Quit"), show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: PaymentEngine,
+        *,
+        demo_actions: Sequence[DemoAction] = (),
+        printing: ReceiptPrinting | None = None,
+        display: LineDisplay | None = None,
+        presenter: ScreenCodePresenter | None = None,
+        ecr: EcrServer | None = None,
+        manage_engine: bool = True,
+    ) -> None:
+        super().__init__()
+        self.manage_engine = manage_engine
+        self._engine_open = False
+        self.settings = settings
+        self.engine = engine
+        self.demo_actions = tuple(demo_actions)
+        self.printing = printing or ReceiptPrinting(settings, None)
+        self.customer_display = CustomerDisplay(display)
+        self.presenter = presenter or ScreenCodePresenter()
+        self.devices: dict[str, str] = {
+            "reader": "ready" if settings.devices.nfc != "none" else "none",
+            "camera": "ready" if settings.devices.camera != "none" else "none",
+            "printer": self.printing.state,
+        }
+        self.status_note = ""
+        self.pin_guard = PinGuard(settings.data_dir)
+        self.sale_screen: Any = None
+        self.ecr = ecr
+        self.ecr_payment: Any = None
+        if ecr is not None:
+            from terminal.ui.ecr_follow import ScreenFollowsTill
+
+            ecr.payments.listeners.append(ScreenFollowsTill(self))
+            ecr.payments.busy = lambda: self.sale_running and self.ecr_payment is None
+        self._loop_thread: int | None = None
+        self.sale_running = False
+
+    async def on_mount(self) -> None:
+        from terminal.ui.screens.sale import SaleScreen
+
+        self._loop_thread = threading.get_ident()
+        self.presenter.attach(self)
+        if self.manage_engine and hasattr(self.engine, "__aenter__"):
+            try:
+                await self.engine.__aenter__()  # recovery, then the store-and-forward task
+            except PostermError as error:
+                self.exit(error.exit_code, message=error.sentence)
+                return
+            self._engine_open = True
+        self.push_screen(SaleScreen())
+        if self.ecr is not None:
+            self.run_worker(self._start_ecr(), group="ecr")
+        if self.printing.configured:
+            self.set_interval(30, self._check_printer)
+            self._check_printer()
+
+    async def _start_ecr(self) -> None:
+        assert self.ecr is not None
+        try:
+            await self.ecr.start()
+        except PostermError as error:
+            self.status_note = _("Till link off")
+            self.notify(error.sentence, severity="error", timeout=15)
+
+    async def action_quit(self) -> None:
+        await self.shutdown()
+        self.exit(0)
+
+    async def shutdown(self) -> None:
+        """Stop the ECR API (letting a payment with the bank finish) and close the engine."""
+        if self.ecr is not None:
+            await self.ecr.stop()
+        if self._engine_open:
+            self._engine_open = False
+            await self.engine.__aexit__(None, None, None)  # type: ignore[attr-defined]
+
+    # -- things screens share -------------------------------------------------------------
+    def status(self) -> StatusSnapshot:
+        """The status bar's content; never raises (a broken journal shows as a note)."""
+        try:
+            queue: QueueStatus | None = self.engine.queue_status()
+            online = self.engine.gateway_online
+            note = self.status_note
+        except Exception as error:  # the bar must keep drawing whatever the engine does
+            log.warning("status not available: %s", error)
+            queue, online, note = None, False, _("Status not available.")
+        self.devices["printer"] = self.printing.state
+        return StatusSnapshot(
+            online, queue, dict(self.devices), self.settings.terminal.terminal_id, note
+        )
+
+    def deliver(self, message: Message, target: Any | None = None) -> None:
+        """Post `message` to `target` (default: the active screen) from any thread."""
+
+        def post() -> None:
+            (target or self.screen).post_message(message)
+
+        if self._loop_thread is None or threading.get_ident() == self._loop_thread:
+            post()
+        else:
+            self.call_from_thread(post)
+
+    def on_key(self, event: events.Key) -> None:
+        """Demo keys work on every screen (the merchant code is shown on its own screen)."""
+        for action in self.demo_actions:
+            if event.key == action.key:
+                event.stop()
+                self.run_demo_action(action)
+                return
+
+    def run_demo_action(self, action: DemoAction) -> None:
+        """Run a demo key's action without blocking the screen."""
+        if inspect.iscoroutinefunction(action.run):
+            self.run_worker(action.run(), group="demo", exit_on_error=False)
+        else:
+            self.run_worker(partial(self._demo_in_thread, action), thread=True, group="demo")
+
+    def _demo_in_thread(self, action: DemoAction) -> None:
+        """A demo action's failure is a notice on the screen, never the end of the demo."""
+        try:
+            action.run()
+        except PostermError as error:
+            self.call_from_thread(self.notify, error.sentence, severity="warning")
+        except Exception as error:  # the demo keeps running whatever the simulators do
+            log.exception("demo action %s failed", action.key)
+            self.call_from_thread(self.notify, f"{action.description}: {error}", severity="error")
+
+    def _check_printer(self) -> None:
+        self.run_worker(self.printing.check, thread=True, group="printer", exclusive=True)
+
+    # -- actions --------------------------------------------------------------------------
+    def action_help(self) -> None:
+        from terminal.ui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def build_app(
+    settings: Settings,
+    engine: PaymentEngine,
+    *,
+    demo_actions: Sequence[DemoAction] | None = None,
+    printing: ReceiptPrinting | None = None,
+    display: LineDisplay | None = None,
+    presenter: ScreenCodePresenter | None = None,
+    ecr: EcrServer | None = None,
+    manage_engine: bool = True,
+) -> PostermApp:
+    """The operator screen for `engine`, in the configured language.
+
+    `presenter` is the `CodePresenter` given to the engine's factory, so merchant-presented
+    codes appear on this screen; `demo_actions` add keys that play the customer's part; `ecr`
+    serves the cash-register API from the screen's event loop, and its payments show here.
+    Unless `manage_engine` is False, the app enters the engine's async context when it starts
+    (recovery, store-and-forward task) and leaves it on Ctrl+Q.
+    """
+    set_language(settings.ui.language)
+    return PostermApp(
+        settings,
+        engine,
+        demo_actions=demo_actions or (),
+        printing=printing,
+        display=display,
+        presenter=presenter,
+        ecr=ecr,
+        manage_engine=manage_engine,
+    )
+
+
+def seconds_left(expires_at: datetime, now: datetime) -> int:
+    """Whole seconds until expiry, never negative (for the QR countdown)."""
+    return max(0, int((expires_at - now).total_seconds()))
+
+
+__all__ = ["DemoAction", "PostermApp", "StatusSnapshot", "build_app"]

@@ -1,0 +1,491 @@
+"""The sale screen: type the amount, choose how the customer pays, follow it to the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Digits, Static
+
+from terminal.errors import PostermError
+from terminal.i18n import N_, _, active
+from terminal.i18n.words import decline_reason, entry_label
+from terminal.money import Amount
+from terminal.payment.api import (
+    EntryMethod,
+    Outcome,
+    Progress,
+    Result,
+    SaleRequest,
+    Stage,
+    TransactionView,
+)
+from terminal.ui.keypad import AmountEntry
+from terminal.ui.messages import (
+    CodeCleared,
+    CodeShown,
+    EcrSaleStarted,
+    ReceiptPrinted,
+    SaleEnded,
+    SaleProgress,
+)
+from terminal.ui.widgets.keys_bar import KeysBar
+from terminal.ui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from terminal.ui.app import PostermApp
+
+log = logging.getLogger(__name__)
+
+STAGE_TEXT = {
+    Stage.CHECKING: N_("Checking…"),
+    Stage.WAITING_FOR_CARD: N_("Present card or phone…"),
+    Stage.READING_CARD: N_("Reading card… keep it still"),
+    Stage.CARD_READ: N_("Card read"),
+    Stage.SCANNING: N_("Hold the customer's code up to the camera…"),
+    Stage.CODE_SCANNED: N_("Code read"),
+    Stage.SHOWING_CODE: N_("Customer scans the code with their wallet app…"),
+    Stage.AUTHORISING: N_("Authorising…"),
+    Stage.RETRYING: N_("No answer yet: asking the bank again…"),
+    Stage.REVERSING: N_("No answer from the bank: cancelling the payment with the bank…"),
+}
+
+# Once the request may have reached the bank, only the engine's own deadline ends the wait.
+UNSAFE_TO_CANCEL = {Stage.AUTHORISING, Stage.RETRYING, Stage.REVERSING, Stage.RESULT}
+
+ENTRY_KEYS = [  # S and Q are listed beside the amount, with the other ways to pay
+    ("Enter", N_("Tap")),
+    ("⌫", N_("Correct")),
+    ("H", N_("History")),
+    ("E", N_("End of day")),
+    ("F1", N_("Help")),
+]
+RUNNING_KEYS = [("Esc", N_("Cancel"))]
+RESULT_KEYS = [
+    ("Enter", N_("New sale")),
+    ("P", N_("Reprint")),
+    ("R", N_("Receipt")),
+    ("H", N_("History")),
+    ("E", N_("End of day")),
+    ("F1", N_("Help")),
+]
+
+
+class SaleScreen(Screen[None]):
+    """Amount entry, method choice and the live status panel."""
+
+    BINDINGS = [
+        Binding("enter,t", "pay('nfc')", N_("Tap"), show=False),
+        Binding("s", "pay('qr-scan')", N_("Scan code"), show=False),
+        Binding("q", "pay('qr-show')", N_("Show code"), show=False),
+        Binding("backspace", "correct", N_("Correct"), show=False),
+        Binding("delete,c", "clear", N_("Clear"), show=False),
+        Binding("escape", "cancel", N_("Cancel"), show=False),
+        Binding("h", "history", N_("History"), show=False),
+        Binding("e", "end_of_day", N_("End of day"), show=False),
+        Binding("p", "reprint", N_("Reprint"), show=False),
+        Binding("r", "receipt", N_("Receipt"), show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.phase = "entry"
+        """entry, running or result."""
+        self.stage: Stage | None = None
+        self.cancel_event: asyncio.Event | None = None
+        self.outcome: Outcome | None = None
+        self.source = "screen"
+        self._entry: AmountEntry | None = None
+        self._amount_shown: Amount | None = None
+        self._qr_screen: object | None = None
+
+    @property
+    def papp(self) -> PostermApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def entry(self) -> AmountEntry:
+        if self._entry is None:
+            self._entry = AmountEntry(self.papp.settings.currency)
+        return self._entry
+
+    def compose(self) -> ComposeResult:
+        settings = self.papp.settings
+        yield Static(f"{settings.terminal.merchant_name} · {_('Sale')}", id="title", markup=False)
+        with Horizontal(id="sale-body"):
+            with Vertical(id="entry"):
+                yield Static(_("Amount") + f" ({settings.currency.code})", id="amount-label")
+                yield Digits(self._digits_text(), id="amount")
+                yield Static("", id="tip-line")
+                yield Static(self._methods_text(), id="methods")
+            with Vertical(id="panel"):
+                yield Static(_("Type the amount, then choose how the customer pays."), id="stage")
+                yield Static("", id="detail")
+        yield KeysBar(self._keys(), id="keys")
+        yield StatusBar(id="status")
+
+    def on_mount(self) -> None:
+        self.papp.sale_screen = self
+        self.papp.customer_display.idle()
+
+    # -- text helpers ---------------------------------------------------------------------
+    def _digits_text(self) -> str:
+        amount = self._amount_shown or self.entry.amount
+        text = active().amount(amount)
+        return text.split(" ", 1)[1]
+
+    def _methods_text(self) -> Text:
+        text = Text()
+        for key, method in (("Enter", "nfc"), ("S", "qr-scan"), ("Q", "qr-show")):
+            text.append(f" {key:<5} ", style="reverse")
+            text.append(f" {entry_label(method)}\n")
+        for action in self.papp.demo_actions:
+            description = action.description
+            if len(description) > 29:
+                description = description[:28] + "…"
+            text.append(f" {action.key.upper():<5} ", style="reverse")
+            text.append(f" {description}\n", style="italic")
+        return text
+
+    def _keys(self) -> list[tuple[str, str]]:
+        if self.phase == "running":
+            return RUNNING_KEYS
+        if self.phase == "result":
+            return RESULT_KEYS
+        return ENTRY_KEYS
+
+    def _set_phase(self, phase: str) -> None:
+        self.phase = phase
+        self.query_one(KeysBar).set_keys(self._keys())
+
+    def _show_amount(self) -> None:
+        self.query_one("#amount", Digits).update(self._digits_text())
+
+    def _panel(self, headline: str | Text, detail: str | Text = "", style: str = "") -> None:
+        stage = self.query_one("#stage", Static)
+        stage.update(headline)
+        stage.set_classes(style)
+        self.query_one("#detail", Static).update(detail)
+
+    # -- keys -----------------------------------------------------------------------------
+    def on_key(self, event: events.Key) -> None:
+        for action in self.papp.demo_actions:
+            if event.key == action.key:
+                event.stop()
+                self.papp.run_demo_action(action)
+                return
+        if event.character and event.character.isdigit() and event.character.isascii():
+            event.stop()
+            if self.phase == "running":
+                return
+            if self.phase == "result":
+                self._new_sale()
+            self.entry.press(event.character)
+            self._show_amount()
+
+    def action_correct(self) -> None:
+        if self.phase == "entry":
+            self.entry.backspace()
+            self._show_amount()
+
+    def action_clear(self) -> None:
+        if self.phase == "entry":
+            self.entry.clear()
+            self._show_amount()
+
+    def action_pay(self, method: str) -> None:
+        if self.phase == "result":
+            if method == "nfc":  # Enter after a result starts the next sale
+                self._new_sale()
+            return
+        if self.phase != "entry":
+            return
+        amount = self.entry.amount
+        if amount.is_zero:
+            self._panel(_("Type the amount first."), style="warning")
+            return
+        presets = self.papp.settings.ui.tip_presets
+        if presets:
+            from terminal.ui.screens.tip import TipScreen
+
+            def chosen(tip: Amount | None) -> None:
+                if tip is not None:
+                    self.start_sale(EntryMethod(method), amount + tip, tip)
+
+            self.app.push_screen(TipScreen(amount, presets), chosen)
+            return
+        self.start_sale(EntryMethod(method), amount, None)
+
+    def action_cancel(self) -> None:
+        if self.phase != "running" or self.cancel_event is None:
+            if self.phase == "entry":
+                self.action_clear()
+            return
+        if self.source == "ecr" and self.papp.ecr is not None and self.papp.ecr_payment:
+            from terminal.ecr.errors import EcrError
+
+            try:
+                self.papp.ecr.payments.cancel(self.papp.ecr_payment)
+            except EcrError as error:
+                self.notify(error.sentence, severity="warning")
+                return
+            self._panel(_("Cancelling…"))
+            return
+        if self.stage in UNSAFE_TO_CANCEL:
+            self.notify(
+                _(
+                    "The bank is deciding: cancelling now could charge the customer without a "
+                    "record. Wait for the answer."
+                ),
+                severity="warning",
+            )
+            return
+        self.cancel_event.set()
+        self._panel(_("Cancelling…"))
+
+    def action_history(self) -> None:
+        if self.phase != "running":
+            from terminal.ui.screens.history import HistoryScreen
+
+            self.app.push_screen(HistoryScreen())
+
+    def action_end_of_day(self) -> None:
+        if self.phase != "running":
+            from terminal.ui.screens.end_of_day import EndOfDayScreen
+
+            self.app.push_screen(EndOfDayScreen())
+
+    def action_reprint(self) -> None:
+        if self.phase == "result" and self.outcome is not None and self.outcome.id:
+            self.print_receipt(self.outcome)
+
+    def action_receipt(self) -> None:
+        if self.phase == "result" and self.outcome is not None and self.outcome.id:
+            from terminal.ui.screens.receipt import ReceiptScreen
+
+            self.app.push_screen(ReceiptScreen(self.view_of(self.outcome)))
+
+    def _new_sale(self) -> None:
+        self.entry.clear()
+        self.outcome = None
+        self._amount_shown = None
+        self.query_one("#tip-line", Static).update("")
+        self._show_amount()
+        self._panel(_("Type the amount, then choose how the customer pays."))
+        self._set_phase("entry")
+        self.papp.customer_display.idle()
+
+    # -- running a sale -------------------------------------------------------------------
+    def start_sale(self, method: EntryMethod, amount: Amount, tip: Amount | None) -> None:
+        request = SaleRequest(amount=amount, method=method, tip=tip)
+        self.cancel_event = asyncio.Event()
+        self.source = "screen"
+        self.follow(amount, tip)
+        hint = {
+            "nfc": "Please tap your card",
+            "qr-scan": "Show your code",
+            "qr-show": "Scan the code",
+        }[method.value]
+        self.papp.customer_display.amount(amount, hint)
+        self.run_worker(self._run(request, self.cancel_event), group="sale", exclusive=True)
+
+    def follow(self, amount: Amount, tip: Amount | None, source: str = "screen") -> None:
+        """Show a sale in progress (ours, or one a till started through the ECR API)."""
+        self.source = source
+        self.stage = None
+        self._amount_shown = amount
+        self._show_amount()
+        tip_line = ""
+        if tip is not None and not tip.is_zero:
+            tip_line = _("including tip {tip}").format(tip=active().amount(tip))
+        if source == "ecr":
+            tip_line = (tip_line + "  " if tip_line else "") + _("(from the till)")
+        self.query_one("#tip-line", Static).update(tip_line)
+        self._panel(_("Starting…"))
+        self._set_phase("running")
+        self.papp.sale_running = True
+
+    async def _run(self, request: SaleRequest, cancel: asyncio.Event) -> None:
+        engine = self.papp.engine
+
+        def progress(step: Progress) -> None:
+            self.papp.deliver(SaleProgress(step), self)
+
+        try:
+            outcome = await engine.sale(request, progress, cancel)
+        except PostermError as error:
+            outcome = Outcome(
+                "",
+                Result.ERROR,
+                request.amount,
+                request.method.protocol_entry,
+                message=error.sentence,
+            )
+        except Exception:
+            log.exception("sale failed inside the terminal")
+            outcome = Outcome(
+                "",
+                Result.ERROR,
+                request.amount,
+                request.method.protocol_entry,
+                message=_(
+                    "The terminal had an internal problem (details are in the log). "
+                    "Check history before trying again."
+                ),
+            )
+        self.papp.deliver(SaleEnded(outcome), self)
+
+    @on(EcrSaleStarted)
+    def till_started(self, message: EcrSaleStarted) -> None:
+        payment = self.papp.ecr_payment
+        if payment is None or payment.id != message.payment_id:
+            return
+        self.outcome = None
+        self.cancel_event = payment.cancel
+        self.follow(payment.request.amount, None, source="ecr")
+        self.papp.customer_display.amount(payment.request.amount)
+
+    @on(SaleProgress)
+    def show_progress(self, message: SaleProgress) -> None:
+        step = message.progress
+        self.stage = step.stage
+        if self.phase != "running":
+            return
+        headline = _(STAGE_TEXT[step.stage]) if step.stage in STAGE_TEXT else step.message
+        detail = step.message if active().language == "en" and step.message != headline else ""
+        self._panel(headline, detail, style="busy")
+        if step.stage in (Stage.WAITING_FOR_CARD, Stage.READING_CARD):
+            self.papp.devices["reader"] = (
+                "ready" if self.papp.devices["reader"] != "none" else "none"
+            )
+        if step.stage is Stage.SHOWING_CODE and "payload" in step.data:
+            self.show_code(str(step.data["payload"]), str(step.data.get("expires_at", "")))
+
+    @on(CodeShown)
+    def code_shown(self, message: CodeShown) -> None:
+        self.show_code(message.payload, message.expires_at)
+
+    @on(CodeCleared)
+    def code_cleared(self) -> None:
+        self.close_code()
+
+    def show_code(self, payload: str, expires_at: str) -> None:
+        from terminal.ui.screens.qr import QrScreen
+
+        if isinstance(self._qr_screen, QrScreen) and self._qr_screen.payload == payload:
+            return
+        self.close_code()
+        amount = self._amount_shown or self.entry.amount
+        screen = QrScreen(payload, amount, expires_at, self)
+        self._qr_screen = screen
+        self.app.push_screen(screen)
+
+    def close_code(self) -> None:
+        from terminal.ui.screens.qr import QrScreen
+
+        screen = self._qr_screen
+        self._qr_screen = None
+        if isinstance(screen, QrScreen) and screen.is_attached:
+            screen.dismiss()
+
+    @on(SaleEnded)
+    def sale_ended(self, message: SaleEnded) -> None:
+        outcome = message.outcome
+        self.close_code()
+        self.outcome = outcome
+        self.papp.sale_running = False
+        self.cancel_event = None
+        self._set_phase("result")
+        self._show_result(outcome)
+        self.papp.customer_display.result(outcome.result.value, outcome.amount)
+        if outcome.id and outcome.result in (
+            Result.APPROVED,
+            Result.APPROVED_OFFLINE,
+            Result.DECLINED,
+        ):
+            self.print_receipt(outcome)
+
+    def _show_result(self, outcome: Outcome) -> None:
+        tr = active()
+        result = outcome.result
+        if result is Result.APPROVED:
+            headline = Text("✔ " + _("Approved"), style="bold")
+            detail = _("Auth code {code}").format(code=outcome.auth_code or "-")
+            style = "approved"
+        elif result is Result.APPROVED_OFFLINE:
+            headline = Text("✔ " + _("Approved offline"), style="bold")
+            detail = _(
+                "The bank is not reachable: this payment will be sent when the link is back."
+            )
+            style = "approved"
+        elif result is Result.DECLINED:
+            headline = Text("✘ " + _("Declined"), style="bold")
+            detail = decline_reason(outcome.code, outcome.message)
+            if outcome.code:
+                detail += f" ({outcome.code})"
+            style = "declined"
+        elif result is Result.CANCELLED:
+            headline = Text(_("Cancelled"), style="bold")
+            detail = _("Nothing was charged.")
+            style = "warning"
+        else:
+            headline = Text("✘ " + _("Not completed"), style="bold")
+            detail = outcome.message or _("The payment did not complete; nothing was charged.")
+            style = "declined"
+            if self.papp.devices["reader"] != "none" and outcome.entry == "nfc":
+                self.papp.devices["reader"] = "error"
+        if outcome.masked_pan:
+            detail += "\n" + _("Card") + f" {outcome.masked_pan}"
+        detail += "\n" + tr.amount(outcome.amount)
+        self._panel(headline, detail, style=style)
+
+    # -- receipts -------------------------------------------------------------------------
+    def view_of(self, outcome: Outcome) -> TransactionView:
+        """The journal row for the receipt (falls back to the outcome if the row is missing)."""
+        try:
+            return self.papp.engine.transaction(outcome.id)
+        except Exception as error:
+            log.warning("transaction %s not readable for the receipt: %s", outcome.id, error)
+            from datetime import UTC, datetime
+
+            return TransactionView(
+                id=outcome.id,
+                type="sale",
+                state=outcome.state or outcome.result.value,
+                result=outcome.result.value,
+                amount=outcome.amount,
+                entry=outcome.entry,
+                masked_pan=outcome.masked_pan,
+                created_at=datetime.now(UTC),
+                code=outcome.code,
+                auth_code=outcome.auth_code,
+                scheme=outcome.scheme,
+                aid=outcome.aid,
+                message=outcome.message,
+            )
+
+    def print_receipt(self, outcome: Outcome) -> None:
+        printing = self.papp.printing
+        if not printing.configured:
+            return
+        view = self.view_of(outcome)
+
+        def job() -> None:
+            report = printing.print_receipt(view)
+            self.papp.deliver(ReceiptPrinted(report), self)
+
+        self.run_worker(job, thread=True, group="print")
+
+    @on(ReceiptPrinted)
+    def receipt_printed(self, message: ReceiptPrinted) -> None:
+        report = message.report
+        self.papp.devices["printer"] = report.state
+        if not report.printed:
+            self.notify(report.sentence, severity="error", timeout=10)

@@ -1,0 +1,103 @@
+"""One transaction: its receipt on screen, and reprint / refund / void from here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from terminal.i18n import N_, _, active
+from terminal.payment.api import TransactionView
+from terminal.receipts import Copy, receipt_for, receipt_text
+from terminal.ui.messages import ReceiptPrinted
+from terminal.ui.widgets.keys_bar import KeysBar
+
+if TYPE_CHECKING:
+    from terminal.ui.app import PostermApp
+
+KEYS = [("R", N_("Refund")), ("V", N_("Void")), ("P", N_("Reprint")), ("Esc", N_("Back"))]
+
+
+def approved_sale(view: TransactionView) -> bool:
+    return view.type == "sale" and (view.result or view.state) in ("approved", "approved_offline")
+
+
+class TransactionScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "back", N_("Back"), show=False),
+        Binding("r", "refund", N_("Refund"), show=False),
+        Binding("v", "void", N_("Void"), show=False),
+        Binding("p", "reprint", N_("Reprint"), show=False),
+    ]
+
+    def __init__(self, view: TransactionView) -> None:
+        super().__init__()
+        self.view = view
+
+    @property
+    def papp(self) -> PostermApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="txn-dialog", classes="dialog"):
+            with VerticalScroll(id="txn-receipt"):
+                yield Static(self._details(), markup=False, id="txn-text")
+            yield KeysBar(KEYS)
+
+    def _details(self) -> str:
+        receipt = receipt_for(self.view, self.papp.settings, Copy.MERCHANT)
+        text = receipt_text(receipt, 42)
+        if self.view.refunded is not None and not self.view.refunded.is_zero:
+            text += "\n" + _("Refunded so far: {amount}").format(
+                amount=active().amount(self.view.refunded)
+            )
+        return text
+
+    def _guarded(self, kind: str) -> None:
+        if not approved_sale(self.view):
+            self.notify(_("Only an approved sale can be refunded or voided."), severity="warning")
+            return
+        if not self.papp.settings.ui.supervisor_pin_hash:
+            self.notify(
+                _("Refunds and voids need a supervisor PIN: set ui.supervisor_pin_hash."),
+                severity="error",
+            )
+            return
+        from terminal.ui.screens.supervisor import SupervisorScreen
+
+        self.app.push_screen(SupervisorScreen(kind, self.view), self._after)
+
+    def _after(self, changed: bool | None) -> None:
+        if changed:
+            self.dismiss()
+
+    def action_refund(self) -> None:
+        self._guarded("refund")
+
+    def action_void(self) -> None:
+        self._guarded("void")
+
+    def action_reprint(self) -> None:
+        printing = self.papp.printing
+        if not printing.configured:
+            self.notify(_("No receipt printer is configured."), severity="warning")
+            return
+        view = self.view
+
+        def job() -> None:
+            self.papp.deliver(ReceiptPrinted(printing.print_receipt(view)), self)
+
+        self.run_worker(job, thread=True, group="print")
+
+    def on_receipt_printed(self, message: ReceiptPrinted) -> None:
+        self.papp.devices["printer"] = message.report.state
+        self.notify(
+            message.report.sentence, severity="information" if message.report.printed else "error"
+        )
+
+    def action_back(self) -> None:
+        self.dismiss()

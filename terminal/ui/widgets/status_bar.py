@@ -1,0 +1,87 @@
+"""The bottom line of every screen: gateway link, store-and-forward queue, devices, terminal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widgets import Static
+
+from terminal.i18n import _, active
+
+if TYPE_CHECKING:
+    from terminal.ui.app import PostermApp, StatusSnapshot
+
+
+def age(oldest: datetime | None, now: datetime) -> str:
+    """ "3m", "2h", "1d": how long the oldest queued payment has waited."""
+    if oldest is None:
+        return ""
+    seconds = max(0, int((now - oldest).total_seconds()))
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def status_text(snapshot: StatusSnapshot, now: datetime) -> Text:
+    """The bar as text, fitting 80 columns; states are words (and reverse video for trouble),
+    never colour alone."""
+    text = Text()
+    if snapshot.gateway_online:
+        text.append(" " + _("Bank: online") + " ", style="bold")
+    else:
+        text.append(" " + _("Bank: OFFLINE") + " ", style="bold reverse")
+    text.append("│")
+    queue = snapshot.queue
+    if queue is not None and queue.count:
+        text.append(
+            " "
+            + _("Queue: {count} · {total} · oldest {age}").format(
+                count=queue.count, total=active().amount(queue.total), age=age(queue.oldest, now)
+            )
+            + " ",
+            style="bold reverse" if queue.last_error else "bold",
+        )
+    elif queue is not None:
+        text.append(" " + _("Queue: empty") + " ")
+    text.append("│")
+    labels = {"reader": _("NFC"), "camera": _("Cam"), "printer": _("Printer")}
+    states = {
+        "ready": _("ok"),
+        "ok": _("ok"),
+        "none": "-",
+        "paper out": _("NO PAPER"),
+        "offline": _("OFFLINE"),
+        "error": _("ERROR"),
+    }
+    for device, state in snapshot.devices.items():
+        trouble = state in ("paper out", "offline", "error")
+        text.append(" ")
+        text.append(
+            f"{labels.get(device, device)} {states.get(state, state)}",
+            style="bold reverse" if trouble else "",
+        )
+    text.append(" │ ")
+    text.append(snapshot.terminal_id, style="dim")
+    if snapshot.note:
+        text.append(f" │ {snapshot.note}", style="bold")
+    return text
+
+
+class StatusBar(Static):
+    """Refreshes itself every second from the app's `status()`."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; width: 100%; }
+    """
+
+    def on_mount(self) -> None:
+        self.refresh_status()
+        self.set_interval(1.0, self.refresh_status)
+
+    def refresh_status(self) -> None:
+        app: PostermApp = self.app  # type: ignore[assignment]
+        self.update(status_text(app.status(), datetime.now(UTC)))

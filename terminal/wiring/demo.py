@@ -1,0 +1,194 @@
+"""`posterm demo`'s simulated world: gateway simulator, simulated cards and phones over nfcpy's
+UDP front end, a camera fed from image files and a fake receipt printer, plus the actions that
+play the customer.
+
+Fixed loopback ports come from `config/demo.toml` (gateway, NFC UDP pair, printer); the
+simulator's admin API listens on `ADMIN_PORT`. State lives in `var/demo/` under the checkout,
+so a second `make demo` continues with the same journal, keys and ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import cv2
+
+from terminal.errors import PostermError
+from terminal.gateway.sim.process import SimulatorProcess
+from terminal.money import Amount
+from terminal.settings import PACKAGE_ROOT, Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+DEMO_CONFIG = PACKAGE_ROOT / "config" / "demo.toml"
+DEMO_STATE = PACKAGE_ROOT / "var" / "demo"
+ADMIN_PORT = 18446
+TAP_TIMEOUT_S = 30.0
+
+
+def _port(device: str) -> int:
+    """The port of `udp:HOST:PORT` or `socket://HOST:PORT`."""
+    tail = device.rsplit(":", 1)[-1]
+    if not tail.isdigit():
+        raise PostermError(f"demo configuration: {device!r} has no port")
+    return int(tail)
+
+
+@dataclass
+class DemoStack:
+    """The simulated world around the demo terminal."""
+
+    config: Path = DEMO_CONFIG
+    state: Path = DEMO_STATE
+    gateway: SimulatorProcess | None = None
+    printer: Any = None
+    settings: Settings | None = None
+    last_code: str = ""
+    _taps: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _frame_lock: threading.Lock = field(default_factory=threading.Lock)
+    _gateway_down: bool = False
+
+    def start(self) -> Settings:
+        """Start the simulator, enrol the terminal, start the printer; return the settings."""
+        self.state.mkdir(parents=True, exist_ok=True)
+        url = urlsplit(_read_gateway_url(self.config))
+        self.gateway = SimulatorProcess(
+            self.state / "gateway",
+            host=url.hostname or "127.0.0.1",
+            port=url.port or 18443,
+            admin_port=ADMIN_PORT,
+            log_path=self.state / "gateway-sim.log",
+        )
+        self.gateway.start()
+        settings = load_settings(self.config)
+        self.settings = settings
+        self._enrol(settings)
+        self._start_printer(settings)
+        self._prepare_camera(settings)
+        return settings
+
+    def _enrol(self, settings: Settings) -> None:
+        from terminal.security.keystore import Keystore
+
+        assert self.gateway is not None
+        keystore = Keystore.open(settings.data_dir, settings.terminal.terminal_id)
+        self.gateway.enroll(settings.terminal.terminal_id, keystore.public_jwks())
+
+    def _start_printer(self, settings: Settings) -> None:
+        if not settings.devices.printer.startswith("socket://"):
+            return
+        from drivers.printer.simulator import FakePrinter
+
+        self.printer = FakePrinter(
+            port=_port(settings.devices.printer), out=self.state / "receipts.bin"
+        )
+
+    def _prepare_camera(self, settings: Settings) -> None:
+        """An empty view for the camera until the customer shows a code."""
+        from drivers.camera.simulate import empty_frame
+
+        folder = self.camera_folder(settings)
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("frame-*.png"):
+            old.unlink()
+        _write_frame_atomically(folder / "frame-000.png", empty_frame())
+
+    @staticmethod
+    def camera_folder(settings: Settings) -> Path:
+        return Path(settings.devices.camera).parent
+
+    def stop(self) -> None:
+        for tap in self._taps:
+            if tap.poll() is None:
+                tap.terminate()
+        if self.printer is not None:
+            self.printer.close()
+            self.printer = None
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+
+    # -- the customer's part ------------------------------------------------------------
+
+    def tap(self, profile: str) -> None:
+        """Hold a simulated card or phone to the reader for one tap (blocks until done)."""
+        assert self.settings is not None
+        command = [
+            sys.executable,
+            "-m",
+            "terminal",
+            "sim",
+            "card",
+            "--profile",
+            profile,
+            "--reader",
+            self.settings.devices.nfc,
+            "--taps",
+            "1",
+            "--timeout",
+            str(TAP_TIMEOUT_S),
+        ]
+        process = subprocess.Popen(
+            command,
+            cwd=PACKAGE_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=(self.state / "sim-card.log").open("ab"),
+        )
+        self._taps.append(process)
+        process.wait()
+        self._taps.remove(process)
+
+    def show_wallet_code(self, card: str = "wallet-token") -> None:
+        """The customer's wallet shows a one-time code to the camera."""
+        from drivers.camera.simulate import render_frame
+
+        assert self.gateway is not None and self.settings is not None
+        code = self.gateway.wallet_code(card=card)["code"]
+        folder = self.camera_folder(self.settings)
+        with self._frame_lock:
+            number = len(list(folder.glob("frame-*.png")))
+            frame = render_frame(code, size=(640, 480), module_px=4)
+            _write_frame_atomically(folder / f"frame-{number:03d}.png", frame)
+
+    def wallet_pays_shown_code(self) -> None:
+        """The customer's wallet pays the merchant code on the screen."""
+        assert self.gateway is not None
+        if not self.last_code:
+            raise PostermError("No merchant code is shown: start a sale with Show code first.")
+        self.gateway.wallet_pay(payload=self.last_code)
+
+    def toggle_gateway(self) -> None:
+        """Cut or restore the link to the bank (the status bar shows the change)."""
+        assert self.gateway is not None
+        self._gateway_down = not self._gateway_down
+        self.gateway.faults(down=self._gateway_down)
+
+    def code_shown(self, payload: str, amount: Amount) -> None:
+        self.last_code = payload
+
+
+def _write_frame_atomically(path: Path, frame: Any) -> None:
+    """The camera follows the folder: it must never see a half-written picture."""
+    ok, encoded = cv2.imencode(".png", frame)
+    if not ok:
+        raise PostermError(f"cannot encode a camera frame for {path}")
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(encoded.tobytes())
+    os.replace(temporary, path)
+
+
+def _read_gateway_url(config: Path) -> str:
+    import tomllib
+
+    data = tomllib.loads(config.read_text(encoding="utf-8"))
+    url: str = data["gateway"]["url"]
+    return url
