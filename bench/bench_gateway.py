@@ -5,12 +5,14 @@ Figures (one table, medians over runs, ratios measured in the same run):
   card data + sign + HTTPS POST + simulator: verify, decrypt, ARQC, SQLite commit + verify answer)
 - the same with 16 terminals' messages in flight at once (the simulator's throughput)
 - the client's own work per message: encrypt card data + sign + verify the answer
+- the simulator's own CPU time per authorize (from /proc), to show it is not the bottleneck
 - raw HTTP round trip on the same TLS keep-alive connection (GET /v1/health): the baseline
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -29,6 +31,12 @@ from tests.fixtures.gateway_sim import GatewaySim
 from tests.fixtures.gateway_terminal import CARDS, card_data, new_card
 
 CONCURRENCY = 16
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Terminal:
@@ -116,7 +124,9 @@ async def _bench(quick: bool) -> list[Row]:
             await first.authorize()  # warm up: TLS session, imports, SQLite pages
             await first.client.health()
 
-            sequential, concurrent, raw = [], [], []
+            sequential, concurrent, raw, sim_cpu = [], [], [], []
+            assert sim.process is not None
+            pid = sim.process.pid
             for _ in range(runs):
                 start = time.perf_counter()
                 for _ in range(per_run):
@@ -133,9 +143,11 @@ async def _bench(quick: bool) -> list[Row]:
                         await terminal.authorize()
 
                 each = max(1, per_run // CONCURRENCY)
+                cpu_before = _cpu_s(pid)
                 start = time.perf_counter()
                 await asyncio.gather(*(worker(t, each) for t in terminals))
                 concurrent.append(each * CONCURRENCY / (time.perf_counter() - start))
+                sim_cpu.append((_cpu_s(pid) - cpu_before) / (each * CONCURRENCY))
 
             answer_key = OKPKey.generate_key("Ed25519")
             overhead = [_client_overhead(first, answer_key, per_run) for _ in range(runs)]
@@ -169,7 +181,19 @@ async def _bench(quick: bool) -> list[Row]:
             max(concurrent),
             runs,
             f"{statistics.median(concurrent) / statistics.median(sequential):.1f} x 1 terminal",
-            note="simulator throughput, one process",
+            note="16 clients in the bench process; the simulator is its own process",
+        ),
+        Row(
+            "gateway",
+            "simulator CPU per authorize (verify, decrypt, ARQC, book)",
+            statistics.median(sim_cpu) * 1000,
+            "ms",
+            min(sim_cpu) * 1000,
+            max(sim_cpu) * 1000,
+            runs,
+            f"{statistics.median(sim_cpu) * 1000 / statistics.median(rtt_ms):.2f} x 1-terminal "
+            "round trip",
+            note="CPU only; fsyncs are shared by group commit",
         ),
         Row(
             "gateway",

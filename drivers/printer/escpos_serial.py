@@ -12,14 +12,37 @@ goes through python-escpos's code page selection.
 
 from __future__ import annotations
 
+import os
 import unicodedata
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import serial
-from escpos.escpos import Escpos
 
 from drivers.base import DeviceNotFound, PaperOut, PrinterError, PrinterOffline, PrintLine
+
+
+def _capabilities_cache() -> None:
+    """python-escpos parses its 1 MB printer-capabilities file with pure-Python YAML on every
+    import (about a second) and leaves an empty temp folder behind each time, unless told where
+    to keep its pickled copy: a private per-user cache folder."""
+    if "ESCPOS_CAPABILITIES_PICKLE_DIR" in os.environ:
+        return
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = base / "posterm" / "escpos"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if folder.stat().st_uid != os.getuid() or folder.stat().st_mode & 0o022:
+            return  # someone else's or writable by others: do not load pickles from it
+    except OSError:
+        return
+    os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(folder)
+
+
+_capabilities_cache()
+
+from escpos.escpos import Escpos  # noqa: E402 - after the cache folder is chosen
 
 DLE_EOT = b"\x10\x04"
 STATUS_PRINTER = 1

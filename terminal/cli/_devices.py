@@ -49,7 +49,7 @@ def printer_and_display(settings: Settings) -> tuple[ReceiptPrinter | None, Line
 def build_engine_for(settings: Settings, presenter: Any) -> Any:
     """The engine with every configured device (raises `PostermError` with the fix)."""
     try:
-        from terminal.payment.factory import build_engine  # type: ignore[import-not-found,unused-ignore]
+        from terminal.payment.factory import build_engine
     except ModuleNotFoundError:
         raise PostermError(
             "This posterm has no payment engine installed (terminal.payment.factory); "

@@ -91,7 +91,14 @@ def devices_for(
 ) -> tuple[CardCapture | None, CodeScanner | None, CodePresenter | None]:
     capture = wired_device(EntryMethod.NFC, settings) if method is EntryMethod.NFC else None
     scanner = wired_device(EntryMethod.QR_SCAN, settings) if method is EntryMethod.QR_SCAN else None
-    presenter = StderrPresenter() if method is EntryMethod.QR_SHOW else None
+    presenter: CodePresenter | None = None
+    if method is EntryMethod.QR_SHOW:
+        try:
+            from terminal.wiring.camera import code_presenter
+
+            presenter = code_presenter(settings)
+        except ImportError:  # a build without the camera/QR parts: show the text
+            presenter = StderrPresenter()
     return capture, scanner, presenter
 
 
@@ -149,15 +156,18 @@ def report(args: argparse.Namespace, outcome: Outcome) -> int:
 
 
 def guarded(
-    args: argparse.Namespace, body: Callable[[Settings], int], amount: Amount | None = None
+    args: argparse.Namespace,
+    body: Callable[[Settings], int],
+    amount: Callable[[], Amount | None] = lambda: None,
 ) -> int:
-    """Run `body`; with `--json`, a refusal still prints one object on stdout."""
+    """Run `body`; with `--json`, a refusal still prints one object on stdout (with the
+    amount, once `amount()` knows it)."""
     try:
         settings = settings_from(args, quiet_logs=True)
         return body(settings)
     except PostermError as error:
         if not getattr(args, "json", False):
             raise
-        print_json(error_object(error.sentence, amount))
+        print_json(error_object(error.sentence, amount()))
         progress(f"posterm: {error.sentence}")
         return error.exit_code

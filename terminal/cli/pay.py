@@ -49,8 +49,11 @@ def register(subparsers: Any) -> None:
 
 
 def pay_command(args: argparse.Namespace) -> int:
+    parsed: list[Amount] = []
+
     def body(settings: Settings) -> int:
         amount = Amount.parse(args.amount, args.currency or settings.terminal.currency)
+        parsed.append(amount)
         if amount.currency != settings.currency:
             raise UsageError(
                 f"This terminal takes {settings.currency.code}, not {amount.currency.code}."
@@ -78,7 +81,7 @@ def pay_command(args: argparse.Namespace) -> int:
         return report(args, outcome)
 
     try:
-        return guarded(args, body)
+        return guarded(args, body, lambda: parsed[0] if parsed else None)
     except KeyboardInterrupt:
         progress("posterm: interrupted")
         return 1

@@ -13,18 +13,19 @@ import contextlib
 import logging
 import signal
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.cli._common import settings_from
 from terminal.cli._devices import build_engine_for, printer_and_display
-from terminal.ecr.payments import EcrPayment
-from terminal.ecr.server import EcrServer
 from terminal.money import Amount
 from terminal.payment.api import Outcome, PaymentEngine, Progress, Result
 from terminal.receipts.printing import ReceiptPrinting
 from terminal.service.notify import ServiceNotifier, watchdog_task
 from terminal.settings import Settings
 from terminal.ui.customer_display import CustomerDisplay
+
+if TYPE_CHECKING:
+    from terminal.ecr.payments import EcrPayment
 
 log = logging.getLogger("terminal.serve")
 
@@ -94,10 +95,12 @@ async def serve(
     stop: asyncio.Event,
 ) -> None:
     """Run until `stop` is set. The engine's own context (recovery, forwarder) wraps it all."""
+    from terminal.ecr.server import EcrServer  # aiohttp: only the commands that serve load it
+
     opened = hasattr(engine, "__aenter__")
     if opened:
         await engine.__aenter__()
-    server: EcrServer | None = None
+    server: Any = None
     try:
         if settings.ecr.enabled:
             server = EcrServer(settings, engine)

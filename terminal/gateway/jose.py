@@ -34,6 +34,13 @@ JWE_ALG = "ECDH-ES"
 JWE_ENC = "A256GCM"
 MAX_COMPACT_BYTES = 64 * 1024
 
+# One registry per accepted algorithm. Unknown, non-critical header parameters are ignored as
+# RFC 7515 asks (joserfc refuses them by default), so a peer that adds e.g. "iat" interoperates.
+_VERIFY_REGISTRIES = {
+    alg: jws.JWSRegistry(algorithms=[alg], strict_check_header=False)
+    for alg in ACCEPTED_SIGNING_ALGS
+}
+
 
 class JoseFailure(ValueError):
     """A JWS/JWE that cannot be accepted; `kind` is "malformed" or "bad_signature"."""
@@ -110,7 +117,9 @@ def verify_signature(message: SignedMessage, public_key: OKPKey) -> None:
         with warnings.catch_warnings():
             # joserfc flags "EdDSA" as deprecated by RFC 9864; PROTOCOL.md accepts it on input.
             warnings.simplefilter("ignore")
-            valid = jws.validate_compact(message.token, public_key, algorithms=[alg])
+            valid = jws.validate_compact(
+                message.token, public_key, registry=_VERIFY_REGISTRIES[alg]
+            )
     except (JoseError, ValueError, TypeError) as error:
         raise JoseFailure("bad_signature", f"signature check failed: {error}") from None
     if not valid:
@@ -223,7 +232,8 @@ class GatewayKeys:
         """The verified answer to message `expected_id`; `BadAnswer` for anything else."""
         try:
             message = read_compact(body)
-            if message.header.get("typ") != TYP_RESPONSE:
+            # typ may be left out by a terse gateway, but a request is never taken for an answer.
+            if message.header.get("typ", TYP_RESPONSE) != TYP_RESPONSE:
                 raise JoseFailure("malformed", f"typ is {message.header.get('typ')!r}")
             verify_signature(message, self.signing)
             payload = json_object(message.payload)

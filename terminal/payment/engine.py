@@ -277,7 +277,6 @@ class Engine:
         txn_id = self.bank.new_id()
         try:
             owner = self.owner.acquire()
-            await asyncio.to_thread(self.journal.check_writable, RESERVE_BYTES)
             await asyncio.to_thread(
                 self.journal.create,
                 txn_id,
@@ -287,6 +286,7 @@ class Engine:
                 reference=request.reference,
                 tip=request.tip,
                 fields={"owner": owner},
+                reserve_bytes=RESERVE_BYTES,  # the disk check and the row: one commit
             )
         except JournalUnavailable as error:
             log.error("sale refused: %s", error.sentence)
@@ -341,6 +341,8 @@ class Engine:
             )
         finally:
             timing["device"] = time.perf_counter() - device_started
+        # `card_read` is committed together with the next step (send or decline): alone it
+        # changes nothing outside the terminal, and a crash before either is cancelled anyway.
         if card is not None:
             fields = {
                 "masked_pan": card.masked_pan,
@@ -348,17 +350,17 @@ class Engine:
                 "aid": card.aid,
                 "fingerprint": self.bank.fingerprint(card.pan),
             }
-            await asyncio.to_thread(self.journal.apply, Change(txn_id, Event.CARD_READ, fields))
+            read = Change(txn_id, Event.CARD_READ, fields)
             label = card.label or card.scheme.upper()
             progress(Progress(Stage.CARD_READ, f"Card read: {label} {card.masked_pan}", txn_id))
             objection = check_card(self.limits, amount, cdcvm=card.cdcvm)
             if objection is not None:
                 return await self._decline_here(
-                    txn_id, card, amount, entry, objection, Event.DECLINE, progress
+                    txn_id, card, amount, entry, objection, Event.DECLINE, progress, read
                 )
             sealed_card = self.bank.seal_card(card)
         else:
-            await asyncio.to_thread(self.journal.apply, Change(txn_id, Event.CARD_READ))
+            read = Change(txn_id, Event.CARD_READ)
             progress(Progress(Stage.CODE_SCANNED, "Code scanned.", txn_id))
 
         def sign(seq: int, at: datetime) -> bytes:
@@ -374,7 +376,7 @@ class Engine:
             )
 
         body = await asyncio.to_thread(
-            self.journal.sign_and_apply, Change(txn_id, Event.SEND), sign
+            self.journal.sign_and_apply, Change(txn_id, Event.SEND), sign, before=(read,)
         )
         progress(Progress(Stage.AUTHORISING, "Authorising with the bank…", txn_id))
         bank_started = time.perf_counter()
@@ -540,10 +542,12 @@ class Engine:
         decision: Decision,
         event: Event,
         progress: ProgressCallback,
+        first: Change | None = None,
     ) -> Outcome:
         """The terminal's own decline (CVM limit, offline limits); nothing reaches the bank."""
         fields = {"code": decision.code, "rule": decision.rule, "message": decision.reason}
-        await asyncio.to_thread(self.journal.apply, Change(txn_id, event, fields))
+        changes = (first,) if first is not None else ()
+        await asyncio.to_thread(self.journal.apply, *changes, Change(txn_id, event, fields))
         return self._finish(
             progress,
             self._outcome(
@@ -564,7 +568,7 @@ class Engine:
         def sign(seq: int, at: datetime) -> bytes:
             return self._sign_reverse(reverse_id, txn_id, amount, seq, at)
 
-        await asyncio.to_thread(
+        item = await asyncio.to_thread(
             self.journal.enqueue,
             Change(txn_id, Event.REVERSE),
             "reverse",
@@ -573,11 +577,8 @@ class Engine:
             sign,
             before=(Change(txn_id, Event.NO_ANSWER),),
         )
-        try:
-            async with asyncio.timeout(self.settings.gateway.timeout_s):
-                await self.forwarder.flush()
-        except TimeoutError:
-            pass
+        # Committed: now try it at once; if it fails the forwarder keeps trying.
+        await self.forwarder.forward_one(item, deadline_s=self.settings.gateway.timeout_s)
         state = (await asyncio.to_thread(self.journal.get, txn_id)).state
         if state is State.REVERSED:
             message = (

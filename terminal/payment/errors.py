@@ -10,6 +10,7 @@
     │                                 left, other currency)                            (exit 2)
     ├── VoidNotAllowed                the sale cannot be voided (settled, refunded, declined)
     │                                                                                  (exit 2)
+    ├── NotConfigured                 the gateway keys or terminal identity are missing  (exit 2)
     ├── DeviceUnavailable             no card reader / camera is configured or it is absent
     │                                                                                  (exit 3)
     └── GatewayUnreachable            an online-only operation (refund, void, close batch) found
@@ -68,6 +69,12 @@ class RefundNotAllowed(PaymentError):
 
 class VoidNotAllowed(PaymentError):
     """The void was refused before anything was sent."""
+
+    exit_code = 2
+
+
+class NotConfigured(PaymentError):
+    """The engine cannot be built from this configuration (a technician's fix)."""
 
     exit_code = 2
 

@@ -27,11 +27,16 @@ def build_engine(
     technician's sentence when something needed is missing.
     """
     from terminal.gateway.client import GatewayClient
+    from terminal.gateway.errors import MessageError
     from terminal.gateway.jose import GatewayKeys
+    from terminal.payment.errors import NotConfigured
     from terminal.payment.gateway_link import GatewayBank
     from terminal.security.keystore import Keystore
 
-    keys = GatewayKeys.from_settings(settings.gateway)
+    try:
+        keys = GatewayKeys.from_settings(settings.gateway)
+    except MessageError as error:
+        raise NotConfigured(f"Payments cannot start: {error.sentence}") from None
     keystore = Keystore.open(settings.data_dir, settings.terminal.terminal_id)
     journal = Journal.open(settings.data_dir)
     client = GatewayClient(settings, keys)

@@ -4,9 +4,11 @@ Why it works this way (PROTOCOL.md rules 3 and 4):
 - Each queued message was signed and committed when it was decided (offline approval,
   unknown outcome); the forwarder only ever sends those exact bytes, so a re-send carries the
   same `id` and the gateway answers it once, whichever process or attempt got there first.
-- In order: the head of the queue goes first; while it cannot be delivered, nothing behind it
-  is tried. A message the gateway refuses outright (409, 422, 401, 400) is parked with the
-  error, shown by `posterm saf status`, and no longer blocks the queue.
+- In order: messages are dispatched in queue order, at most `window` in flight at once (the
+  gateway answers each on its own, and `seq` shows it the order); once one cannot be
+  delivered nothing further is dispatched, and it is retried first next time. A message the
+  gateway refuses outright (409, 422, 401, 400) is parked with the error, shown by
+  `posterm saf status`, and no longer blocks the queue.
 - Jittered exponential backoff between attempts; while backing off, the link check
   (`/v1/health`) runs every few seconds and wakes the forwarder as soon as the gateway is back.
 """
@@ -63,6 +65,7 @@ class Forwarder:
         base_delay_s: float = 1.0,
         max_delay_s: float = 60.0,
         health_interval_s: float = 5.0,
+        window: int = 8,
         on_change: Callable[[], None] | None = None,
     ) -> None:
         self.journal = journal
@@ -70,6 +73,8 @@ class Forwarder:
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
         self.health_interval_s = health_interval_s
+        self.window = max(1, window)
+        """Messages in flight at once; 1 forwards strictly one after the other."""
         self.on_change = on_change
         self._wake = asyncio.Event()
         self._sending = asyncio.Lock()
@@ -99,38 +104,76 @@ class Forwarder:
         *,
         deadline_s: float | None = None,
     ) -> FlushReport:
-        """Send pending messages in order until the queue is empty or the head fails."""
-        sent = declined = parked = 0
+        """Send pending messages in order until the queue is empty or the head fails.
+
+        Up to `window` messages are in flight at once, dispatched in queue order (like
+        pipelined requests on one link); when one cannot be delivered no further message is
+        dispatched, so the queue never runs far ahead of an undelivered message.
+        """
+        counts = {"sent": 0, "declined": 0, "parked": 0}
         error = ""
-        stop = False
+        blocked = False
         async with self._sending:
-            while True:
-                batch = await asyncio.to_thread(self.journal.pending, limit=64)
+            waiting = await self._pending_count()
+            while not blocked:
+                batch = await asyncio.to_thread(self.journal.pending, limit=4 * self.window)
                 if not batch:
                     break
+                in_flight: set[asyncio.Task[str]] = set()
                 for item in batch:
-                    outcome = await self._forward(item, deadline_s)
-                    if outcome == "sent":
-                        sent += 1
-                    elif outcome == "declined":
-                        sent += 1
-                        declined += 1
-                    elif outcome == "parked":
-                        parked += 1
-                        error = self.last_error
-                    else:
-                        error = self.last_error
-                        stop = True
+                    if blocked:
                         break
+                    in_flight.add(asyncio.create_task(self._forward(item, deadline_s)))
+                    if len(in_flight) < self.window:
+                        continue
+                    done, in_flight = await asyncio.wait(
+                        in_flight, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    blocked = self._count(done, counts) or blocked
                     if progress is not None:
-                        left = await self._pending_count()
-                        progress(FlushReport(sent, declined, parked, left, error))
-                if stop:
-                    break
+                        progress(self._report(counts, waiting, blocked))
+                if in_flight:
+                    done, _ = await asyncio.wait(in_flight)
+                    blocked = self._count(done, counts) or blocked
+                    if progress is not None:
+                        progress(self._report(counts, waiting, blocked))
+            if blocked or counts["parked"]:
+                error = self.last_error
         left = await asyncio.to_thread(lambda: len(self.journal.pending(include_parked=True)))
         if self.on_change is not None:
             self.on_change()
-        return FlushReport(sent, declined, parked, left, error, blocked=stop)
+        return FlushReport(
+            counts["sent"], counts["declined"], counts["parked"], left, error, blocked=blocked
+        )
+
+    async def forward_one(self, item: QueueItem, *, deadline_s: float | None = None) -> str:
+        """Deliver one queued message now, ahead of the queue (a fresh reversal: the
+        operator is waiting, and a reversal depends on no earlier message)."""
+        outcome = await self._forward(item, deadline_s)
+        if self.on_change is not None:
+            self.on_change()
+        return outcome
+
+    @staticmethod
+    def _count(done: set[asyncio.Task[str]], counts: dict[str, int]) -> bool:
+        """Tally finished deliveries; True when one could not be delivered."""
+        blocked = False
+        for task in done:
+            outcome = task.result()
+            if outcome in ("sent", "declined"):
+                counts["sent"] += 1
+                counts["declined"] += outcome == "declined"
+            elif outcome == "parked":
+                counts["parked"] += 1
+            else:
+                blocked = True
+        return blocked
+
+    def _report(self, counts: dict[str, int], waiting: int, blocked: bool) -> FlushReport:
+        left = max(0, waiting - counts["sent"] - counts["parked"])
+        return FlushReport(
+            counts["sent"], counts["declined"], counts["parked"], left, self.last_error, blocked
+        )
 
     async def _forward(self, item: QueueItem, deadline_s: float | None) -> str:
         delivery = await self.bank.deliver(item.message_id, item.body, deadline_s=deadline_s)

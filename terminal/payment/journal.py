@@ -107,9 +107,14 @@ CREATE TABLE IF NOT EXISTS batches (
     result TEXT NOT NULL DEFAULT '',
     message_id TEXT NOT NULL DEFAULT '',
     terminal_totals TEXT NOT NULL DEFAULT '',
-    gateway_totals TEXT NOT NULL DEFAULT ''
+    gateway_totals TEXT NOT NULL DEFAULT '',
+    request BLOB,
+    requested_at TEXT
 );
 """
+
+# Columns added after the first release, for journals created before them.
+_ADDED_COLUMNS = (("batches", "request", "BLOB"), ("batches", "requested_at", "TEXT"))
 
 # Columns `apply` may set besides the state (never a PAN: there is no column for one).
 _WRITABLE = frozenset(
@@ -219,7 +224,17 @@ class Journal:
 
     def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
         self._conn = conn
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
+        """Guards the connection; held while a unit runs, never while waiting for a commit."""
+        self._committer = threading.Lock()
+        """One thread at a time commits; others queue here and usually find their work done."""
+        self._txn_open = False
+        self._generation = 0
+        """Number of the open (or last) group transaction."""
+        self._committed = 0
+        self._failed: dict[int, JournalUnavailable] = {}
+        self.commits = 0
+        """Commits (fsyncs) so far: fewer than state changes when callers overlap."""
         self.path = path
         self.clock = clock
 
@@ -237,6 +252,10 @@ class Journal:
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.executescript(_SCHEMA)
+            for table, column, kind in _ADDED_COLUMNS:
+                names = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in names:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('seq', 0), ('batch', 1)")
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             conn.execute(
@@ -251,25 +270,74 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
+            self._commit_open()
             self._conn.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One durable commit; any SQLite failure becomes `JournalUnavailable`."""
+        """One unit of work, durable when the block exits (group commit).
+
+        Units of concurrent callers share one SQLite transaction and so one fsync: each runs
+        in its own savepoint (a unit that raises is undone alone), then waits until the
+        transaction holding it is committed. Nobody returns before its change is on disk; a
+        failed commit raises `JournalUnavailable` in every caller of that group.
+        """
         with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as error:
-                raise _unavailable(self.path, error) from None
+            if not self._txn_open:
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as error:
+                    raise _unavailable(self.path, error) from None
+                self._txn_open = True
+                self._generation += 1
+            generation = self._generation
+            self._conn.execute("SAVEPOINT unit")
             try:
                 yield self._conn
-                self._conn.execute("COMMIT")
+                self._conn.execute("RELEASE unit")
             except sqlite3.Error as error:
-                self._rollback()
+                self._undo_unit(generation, error)
                 raise _unavailable(self.path, error) from None
             except BaseException:
-                self._rollback()
+                self._undo_unit(generation, None)
                 raise
+        self._wait_for_commit(generation)
+
+    def _undo_unit(self, generation: int, error: sqlite3.Error | None) -> None:
+        """Roll back one unit; if SQLite dropped the whole transaction, fail the group."""
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK TO unit")
+                self._conn.execute("RELEASE unit")
+                return
+            except sqlite3.Error:
+                self._rollback()
+        self._txn_open = False
+        self._failed[generation] = _unavailable(self.path, error or sqlite3.Error("rolled back"))
+
+    def _wait_for_commit(self, generation: int) -> None:
+        with self._committer:
+            if self._committed < generation and generation not in self._failed:
+                with self._lock:
+                    self._commit_open()
+        failure = self._failed.get(generation)
+        if failure is not None:
+            raise failure
+
+    def _commit_open(self) -> None:
+        """Commit the open group transaction (call with the connection lock held)."""
+        if not self._txn_open:
+            return
+        generation = self._generation
+        self._txn_open = False
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            self._rollback()
+            self._failed[generation] = _unavailable(self.path, error)
+            return
+        self._committed = generation
+        self.commits += 1
 
     def _rollback(self) -> None:
         try:
@@ -279,6 +347,7 @@ class Journal:
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
+            self._commit_open()  # never read what is not yet on disk
             try:
                 cursor = self._conn.execute(sql, params)
                 cursor.row_factory = sqlite3.Row
@@ -287,13 +356,8 @@ class Journal:
                 raise _unavailable(self.path, error) from None
 
     # -- the pre-flight check -------------------------------------------------------------
-    def check_writable(self, reserve_bytes: int) -> None:
-        """Refuse a payment now, before a card is read, if it could not be journaled.
-
-        Checks free space under the data folder, then proves the file can grow by the reserve
-        (a blob written and dropped in one commit: it needs new pages, which a full disk or a
-        read-only file refuses).
-        """
+    def check_free_space(self, reserve_bytes: int) -> None:
+        """`JournalUnavailable` when the data folder's disk has less than the reserve free."""
         try:
             free = shutil.disk_usage(self.path.parent).free
         except OSError as error:
@@ -304,12 +368,17 @@ class Journal:
                 f"{reserve_bytes // 1024} KiB needed): sale refused before reading the card. "
                 f"Free space in {self.path.parent}."
             )
+
+    def check_writable(self, reserve_bytes: int) -> None:
+        """Refuse a payment now, before a card is read, if it could not be journaled.
+
+        Checks free space under the data folder, then proves the file can grow by the reserve
+        (a blob written and dropped in one commit: it needs new pages, which a full disk or a
+        read-only file refuses).
+        """
+        self.check_free_space(reserve_bytes)
         with self._write() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS reserve_probe (b BLOB)")
-            conn.execute(
-                "INSERT INTO reserve_probe VALUES (zeroblob(?))", (min(reserve_bytes, 1 << 20),)
-            )
-            conn.execute("DELETE FROM reserve_probe")
+            _probe(conn, reserve_bytes)
 
     # -- transactions ---------------------------------------------------------------------
     def create(
@@ -323,12 +392,21 @@ class Journal:
         tip: Amount | None = None,
         ref: str = "",
         fields: dict[str, Any] | None = None,
+        reserve_bytes: int = 0,
     ) -> Transaction:
-        """Insert a transaction in `created` (its first history row in the same commit)."""
+        """Insert a transaction in `created` (its first history row in the same commit).
+
+        With `reserve_bytes`, the same commit first proves the journal can grow by that much
+        (see `check_writable`): one fsync both checks the disk and records the sale.
+        """
         now = iso(self.clock())
         extra = dict(fields or {})
         _check_fields(extra)
+        if reserve_bytes:
+            self.check_free_space(reserve_bytes)
         with self._write() as conn:
+            if reserve_bytes:
+                _probe(conn, reserve_bytes)
             conn.execute(
                 "INSERT INTO transactions (id, type, state, ref, amount, currency, entry, "
                 "reference, tip, batch, created_at, updated_at) VALUES "
@@ -366,12 +444,20 @@ class Journal:
         return states
 
     def sign_and_apply(
-        self, change: Change, sign: Signer, *, also: tuple[Change, ...] = ()
+        self,
+        change: Change,
+        sign: Signer,
+        *,
+        before: tuple[Change, ...] = (),
+        also: tuple[Change, ...] = (),
     ) -> bytes:
         """Allocate the next `seq`, sign, store the bytes as the transaction's request and
-        apply `change` (normally `send`), all in one commit, before anything is sent."""
+        apply `change` (normally `send`, after any `before` moves such as `card_read`), all in
+        one commit, before anything is sent."""
         with self._write() as conn:
             moment = self.clock()
+            for earlier in before:
+                self._move(conn, earlier, iso(moment))
             seq = _next_seq(conn)
             body = sign(seq, moment)
             fields = {**change.fields, "seq": seq, "request": body}
@@ -543,25 +629,60 @@ class Journal:
     def batch_no(self) -> int:
         return int(self.scalar("SELECT value FROM meta WHERE key = 'batch'"))
 
-    def close_batch(
-        self, result: str, message_id: str, terminal_totals: str, gateway_totals: str
-    ) -> int:
-        """Record the gateway's answer to close_batch and open the next batch."""
+    def store_close(self, message_id: str, terminal_totals: str, sign: Signer) -> bytes:
+        """Sign the close_batch and keep it with the open batch before it is sent, so a close
+        whose answer was lost is re-sent with the same id (the gateway closes a batch once)."""
+        with self._write() as conn:
+            moment = self.clock()
+            body = sign(_next_seq(conn), moment)
+            conn.execute(
+                "UPDATE batches SET message_id = ?, terminal_totals = ?, request = ?, "
+                "requested_at = ? WHERE no = (SELECT value FROM meta WHERE key = 'batch')",
+                (message_id, terminal_totals, body, iso(moment)),
+            )
+        return body
+
+    def pending_close(self) -> tuple[str, str, bytes] | None:
+        """(message id, terminal totals, signed bytes) of a close sent without an answer."""
+        rows = self._read(
+            "SELECT message_id, terminal_totals, request FROM batches WHERE no = "
+            "(SELECT value FROM meta WHERE key = 'batch') AND request IS NOT NULL"
+        )
+        if not rows:
+            return None
+        return rows[0][0], rows[0][1], rows[0][2]
+
+    def close_batch(self, result: str, gateway_totals: str) -> int:
+        """Record the gateway's answer to the stored close_batch and open the next batch;
+        transactions made after the close was signed move to the new batch."""
         now = iso(self.clock())
         with self._write() as conn:
             number = int(conn.execute("SELECT value FROM meta WHERE key = 'batch'").fetchone()[0])
+            cutoff = conn.execute(
+                "SELECT COALESCE(requested_at, ?) FROM batches WHERE no = ?", (now, number)
+            ).fetchone()[0]
             conn.execute(
-                "UPDATE batches SET closed_at = ?, result = ?, message_id = ?, "
-                "terminal_totals = ?, gateway_totals = ? WHERE no = ?",
-                (now, result, message_id, terminal_totals, gateway_totals, number),
+                "UPDATE batches SET closed_at = ?, result = ?, gateway_totals = ? WHERE no = ?",
+                (now, result, gateway_totals, number),
             )
             conn.execute("UPDATE meta SET value = ? WHERE key = 'batch'", (number + 1,))
             conn.execute("INSERT INTO batches (no, opened_at) VALUES (?, ?)", (number + 1, now))
+            conn.execute(
+                "UPDATE transactions SET batch = ? WHERE batch = ? AND created_at > ?",
+                (number + 1, number, cutoff),
+            )
         return number
 
     def batch_opened_at(self) -> datetime | None:
         text = self.scalar("SELECT opened_at FROM batches WHERE no = ?", (self.batch_no,))
         return parse_iso(text) if text else None
+
+
+def _probe(conn: sqlite3.Connection, reserve_bytes: int) -> None:
+    """Make the file grow by the reserve and give it back, inside the caller's commit."""
+    conn.execute("CREATE TABLE IF NOT EXISTS reserve_probe (b BLOB)")
+    conn.execute("INSERT INTO reserve_probe VALUES (zeroblob(?))", (min(reserve_bytes, 1 << 20),))
+    conn.execute("DELETE FROM reserve_probe")
 
 
 def _next_seq(conn: sqlite3.Connection) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.app import App
@@ -20,7 +20,6 @@ from textual.binding import Binding
 from textual.message import Message
 
 from drivers.base import LineDisplay
-from terminal.ecr.server import EcrServer
 from terminal.errors import PostermError
 from terminal.i18n import N_, _, set_language
 from terminal.payment.api import PaymentEngine, QueueStatus
@@ -29,6 +28,9 @@ from terminal.security.pins import PinGuard
 from terminal.settings import Settings
 from terminal.ui.customer_display import CustomerDisplay
 from terminal.ui.presenter import ScreenCodePresenter
+
+if TYPE_CHECKING:
+    from terminal.ecr.server import EcrServer  # aiohttp loads only when the till link is on
 
 log = logging.getLogger(__name__)
 

@@ -121,6 +121,11 @@ class CameraCodeScanner:
             if stop.is_set():
                 source.close()
                 raise Cancelled("The scan was cancelled.")
+        # A followed image sequence delivers nothing while no file is written: close the
+        # source at the deadline so the scan ends with a timeout, as a live camera's would.
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()) + 0.05, source.close)
+        watchdog.daemon = True
+        watchdog.start()
         last_rejection = ""
         try:
             while True:
@@ -149,6 +154,7 @@ class CameraCodeScanner:
                     continue
                 return code.text
         finally:
+            watchdog.cancel()
             source.close()
 
 

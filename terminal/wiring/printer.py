@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from drivers.base import LineDisplay, ReceiptPrinter
-from drivers.display.serial_display import SerialLineDisplay
-from drivers.printer.escpos_serial import SerialReceiptPrinter
 from terminal.settings import Settings
 
 
@@ -17,6 +15,8 @@ def open_receipt_printer(settings: Settings) -> ReceiptPrinter | None:
     url = settings.devices.printer
     if url == "none":
         return None
+    from drivers.printer.escpos_serial import SerialReceiptPrinter  # python-escpos is slow to load
+
     return SerialReceiptPrinter(url, columns=settings.ui.receipt_columns)
 
 
@@ -25,4 +25,6 @@ def open_customer_display(settings: Settings) -> LineDisplay | None:
     url = settings.devices.display
     if url == "none":
         return None
+    from drivers.display.serial_display import SerialLineDisplay
+
     return SerialLineDisplay(url)

@@ -9,18 +9,17 @@ from drivers.printer.escpos_serial import SerialReceiptPrinter
 from drivers.printer.simulator import FakePrinter
 from terminal.money import Amount
 from terminal.receipts.printing import ReceiptPrinting
-from terminal.security.pins import hash_pin
 from terminal.settings import Settings
 from terminal.ui.app import build_app
 from terminal.ui.screens.end_of_day import EndOfDayScreen
 from terminal.ui.screens.history import HistoryScreen
 from terminal.ui.screens.supervisor import SupervisorScreen
 from terminal.ui.screens.transaction import TransactionScreen
-from tests.ui.helpers import screen_text, text_of, type_keys, until
+from tests.ui.helpers import cheap_pin_hash, screen_text, text_of, type_keys, until
 from tests.ui.memory_engine import MemoryEngine
 
 PIN = "4321"
-PIN_HASH = hash_pin(PIN)
+PIN_HASH = cheap_pin_hash(PIN)
 
 
 def settings(tmp_path: Path, **ui: object) -> Settings:

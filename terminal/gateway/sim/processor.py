@@ -12,6 +12,7 @@ close_batch balanced|out_of_balance. Unknown or unsuitable refs get declined 12.
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,8 @@ from terminal.gateway.sim.ledger import Ledger, account_of
 from terminal.gateway.sim.requests import Malformed, Request, normalise_totals
 from terminal.gateway.sim.setup import SimKeys
 from terminal.money import Amount
+
+log = logging.getLogger("terminal.gateway.sim")
 
 SALE_TYPES = ("authorize", "advice", "qr_intent")
 
@@ -291,7 +294,13 @@ class Processor(QrIntents):
 
     def _close_batch(self, req: Request, now: datetime) -> dict[str, Any]:
         ours = self.gateway_totals(req.terminal_id)
-        theirs = {k: v for k, v in normalise_totals(req.totals).items() if v != (0, 0)}
+        try:
+            theirs = {k: v for k, v in normalise_totals(req.totals).items() if v != (0, 0)}
+        except Malformed as error:
+            # Totals we cannot read cannot balance; the batch still closes (the bank's figures
+            # go back to the terminal), rather than a 400 that would leave the batch open.
+            log.warning("close_batch totals not understood: %s", error)
+            theirs = {("unreadable", str(error)): (0, 0)}
         flat = {
             (kind, cur): (figures["count"], figures["total"]["value"])
             for kind, per_currency in ours.items()

@@ -326,7 +326,8 @@ async def never_500(
     except web.HTTPException as http:
         if http.status >= 500:
             raise
-        return error_response(http.status, "malformed", http.reason)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(http.status, "malformed")
+        return error_response(http.status, code, http.reason)
     except (ConnectionResetError, asyncio.CancelledError):
         raise
     except Exception:

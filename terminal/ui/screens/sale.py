@@ -60,10 +60,8 @@ STAGE_TEXT = {
 # Once the request may have reached the bank, only the engine's own deadline ends the wait.
 UNSAFE_TO_CANCEL = {Stage.AUTHORISING, Stage.RETRYING, Stage.REVERSING, Stage.RESULT}
 
-ENTRY_KEYS = [
+ENTRY_KEYS = [  # S and Q are listed beside the amount, with the other ways to pay
     ("Enter", N_("Tap")),
-    ("S", N_("Scan code")),
-    ("Q", N_("Show code")),
     ("⌫", N_("Correct")),
     ("H", N_("History")),
     ("E", N_("End of day")),
@@ -149,8 +147,11 @@ class SaleScreen(Screen[None]):
             text.append(f" {key:<5} ", style="reverse")
             text.append(f" {entry_label(method)}\n")
         for action in self.papp.demo_actions:
-            text.append(f" {action.key:<5} ", style="reverse")
-            text.append(f" {action.description}\n", style="italic")
+            description = action.description
+            if len(description) > 29:
+                description = description[:28] + "…"
+            text.append(f" {action.key.upper():<5} ", style="reverse")
+            text.append(f" {description}\n", style="italic")
         return text
 
     def _keys(self) -> list[tuple[str, str]]:

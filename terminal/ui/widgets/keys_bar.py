@@ -13,7 +13,7 @@ def keys_text(keys: list[tuple[str, str]]) -> Text:
     text = Text()
     for key, description in keys:
         text.append(f" {key} ", style="reverse")
-        text.append(f" {_(description)}  ")
+        text.append(f" {_(description)} ")
     return text
 
 

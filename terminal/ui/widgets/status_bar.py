@@ -27,29 +27,31 @@ def age(oldest: datetime | None, now: datetime) -> str:
 
 
 def status_text(snapshot: StatusSnapshot, now: datetime) -> Text:
-    """The bar as text; states are words (and reverse video for trouble), never colour alone."""
+    """The bar as text, fitting 80 columns; states are words (and reverse video for trouble),
+    never colour alone."""
     text = Text()
     if snapshot.gateway_online:
         text.append(" " + _("Bank: online") + " ", style="bold")
     else:
         text.append(" " + _("Bank: OFFLINE") + " ", style="bold reverse")
+    text.append("│")
     queue = snapshot.queue
     if queue is not None and queue.count:
-        waited = age(queue.oldest, now)
         text.append(
             " "
             + _("Queue: {count} · {total} · oldest {age}").format(
-                count=queue.count, total=active().amount(queue.total), age=waited
+                count=queue.count, total=active().amount(queue.total), age=age(queue.oldest, now)
             )
             + " ",
-            style="reverse" if queue.last_error else "",
+            style="bold reverse" if queue.last_error else "bold",
         )
     elif queue is not None:
         text.append(" " + _("Queue: empty") + " ")
-    labels = {"reader": _("Reader"), "camera": _("Camera"), "printer": _("Printer")}
+    text.append("│")
+    labels = {"reader": _("NFC"), "camera": _("Cam"), "printer": _("Printer")}
     states = {
-        "ready": _("ready"),
-        "ok": _("ready"),
+        "ready": _("ok"),
+        "ok": _("ok"),
         "none": "-",
         "paper out": _("NO PAPER"),
         "offline": _("OFFLINE"),
@@ -57,13 +59,15 @@ def status_text(snapshot: StatusSnapshot, now: datetime) -> Text:
     }
     for device, state in snapshot.devices.items():
         trouble = state in ("paper out", "offline", "error")
+        text.append(" ")
         text.append(
-            f" {labels.get(device, device)}: {states.get(state, state)}",
+            f"{labels.get(device, device)} {states.get(state, state)}",
             style="bold reverse" if trouble else "",
         )
-    text.append(f"  {snapshot.terminal_id}", style="dim")
+    text.append(" │ ")
+    text.append(snapshot.terminal_id, style="dim")
     if snapshot.note:
-        text.append(f"  {snapshot.note}", style="bold")
+        text.append(f" │ {snapshot.note}", style="bold")
     return text
 
 

@@ -273,3 +273,12 @@ def test_signed_payloads_with_wrong_types_are_malformed_never_500(
     if response.status_code != 200:
         assert response.json()["error"] in DOCUMENTED[response.status_code]
     assert len(sim.ledger()) == before
+
+
+def test_wrong_method_or_path_is_a_json_error(enrolled: tuple[GatewaySim, OKPKey, str]) -> None:
+    sim, _, _ = enrolled
+    with httpx.Client(verify=sim.tls(), timeout=10) as client:
+        wrong_method = client.get(f"{sim.url}/v1/messages")
+        wrong_path = client.post(f"{sim.url}/v2/messages", content=b"x")
+    assert (wrong_method.status_code, wrong_method.json()["error"]) == (405, "method_not_allowed")
+    assert (wrong_path.status_code, wrong_path.json()["error"]) == (404, "not_found")

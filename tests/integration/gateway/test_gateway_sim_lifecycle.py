@@ -162,6 +162,19 @@ async def test_close_batch_balanced_then_out_of_balance(
     assert wrong.totals["sale"] == {"EUR": {"count": 1, "total": {"value": 100, "currency": "EUR"}}}
 
 
+async def test_unreadable_totals_close_out_of_balance_instead_of_failing(
+    gateway_sim_module: GatewaySim, make_terminal: Any
+) -> None:
+    sim = gateway_sim_module
+    terminal = make_terminal(sim, terminal_id="LIFE0010")
+    await terminal.pay(new_card(sim), 1000)
+    closed = await terminal.send(
+        terminal.message("close_batch", totals={"sale": {"EUR": {"count": "one"}}})
+    )
+    assert (closed.result, closed.code) == ("out_of_balance", "00")
+    assert closed.totals["sale"]["EUR"]["count"] == 1
+
+
 async def test_close_batch_accepts_the_engine_totals_lines(
     gateway_sim_module: GatewaySim, make_terminal: Any
 ) -> None:
@@ -200,8 +213,16 @@ async def test_simulator_killed_mid_run_loses_nothing_and_never_charges_twice(
     card = new_card(gateway_sim)
     sales = [terminal.card_sale(card, 100 + n) for n in range(5)]
     answers = [await terminal.send(sale) for sale in sales[:3]]
+    pinned = [
+        (gateway_sim.data_dir / name).read_bytes()
+        for name in ("ca.pem", "gateway-signing.jwk", "gateway-encryption.jwk")
+    ]
     gateway_sim.kill()
     gateway_sim.restart()
+    assert pinned == [  # the terminal's pinned CA and keys survive a restart
+        (gateway_sim.data_dir / name).read_bytes()
+        for name in ("ca.pem", "gateway-signing.jwk", "gateway-encryption.jwk")
+    ]
     # The terminal retries everything it is unsure of, with the same bytes.
     again = [await terminal.send(sale) for sale in sales]
     assert [a.raw for a in again[:3]] == [a.raw for a in answers]
@@ -209,3 +230,35 @@ async def test_simulator_killed_mid_run_loses_nothing_and_never_charges_twice(
     entries = gateway_sim.ledger()
     assert sorted(e["id"] for e in entries) == sorted(sale[0] for sale in sales)
     assert balance(gateway_sim, card) == START - sum(100 + n for n in range(5))
+
+
+async def test_kill_during_a_burst_then_retry_books_each_sale_exactly_once(
+    gateway_sim: GatewaySim, make_terminal: Any
+) -> None:
+    import asyncio
+
+    terminals = [make_terminal(gateway_sim, terminal_id=f"BURST{n:03d}") for n in range(4)]
+    card = new_card(gateway_sim)
+    sales = [(t, t.card_sale(card, 100 + i)) for i, t in enumerate(terminals * 5)]
+
+    async def attempt(terminal: Any, sale: tuple[str, bytes]) -> str:
+        try:
+            return (await terminal.send(sale, deadline_s=1.0)).result
+        except Exception as error:  # killed mid-flight: any gateway error is expected here
+            return type(error).__name__
+
+    gateway_sim.faults(delay_ms=300)  # answers held back after booking: the hardest case
+    burst = asyncio.gather(*(attempt(t, s) for t, s in sales))
+    while len(await asyncio.to_thread(gateway_sim.ledger)) < 3:  # some booked, others in flight
+        await asyncio.sleep(0.005)
+    await asyncio.to_thread(gateway_sim.kill)
+    results = await burst
+    assert set(results) != {"approved"}, results
+    await asyncio.to_thread(gateway_sim.restart)
+    answers = [await t.send(s) for t, s in sales]
+    assert all(a.approved for a in answers)
+    entries = gateway_sim.ledger()
+    assert sorted(e["id"] for e in entries) == sorted(s[0] for _, s in sales)
+    charged = sum(e["amount"]["value"] for e in entries)
+    assert charged == sum(100 + i for i in range(len(sales)))
+    assert balance(gateway_sim, card) == START - charged

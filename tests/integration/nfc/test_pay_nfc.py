@@ -1,11 +1,20 @@
-"""End to end: `posterm pay --method nfc --json` with the reader on `udp:`, `posterm sim card`
-tapping from its own process, and the gateway simulator deciding as the issuer."""
+"""End to end: a tap through nfcpy's UDP front end, the payment engine and the gateway
+simulator deciding as the issuer.
+
+The contract case runs exactly as a till would: `posterm pay --amount 12.34 --method nfc --json`
+with `posterm sim card` tapping from its own process. The other profiles run the same engine
+in-process (built by `build_engine` with `wiring.nfc.card_capture`, as `posterm pay` does) with
+the simulated card in a thread on the far side of the real UDP link, which keeps the suite fast.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +25,22 @@ from tests.conftest import free_port
 pytest.importorskip("terminal.payment.engine", reason="needs the payment engine (issue 4)")
 pytest.importorskip("terminal.gateway.sim", reason="needs the gateway simulator (issue 3)")
 
+from drivers.nfc import CardEmulator
+from terminal.emv.sim_card import SimulatedCard
+from terminal.emv.testcards import load_test_cards
+from terminal.money import Amount
+from terminal.payment.api import Outcome, Progress, SaleRequest
+from terminal.payment.factory import build_engine
+from terminal.settings import load_settings
+from terminal.wiring.nfc import card_capture
 from tests.fixtures.gateway_sim import GatewaySim
 
 POSTERM = [sys.executable, "-m", "terminal"]
+CARDS = load_test_cards()
 TERMINAL_IDS = iter(f"NFCPAY{n:02d}" for n in range(100))
 
 
-def pay(
-    gateway: GatewaySim, tmp_path: Path, profile: str, amount: str
-) -> tuple[int, dict[str, Any], str]:
-    """Tap `profile` for a sale of `amount`: (exit code, the --json object, stderr)."""
+def terminal(gateway: GatewaySim, tmp_path: Path) -> tuple[Path, str]:
     reader = f"udp:localhost:{free_port()}"
     config = gateway.terminal_config(
         tmp_path,
@@ -33,68 +48,108 @@ def pay(
         devices={"nfc": reader},
         nfc={"tap_timeout_s": 20.0},
     )
+    return config, reader
+
+
+def pay_cli(gateway: GatewaySim, tmp_path: Path, profile: str, amount: str) -> tuple[int, Any]:
+    """`posterm pay ... --json` while `posterm sim card` taps: (exit code, the JSON object)."""
+    config, reader = terminal(gateway, tmp_path)
     tapping = ["--profile", profile, "--reader", reader, "--taps", "1", "--timeout", "60"]
     card = subprocess.Popen([*POSTERM, "sim", "card", *tapping], stderr=subprocess.DEVNULL)
     try:
+        command = [*POSTERM, "--config", str(config), "pay", "--amount", amount]
         done = subprocess.run(
-            [
-                *POSTERM,
-                "--config",
-                str(config),
-                "pay",
-                "--amount",
-                amount,
-                "--method",
-                "nfc",
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=90,
+            [*command, "--method", "nfc", "--json"], capture_output=True, text=True, timeout=90
         )
     finally:
         card.kill()
         card.wait()
     assert done.stdout.strip(), done.stderr
-    return done.returncode, json.loads(done.stdout), done.stderr
+    return done.returncode, json.loads(done.stdout)
 
 
-def charged(gateway: GatewaySim, masked_pan: str) -> list[dict[str, Any]]:
-    return [e for e in gateway.ledger() if masked_pan in json.dumps(e)]
+class CardInThread:
+    """A simulated card tapping on the reader path until the test ends."""
+
+    def __init__(self, profile: str, reader: str) -> None:
+        self.applet = SimulatedCard(CARDS[profile], CARDS, slow_s=0.3)
+        self.emulator = CardEmulator(
+            reader, self.applet.handle, technology=self.applet.technology, on_tap=self.applet.reset
+        )
+        self.emulator.listen_slice_s = 0.3
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.emulator.serve, kwargs={"stop": self.stop})
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.emulator.close()
 
 
-def test_visa_credit_tap_is_approved_by_the_issuer(
+@pytest.fixture
+def sale(gateway_sim_module: GatewaySim, tmp_path: Path) -> Iterator[Any]:
+    cards: list[CardInThread] = []
+
+    def run(profile: str, amount: str) -> tuple[Outcome, list[Progress]]:
+        config, reader = terminal(gateway_sim_module, tmp_path)
+        cards.append(CardInThread(profile, reader))
+        settings = load_settings(config, environ={})
+        seen: list[Progress] = []
+
+        async def sell() -> Outcome:
+            engine = build_engine(settings, card_capture=card_capture(settings))
+            async with engine:
+                request = SaleRequest(Amount.parse(amount, "EUR"))
+                return await engine.sale(request, seen.append, asyncio.Event())
+
+        return asyncio.run(sell()), seen
+
+    yield run
+    for card in cards:
+        card.close()
+
+
+def test_posterm_pay_with_a_tapped_visa_card_is_approved(
     gateway_sim_module: GatewaySim, tmp_path: Path
 ) -> None:
-    status, outcome, _ = pay(gateway_sim_module, tmp_path, "visa-credit", "12.34")
+    status, outcome = pay_cli(gateway_sim_module, tmp_path, "visa-credit", "12.34")
     assert (status, outcome["result"], outcome["code"]) == (0, "approved", "00")
     assert outcome["amount"] == {"value": 1234, "currency": "EUR"}
     assert outcome["entry"] == "nfc" and outcome["masked_pan"] == "476173******0010"
-    assert outcome["auth_code"]
+    assert outcome["auth_code"] and outcome["auth_code"] in outcome["message"]
+
+
+def test_posterm_pay_with_a_card_the_issuer_blocked_is_declined(
+    gateway_sim_module: GatewaySim, tmp_path: Path
+) -> None:
+    status, outcome = pay_cli(gateway_sim_module, tmp_path, "blocked", "12.34")
+    assert (status, outcome["result"], outcome["code"]) == (1, "declined", "05")
+    assert "blocked" in outcome["message"]
 
 
 @pytest.mark.parametrize(
-    ("profile", "amount", "masked_pan"),
+    ("profile", "amount", "masked_pan", "aid"),
     [
-        ("mastercard-debit", "12.34", "541333******0434"),
-        ("wallet-token", "75.00", "489537******0015"),  # above the CVM limit: CDCVM on the phone
-        ("two-apps", "9.99", "476173******0044"),
-        ("slow", "5.00", "476173******0051"),
+        ("mastercard-debit", "12.34", "541333******0434", "A0000000041010"),
+        ("wallet-token", "75.00", "489537******0015", "A0000000031010"),  # CDCVM above 50.00
+        ("two-apps", "9.99", "476173******0044", "A0000000032010"),  # priority 1 wins
+        ("slow", "5.00", "476173******0051", "A0000000031010"),  # waiting-time extensions
     ],
 )
 def test_cards_and_phones_that_pay(
-    gateway_sim_module: GatewaySim, tmp_path: Path, profile: str, amount: str, masked_pan: str
+    sale: Any, profile: str, amount: str, masked_pan: str, aid: str
 ) -> None:
-    status, outcome, _ = pay(gateway_sim_module, tmp_path, profile, amount)
-    assert (status, outcome["result"], outcome["code"]) == (0, "approved", "00")
-    assert outcome["masked_pan"] == masked_pan
+    outcome, _ = sale(profile, amount)
+    assert (outcome.result.value, outcome.code) == ("approved", "00"), outcome.message
+    assert (outcome.masked_pan, outcome.aid) == (masked_pan, aid)
 
 
-def test_blocked_card_is_declined_by_the_issuer(
-    gateway_sim_module: GatewaySim, tmp_path: Path
-) -> None:
-    status, outcome, _ = pay(gateway_sim_module, tmp_path, "blocked", "12.34")
-    assert (status, outcome["result"], outcome["code"]) == (1, "declined", "05")
+def test_mastercard_debit_beyond_its_balance_is_declined(sale: Any) -> None:
+    first, _ = sale("mastercard-debit", "49.99")
+    outcome, _ = sale("mastercard-debit", "49.99")  # 80.00 on the account: the second fails
+    assert first.result.value == "approved"
+    assert (outcome.result.value, outcome.code) == ("declined", "51")
 
 
 @pytest.mark.parametrize(
@@ -108,10 +163,10 @@ def test_blocked_card_is_declined_by_the_issuer(
     ],
 )
 def test_refused_taps_say_why_and_charge_nothing(
-    gateway_sim_module: GatewaySim, tmp_path: Path, profile: str, amount: str, sentence: str
+    sale: Any, gateway_sim_module: GatewaySim, profile: str, amount: str, sentence: str
 ) -> None:
     before = len(gateway_sim_module.ledger())
-    status, outcome, _ = pay(gateway_sim_module, tmp_path, profile, amount)
-    assert status != 0 and outcome["result"] not in ("approved", "approved_offline")
-    assert sentence in outcome["message"]
+    outcome, _ = sale(profile, amount)
+    assert outcome.result.value not in ("approved", "approved_offline")
+    assert sentence in outcome.message
     assert len(gateway_sim_module.ledger()) == before

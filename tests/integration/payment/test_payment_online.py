@@ -217,3 +217,55 @@ def _eur(text: str) -> Any:
     from terminal.money import Amount
 
     return Amount.parse(text, "EUR")
+
+
+async def test_a_batch_close_whose_answer_was_lost_is_resent_and_stays_balanced(
+    running: tuple[Terminal, Engine],
+) -> None:
+    from terminal.payment.errors import GatewayUnreachable
+
+    term, engine = running
+    await pay(engine, "10.00")
+    term.sim.faults(drop_after=1.0)
+    try:
+        await engine.close_batch()
+        raise AssertionError("the close must not look done without an answer")
+    except GatewayUnreachable as error:
+        assert "the same close is sent again" in error.sentence
+    term.sim.faults()
+    later = await pay(engine, "2.50")  # the bank already counts it in its next batch
+    first = await engine.close_batch()
+    assert first.result == "balanced", (first.terminal_totals, first.gateway_totals)
+    assert first.terminal_totals["sale"]["EUR"]["count"] == 1
+    assert [line.total for line in engine.totals().lines] == [_eur("2.50")]
+    assert engine.journal.get(later.id).batch == 2
+    second = await engine.close_batch()
+    assert second.result == "balanced", (second.terminal_totals, second.gateway_totals)
+
+
+class ShownCode:
+    """A `CodeScanner` that sees the code the simulator's wallet issued (camera tests are in
+    tests/integration/qr)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    async def scan(self, cancel: asyncio.Event, timeout_s: float) -> str:
+        return self.text
+
+
+async def test_customer_presented_code_is_approved_once(running: tuple[Terminal, Engine]) -> None:
+    from terminal.payment.api import EntryMethod
+
+    term, engine = running
+    code = term.sim.wallet_code("wallet-token")["code"]
+    engine.code_scanner = ShownCode(code)
+    first = await pay(engine, "4.20", method=EntryMethod.QR_SCAN)
+    assert (first.result, first.entry) == (Result.APPROVED, "qr_cpm"), first.message
+    again = await pay(engine, "4.20", method=EntryMethod.QR_SCAN)
+    assert (again.result, again.code) == (Result.DECLINED, "65")
+    assert [e["id"] for e in term.ledger()] == [first.id]
+    term.sim.faults(down=True)
+    offline = await pay(engine, "1.00", method=EntryMethod.QR_SCAN)
+    assert (offline.result, offline.code) == (Result.DECLINED, "91")
+    assert "QR payments are never approved offline" in offline.message

@@ -165,3 +165,10 @@ def test_presenters_draw_the_code_and_prompt_the_customer() -> None:
     assert display.shown == [["PAY EUR 12.34", "SCAN THE QR CODE"]]
     presenter.clear()
     assert display.cleared == 1
+
+
+async def test_a_camera_folder_nobody_writes_to_still_times_out(tmp_path: Path) -> None:
+    start = time.monotonic()
+    with pytest.raises(Timeout, match="camera gave no pictures"):
+        await scanner_for(str(tmp_path / "%03d.png")).scan(asyncio.Event(), timeout_s=0.3)
+    assert time.monotonic() - start < 2

@@ -51,7 +51,7 @@ def test_any_data_with_a_plausible_status_word(
 
 _objects = st.lists(
     st.builds(
-        Tlv,
+        lambda tag, value: Tlv(tag, value),
         st.sampled_from(["5A", "57", "5F24", "5F25", "5F34", "82", "94", "9F26", "9F27", "9F36"]),
         st.binary(max_size=24),
     ),

@@ -90,7 +90,7 @@ def _primitive_tags() -> st.SearchStrategy[str]:
     return st.one_of(one, two).map(lambda b: b.hex().upper())
 
 
-_leaf = st.builds(Tlv, _primitive_tags(), st.binary(max_size=300))
+_leaf = st.builds(lambda tag, value: Tlv(tag, value), _primitive_tags(), st.binary(max_size=300))
 
 
 def _template(children: st.SearchStrategy[list[Tlv]]) -> st.SearchStrategy[Tlv]:

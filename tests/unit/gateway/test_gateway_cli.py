@@ -133,3 +133,18 @@ def test_rotation_asks_for_the_technician_pin_and_is_audited(
     assert status == 0 and json.loads(out)["kid"] == "CAFE0001-2"
     actions = [record.action for record in AuditLog(tmp_path / "data").records()]
     assert "keys.rotate" in actions
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--listen", "nonsense"], "not host:port"),
+        (["--listen", "0.0.0.0:18999", "--plain-http"], "loopback"),
+        (["--listen", "127.0.0.1:18999", "--admin-listen", "x"], "not host:port"),
+    ],
+)
+def test_gateway_sim_refuses_bad_listen_addresses(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["gateway-sim", "--data", str(tmp_path / "sim"), *argv]) == 2
+    assert message in capsys.readouterr().err

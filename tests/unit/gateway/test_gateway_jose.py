@@ -188,3 +188,23 @@ def test_any_bytes_are_a_typed_failure_or_a_parsed_jws(body: bytes) -> None:
 def test_any_text_as_card_data_is_a_typed_failure(text: str) -> None:
     with pytest.raises(JoseFailure):
         decrypt_with(OKPKey.generate_key("X25519"), text)
+
+
+def test_unknown_header_parameters_are_ignored_and_typ_may_be_left_out(
+    gateway: tuple[OKPKey, OKPKey, GatewayKeys],
+) -> None:
+    signing, _, keys = gateway
+    header = b64(json.dumps({"alg": "Ed25519", "kid": "gw", "iat": 1, "x-trace": "t"}).encode())
+    payload = b64(encode_payload(answer()))
+    signature = b64(signing.get_op_key("sign").sign(f"{header}.{payload}".encode()))
+    token = f"{header}.{payload}.{signature}".encode()
+    assert keys.verify_answer(token, expected_id=ANSWER_ID).approved
+
+
+def test_critical_extensions_are_refused(gateway: tuple[OKPKey, OKPKey, GatewayKeys]) -> None:
+    signing, _, keys = gateway
+    header = b64(json.dumps({"alg": "Ed25519", "kid": "gw", "crit": ["exp"], "exp": 1}).encode())
+    payload = b64(encode_payload(answer()))
+    signature = b64(signing.get_op_key("sign").sign(f"{header}.{payload}".encode()))
+    with pytest.raises(BadAnswer, match="critical"):
+        keys.verify_answer(f"{header}.{payload}.{signature}".encode(), expected_id=ANSWER_ID)

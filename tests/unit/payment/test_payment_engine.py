@@ -325,7 +325,7 @@ async def test_refund_void_of_unknown_id_sends_nothing(engine: Engine, bank: Scr
 
 async def test_void_of_a_settled_sale_is_refused(engine: Engine, bank: ScriptedBank) -> None:
     sale_id = await approved_sale(engine, bank)
-    engine.journal.close_batch("balanced", "m", "{}", "{}")
+    engine.journal.close_batch("balanced", "{}")
     with pytest.raises(VoidNotAllowed) as raised:
         await engine.void(sale_id, Steps())
     assert (
@@ -392,6 +392,7 @@ async def test_forwarding_stops_at_the_head_when_the_gateway_is_down(
         engine.card_capture = PlainCard(pan=f"47617390010100{n}8")
         await sale(engine, "4.00")
     bank.add(Delivery("not_sent", detail="connection refused"))
+    engine.forwarder.window = 1  # strictly one at a time
     report = await engine.flush()
     assert report.blocked and (report.sent, report.left) == (0, 2)
     assert len(bank.sent) == 3  # two authorize attempts and one advice: the second waited

@@ -181,3 +181,37 @@ def test_a_journal_that_cannot_be_opened_says_so(tmp_path: Path) -> None:
         Journal.open(blocker)
     assert "cannot be opened" in raised.value.sentence
     assert str(blocker / JOURNAL_FILE) in raised.value.sentence
+
+
+def test_concurrent_writers_share_commits_and_lose_nothing(journal: Journal) -> None:
+    import threading
+
+    def sales(worker: int) -> None:
+        for n in range(25):
+            txn_id = f"w{worker}-{n}"
+            journal.create(txn_id, "sale", TEN)
+            journal.sign_and_apply(Change(txn_id, Event.SEND), signer("authorize"))
+            journal.apply(Change(txn_id, Event.APPROVE))
+
+    threads = [threading.Thread(target=sales, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rows = journal.find()
+    assert len(rows) == 200 and {t.state for t in rows} == {State.APPROVED}
+    assert sorted(t.seq for t in rows) == list(range(1, 201))
+    assert journal.scalar("SELECT COUNT(*) FROM history") == 600
+    assert journal.commits < 600  # overlapping callers were committed together
+
+
+def test_a_failing_unit_does_not_undo_its_neighbours(journal: Journal) -> None:
+    journal.create("s1", "sale", TEN)
+    with pytest.raises(IllegalTransition):
+        journal.apply(Change("s1", Event.APPROVE))
+    journal.apply(Change("s1", Event.CANCEL))
+    reopened = Journal.open(journal.path.parent)
+    try:
+        assert reopened.get("s1").state is State.CANCELLED
+    finally:
+        reopened.close()

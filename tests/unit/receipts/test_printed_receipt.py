@@ -29,7 +29,7 @@ SETTINGS = Settings.model_validate(
 )
 
 
-def printing(url: str, timeout: float = 1.0) -> ReceiptPrinting:
+def printing(url: str, timeout: float = 3.0) -> ReceiptPrinting:
     return ReceiptPrinting(SETTINGS, SerialReceiptPrinter(url, timeout=timeout))
 
 
