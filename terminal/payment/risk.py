@@ -104,8 +104,8 @@ def check_sale(limits: Limits, amount: Amount, method: str) -> Decision | None:
     if method == "nfc" and amount > limits.transaction_limit:
         return _decline(
             "transaction_limit",
-            f"{amount} is above the contactless limit of {limits.transaction_limit}; "
-            "ask for another payment method.",
+            f"{amount} is above the contactless limit of {limits.transaction_limit}: "
+            "amount too high for contactless — use another method.",
             "61",
         )
     return None

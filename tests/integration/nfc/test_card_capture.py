@@ -29,6 +29,7 @@ from terminal.payment.api import Progress, Stage
 from terminal.settings import Settings, load_settings
 from terminal.wiring.nfc import NfcCardCapture, card_capture
 from tests.conftest import free_port
+from tests.drivers.nfc.udp_field import wait_listening
 
 CARDS = load_test_cards()
 POSTERM = [sys.executable, "-m", "terminal"]
@@ -48,7 +49,8 @@ def sim_card() -> Iterator[Callable[..., str]]:
         path = path or f"udp:localhost:{free_port()}"
         command = [*POSTERM, "sim", "card", "--profile", profile, "--reader", path]
         command += ["--taps", str(taps), "--timeout", "30"]
-        processes.append(subprocess.Popen(command, stderr=subprocess.PIPE))
+        processes.append(subprocess.Popen(command, stderr=subprocess.DEVNULL))
+        wait_listening(path)
         return path
 
     yield start
