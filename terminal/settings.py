@@ -632,6 +632,16 @@ def _resolve_paths(
         if isinstance(value, str) and value and not value.lstrip().startswith("{"):
             base = origins[("gateway", key)][1]
             gateway[key] = str((base / value).resolve())
+    # A camera file or image sequence is a path too (an index, /dev/videoN or "none" is not).
+    camera = merged.get("devices", {}).get("camera")
+    if (
+        isinstance(camera, str)
+        and camera not in ("", "none")
+        and not camera.isdigit()
+        and not Path(camera).is_absolute()
+    ):
+        base = origins[("devices", "camera")][1]
+        merged["devices"]["camera"] = os.path.normpath(base.resolve() / camera)
 
 
 def _explain(

@@ -21,7 +21,11 @@ PRINTER_OFFLINE = 0x12 | 0x08
 
 
 class FakePrinter:
-    """A one-client-at-a-time TCP printer; `received` holds everything printed so far."""
+    """A TCP printer; `received` holds everything printed so far.
+
+    Each connection is served on its own thread, so a technician's `posterm devices probe` is
+    answered while the terminal keeps its own connection open (as a print server does).
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, out: Path | None = None) -> None:
         self._server = socket.create_server((host, port))
@@ -59,9 +63,14 @@ class FakePrinter:
                 continue
             except OSError:
                 return
-            with conn:
-                conn.settimeout(0.2)
-                self._client(conn)
+            threading.Thread(
+                target=self._serve_client, args=(conn,), name="fake-printer-client", daemon=True
+            ).start()
+
+    def _serve_client(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(0.2)
+            self._client(conn)
 
     def _client(self, conn: socket.socket) -> None:
         pending = b""

@@ -152,8 +152,14 @@ def probe_printer(url: str) -> ProbeResult:
                 found=True,
                 opened=True,
                 problem="the printer did not answer the status request (DLE EOT 1)",
-                fix="switch the printer on, check the cable and the baud rate in devices.printer "
-                "(e.g. ?baudrate=19200, as printed on its self-test page)",
+                fix=(
+                    "a network printer serves one connection at a time: if posterm is running "
+                    "it holds the printer (`sudo systemctl stop posterm`, probe, start it "
+                    "again); otherwise check that the printer is on and its address"
+                    if "://" in url
+                    else "switch the printer on, check the cable and the baud rate in "
+                    "devices.printer (e.g. ?baudrate=19200, as printed on its self-test page)"
+                ),
             )
         if not is_status_byte(status):
             echoed = status == DLE_EOT[0]

@@ -13,6 +13,19 @@ PostermError
     └── MessageError          a message the terminal is about to send cannot be built
 ```
 
+Inside the gateway side (the simulator) bad input never reaches an operator; it becomes an HTTP
+status and error code. Those exceptions stay next to the code that raises them:
+
+```
+ValueError
+├── jose.JoseFailure          kind "malformed" (400) or "bad_signature" (401)
+├── sim.requests.Malformed    payload is not a v1 request (400 malformed)
+└── sim.wallet.WalletError    an EMVCo payload the wallet cannot pay (admin API 400)
+Exception
+├── sim.server.Rejected       a documented protocol error: status + code (400/401/409/422)
+└── sim.admin.AdminError      an admin API refusal: status + code (400/403/404/409)
+```
+
 The distinction between `NothingSent` and `OutcomeUnknown` is the one that matters for money:
 after `NothingSent` the sale may go offline; after `OutcomeUnknown` the engine must record a
 `reverse` for the message id before it tells the operator anything.

@@ -104,8 +104,8 @@ def check_sale(limits: Limits, amount: Amount, method: str) -> Decision | None:
     if method == "nfc" and amount > limits.transaction_limit:
         return _decline(
             "transaction_limit",
-            f"{amount} is above the contactless limit of {limits.transaction_limit}; "
-            "ask for another payment method.",
+            f"{amount} is above the contactless limit of {limits.transaction_limit}: "
+            "amount too high for contactless — use another method.",
             "61",
         )
     return None
@@ -159,7 +159,7 @@ def _entry(limits: Limits, facts: OfflineFacts) -> Decision | None:
     if facts.entry != "nfc":
         return _decline(
             "offline_entry",
-            "The bank cannot be reached and QR payments are never approved offline.",
+            "The bank cannot be reached and QR payments are never approved offline: ask the customer to pay by card.",
             "91",
         )
     return None

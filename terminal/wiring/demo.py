@@ -9,11 +9,15 @@ so a second `make demo` continues with the same journal, keys and ledger.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ DEMO_CONFIG = PACKAGE_ROOT / "config" / "demo.toml"
 DEMO_STATE = PACKAGE_ROOT / "var" / "demo"
 ADMIN_PORT = 18446
 TAP_TIMEOUT_S = 30.0
+WALLET_CODE_SHOWN_S = 4.0
 
 
 def _port(device: str) -> int:
@@ -40,6 +45,60 @@ def _port(device: str) -> int:
     if not tail.isdigit():
         raise PostermError(f"demo configuration: {device!r} has no port")
     return int(tail)
+
+
+class EmptyField:
+    """The simulated reader's field with no card in it.
+
+    Over nfcpy's UDP front end the card's side binds the reader's port. Between taps the demo
+    holds that port itself with a socket that never answers, so the reader is there with an
+    empty field (the terminal sees no card, `posterm devices probe` finds a reader); a tap
+    hands the port to the simulated card's process and takes it back when the tap ends.
+    """
+
+    def __init__(self, reader_path: str) -> None:
+        parts = reader_path.split(":")
+        self.address = (parts[1] or "localhost", int(parts[2]))
+        self._socket: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._lent = 0
+
+    def hold(self) -> None:
+        with self._lock:
+            if self._socket is not None or self._lent:
+                return
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for _ in range(40):  # a card process that just ended may still hold the port
+                try:
+                    sock.bind((socket.gethostbyname(self.address[0]), self.address[1]))
+                    self._socket = sock
+                    return
+                except OSError:
+                    time.sleep(0.05)
+            sock.close()
+            log.warning("the demo reader port %s:%d is taken by another program", *self.address)
+
+    @contextlib.contextmanager
+    def lent(self) -> Iterator[None]:
+        """The port is free for a simulated card while the block runs."""
+        with self._lock:
+            self._lent += 1
+            if self._socket is not None:
+                self._socket.close()
+                self._socket = None
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._lent -= 1
+            self.hold()
+
+    def close(self) -> None:
+        with self._lock:
+            self._lent += 1  # never again
+            if self._socket is not None:
+                self._socket.close()
+                self._socket = None
 
 
 @dataclass
@@ -55,6 +114,7 @@ class DemoStack:
     _taps: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _frame_lock: threading.Lock = field(default_factory=threading.Lock)
     _gateway_down: bool = False
+    _field: EmptyField | None = None
 
     def start(self) -> Settings:
         """Start the simulator, enrol the terminal, start the printer; return the settings."""
@@ -73,6 +133,9 @@ class DemoStack:
         self._enrol(settings)
         self._start_printer(settings)
         self._prepare_camera(settings)
+        if settings.devices.nfc.startswith("udp:"):
+            self._field = EmptyField(settings.devices.nfc)
+            self._field.hold()
         return settings
 
     def _enrol(self, settings: Settings) -> None:
@@ -106,6 +169,9 @@ class DemoStack:
         return Path(settings.devices.camera).parent
 
     def stop(self) -> None:
+        if self._field is not None:
+            self._field.close()
+            self._field = None
         for tap in self._taps:
             if tap.poll() is None:
                 tap.terminate()
@@ -136,27 +202,33 @@ class DemoStack:
             "--timeout",
             str(TAP_TIMEOUT_S),
         ]
-        process = subprocess.Popen(
-            command,
-            cwd=PACKAGE_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=(self.state / "sim-card.log").open("ab"),
-        )
-        self._taps.append(process)
-        process.wait()
-        self._taps.remove(process)
+        with self._field.lent() if self._field is not None else contextlib.nullcontext():
+            process = subprocess.Popen(
+                command,
+                cwd=PACKAGE_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=(self.state / "sim-card.log").open("ab"),
+            )
+            self._taps.append(process)
+            process.wait()
+            self._taps.remove(process)
 
     def show_wallet_code(self, card: str = "wallet-token") -> None:
         """The customer's wallet shows a one-time code to the camera."""
-        from drivers.camera.simulate import render_frame
+        from drivers.camera.simulate import empty_frame, render_frame
 
         assert self.gateway is not None and self.settings is not None
         code = self.gateway.wallet_code(card=card)["code"]
         folder = self.camera_folder(self.settings)
+        self._show_frame(folder, render_frame(code, size=(640, 480), module_px=4))
+        # The customer takes the phone away again, so the next sale does not see this code.
+        time.sleep(WALLET_CODE_SHOWN_S)
+        self._show_frame(folder, empty_frame())
+
+    def _show_frame(self, folder: Path, frame: Any) -> None:
         with self._frame_lock:
             number = len(list(folder.glob("frame-*.png")))
-            frame = render_frame(code, size=(640, 480), module_px=4)
             _write_frame_atomically(folder / f"frame-{number:03d}.png", frame)
 
     def wallet_pays_shown_code(self) -> None:

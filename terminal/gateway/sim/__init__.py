@@ -2,6 +2,28 @@
 and behaves like an acquirer and its card issuers. See server.py (protocol and faults), admin.py
 (the /sim/ admin API), processor.py (what each message does), wallet.py (QR wallet and the
 one-time consumer-presented code format) and setup.py (the files it writes into its folder).
+
+Where PROTOCOL.md is silent, the simulator decides as follows (a second implementation of either
+side can rely on these):
+
+- Replay window: `created_at` older than 7 days, or more than 5 minutes ahead, is 422 stale.
+  The payload's `terminal_id` must be the one the `kid` was enrolled for (else 401
+  bad_signature). Idempotency compares the payload (canonical JSON), not the signature bytes.
+- `seq` gaps are logged, never refused (advices arrive late by design).
+- Declines, in order of checking: 14 unknown/unreadable card, 54 expired, 05 blocked, 59 lost,
+  05 cryptogram or signed amount/currency mismatch, 13 amount or currency, 59 fraud rule,
+  51 balance. An `authorize` with entry `qr_mpm` is 400 (use `qr_intent`); an `advice` must be
+  NFC.
+- `ref` of `refund`, `void`, `reverse` and `qr_status` may be the message id of the sale or, for
+  merchant-presented QR sales, the `intent_id`. Unknown or unsuitable refs are declined 12;
+  a refund above what is left of the sale is declined 13; a void after the batch closed is 12.
+- `reverse` always answers `reversed`; reversing an id never seen remembers it, and the
+  original, should it arrive later, is declined 05.
+- `qr_intent` answers `pending` with code "" and `intent_id` ("PI" + 20 hex digits, 22 chars:
+  fits reference label 62/05) and `expires_at`. `qr_status` answers pending/expired with code
+  "", approved with 00 and the auth code, declined (also for voided intents) with a code.
+- `close_batch` totals: see terminal/gateway/messages.py; totals it cannot read close the batch
+  `out_of_balance` (never 400), and the answer always carries the gateway's own `totals`.
 """
 
 from __future__ import annotations

@@ -174,6 +174,17 @@ class SimulatorProcess:
     def cards(self, **card: Any) -> dict[str, Any]:
         return self.post("/sim/cards", card)
 
+    def card(self, name: str) -> dict[str, Any]:
+        """One test card as the simulator holds it now (balance, status)."""
+        response = self.admin.get("/sim/cards")
+        if response.status_code != 200:
+            raise SimulatorError(f"simulator /sim/cards: {response.status_code}")
+        for card in response.json()["cards"]:
+            if card["name"] == name:
+                found: dict[str, Any] = card
+                return found
+        raise KeyError(name)
+
     def fraud(self, **rule: Any) -> dict[str, Any]:
         return self.post("/sim/fraud", rule)
 

@@ -12,6 +12,7 @@ from drivers.nfc import CardEmulator, IsoDepParameters, NfcReader
 from terminal.emv.sim_card import SimulatedCard
 from terminal.emv.testcards import load_test_cards
 from tests.conftest import free_port
+from tests.drivers.nfc.udp_field import wait_listening
 
 CARDS = load_test_cards()
 
@@ -61,6 +62,7 @@ def present(hardware: str | None) -> Iterator[Callable[..., PresentedCard]]:
         emulator.listen_slice_s = 0.3
         card = PresentedCard(path, applet, emulator)
         card.start()
+        wait_listening(path)
         started.append(card)
         return card
 

@@ -59,7 +59,7 @@ async def run_sales(sim: GatewaySim, terminal: TestTerminal, count: int) -> None
 async def test_random_faults_never_charge_twice_or_lose_a_sale(
     gateway_sim_module: GatewaySim, make_terminal: Any
 ) -> None:
-    await run_sales(gateway_sim_module, make_terminal(gateway_sim_module, "SOAK0001"), 25)
+    await run_sales(gateway_sim_module, make_terminal(gateway_sim_module, "SOAK0001"), 15)
 
 
 @pytest.mark.slow

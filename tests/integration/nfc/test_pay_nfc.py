@@ -33,6 +33,7 @@ from terminal.payment.api import Outcome, Progress, SaleRequest
 from terminal.payment.factory import build_engine
 from terminal.settings import load_settings
 from terminal.wiring.nfc import card_capture
+from tests.drivers.nfc.udp_field import wait_listening
 from tests.fixtures.gateway_sim import GatewaySim
 
 POSTERM = [sys.executable, "-m", "terminal"]
@@ -56,6 +57,7 @@ def pay_cli(gateway: GatewaySim, tmp_path: Path, profile: str, amount: str) -> t
     config, reader = terminal(gateway, tmp_path)
     tapping = ["--profile", profile, "--reader", reader, "--taps", "1", "--timeout", "60"]
     card = subprocess.Popen([*POSTERM, "sim", "card", *tapping], stderr=subprocess.DEVNULL)
+    wait_listening(reader)
     try:
         command = [*POSTERM, "--config", str(config), "pay", "--amount", amount]
         done = subprocess.run(
@@ -80,6 +82,7 @@ class CardInThread:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.emulator.serve, kwargs={"stop": self.stop})
         self.thread.start()
+        wait_listening(reader)
 
     def close(self) -> None:
         self.stop.set()

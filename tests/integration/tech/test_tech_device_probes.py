@@ -133,7 +133,7 @@ def test_printer_that_does_not_answer(printer: FakeEscPosPrinter) -> None:
     printer.silent = True
     result = probe_printer(printer.url)
     assert not result.healthy and result.opened and "did not answer" in result.problem
-    assert "baud rate" in result.fix
+    assert "one connection at a time" in result.fix
 
 
 def test_printer_nothing_listening() -> None:

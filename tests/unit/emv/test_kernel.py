@@ -242,3 +242,15 @@ def test_card_asking_for_more_terminal_data_than_fits_a_command() -> None:
         read_card(
             card("visa-credit", _select_aid(tlv.encode_one(fci) + b"\x90\x00")), sale(1), config()
         )
+
+
+def test_mastercard_phone_signals_cdcvm_in_its_generate_ac_answer() -> None:
+    from dataclasses import replace
+
+    from .conftest import AppletCard
+
+    phone = replace(CARDS["mastercard-debit"], wallet=True, cdcvm=True, name="mc-phone")
+    data = read_card(AppletCard(phone), sale(7500), config())
+    assert data.cdcvm and data.emv["DF4B"] == "010100"
+    assert bytes.fromhex(data.emv["82"])[0] & 0x02  # AIP: on-device cardholder verification
+    assert verify_arqc(phone.issuer, data.pan, data.psn, data.emv)

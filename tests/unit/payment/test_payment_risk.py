@@ -108,6 +108,7 @@ def test_an_extra_rule_can_object_and_is_named() -> None:
 def test_contactless_limit_refuses_before_the_card_is_read() -> None:
     decision = check_sale(LIMITS, eur("500.01"), "nfc")
     assert decision is not None and decision.rule == "transaction_limit"
+    assert "amount too high for contactless — use another method" in decision.reason
     assert check_sale(LIMITS, eur("500.01"), "qr-scan") is None
     assert check_sale(LIMITS, eur("500.00"), "nfc") is None
 
