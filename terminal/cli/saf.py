@@ -15,7 +15,7 @@ from typing import Any
 from terminal.cli._common import print_json, progress, settings_from
 from terminal.cli._payment import run
 from terminal.payment import reports
-from terminal.payment.api import QueueStatus
+from terminal.payment.api import QueueStatus, TransactionView
 from terminal.payment.forwarder import FlushReport
 from terminal.payment.journal import Journal
 
@@ -34,7 +34,9 @@ def register(subparsers: Any) -> None:
     flush.set_defaults(handler=flush_command)
 
 
-def status_object(status: QueueStatus, parked: int) -> dict[str, Any]:
+def status_object(
+    status: QueueStatus, parked: int, declined: list[TransactionView]
+) -> dict[str, Any]:
     return {
         "count": status.count,
         "advices": status.count - status.reversals,
@@ -43,10 +45,11 @@ def status_object(status: QueueStatus, parked: int) -> dict[str, Any]:
         "oldest": status.oldest.isoformat() if status.oldest else None,
         "parked": parked,
         "last_error": status.last_error,
+        "declined_after_forward": [row.to_json() for row in declined],
     }
 
 
-def _print_status(status: QueueStatus, parked: int) -> None:
+def _print_status(status: QueueStatus, parked: int, declined: list[TransactionView]) -> None:
     oldest = status.oldest.astimezone().strftime("%Y-%m-%d %H:%M:%S") if status.oldest else "-"
     print(
         f"pending:    {status.count} ({status.count - status.reversals} advices, "
@@ -57,6 +60,8 @@ def _print_status(status: QueueStatus, parked: int) -> None:
     if parked:
         print(f"parked:     {parked} (refused by the bank; see the log)")
     print(f"last error: {status.last_error or '-'}")
+    for row in declined:  # the merchant carries these: the bank refused them afterwards
+        print(f"declined by the bank after forwarding: {row.id} {row.amount} code {row.code}")
 
 
 def status_command(args: argparse.Namespace) -> int:
@@ -65,12 +70,13 @@ def status_command(args: argparse.Namespace) -> int:
     try:
         status = reports.queue_status(journal, settings.currency)
         parked = reports.parked_count(journal)
+        declined = reports.offline_declined(journal)
     finally:
         journal.close()
     if args.json:
-        print_json(status_object(status, parked))
+        print_json(status_object(status, parked, declined))
     else:
-        _print_status(status, parked)
+        _print_status(status, parked, declined)
     return 0
 
 
@@ -88,7 +94,9 @@ def flush_command(args: argparse.Namespace) -> int:
             shown["at"] = now
             progress(f"forwarded {report.sent}, declined {report.declined}, left {report.left}")
 
-    async def flush(cancel: asyncio.Event) -> tuple[FlushReport, QueueStatus, int]:
+    async def flush(
+        cancel: asyncio.Event,
+    ) -> tuple[FlushReport, QueueStatus, int, list[TransactionView]]:
         await engine.start(forward=False)
         try:
             try:
@@ -96,15 +104,20 @@ def flush_command(args: argparse.Namespace) -> int:
                     report = await engine.flush(show)
             except TimeoutError:
                 report = FlushReport(0, 0, 0, -1, f"gave up after {args.timeout:.0f} s")
-            return report, engine.queue_status(), reports.parked_count(engine.journal)
+            return (
+                report,
+                engine.queue_status(),
+                reports.parked_count(engine.journal),
+                reports.offline_declined(engine.journal),
+            )
         finally:
             await engine.stop()
 
-    report, status, parked = run(flush)
+    report, status, parked, declined = run(flush)
     if args.json:
         print_json(
             {
-                **status_object(status, parked),
+                **status_object(status, parked, declined),
                 "forwarded": report.sent,
                 "declined": report.declined,
                 "error": report.last_error,
@@ -112,5 +125,5 @@ def flush_command(args: argparse.Namespace) -> int:
         )
     else:
         progress(f"forwarded {report.sent} ({report.declined} declined by the bank)")
-        _print_status(status, parked)
+        _print_status(status, parked, declined)
     return 0 if status.count == 0 else 3

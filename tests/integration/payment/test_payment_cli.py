@@ -34,7 +34,7 @@ async def test_saf_status_and_flush(terminal: Callable[..., Terminal]) -> None:
     shown = json.loads(status.stdout)
     assert (shown["count"], shown["advices"], shown["reversals"]) == (2, 2, 0)
     assert shown["total"] == {"value": 750, "currency": "EUR"}
-    assert shown["oldest"] is not None
+    assert shown["oldest"] is not None and shown["declined_after_forward"] == []
     still_down = term.cli("saf", "flush", "--timeout", "20")
     assert still_down.returncode == 3
     assert "pending:    2" in still_down.stdout
@@ -113,3 +113,29 @@ def test_pay_usage_errors_exit_2(terminal: Callable[..., Terminal]) -> None:
     assert "takes EUR, not USD" in other_currency.stderr
     missing = term.cli("pay")
     assert missing.returncode == 2 and "--amount" in missing.stderr
+
+
+async def test_an_advice_the_bank_declines_is_reported(terminal: Callable[..., Terminal]) -> None:
+    term = terminal()
+    engine = term.engine(TappedCard("mastercard-debit"))
+    await engine.start(forward=False)
+    try:
+        term.sim.faults(down=True)
+        offline = await pay(engine, "30.00")
+        assert offline.result is Result.APPROVED_OFFLINE
+    finally:
+        await engine.stop()
+    term.sim.faults()
+    term.sim.cards(name="mastercard-debit", balance="1.00")
+    flushed = term.cli("saf", "flush", "--json")
+    assert flushed.returncode == 0, flushed.stderr
+    report = json.loads(flushed.stdout)
+    assert (report["forwarded"], report["declined"]) == (1, 1)
+    status = term.cli("saf", "status")
+    assert f"declined by the bank after forwarding: {offline.id} EUR 30.00 code 51" in status.stdout
+    row = json.loads(term.cli("history", "--json").stdout)[0]
+    assert (row["state"], row["result"], row["code"]) == (
+        "declined_after_forward",
+        "declined",
+        "51",
+    )
