@@ -13,6 +13,16 @@ from drivers.base import Cancelled as DeviceCancelled
 from drivers.base import DriverError
 from drivers.base import Timeout as DeviceTimeout
 from terminal.emv.card_data import CardData
+from terminal.emv.errors import (
+    ApplicationBlocked,
+    CardDataError,
+    CardDeclinedOffline,
+    CardExpired,
+    ContactlessLimitExceeded,
+    CvmRequired,
+    EmvError,
+    TapFailed,
+)
 from terminal.errors import PostermError
 from terminal.payment.api import (
     CardCapture,
@@ -30,10 +40,30 @@ T = TypeVar("T")
 class Stopped(Exception):
     """The capture step ended the sale early (cancelled, timeout, device error)."""
 
-    def __init__(self, result: Result, sentence: str) -> None:
+    def __init__(self, result: Result, sentence: str, code: str = "") -> None:
         super().__init__(sentence)
         self.result = result
         self.sentence = sentence
+        self.code = code
+
+
+REFUSAL_CODES: dict[type[EmvError], str] = {
+    CardExpired: "54",  # as risk.card_expired and the issuer
+    CardDeclinedOffline: "05",
+    ApplicationBlocked: "05",
+    ContactlessLimitExceeded: "61",  # as risk.check_sale
+    CvmRequired: "65",  # as risk.check_card
+}
+
+
+def card_refusal(error: EmvError) -> Stopped:
+    """A kernel error as the sale's end: the reader failed (error), the tap gave no decision
+    (cancelled: tap again), or this card cannot pay this sale (declined, with an ISO code)."""
+    if error.exit_code != 1:
+        return Stopped(Result.ERROR, error.sentence)
+    if isinstance(error, (TapFailed, CardDataError)):
+        return Stopped(Result.CANCELLED, error.sentence)
+    return Stopped(Result.DECLINED, error.sentence, REFUSAL_CODES.get(type(error), ""))
 
 
 async def read_card(
@@ -99,6 +129,8 @@ async def wait_for_device(work: Awaitable[T], cancel: asyncio.Event, timeout: fl
         raise Stopped(Result.CANCELLED, "Cancelled.") from None
     except DeviceTimeout as error:
         raise Stopped(Result.CANCELLED, error.sentence) from None
+    except EmvError as error:
+        raise card_refusal(error) from None
     except PostermError as error:
         # The kernel's refusals of the card (expired, PIN needed, not a payment card, tap
         # again) carry exit code 1: nothing was sent, the sale just did not happen.

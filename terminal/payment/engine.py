@@ -301,11 +301,15 @@ class Engine:
 
                 return await merchant_presented_sale(self, txn_id, request, progress, cancel)
         except Stopped as stop:
-            await asyncio.to_thread(
-                self.journal.apply, Change(txn_id, Event.CANCEL, {"message": stop.sentence})
-            )
+            if stop.result is Result.DECLINED:  # the card refused: nothing was sent
+                fields = {"code": stop.code, "rule": "card", "message": stop.sentence}
+                change = Change(txn_id, Event.DECLINE, fields)
+            else:
+                change = Change(txn_id, Event.CANCEL, {"message": stop.sentence})
+            await asyncio.to_thread(self.journal.apply, change)
             return self._finish(
-                progress, Outcome(txn_id, stop.result, amount, entry, message=stop.sentence)
+                progress,
+                Outcome(txn_id, stop.result, amount, entry, stop.code, message=stop.sentence),
             )
         finally:
             timing["device"] = time.perf_counter() - device_started

@@ -156,20 +156,27 @@ def test_mastercard_debit_beyond_its_balance_is_declined(sale: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("profile", "amount", "sentence"),
+    ("profile", "amount", "result", "code", "sentence"),
     [
-        ("expired", "12.34", "This card has expired"),
-        ("visa-credit", "75.00", "a card needs a PIN"),
-        ("visa-credit", "600.00", "contactless"),  # the engine checks the limit first
-        ("pulled-away", "12.34", "tap again"),
-        ("not-emv", "12.34", "not a payment card"),
+        ("expired", "12.34", "declined", "54", "This card has expired"),
+        ("visa-credit", "75.00", "declined", "65", "a card needs a PIN"),
+        ("visa-credit", "600.00", "declined", "61", "contactless"),  # checked before the tap
+        ("pulled-away", "12.34", "cancelled", "", "tap again"),  # no decision: tap again
+        ("not-emv", "12.34", "declined", "", "not a payment card"),
     ],
 )
 def test_refused_taps_say_why_and_charge_nothing(
-    sale: Any, gateway_sim_module: GatewaySim, profile: str, amount: str, sentence: str
+    sale: Any,
+    gateway_sim_module: GatewaySim,
+    profile: str,
+    amount: str,
+    result: str,
+    code: str,
+    sentence: str,
 ) -> None:
     before = len(gateway_sim_module.ledger())
     outcome, _ = sale(profile, amount)
-    assert outcome.result.value not in ("approved", "approved_offline")
+    assert (outcome.result.value, outcome.code) == (result, code)
+    assert outcome.result.exit_code == 1  # a card refusal is no device or gateway error
     assert sentence in outcome.message
     assert len(gateway_sim_module.ledger()) == before
