@@ -7,11 +7,12 @@ same frames. Target (issue 6): the chosen decoder (zxing) reads ≥ 95 % of degr
 frames, median under 5 ms.
 
 Latency: a followed image sequence is written at 30 frames per second, as a camera would
-deliver them; the clock starts when the first frame holding the code lands. It stops when the
-`CameraCodeScanner` hands the text over, and, with the payment engine and the gateway simulator
-(a real process on loopback), when the engine reports the `authorize` leaving for the bank
-(Stage.AUTHORISING, emitted just before the signed message is posted) for a one-time wallet
-code the simulator issued; each of those sales must come back approved.
+deliver them (uncompressed BMP, so writing and reading a frame costs what a camera driver's
+copy does, not a PNG encode); the clock starts when the first frame holding the code lands. It
+stops when the `CameraCodeScanner` hands the text over, and, with the payment engine and the
+gateway simulator (a real process on loopback), when the engine reports the `authorize` leaving
+for the bank (Stage.AUTHORISING, emitted just before the signed message is posted) for a
+one-time wallet code the simulator issued; each of those sales must come back approved.
 """
 
 from __future__ import annotations
@@ -194,15 +195,15 @@ def latency_row(quick: bool) -> Row:
                 import cv2
 
                 for number, frame in enumerate(empties + code_frames):
-                    partial = path / f".{number:03d}.png"
+                    partial = path / f".{number:03d}.bmp"
                     cv2.imwrite(str(partial), frame)
                     if number == len(empties):
                         entered_at[0] = time.perf_counter()
-                    partial.rename(path / f"{number:03d}.png")
+                    partial.rename(path / f"{number:03d}.bmp")
                     time.sleep(1 / 30)
 
             writer = threading.Thread(target=camera)
-            scanner = CameraCodeScanner(str(path / "%03d.png"), decoder="zxing")
+            scanner = CameraCodeScanner(str(path / "%03d.bmp"), decoder="zxing")
 
             async def scan(scanner: CameraCodeScanner = scanner) -> tuple[str, float]:
                 text = await scanner.scan(asyncio.Event(), timeout_s=10)
@@ -241,11 +242,11 @@ class _Camera(threading.Thread):
         import cv2
 
         for number, frame in enumerate(self.frames):
-            partial = self.folder / f".{number:03d}.png"
+            partial = self.folder / f".{number:03d}.bmp"
             cv2.imwrite(str(partial), frame)
             if number == self.first_code:
                 self.entered_at = time.perf_counter()
-            partial.rename(self.folder / f"{number:03d}.png")
+            partial.rename(self.folder / f"{number:03d}.bmp")
             time.sleep(1 / 30)
 
 
@@ -280,7 +281,7 @@ def authorize_latency_row(quick: bool) -> Row | None:
                         code = await asyncio.to_thread(sim.wallet_code, "wallet-token")
                         camera_dir = root / f"camera-{run}"
                         camera_dir.mkdir()
-                        engine.code_scanner = CameraCodeScanner(str(camera_dir / "%03d.png"))
+                        engine.code_scanner = CameraCodeScanner(str(camera_dir / "%03d.bmp"))
                         camera = _Camera(camera_dir, code["code"], rng)
                         sent_at = [0.0]
 

@@ -4,12 +4,18 @@ Records carry extra fields (`extra={"txn_id": ..., "result": ...}`); on stderr t
 as `key=value` after the message, under systemd they become journald fields (TXN_ID=..., so
 `journalctl -u posterm TXN_ID=...` finds a sale). The masking runs in a filter attached to the
 handlers, so no record can bypass it, and once more on the final text (exception traces too).
+
+nfcpy's own DEBUG records (loggers `nfc.*`) dump every radio frame and APDU in hex; a card's
+answers carry the PAN (tag 5A) and track 2 (tag 57) as BCD, which no digit-shaped mask can
+see. Their hex dumps are cut to the first and last two bytes (command or tag, status word) and
+the length, which is what a technician needs to follow the exchange.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import sys
 import time
@@ -34,6 +40,23 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
 
 
+_HEX_DUMP = re.compile(r"(?<![0-9A-Za-z])[0-9A-Fa-f]{16,}(?![0-9A-Za-z])")
+_FRAME_LOGGERS = ("nfc",)
+"""Libraries that log raw card frames in hex (nfcpy)."""
+
+
+def elide_frames(text: str) -> str:
+    """Hex dumps of 8 bytes or more cut to `head…tail (N bytes)`: card data never shows."""
+    return _HEX_DUMP.sub(
+        lambda m: f"{m.group(0)[:4]}…{m.group(0)[-4:]} ({len(m.group(0)) // 2} bytes)", text
+    )
+
+
+def logs_frames(name: str) -> bool:
+    """True for the loggers of libraries that dump raw card frames."""
+    return any(name == root or name.startswith(root + ".") for root in _FRAME_LOGGERS)
+
+
 class PanMaskingFilter(logging.Filter):
     """Masks anything shaped like a PAN or track data in a record's message and fields."""
 
@@ -42,6 +65,8 @@ class PanMaskingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string must not lose the record
             message = f"{record.msg!r} {record.args!r}"
+        if logs_frames(record.name):
+            message = elide_frames(message)
         record.msg = redact_text(message)
         record.args = None
         for key, value in extra_fields(record).items():

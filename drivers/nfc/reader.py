@@ -4,6 +4,10 @@ The path is nfcpy's (`usb`, `usb:072f:2200`, `tty:USB0:pn532`, `udp:localhost:PO
 for a card is a bounded loop of single `sense` calls, so it ends on its timeout or on `cancel()`
 (nfcpy's `connect()` without `terminate`/`iterations` would wait forever). nfcpy's exceptions
 are translated here, once, into the `drivers.base` tree with a sentence for the operator.
+
+More than one card in the field is not detected: nfcpy resolves Type A anticollision and
+returns one target (pn53x.py sends InListPassiveTarget with MaxTg fixed at 1; `sense()` has no
+collision flag), so `MultipleCards` is never raised by this driver; see README "Contactless".
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 from typing import Any
 
 from terminal.cli._common import print_json, progress, settings_from
@@ -79,8 +80,13 @@ def flush_command(args: argparse.Namespace) -> int:
 
     engine = build_engine(settings)
 
+    shown = {"at": 0.0}
+
     def show(report: FlushReport) -> None:
-        progress(f"forwarded {report.sent}, declined {report.declined}, left {report.left}")
+        now = time.monotonic()
+        if report.left == 0 or now - shown["at"] >= 0.5:  # a line every half second at most
+            shown["at"] = now
+            progress(f"forwarded {report.sent}, declined {report.declined}, left {report.left}")
 
     async def flush(cancel: asyncio.Event) -> tuple[FlushReport, QueueStatus, int]:
         await engine.start(forward=False)

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 KEEP = 500
 """Finished payments remembered for GET (older ones are answered from the journal)."""
 
+APPROVED = {Result.APPROVED, Result.APPROVED_OFFLINE, "approved", "approved_offline"}
+
 UNSAFE_TO_CANCEL = {Stage.AUTHORISING, Stage.RETRYING, Stage.REVERSING, Stage.RESULT}
 
 
@@ -114,18 +116,15 @@ class EcrPayments:
                 return payment
         return None
 
-    def start(self, request: PaymentRequest) -> tuple[EcrPayment, bool]:
-        """Start a payment; (payment, False) if the same reference was already started with the
-        same content (a till retrying its POST), so nothing is charged twice."""
-        if request.reference and request.reference in self._by_reference:
-            earlier = self._payments.get(self._by_reference[request.reference])
+    def start(self, request: PaymentRequest) -> tuple[EcrPayment | str, bool]:
+        """Start a payment: (payment, True). A till retrying its POST with a reference it used
+        gets the earlier payment back, (payment, False), while that one runs or if it was
+        approved, so nothing is charged twice; a declined or cancelled one may be retried. After
+        a restart an approved sale with that reference is found in the journal: (its journal
+        id, False)."""
+        if request.reference:
+            earlier = self._earlier(request)
             if earlier is not None:
-                if earlier.request != request:
-                    raise Conflict(
-                        f'Reference "{request.reference}" was used for another payment '
-                        f"(id {earlier.id}); use a new reference.",
-                        "reference_conflict",
-                    )
                 return earlier, False
         running = self.running
         if running is not None:
@@ -147,6 +146,38 @@ class EcrPayments:
             _safely(listener.payment_started, payment)
         payment.task = asyncio.ensure_future(self._run(payment))
         return payment, True
+
+    def _earlier(self, request: PaymentRequest) -> EcrPayment | str | None:
+        """The payment this reference already stands for, if it must not be charged again."""
+        payment = self._payments.get(self._by_reference.get(request.reference, ""))
+        if payment is not None:
+            charged = payment.outcome is None or payment.outcome.result in APPROVED
+            if not charged:
+                return None  # declined or cancelled: the till may try again
+            if payment.request != request:
+                raise Conflict(
+                    f'Reference "{request.reference}" was used for another payment '
+                    f"(id {payment.id}); use a new reference.",
+                    "reference_conflict",
+                )
+            return payment
+        try:
+            views = self.engine.history(limit=20, search=request.reference)
+        except PostermError:
+            return None
+        for view in views:
+            if view.type != "sale" or view.reference != request.reference:
+                continue
+            if view.result not in APPROVED:
+                continue
+            if view.amount != request.amount:
+                raise Conflict(
+                    f'Reference "{request.reference}" was used for another payment '
+                    f"(id {view.id}); use a new reference.",
+                    "reference_conflict",
+                )
+            return view.id
+        return None
 
     async def _run(self, payment: EcrPayment) -> None:
         request = payment.request

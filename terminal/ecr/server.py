@@ -90,10 +90,14 @@ async def create_payment(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     parsed = parse_payment(await _body(request), settings.currency)
     payment, _new = payments.start(parsed)
+    if isinstance(payment, str):  # approved before a restart: its journal id
+        payment_id, state = payment, "completed"
+    else:
+        payment_id, state = payment.id, payment.state
     return web.json_response(
-        {"id": payment.id, "state": payment.state},
+        {"id": payment_id, "state": state},
         status=202,
-        headers={"Location": f"/ecr/v1/payments/{payment.id}"},
+        headers={"Location": f"/ecr/v1/payments/{payment_id}"},
     )
 
 

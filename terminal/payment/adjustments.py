@@ -208,7 +208,7 @@ async def _settle(
 
 
 def _describe(code: str, reason: str) -> str:
-    from terminal.payment.engine import describe_code
+    from terminal.payment.response_codes import describe_code
 
     return describe_code(code, reason)
 

@@ -21,16 +21,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from drivers.base import Cancelled as DeviceCancelled
-from drivers.base import DriverError
-from drivers.base import Timeout as DeviceTimeout
 from terminal.emv.card_data import CardData
-from terminal.errors import PostermError, UsageError
+from terminal.errors import UsageError
 from terminal.money import Amount
 from terminal.payment import reports
 from terminal.payment.api import (
@@ -50,14 +47,15 @@ from terminal.payment.api import (
     TransactionView,
 )
 from terminal.payment.bank import Bank, Delivery
+from terminal.payment.capture import Stopped, read_card, scan_code
 from terminal.payment.errors import JournalUnavailable
 from terminal.payment.forwarder import FlushReport, Forwarder
 from terminal.payment.journal import Change, Journal, iso
 from terminal.payment.recovery import OwnerLock, recover
+from terminal.payment.response_codes import describe_code
 from terminal.payment.risk import (
     Decision,
     Limits,
-    OfflineFacts,
     Rule,
     check_card,
     check_sale,
@@ -68,34 +66,9 @@ from terminal.settings import Settings
 
 log = logging.getLogger("terminal.payment.engine")
 
-T = TypeVar("T")
 
 RESERVE_BYTES = 256 * 1024
 """Free space a sale needs before it starts: its rows, history, queue entry, with margin."""
-
-CODE_TEXT = {
-    "01": "refer to card issuer",
-    "05": "do not honour",
-    "12": "invalid transaction",
-    "13": "invalid amount",
-    "14": "invalid card number",
-    "51": "insufficient funds",
-    "54": "expired card",
-    "55": "wrong PIN",
-    "57": "not permitted to cardholder",
-    "59": "suspected fraud",
-    "61": "over amount limit",
-    "65": "over frequency limit",
-    "91": "issuer unavailable",
-    "94": "duplicate transmission",
-    "96": "system error",
-}
-
-
-def describe_code(code: str, reason: str = "") -> str:
-    """The bank's answer in words, e.g. "insufficient funds (code 51)"."""
-    words = reason or CODE_TEXT.get(code, "declined")
-    return f"{words} (code {code})" if code else words
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +82,6 @@ class SaleTiming:
     @property
     def engine_s(self) -> float:
         return max(0.0, self.total_s - self.device_s - self.bank_s)
-
-
-class _Stop(Exception):
-    """The capture step ended the sale early (cancelled, timeout, device error)."""
-
-    def __init__(self, result: Result, sentence: str) -> None:
-        super().__init__(sentence)
-        self.result = result
-        self.sentence = sentence
 
 
 class Engine:
@@ -324,15 +288,19 @@ class Engine:
         device_started = time.perf_counter()
         try:
             if request.method is EntryMethod.NFC:
-                card = await self._read_card(txn_id, request, progress, cancel)
+                timeout = request.timeout_s or self.settings.nfc.tap_timeout_s
+                card = await read_card(
+                    self.card_capture, txn_id, request, timeout, progress, cancel
+                )
             elif request.method is EntryMethod.QR_SCAN:
-                text = await self._scan_code(txn_id, request, progress, cancel)
+                timeout = request.timeout_s or self.settings.qr.scan_timeout_s
+                text = await scan_code(self.code_scanner, txn_id, timeout, progress, cancel)
                 sealed_qr = self.bank.seal_qr(text)
             else:
                 from terminal.payment.merchant_qr import merchant_presented_sale
 
                 return await merchant_presented_sale(self, txn_id, request, progress, cancel)
-        except _Stop as stop:
+        except Stopped as stop:
             await asyncio.to_thread(
                 self.journal.apply, Change(txn_id, Event.CANCEL, {"message": stop.sentence})
             )
@@ -451,35 +419,6 @@ class Engine:
         return await self.reverse_unknown(txn_id, amount, entry, masked, progress)
 
     # -- offline (PROTOCOL.md rule 4) -------------------------------------------------------
-    def offline_facts(
-        self, fingerprint: str, amount: Amount, entry: str, expiry: str
-    ) -> OfflineFacts:
-        """What the journal says about pending offline sales and this card's recent use."""
-        now = self.journal.clock()
-        pending = self.journal.rows(
-            "SELECT COUNT(*), COALESCE(SUM(amount), 0), MIN(created_at) FROM transactions "
-            "WHERE state = 'approved_offline'"
-        )[0]
-        since = iso(now - self.limits.velocity_window)
-        card = self.journal.rows(
-            "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM transactions "
-            "WHERE fingerprint = ? AND offline = 1 AND created_at >= ?",
-            (fingerprint, since),
-        )[0]
-        from terminal.payment.journal import parse_iso
-
-        return OfflineFacts(
-            amount=amount,
-            entry=entry,
-            card_expiry=expiry,
-            now=now,
-            pending_count=int(pending[0]),
-            pending_total=Amount.of(int(pending[1]), amount.currency),
-            oldest_pending=parse_iso(pending[2]) if pending[2] else None,
-            card_count=int(card[0]) if fingerprint else 0,
-            card_total=Amount.of(int(card[1]) if fingerprint else 0, amount.currency),
-        )
-
     async def _offline(
         self,
         txn_id: str,
@@ -491,7 +430,13 @@ class Engine:
     ) -> Outcome:
         fingerprint = self.bank.fingerprint(card.pan) if card else ""
         facts = await asyncio.to_thread(
-            self.offline_facts, fingerprint, amount, entry, card.expiry if card else ""
+            reports.offline_facts,
+            self.journal,
+            self.limits.velocity_window,
+            fingerprint,
+            amount,
+            entry,
+            card.expiry if card else "",
         )
         decision = decide_offline(self.limits, facts, self.extra_rules)
         if not decision.approved:
@@ -596,65 +541,6 @@ class Engine:
             txn_id, Result.ERROR, amount, entry, "68", "", masked_pan, message, state=state.value
         )
         return self._finish(progress, outcome)
-
-    # -- devices --------------------------------------------------------------------------
-    async def _read_card(
-        self, txn_id: str, request: SaleRequest, progress: ProgressCallback, cancel: asyncio.Event
-    ) -> CardData:
-        if self.card_capture is None:
-            raise _Stop(
-                Result.ERROR,
-                "No card reader is available (devices.nfc); check the reader and the settings.",
-            )
-        timeout = request.timeout_s or self.settings.nfc.tap_timeout_s
-        progress(
-            Progress(Stage.WAITING_FOR_CARD, f"Present card or phone: {request.amount}", txn_id)
-        )
-        capture = self.card_capture
-        return await self._device(
-            capture.read_card(request.amount, cancel, progress), cancel, timeout
-        )
-
-    async def _scan_code(
-        self, txn_id: str, request: SaleRequest, progress: ProgressCallback, cancel: asyncio.Event
-    ) -> str:
-        if self.code_scanner is None:
-            raise _Stop(
-                Result.ERROR,
-                "No camera is available for scanning (devices.camera); check the configuration.",
-            )
-        timeout = request.timeout_s or self.settings.qr.scan_timeout_s
-        progress(Progress(Stage.SCANNING, "Show the payment code to the camera.", txn_id))
-        return await self._device(self.code_scanner.scan(cancel, timeout), cancel, timeout + 1.0)
-
-    async def _device(self, work: Awaitable[T], cancel: asyncio.Event, timeout: float) -> T:
-        """Wait for a device step, the operator's cancel, or the timeout, whichever is first."""
-        task = asyncio.ensure_future(work)
-        stopper = asyncio.ensure_future(cancel.wait())
-        try:
-            done, _ = await asyncio.wait(
-                {task, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            stopper.cancel()
-        if task not in done:
-            cancel.set()
-            task.cancel()
-            try:
-                await task
-            except BaseException:  # noqa: S110 - the device's own ending does not matter now
-                pass
-            if stopper in done:
-                raise _Stop(Result.CANCELLED, "Cancelled by the operator.")
-            raise _Stop(Result.CANCELLED, f"No card or code within {timeout:.0f} s: cancelled.")
-        try:
-            return task.result()
-        except (DeviceCancelled, asyncio.CancelledError):
-            raise _Stop(Result.CANCELLED, "Cancelled.") from None
-        except DeviceTimeout as error:
-            raise _Stop(Result.CANCELLED, error.sentence) from None
-        except (DriverError, PostermError) as error:
-            raise _Stop(Result.ERROR, error.sentence) from None
 
     # -- outcomes -------------------------------------------------------------------------
     @staticmethod

@@ -22,201 +22,45 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from terminal.money import Amount
 from terminal.payment.errors import JournalUnavailable, UnknownTransaction
-from terminal.payment.states import Event, State, next_state
-
-JOURNAL_FILE = "journal.sqlite3"
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS transactions (
-    id TEXT PRIMARY KEY,
-    type TEXT NOT NULL,
-    state TEXT NOT NULL,
-    ref TEXT NOT NULL DEFAULT '',
-    amount INTEGER NOT NULL,
-    currency TEXT NOT NULL,
-    entry TEXT NOT NULL DEFAULT '',
-    reference TEXT NOT NULL DEFAULT '',
-    tip INTEGER,
-    masked_pan TEXT NOT NULL DEFAULT '',
-    scheme TEXT NOT NULL DEFAULT '',
-    aid TEXT NOT NULL DEFAULT '',
-    fingerprint TEXT NOT NULL DEFAULT '',
-    seq INTEGER,
-    request BLOB,
-    answer BLOB,
-    code TEXT NOT NULL DEFAULT '',
-    auth_code TEXT NOT NULL DEFAULT '',
-    gateway_ref TEXT NOT NULL DEFAULT '',
-    message TEXT NOT NULL DEFAULT '',
-    rule TEXT NOT NULL DEFAULT '',
-    offline INTEGER NOT NULL DEFAULT 0,
-    refunded INTEGER NOT NULL DEFAULT 0,
-    batch INTEGER,
-    owner TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS transactions_state ON transactions (state);
-CREATE INDEX IF NOT EXISTS transactions_ref ON transactions (ref);
-CREATE INDEX IF NOT EXISTS transactions_fingerprint ON transactions (fingerprint, created_at);
-CREATE INDEX IF NOT EXISTS transactions_batch ON transactions (batch, created_at);
-CREATE TABLE IF NOT EXISTS history (
-    n INTEGER PRIMARY KEY AUTOINCREMENT,
-    txn_id TEXT NOT NULL REFERENCES transactions (id),
-    from_state TEXT NOT NULL,
-    event TEXT NOT NULL,
-    to_state TEXT NOT NULL,
-    at TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS history_txn ON history (txn_id);
-CREATE TABLE IF NOT EXISTS outbox (
-    qid INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    txn_id TEXT NOT NULL REFERENCES transactions (id),
-    seq INTEGER NOT NULL,
-    body BLOB NOT NULL,
-    amount INTEGER NOT NULL,
-    currency TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT NOT NULL DEFAULT '',
-    last_attempt_at TEXT,
-    parked INTEGER NOT NULL DEFAULT 0,
-    done_at TEXT,
-    result TEXT NOT NULL DEFAULT '',
-    code TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (done_at, qid);
-CREATE TABLE IF NOT EXISTS batches (
-    no INTEGER PRIMARY KEY,
-    opened_at TEXT NOT NULL,
-    closed_at TEXT,
-    result TEXT NOT NULL DEFAULT '',
-    message_id TEXT NOT NULL DEFAULT '',
-    terminal_totals TEXT NOT NULL DEFAULT '',
-    gateway_totals TEXT NOT NULL DEFAULT '',
-    request BLOB,
-    requested_at TEXT
-);
-"""
-
-# Columns added after the first release, for journals created before them.
-_ADDED_COLUMNS = (("batches", "request", "BLOB"), ("batches", "requested_at", "TEXT"))
-
-# Columns `apply` may set besides the state (never a PAN: there is no column for one).
-_WRITABLE = frozenset(
-    {
-        "masked_pan",
-        "scheme",
-        "aid",
-        "fingerprint",
-        "seq",
-        "request",
-        "answer",
-        "code",
-        "auth_code",
-        "gateway_ref",
-        "message",
-        "rule",
-        "offline",
-        "refunded",
-        "entry",
-        "owner",
-    }
+from terminal.payment.records import (
+    ADDED_COLUMNS,
+    JOURNAL_FILE,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Change,
+    Clock,
+    QueueItem,
+    Signer,
+    Transaction,
+    check_fields,
+    iso,
+    parse_iso,
+    queue_item_of,
+    transaction_of,
+    utc_now,
 )
+from terminal.payment.states import State, next_state
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """UTC ISO 8601 with milliseconds, as PROTOCOL.md writes times (sorts as text)."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One state move for `Journal.apply`: event plus the columns to set with it."""
-
-    txn_id: str
-    event: Event
-    fields: dict[str, Any] = field(default_factory=dict)
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Transaction:
-    """A journal row (what the engine and reports need; never sensitive card data)."""
-
-    id: str
-    type: str
-    state: State
-    ref: str
-    amount: Amount
-    entry: str
-    reference: str
-    tip: Amount | None
-    masked_pan: str
-    scheme: str
-    aid: str
-    fingerprint: str
-    seq: int | None
-    request: bytes | None
-    code: str
-    auth_code: str
-    gateway_ref: str
-    message: str
-    rule: str
-    offline: bool
-    refunded: Amount
-    batch: int | None
-    owner: str
-    """The engine instance that runs it; start-up recovery leaves a live owner's rows alone."""
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class QueueItem:
-    """A signed message waiting in the store-and-forward queue (advice or reverse)."""
-
-    qid: int
-    message_id: str
-    kind: str
-    txn_id: str
-    seq: int
-    body: bytes
-    amount: Amount
-    created_at: datetime
-    attempts: int
-    last_error: str
-    parked: bool
-
-
-Signer = Callable[[int, datetime], bytes]
-"""Builds and signs a message given its `seq` and `created_at`; called inside the commit."""
+__all__ = [
+    "JOURNAL_FILE",
+    "Change",
+    "Clock",
+    "Journal",
+    "QueueItem",
+    "Signer",
+    "Transaction",
+    "iso",
+    "parse_iso",
+    "utc_now",
+]
 
 
 class Journal:
@@ -251,8 +95,8 @@ class Journal:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.executescript(_SCHEMA)
-            for table, column, kind in _ADDED_COLUMNS:
+            conn.executescript(SCHEMA)
+            for table, column, kind in ADDED_COLUMNS:
                 names = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
                 if column not in names:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
@@ -401,7 +245,7 @@ class Journal:
         """
         now = iso(self.clock())
         extra = dict(fields or {})
-        _check_fields(extra)
+        check_fields(extra)
         if reserve_bytes:
             self.check_free_space(reserve_bytes)
         with self._write() as conn:
@@ -516,7 +360,7 @@ class Journal:
             raise UnknownTransaction(change.txn_id)
         current = State(row[0])
         target = next_state(change.txn_id, current, change.event)
-        _check_fields(change.fields)
+        check_fields(change.fields)
         _update(conn, change.txn_id, {**change.fields, "state": target.value}, now)
         conn.execute(
             "INSERT INTO history (txn_id, from_state, event, to_state, at, detail) "
@@ -537,7 +381,7 @@ class Journal:
         rows = self._read("SELECT * FROM transactions WHERE id = ?", (txn_id,))
         if not rows:
             raise UnknownTransaction(txn_id)
-        return _transaction(rows[0])
+        return transaction_of(rows[0])
 
     def find(
         self, where: str = "1", params: tuple[Any, ...] = (), *, limit: int = -1
@@ -548,7 +392,7 @@ class Journal:
             "LIMIT ?",
             (*params, limit),
         )
-        return [_transaction(row) for row in rows]
+        return [transaction_of(row) for row in rows]
 
     def in_flight(self) -> list[Transaction]:
         """Transactions a crash left between steps, oldest first (start-up recovery)."""
@@ -556,7 +400,7 @@ class Journal:
             "SELECT * FROM transactions WHERE state IN ('created', 'card_read', 'authorising', "
             "'unknown') ORDER BY created_at, rowid"
         )
-        return [_transaction(row) for row in rows]
+        return [transaction_of(row) for row in rows]
 
     def history_of(self, txn_id: str) -> list[tuple[str, str, str, str]]:
         """(from_state, event, to_state, at) for one transaction, in order."""
@@ -590,11 +434,11 @@ class Journal:
             f"SELECT * FROM outbox WHERE done_at IS NULL {parked} ORDER BY qid LIMIT ?",  # noqa: S608
             (limit,),
         )
-        return [_queue_item(row) for row in rows]
+        return [queue_item_of(row) for row in rows]
 
     def queue_item(self, qid: int) -> QueueItem:
         rows = self._read("SELECT * FROM outbox WHERE qid = ?", (qid,))
-        return _queue_item(rows[0])
+        return queue_item_of(rows[0])
 
     def queue_done(self, item: QueueItem, result: str, code: str, change: Change) -> bool:
         """The gateway answered a queued message: mark it done and move its transaction.
@@ -692,65 +536,12 @@ def _next_seq(conn: sqlite3.Connection) -> int:
     return int(row[0])
 
 
-def _check_fields(fields: dict[str, Any]) -> None:
-    unknown = set(fields) - _WRITABLE
-    if unknown:
-        raise ValueError(f"not journal columns: {sorted(unknown)}")
-
-
 def _update(conn: sqlite3.Connection, txn_id: str, fields: dict[str, Any], now: str) -> None:
     columns = ", ".join(f"{name} = ?" for name in fields)
     values = [int(v) if isinstance(v, bool) else v for v in fields.values()]
     conn.execute(
         f"UPDATE transactions SET {columns}, updated_at = ? WHERE id = ?",  # noqa: S608
         (*values, now, txn_id),
-    )
-
-
-def _transaction(row: sqlite3.Row) -> Transaction:
-    currency = row["currency"]
-    return Transaction(
-        id=row["id"],
-        type=row["type"],
-        state=State(row["state"]),
-        ref=row["ref"],
-        amount=Amount.of(row["amount"], currency),
-        entry=row["entry"],
-        reference=row["reference"],
-        tip=Amount.of(row["tip"], currency) if row["tip"] is not None else None,
-        masked_pan=row["masked_pan"],
-        scheme=row["scheme"],
-        aid=row["aid"],
-        fingerprint=row["fingerprint"],
-        seq=row["seq"],
-        request=row["request"],
-        code=row["code"],
-        auth_code=row["auth_code"],
-        gateway_ref=row["gateway_ref"],
-        message=row["message"],
-        rule=row["rule"],
-        offline=bool(row["offline"]),
-        refunded=Amount.of(row["refunded"], currency),
-        batch=row["batch"],
-        owner=row["owner"],
-        created_at=parse_iso(row["created_at"]),
-        updated_at=parse_iso(row["updated_at"]),
-    )
-
-
-def _queue_item(row: sqlite3.Row) -> QueueItem:
-    return QueueItem(
-        qid=row["qid"],
-        message_id=row["message_id"],
-        kind=row["kind"],
-        txn_id=row["txn_id"],
-        seq=row["seq"],
-        body=row["body"],
-        amount=Amount.of(row["amount"], row["currency"]),
-        created_at=parse_iso(row["created_at"]),
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        parked=bool(row["parked"]),
     )
 
 

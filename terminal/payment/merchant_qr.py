@@ -40,7 +40,7 @@ async def merchant_presented_sale(
     progress: ProgressCallback,
     cancel: asyncio.Event,
 ) -> Outcome:
-    from terminal.payment.engine import describe_code
+    from terminal.payment.response_codes import describe_code
 
     amount, entry, journal, bank = request.amount, "qr_mpm", engine.journal, engine.bank
     presenter = engine.code_presenter
@@ -56,7 +56,7 @@ async def merchant_presented_sale(
     progress(Progress(Stage.AUTHORISING, "Asking the bank for a payment code…", txn_id))
     delivery = await bank.deliver(txn_id, body)
     if delivery.status == "not_sent":
-        message = "The bank cannot be reached and QR payments are never approved offline."
+        message = "The bank cannot be reached and QR payments are never approved offline: ask the customer to pay by card."
         refusal = {"code": "91", "rule": "offline_entry", "message": message}
         await asyncio.to_thread(journal.apply, Change(txn_id, Event.DECLINE_OFFLINE, refusal))
         return _end(
@@ -120,7 +120,7 @@ async def _poll(
     progress: ProgressCallback,
     cancel: asyncio.Event,
 ) -> Outcome:
-    from terminal.payment.engine import describe_code
+    from terminal.payment.response_codes import describe_code
 
     amount, entry, journal = request.amount, "qr_mpm", engine.journal
     interval = engine.settings.qr.poll_interval_s

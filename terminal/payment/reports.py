@@ -9,11 +9,12 @@ sale approved offline and later declined by the bank reads result `declined`, st
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from terminal.money import Amount, Currency
 from terminal.payment.api import QueueStatus, Totals, TotalsLine, TransactionView
-from terminal.payment.journal import Journal, Transaction, parse_iso
+from terminal.payment.journal import Journal, Transaction, iso, parse_iso
+from terminal.payment.risk import OfflineFacts
 from terminal.payment.states import State
 
 _APPROVED = frozenset(
@@ -138,3 +139,36 @@ def parked_count(journal: Journal) -> int:
 def offline_declined(journal: Journal) -> list[TransactionView]:
     """Offline sales the bank declined when they were forwarded (the merchant's loss)."""
     return [view(t) for t in journal.find("state = 'declined_after_forward'")]
+
+
+def offline_facts(
+    journal: Journal,
+    velocity_window: timedelta,
+    fingerprint: str,
+    amount: Amount,
+    entry: str,
+    expiry: str,
+) -> OfflineFacts:
+    """What the journal says about pending offline sales and this card's recent offline use,
+    for the offline rules (risk.decide_offline)."""
+    now = journal.clock()
+    pending = journal.rows(
+        "SELECT COUNT(*), COALESCE(SUM(amount), 0), MIN(created_at) FROM transactions "
+        "WHERE state = 'approved_offline'"
+    )[0]
+    card = journal.rows(
+        "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM transactions "
+        "WHERE fingerprint = ? AND offline = 1 AND created_at >= ?",
+        (fingerprint, iso(now - velocity_window)),
+    )[0]
+    return OfflineFacts(
+        amount=amount,
+        entry=entry,
+        card_expiry=expiry,
+        now=now,
+        pending_count=int(pending[0]),
+        pending_total=Amount.of(int(pending[1]), amount.currency),
+        oldest_pending=parse_iso(pending[2]) if pending[2] else None,
+        card_count=int(card[0]) if fingerprint else 0,
+        card_total=Amount.of(int(card[1]) if fingerprint else 0, amount.currency),
+    )

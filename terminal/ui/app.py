@@ -7,9 +7,9 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,6 +81,7 @@ class PostermApp(App[int]):
     ) -> None:
         super().__init__()
         self.manage_engine = manage_engine
+        self._errors: list[float] = []
         self._engine_open = False
         self.settings = settings
         self.engine = engine
@@ -199,6 +200,29 @@ class PostermApp(App[int]):
     def _check_printer(self) -> None:
         self.run_worker(self.printing.check, thread=True, group="printer", exclusive=True)
 
+    def _handle_exception(self, error: Exception) -> None:
+        """An unexpected error becomes a sentence on the screen and a log record, never a
+        traceback; only a storm of them stops the screen (payments are in the journal).
+        Headless (tests) keeps Textual's behaviour so a bug fails the test that found it."""
+        if self.is_headless:
+            super()._handle_exception(error)
+            return
+        now = time.monotonic()
+        self._errors = [t for t in self._errors if now - t < 10] + [now]
+        log.error("unexpected error in the operator screen", exc_info=error)
+        if len(self._errors) > 5:
+            self.exit(
+                3,
+                message="posterm: the screen stopped after repeated internal errors (details "
+                "are in the log). Payments already taken are safe in the journal.",
+            )
+            return
+        sentence = getattr(error, "sentence", "") or _(
+            "The screen had an internal problem (details are in the log). Check history "
+            "before repeating a payment."
+        )
+        self.notify(sentence, severity="error", timeout=15)
+
     # -- actions --------------------------------------------------------------------------
     def action_help(self) -> None:
         from terminal.ui.screens.help import HelpScreen
@@ -237,11 +261,6 @@ def build_app(
         ecr=ecr,
         manage_engine=manage_engine,
     )
-
-
-def seconds_left(expires_at: datetime, now: datetime) -> int:
-    """Whole seconds until expiry, never negative (for the QR countdown)."""
-    return max(0, int((expires_at - now).total_seconds()))
 
 
 __all__ = ["DemoAction", "PostermApp", "StatusSnapshot", "build_app"]

@@ -22,9 +22,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
 
-from drivers.base import Cancelled, DriverError, FrameSource, QrDecoder, Timeout
+from drivers.base import Cancelled, DriverError, FrameSource, LineDisplay, QrDecoder, Timeout
 from drivers.camera import open_camera
 from drivers.qr import CodeDeduplicator, RegionOfInterest, open_decoder
 from drivers.qr import scan_for_code as scan_frames
@@ -49,7 +48,7 @@ def code_presenter(settings: Settings, write: Callable[[str], None] | None = Non
     """The screen (stderr unless `write` is given) plus the customer display if configured."""
     screen = ScreenCodePresenter(write or _stderr, ansi=False)
     presenters: list[CodePresenter] = [screen]
-    display = _open_display(settings.devices.display)
+    display = _open_display(settings)
     if display is not None:
         presenters.append(LineDisplayPresenter(display))
     return CodePresenters(presenters)
@@ -177,18 +176,10 @@ class ScreenCodePresenter:
         self._write("(payment code withdrawn)\n")
 
 
-class Lines(Protocol):
-    """What a customer pole display offers (`drivers.base.LineDisplay`)."""
-
-    def show(self, lines: list[str]) -> None: ...
-
-    def clear(self) -> None: ...
-
-
 class LineDisplayPresenter:
     """Tells the customer on a text-only pole display to scan the code on the screen."""
 
-    def __init__(self, display: Lines) -> None:
+    def __init__(self, display: LineDisplay) -> None:
         self._display = display
 
     def show(self, payload: str, amount: Amount, expires_at: datetime) -> None:
@@ -219,23 +210,15 @@ class CodePresenters:
                 log.warning("cannot clear the payment code: %s", error.sentence)
 
 
-def _open_display(device: str) -> Lines | None:
-    """The customer display driver, when configured and installed (drivers/display)."""
-    if device.strip() in ("", "none"):
-        return None
+def _open_display(settings: Settings) -> LineDisplay | None:
+    """The customer display when configured and reachable; the screen alone otherwise."""
+    from terminal.wiring.printer import open_customer_display
+
     try:
-        from drivers.display.serial_display import (  # type: ignore[import-not-found,unused-ignore]
-            SerialLineDisplay,
-        )
-    except ImportError:
-        log.warning("no customer display driver installed; showing the code on screen only")
-        return None
-    try:
-        display: Lines = SerialLineDisplay(device)
+        return open_customer_display(settings)
     except DriverError as error:
         log.warning("customer display unavailable: %s", error.sentence)
         return None
-    return display
 
 
 def _stderr(text: str) -> None:

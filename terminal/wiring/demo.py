@@ -36,6 +36,7 @@ DEMO_CONFIG = PACKAGE_ROOT / "config" / "demo.toml"
 DEMO_STATE = PACKAGE_ROOT / "var" / "demo"
 ADMIN_PORT = 18446
 TAP_TIMEOUT_S = 30.0
+WALLET_CODE_SHOWN_S = 4.0
 
 
 def _port(device: str) -> int:
@@ -215,14 +216,19 @@ class DemoStack:
 
     def show_wallet_code(self, card: str = "wallet-token") -> None:
         """The customer's wallet shows a one-time code to the camera."""
-        from drivers.camera.simulate import render_frame
+        from drivers.camera.simulate import empty_frame, render_frame
 
         assert self.gateway is not None and self.settings is not None
         code = self.gateway.wallet_code(card=card)["code"]
         folder = self.camera_folder(self.settings)
+        self._show_frame(folder, render_frame(code, size=(640, 480), module_px=4))
+        # The customer takes the phone away again, so the next sale does not see this code.
+        time.sleep(WALLET_CODE_SHOWN_S)
+        self._show_frame(folder, empty_frame())
+
+    def _show_frame(self, folder: Path, frame: Any) -> None:
         with self._frame_lock:
             number = len(list(folder.glob("frame-*.png")))
-            frame = render_frame(code, size=(640, 480), module_px=4)
             _write_frame_atomically(folder / f"frame-{number:03d}.png", frame)
 
     def wallet_pays_shown_code(self) -> None:

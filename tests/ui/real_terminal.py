@@ -39,10 +39,12 @@ class RealTerminal:
         self._write_frame(empty_frame())
         overrides.setdefault("gateway", {"timeout_s": 3.0, "connect_timeout_s": 1.0})
         ui = {"supervisor_pin_hash": PIN_HASH, **overrides.pop("ui", {})}
+        devices = {"nfc": self.reader, "camera": str(self.camera_folder / "frame-%03d.png")}
+        devices.update(overrides.pop("devices", {}))
         self.config = sim.terminal_config(
             tmp_path,
             terminal_id=terminal_id,
-            devices={"nfc": self.reader, "camera": str(self.camera_folder / "frame-%03d.png")},
+            devices=devices,
             ui=ui,
             **overrides,
         )
@@ -59,7 +61,15 @@ class RealTerminal:
         )
 
     def app(self, ecr: Any = None) -> PostermApp:
-        return build_app(self.settings, self.engine, presenter=self.presenter, ecr=ecr)
+        printing = None
+        if self.settings.devices.printer != "none":
+            from terminal.receipts.printing import ReceiptPrinting
+            from terminal.wiring.printer import open_receipt_printer
+
+            printing = ReceiptPrinting(self.settings, open_receipt_printer(self.settings))
+        return build_app(
+            self.settings, self.engine, presenter=self.presenter, ecr=ecr, printing=printing
+        )
 
     async def tap(self, profile: str = "visa-credit") -> int:
         """The customer holds a card to the reader (one tap, up to 15 s)."""

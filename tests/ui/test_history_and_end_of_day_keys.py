@@ -53,7 +53,7 @@ async def test_history_search_details_and_refund_after_a_wrong_then_right_pin(
         await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         assert len(app.screen.rows) == 2  # type: ignore[attr-defined]
         await pilot.press("slash")
-        await type_keys(pilot, "12.50")
+        await type_keys(pilot, "000000000001")  # the first sale's transaction id
         await until(pilot, lambda: len(app.screen.rows) == 1)  # type: ignore[attr-defined]
         await pilot.press("enter")  # leaves the search box
         await pilot.press("enter")  # opens the row

@@ -11,15 +11,18 @@ from typing import Any
 import httpx
 import pytest
 
+from drivers.printer.simulator import FakePrinter
 from terminal.ecr.server import EcrServer
 from terminal.ui.screens.end_of_day import EndOfDayScreen
 from terminal.ui.screens.history import HistoryScreen
 from terminal.ui.screens.qr import QrScreen
 from terminal.ui.screens.supervisor import SupervisorScreen
+from terminal.ui.screens.tip import TipScreen
 from terminal.ui.screens.transaction import TransactionScreen
 from tests.conftest import free_port
 from tests.ui.helpers import text_of, type_keys, until
 from tests.ui.real_terminal import SUPERVISOR_PIN, RealTerminal
+from tests.unit.receipts.escpos_decode import decode
 
 
 @pytest.fixture
@@ -117,9 +120,10 @@ async def test_offline_approval_when_the_bank_is_down(terminal: RealTerminal) ->
         await pilot.pause()
         terminal.sim.faults(down=True)
         await tap_sale(pilot, terminal, "1500")
-        assert "Approved offline" in stage(pilot)
-        assert "sent when the link is back" in text_of(pilot, "#detail")
-        await until(pilot, lambda: "Queue: 1" in text_of(pilot, "#status"), timeout=5)
+        seen = f"{stage(pilot)} / {text_of(pilot, '#detail')}"
+        assert "Approved offline" in stage(pilot), seen
+        assert "sent when the link is back" in text_of(pilot, "#detail"), seen
+        await until(pilot, lambda: "Queue: 1" in text_of(pilot, "#status"), timeout=10)
         assert "EUR 15.00" in text_of(pilot, "#status")
         await app.shutdown()
 
@@ -209,3 +213,37 @@ async def test_till_payment_shows_on_the_screen(gateway_sim_module: Any, tmp_pat
         assert view.reference == "T1" and view.amount.minor == 3333
         await app.shutdown()
     terminal.close()
+
+
+async def test_receipt_with_tip_prints_masked_pan_only(
+    gateway_sim_module: Any, tmp_path: Path
+) -> None:
+    with FakePrinter() as printer:
+        terminal = RealTerminal(
+            gateway_sim_module,
+            tmp_path,
+            devices={"printer": printer.url},
+            ui={"tip_presets": [10]},
+        )
+        app = terminal.app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await type_keys(pilot, "2000")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, TipScreen))
+            await pilot.press("1")  # 10 %
+            await until(pilot, lambda: "Present card" in stage(pilot), timeout=15)
+            assert await terminal.tap() == 1
+            await until(pilot, lambda: app.sale_screen.phase == "result", timeout=30)
+            assert "Approved" in stage(pilot)
+            await until(pilot, lambda: decode(printer.received).cuts >= 2, timeout=15)
+            paper = decode(printer.received).text
+            merchant, customer = paper.split("MERCHANT COPY")
+            for copy in (merchant, customer):
+                assert "Tip" in copy and "EUR 2.00" in copy and "EUR 22.00" in copy
+                assert "Auth code" in copy and "VISA" in copy and "A0000000031010" in copy
+            assert "476173******0010" in merchant
+            assert "************0010" in customer
+            assert "4761739001010010" not in paper
+            await app.shutdown()
+        terminal.close()

@@ -74,3 +74,35 @@ def test_no_luhn_valid_pan_survives_redaction(digits: str, noise: str) -> None:
     text = f"{noise} {digits} {noise}"
     if luhn_valid(digits):
         assert digits not in redact_text(text)
+
+
+# The answer to READ RECORD and GPO of the visa-credit test card, as nfcpy logs them at DEBUG:
+# the PAN (5A) and track 2 (57) are BCD inside one hex run, where no digit mask sees them.
+_RECORD = "03701b5a0847617390010100105f24033012315f25032001015f280202769000"
+_GPO = "0277448202200094040801010057114761739001010010d301220100000000005f340101"
+
+
+def test_nfcpy_frame_dumps_lose_card_data(captured: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = captured
+    frames = logging.getLogger("nfc.clf")
+    frames.handlers = logger.handlers
+    frames.propagate = False
+    frames.setLevel(logging.DEBUG)
+    try:
+        frames.debug("<<< %s %.3fs", _RECORD, 0.003)
+        frames.debug("<< %s", _GPO)
+        frames.debug(">>> %s timeout=%s", "0300b2010c00", 0.08)
+    finally:
+        frames.handlers = []
+        frames.propagate = True
+    text = stream.getvalue()
+    assert "4761739001010010" not in text and "761739001010010" not in text
+    assert "0370…9000 (32 bytes)" in text  # the technician still sees tag, SW and length
+    assert "0300b2010c00" in text  # short commands stay readable
+
+
+def test_hex_of_other_loggers_is_kept(captured: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, stream = captured
+    digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    logger.info("audit head %s", digest)
+    assert digest in stream.getvalue()

@@ -35,7 +35,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
     (
         N_("History"),
         [
-            ("/", N_("Search by amount, last 4 digits, auth code or reference")),
+            ("/", N_("Search by the card's last 4 digits, the reference or the transaction id")),
             ("Enter", N_("Details of the chosen transaction")),
             ("R / V", N_("Refund / void (supervisor PIN)")),
         ],

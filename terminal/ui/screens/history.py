@@ -49,7 +49,7 @@ class HistoryScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(_("History"), id="title")
         yield Input(
-            placeholder=_("Search: amount, last 4 digits, auth code, reference"), id="search"
+            placeholder=_("Search: last 4 digits, reference or transaction id"), id="search"
         )
         yield DataTable(id="rows", cursor_type="row", zebra_stripes=True)
         yield KeysBar(KEYS)

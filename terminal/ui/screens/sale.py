@@ -16,7 +16,7 @@ from textual.widgets import Digits, Static
 
 from terminal.errors import PostermError
 from terminal.i18n import N_, _, active
-from terminal.i18n.words import decline_reason, entry_label
+from terminal.i18n.words import entry_label
 from terminal.money import Amount
 from terminal.payment.api import (
     EntryMethod,
@@ -36,6 +36,7 @@ from terminal.ui.messages import (
     SaleEnded,
     SaleProgress,
 )
+from terminal.ui.outcome_text import receipt_view, result_panel
 from terminal.ui.widgets.keys_bar import KeysBar
 from terminal.ui.widgets.status_bar import StatusBar
 
@@ -361,10 +362,8 @@ class SaleScreen(Screen[None]):
         headline = _(STAGE_TEXT[step.stage]) if step.stage in STAGE_TEXT else step.message
         detail = step.message if active().language == "en" and step.message != headline else ""
         self._panel(headline, detail, style="busy")
-        if step.stage in (Stage.WAITING_FOR_CARD, Stage.READING_CARD):
-            self.papp.devices["reader"] = (
-                "ready" if self.papp.devices["reader"] != "none" else "none"
-            )
+        if step.stage is Stage.READING_CARD and self.papp.devices["reader"] == "error":
+            self.papp.devices["reader"] = "ready"  # a card is being read: the reader works
         if step.stage is Stage.SHOWING_CODE and "payload" in step.data:
             self.show_code(str(step.data["payload"]), str(step.data.get("expires_at", "")))
 
@@ -413,63 +412,16 @@ class SaleScreen(Screen[None]):
             self.print_receipt(outcome)
 
     def _show_result(self, outcome: Outcome) -> None:
-        tr = active()
-        result = outcome.result
-        if result is Result.APPROVED:
-            headline = Text("✔ " + _("Approved"), style="bold")
-            detail = _("Auth code {code}").format(code=outcome.auth_code or "-")
-            style = "approved"
-        elif result is Result.APPROVED_OFFLINE:
-            headline = Text("✔ " + _("Approved offline"), style="bold")
-            detail = _(
-                "The bank is not reachable: this payment will be sent when the link is back."
-            )
-            style = "approved"
-        elif result is Result.DECLINED:
-            headline = Text("✘ " + _("Declined"), style="bold")
-            detail = decline_reason(outcome.code, outcome.message)
-            if outcome.code:
-                detail += f" ({outcome.code})"
-            style = "declined"
-        elif result is Result.CANCELLED:
-            headline = Text(_("Cancelled"), style="bold")
-            detail = _("Nothing was charged.")
-            style = "warning"
-        else:
-            headline = Text("✘ " + _("Not completed"), style="bold")
-            detail = outcome.message or _("The payment did not complete; nothing was charged.")
-            style = "declined"
-            if self.papp.devices["reader"] != "none" and outcome.entry == "nfc":
+        headline, detail, style = result_panel(outcome)
+        reader_fault = "reader" in outcome.message.lower()
+        if outcome.result is Result.ERROR and outcome.entry == "nfc" and reader_fault:
+            if self.papp.devices["reader"] != "none":
                 self.papp.devices["reader"] = "error"
-        if outcome.masked_pan:
-            detail += "\n" + _("Card") + f" {outcome.masked_pan}"
-        detail += "\n" + tr.amount(outcome.amount)
         self._panel(headline, detail, style=style)
 
     # -- receipts -------------------------------------------------------------------------
     def view_of(self, outcome: Outcome) -> TransactionView:
-        """The journal row for the receipt (falls back to the outcome if the row is missing)."""
-        try:
-            return self.papp.engine.transaction(outcome.id)
-        except Exception as error:
-            log.warning("transaction %s not readable for the receipt: %s", outcome.id, error)
-            from datetime import UTC, datetime
-
-            return TransactionView(
-                id=outcome.id,
-                type="sale",
-                state=outcome.state or outcome.result.value,
-                result=outcome.result.value,
-                amount=outcome.amount,
-                entry=outcome.entry,
-                masked_pan=outcome.masked_pan,
-                created_at=datetime.now(UTC),
-                code=outcome.code,
-                auth_code=outcome.auth_code,
-                scheme=outcome.scheme,
-                aid=outcome.aid,
-                message=outcome.message,
-            )
+        return receipt_view(self.papp.engine, outcome)
 
     def print_receipt(self, outcome: Outcome) -> None:
         printing = self.papp.printing

@@ -229,3 +229,35 @@ async def test_status_shows_link_queue_and_running_payment(till: Till) -> None:
     assert status["gateway_online"] is True
     assert status["payment_in_progress"] == created["id"]
     assert status["queue"]["count"] == 0
+
+
+async def test_declined_reference_may_be_tried_again(till: Till) -> None:
+    first = (await till.http.post("/ecr/v1/payments", json=sale(1251, reference="R-9"))).json()
+    till.engine.tap()
+    declined = (await till.http.get(f"/ecr/v1/payments/{first['id']}?wait=5")).json()
+    assert declined["result"] == "declined"
+    again = (await till.http.post("/ecr/v1/payments", json=sale(1251, reference="R-9"))).json()
+    assert again["id"] != first["id"] and again["state"] == "in_progress"
+    assert len(till.engine.requests) == 2
+
+
+async def test_approved_reference_is_not_charged_again_after_a_restart(till: Till) -> None:
+    first = (await till.http.post("/ecr/v1/payments", json=sale(700, reference="R-10"))).json()
+    till.engine.tap()
+    await till.http.get(f"/ecr/v1/payments/{first['id']}?wait=5")
+    await till.server.stop()  # the terminal restarts: the API forgets its own ids
+    restarted = EcrServer(till.server.settings, till.engine)
+    await restarted.start()
+    try:
+        retry = await till.http.post("/ecr/v1/payments", json=sale(700, reference="R-10"))
+        assert retry.status_code == 202
+        body = retry.json()
+        assert body["state"] == "completed"
+        assert body["id"] == till.engine.rows[-1].id  # the journal's id
+        assert len(till.engine.requests) == 1
+        shown = (await till.http.get(f"/ecr/v1/payments/{body['id']}")).json()
+        assert shown["result"] == "approved" and shown["state"] == "completed"
+        other = await till.http.post("/ecr/v1/payments", json=sale(800, reference="R-10"))
+        assert other.status_code == 409 and other.json()["error"] == "reference_conflict"
+    finally:
+        await restarted.stop()

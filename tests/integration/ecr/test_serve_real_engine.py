@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -102,3 +103,25 @@ def test_serve_takes_a_till_payment_prints_and_stops_on_sigterm(
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=30)
         assert code == 0, log.read_text(errors="replace")
+
+
+def test_serve_says_why_when_the_ecr_port_is_taken(gateway_sim: Any, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = gateway_sim.terminal_config(
+            tmp_path,
+            terminal_id="KIOSK002",
+            ecr={"enabled": True, "listen": f"127.0.0.1:{port}", "token": TOKEN},
+        )
+        run = subprocess.run(
+            [sys.executable, "-m", "terminal", "--config", str(config), "serve"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 3
+    assert f"cannot listen on 127.0.0.1:{port}" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -4,6 +4,7 @@ tapping on the other side."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from terminal.emv.errors import (
     TapTimedOut,
 )
 from terminal.emv.testcards import load_test_cards
+from terminal.logs import configure_logging
 from terminal.money import Amount
 from terminal.payment.api import Progress, Stage
 from terminal.settings import Settings, load_settings
@@ -208,3 +210,25 @@ def test_reader_lost_during_a_sale_is_reopened_for_the_next(
     data = asyncio.run(lost_then_paid())
     capture.close()
     assert data.pan == CARDS["visa-credit"].pan
+
+
+def test_a_tap_logged_at_debug_shows_no_card_data(
+    sim_card: Callable[..., str],
+    write_config: Callable[[str], Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A technician's DEBUG log follows every frame of the tap, without PAN or track 2."""
+    root, nfc_log = logging.getLogger(), logging.getLogger("nfc")
+    levels = (root.level, nfc_log.level)
+    handler = configure_logging("DEBUG", "stderr")
+    try:
+        settings = settings_for(sim_card("visa-credit"), write_config)
+        data = capture(settings, 1234)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(levels[0])
+        nfc_log.setLevel(levels[1])
+    text = capsys.readouterr().err
+    assert data.pan == CARDS["visa-credit"].pan
+    assert "nfc.clf: >>> 0200…" in text  # the frames are there, cut short
+    assert CARDS["visa-credit"].pan not in text and CARDS["visa-credit"].pan[6:] not in text

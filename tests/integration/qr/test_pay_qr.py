@@ -214,5 +214,5 @@ def test_no_qr_payment_while_the_gateway_is_down(gateway_sim_module: Any, tmp_pa
     result = outcome(run)
     assert run.returncode == 1
     assert result["result"] == "declined"
-    assert "never approved offline" in result["message"]
+    assert "never approved offline: ask the customer to pay by card" in result["message"]
     assert charged(gateway_sim_module, "POSQR007") == []

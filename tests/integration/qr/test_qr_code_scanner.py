@@ -142,6 +142,9 @@ def test_wiring_from_settings(tmp_path: Path) -> None:
 
 
 class RecordingDisplay:
+    columns = 20
+    rows = 2
+
     def __init__(self) -> None:
         self.shown: list[list[str]] = []
         self.cleared = 0
@@ -172,3 +175,35 @@ async def test_a_camera_folder_nobody_writes_to_still_times_out(tmp_path: Path) 
     with pytest.raises(Timeout, match="camera gave no pictures"):
         await scanner_for(str(tmp_path / "%03d.png")).scan(asyncio.Event(), timeout_s=0.3)
     assert time.monotonic() - start < 2
+
+
+def test_qr_show_prompts_on_the_serial_customer_display(tmp_path: Path) -> None:
+    """The real pole-display driver over pyserial's socket:// to a device that records bytes."""
+    import socket
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    received = bytearray()
+    server = socket.create_server(("127.0.0.1", port))
+
+    def device() -> None:
+        connection, _ = server.accept()
+        with connection:
+            while chunk := connection.recv(4096):
+                received.extend(chunk)
+
+    listener = threading.Thread(target=device, daemon=True)
+    listener.start()
+    settings = load_settings(environ={"POSTERM_DEVICES__DISPLAY": f"socket://127.0.0.1:{port}"})
+    written: list[str] = []
+    presenter = code_presenter(settings, written.append)
+    presenter.show(SHOP_CODE, Amount.of(1234, "EUR"), datetime.now(UTC) + timedelta(minutes=2))
+    presenter.clear()
+    deadline = time.monotonic() + 5
+    while b"SCAN THE QR CODE" not in received and time.monotonic() < deadline:
+        time.sleep(0.02)
+    server.close()
+    assert b"PAY EUR 12.34" in received
+    assert b"SCAN THE QR CODE" in received
+    assert "Payment code: " + SHOP_CODE in written[0]
