@@ -56,7 +56,10 @@ async def merchant_presented_sale(
     progress(Progress(Stage.AUTHORISING, "Asking the bank for a payment code…", txn_id))
     delivery = await bank.deliver(txn_id, body)
     if delivery.status == "not_sent":
-        message = "The bank cannot be reached and QR payments are never approved offline: ask the customer to pay by card."
+        message = (
+            "The bank cannot be reached and QR payments are never approved offline: "
+            "ask the customer to pay by card."
+        )
         refusal = {"code": "91", "rule": "offline_entry", "message": message}
         await asyncio.to_thread(journal.apply, Change(txn_id, Event.DECLINE_OFFLINE, refusal))
         return _end(

@@ -159,7 +159,8 @@ def _entry(limits: Limits, facts: OfflineFacts) -> Decision | None:
     if facts.entry != "nfc":
         return _decline(
             "offline_entry",
-            "The bank cannot be reached and QR payments are never approved offline: ask the customer to pay by card.",
+            "The bank cannot be reached and QR payments are never approved offline: "
+            "ask the customer to pay by card.",
             "91",
         )
     return None
