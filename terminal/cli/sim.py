@@ -16,7 +16,6 @@ from terminal.cli._common import progress
 from terminal.emv.testcards import CARDS_FILE, load_test_cards
 from terminal.errors import UsageError
 from terminal.logs import configure_logging
-from terminal.wiring.nfc import present_card, profile_summary, simulated_card
 
 
 def register(subparsers: Any) -> None:
@@ -39,6 +38,9 @@ def register(subparsers: Any) -> None:
 
 
 def card_command(args: argparse.Namespace) -> int:
+    # nfcpy takes a while to import: only the command that needs it pays for it.
+    from terminal.wiring.nfc import present_card, profile_summary, simulated_card
+
     configure_logging("WARNING", "stderr")
     if args.list:
         for profile in load_test_cards(args.cards).values():

@@ -74,7 +74,11 @@ async def test_merchant_code_is_paid_by_the_customers_wallet(terminal: RealTermi
         await pilot.pause()
         await type_keys(pilot, "1890")
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, QrScreen), timeout=15)
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, QrScreen) and bool(app.screen.query("#qr-amount")),
+            timeout=15,
+        )
         qr = app.screen
         assert isinstance(qr, QrScreen)
         assert "EUR 18.90" in str(qr.query_one("#qr-amount").render())

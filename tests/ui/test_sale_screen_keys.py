@@ -111,7 +111,9 @@ async def test_merchant_code_is_shown_scannable_with_amount_and_countdown() -> N
         await pilot.pause()
         await type_keys(pilot, "990")
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, QrScreen))
+        await until(
+            pilot, lambda: isinstance(app.screen, QrScreen) and bool(app.screen.query("#qr"))
+        )
         qr = app.screen
         assert isinstance(qr, QrScreen)
         text = screen_text(pilot)

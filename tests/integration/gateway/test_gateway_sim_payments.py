@@ -152,3 +152,22 @@ async def test_messages_after_a_key_rotation_and_queued_before_it_both_verify(
     assert (await terminal.send(queued)).approved
     assert (await terminal.send(fresh)).approved
     assert new_kid == "PAYS0005-2"
+
+
+async def test_admin_api_and_data_folder_keep_the_documented_shapes(
+    gateway_sim_module: GatewaySim, make_terminal: Any
+) -> None:
+    """Independent clients read these by name (issue #3): exact keys, nothing renamed."""
+    sim = gateway_sim_module
+    terminal = make_terminal(sim, terminal_id="SHAP0001")
+    answer = await terminal.pay(new_card(sim), 250)
+    (entry,) = sim.ledger("SHAP0001")
+    assert set(entry) == {"id", "ref", "type", "terminal_id", "amount", "result", "code", "at"}
+    assert entry["amount"] == {"value": 250, "currency": "EUR"} and entry["id"] == answer.id
+    assert (entry["type"], entry["result"], entry["code"]) == ("authorize", "approved", "00")
+    assert set(sim.faults()) == {"drop_before", "drop_after", "delay_ms", "error_5xx", "down"}
+    for name in ("ca.pem", "gateway-signing.jwk", "gateway-encryption.jwk"):
+        assert (sim.data_dir / name).is_file()
+    assert set(sim.gateway_section()) >= {"url", "ca_file", "signing_key", "encryption_key"}
+    health = sim.admin.get(f"{sim.url}/v1/health")
+    assert health.status_code == 200 and set(health.json()) == {"status", "time"}
