@@ -367,6 +367,16 @@ class UiSection(BaseModel):
     receipt_columns: int = Field(default=42, ge=24, le=64)
     """Characters per receipt line: 42 for 80 mm paper, 32 for 58 mm."""
 
+    @field_validator("supervisor_pin_hash", "technician_pin_hash")
+    @classmethod
+    def _pin_hash(cls, value: str) -> str:
+        # A PIN typed here in clear would both leak it and lock technicians out.
+        if value and not re.fullmatch(
+            r"\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$\S+\$\S+", value
+        ):
+            raise ValueError("not an argon2 PIN hash: set the PIN with `posterm pin set ROLE`")
+        return value
+
     @field_validator("tip_presets")
     @classmethod
     def _tips(cls, value: list[int]) -> list[int]:
@@ -443,7 +453,10 @@ class ConfigProblem:
     def __str__(self) -> str:
         if self.value is _MISSING:
             return f"{self.origin}: {self.key}: {self.message}"
-        return f"{self.origin}: {self.key} = {_show(self.value)}: {self.message}"
+        section, _, key = self.key.partition(".")
+        secret = is_secret(section, key)
+        shown = '"<redacted>"' if secret and self.value else _show(self.value)
+        return f"{self.origin}: {self.key} = {shown}: {self.message}"
 
 
 class ConfigError(PostermError):
@@ -614,7 +627,11 @@ def _is_marked(section: str, key: str, marker: type) -> bool:
 
 def is_secret(section: str, key: str) -> bool:
     """True for settings that must be shown redacted."""
-    return _is_marked(section, key, Secret)
+    return (
+        section in Settings.model_fields
+        and section != "sources"
+        and _is_marked(section, key, Secret)
+    )
 
 
 def _resolve_paths(

@@ -217,3 +217,20 @@ def test_diff_of_an_empty_site_file_says_defaults(tmp_path: Path, capsys) -> Non
     path.write_text("")
     assert main(["--config", str(path), "config", "diff"]) == 0
     assert "is the default one" in capsys.readouterr().out
+
+
+def test_a_pin_in_clear_is_refused_where_a_hash_belongs(site: Path, capsys) -> None:
+    before = site.read_bytes()
+    assert run(site, "set", "ui.technician_pin_hash", "2468") == 2
+    err = capsys.readouterr().err
+    assert "not an argon2 PIN hash" in err and "2468" not in err  # secrets stay redacted
+    assert site.read_bytes() == before
+
+
+def test_a_rejected_secret_is_not_echoed_back(site: Path, capsys) -> None:
+    assert run(site, "set", "ecr.enabled", "true") == 2  # needs a token first
+    capsys.readouterr()
+    assert run(site, "set", "ecr.token", "short-secret") == 0  # fine while the API is off
+    assert run(site, "set", "ecr.enabled", "true") == 2
+    err = capsys.readouterr().err
+    assert "ecr.token" in err and "short-secret" not in err and "<redacted>" in err
