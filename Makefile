@@ -29,7 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 soak: $(STAMP)
-	$(BIN)/pytest -m slow -q
+	$(BIN)/pytest -m slow -q --timeout=3600
 
 install:  # no dev venv needed: the script builds /opt/posterm/venv itself
 	bash scripts/install.sh
