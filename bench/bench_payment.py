@@ -245,7 +245,23 @@ def _with_sim(body: Callable[[Any, Path], list[Row]]) -> list[Row]:
             sim.stop()
 
 
+def _parts() -> set[str]:
+    """Which figures to measure: POSTERM_BENCH_PARTS=journal,drain,overhead (default: all)."""
+    chosen = os.environ.get("POSTERM_BENCH_PARTS", "").replace(" ", "")
+    return set(chosen.split(",")) if chosen else {"journal", "drain", "overhead"}
+
+
 def run(quick: bool) -> list[Row]:
+    parts = _parts()
+    rows: list[Row] = []
+    if "journal" in parts:
+        rows.extend(_journal_rows(quick))
+    if parts & {"drain", "overhead"}:
+        rows.extend(_with_sim(lambda sim, tmp: _sim_rows(sim, tmp, quick, parts)))
+    return rows
+
+
+def _journal_rows(quick: bool) -> list[Row]:
     runs = 2 if quick else 5
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as folder:
@@ -274,12 +290,17 @@ def run(quick: bool) -> list[Row]:
         )
     )
 
-    def with_sim(sim: Any, tmp: Path) -> list[Row]:
+    return rows
+
+
+def _sim_rows(sim: Any, tmp: Path, quick: bool, parts: set[str]) -> list[Row]:
+    result: list[Row] = []
+    if "drain" in parts:
         count = 500 if quick else 5000
         drains = backlog_drain(sim, tmp, count, 1 if quick else 3)
         rates = [d[0] for d in drains]
         counts = ", ".join(f"{q} queued / {n} in ledger / {d} dup" for _, q, n, d in drains)
-        result = [
+        result.append(
             _median_row(
                 f"backlog drain, {count} advices to the simulator",
                 rates,
@@ -288,7 +309,8 @@ def run(quick: bool) -> list[Row]:
                 ratio=f"{statistics.median(rates):.0f} x jPOS default pace (1/s)",
                 note=counts,
             )
-        ]
+        )
+    if "overhead" in parts:
         shares, totals = engine_overhead(sim, tmp, 20 if quick else 100)
         result.append(
             _median_row(
@@ -299,7 +321,4 @@ def run(quick: bool) -> list[Row]:
                 "(card read + gateway round trip + engine)",
             )
         )
-        return result
-
-    rows.extend(_with_sim(with_sim))
-    return rows
+    return result

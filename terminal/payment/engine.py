@@ -112,21 +112,44 @@ class Engine:
         self.currency = settings.currency
         self.last_timing: SaleTiming | None = None
         self._task: asyncio.Task[None] | None = None
+        self._link_check: asyncio.Task[None] | None = None
         self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self, *, forward: bool = True) -> None:
-        """Claim this engine's lock, recover what a crash left, start the forwarder."""
+        """Claim this engine's lock, recover what a crash left, start the forwarder, and check
+        the link in the background (so "Bank: ONLINE" shows before the first sale, without a
+        slow gateway delaying start-up)."""
         self.owner.acquire()
         await self.recover()
+        if self._link_check is None:
+            self._link_check = asyncio.create_task(self._check_link(), name="link-check")
         if forward and self._task is None:
             self._task = asyncio.create_task(self.forwarder.run(), name="store-and-forward")
+
+    async def _check_link(self) -> None:
+        """One `/v1/health` at start: sets `gateway_online`; wakes the forwarder when up."""
+        try:
+            online = await self.bank.health()
+        except Exception as error:  # the link check must never break start-up
+            log.warning("link check at start failed: %s", error)
+            return
+        log.info("link check at start: gateway %s", "online" if online else "offline")
+        if online:
+            self.forwarder.wake()
 
     async def stop(self) -> None:
         """Stop the forwarder, close the link and the journal, release the lock."""
         if self._closed:
             return
         self._closed = True
+        if self._link_check is not None:
+            self._link_check.cancel()
+            try:
+                await self._link_check
+            except (asyncio.CancelledError, Exception):  # noqa: S110 - stopping anyway
+                pass
+            self._link_check = None
         if self._task is not None:
             self._task.cancel()
             try:

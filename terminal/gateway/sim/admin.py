@@ -227,6 +227,7 @@ def admin_routes(sim: Simulator, service: Service) -> list[web.RouteDef]:
                         {"error": "malformed", "message": "body must be a JSON object"}, status=400
                     )
                 data = parsed
+            await sim.settle()  # the connection is free: no commit running in the thread
             try:
                 status, result = await func(request, data)
             except AdminError as error:

@@ -28,6 +28,7 @@ import random
 import sqlite3
 import ssl
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,6 +135,8 @@ class Simulator:
         self.random = random.Random()
         self._key_cache: dict[str, tuple[str, str, OKPKey]] = {}
         self._commit_waiter: asyncio.Future[None] | None = None
+        self._committing: asyncio.Future[None] | None = None
+        self._commit_thread = ThreadPoolExecutor(1, thread_name_prefix="sim-commit")
 
     # -- enrolment -------------------------------------------------------------------------
 
@@ -215,38 +218,71 @@ class Simulator:
 
     async def handle_async(self, body: bytes) -> bytes:
         """`handle`, with group commit: messages processed while a commit is pending share one
-        fsync. An answer is released only once its changes are on disk."""
+        fsync. An answer is released only once its changes are on disk.
+
+        The COMMIT (the fsync) runs in the commit thread, so the event loop keeps reading and
+        answering meanwhile; messages that arrive during a commit wait for it and then form the
+        next group together (the busier the link, the more messages share one fsync).
+        """
+        await self.settle()
         committed = self._join_commit()
         answer = self.handle(body)
         await committed
         return answer
 
+    async def settle(self) -> None:
+        """Wait until no commit is running in the commit thread (the connection is ours)."""
+        while self._committing is not None:
+            await self._committing
+
     async def flush(self) -> None:
         """Wait for the pending group commit, if any (admin changes become durable)."""
         if self._commit_waiter is not None:
             await self._commit_waiter
+        await self.settle()
 
     def _join_commit(self) -> asyncio.Future[None]:
         if self._commit_waiter is None:
             loop = asyncio.get_running_loop()
             self.ledger.db.execute("BEGIN IMMEDIATE")
             self._commit_waiter = loop.create_future()
-            loop.call_soon(self._commit)
+            loop.call_soon(self._start_commit)
         return self._commit_waiter
 
-    def _commit(self) -> None:
+    def _start_commit(self) -> None:
+        """Hand the open group to the commit thread; its answers wait for the result."""
         waiter, self._commit_waiter = self._commit_waiter, None
         assert waiter is not None
+        loop = asyncio.get_running_loop()
+        idle: asyncio.Future[None] = loop.create_future()
+        self._committing = idle
+        job = loop.run_in_executor(self._commit_thread, self._commit)
+
+        def committed(job: asyncio.Future[None]) -> None:
+            self._committing = None
+            idle.set_result(None)
+            error = job.exception()
+            if error is not None:
+                waiter.set_exception(error)
+                waiter.exception()  # retrieved: waiters that were refused never await it
+            else:
+                waiter.set_result(None)
+
+        job.add_done_callback(committed)
+
+    def _commit(self) -> None:
+        """COMMIT (in the commit thread: sqlite3 releases the GIL while it fsyncs)."""
         try:
             self.ledger.db.execute("COMMIT")
         except sqlite3.Error as error:
             log.error("group commit failed, rolled back: %s", error)
             if self.ledger.db.in_transaction:
                 self.ledger.db.execute("ROLLBACK")
-            waiter.set_exception(error)
-            waiter.exception()  # retrieved: waiters that were refused never await it
-            return
-        waiter.set_result(None)
+            raise
+
+    def close(self) -> None:
+        self._commit_thread.shutdown(wait=True)
+        self.ledger.close()
 
     def _note_seq(self, terminal_id: str, seq: int) -> None:
         row = self.ledger.one("SELECT last FROM seqs WHERE terminal_id = ?", terminal_id)
@@ -399,7 +435,8 @@ class Service:
         await self.main_runner.cleanup()
         if self.admin_runner is not None:
             await self.admin_runner.cleanup()
-        self.sim.ledger.close()
+        await self.sim.settle()
+        self.sim.close()
 
 
 def files_of(data_dir: Path) -> SimFiles:

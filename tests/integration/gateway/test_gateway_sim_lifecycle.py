@@ -262,3 +262,37 @@ async def test_kill_during_a_burst_then_retry_books_each_sale_exactly_once(
     charged = sum(e["amount"]["value"] for e in entries)
     assert charged == sum(100 + i for i in range(len(sales)))
     assert balance(gateway_sim, card) == START - charged
+
+
+async def test_every_answer_of_a_concurrent_burst_survives_kill_9(
+    gateway_sim: GatewaySim, make_terminal: Any
+) -> None:
+    """Group commit: messages arriving together share one fsync, and none is answered before
+    that fsync; so after kill -9 every answered id is in the books, charged once."""
+    import asyncio
+
+    terminals = [make_terminal(gateway_sim, terminal_id=f"GROUP{n:03d}") for n in range(4)]
+    card = new_card(gateway_sim)
+    sales = [(t, t.card_sale(card, 100 + i)) for i, t in enumerate(terminals * 40)]
+    answered: list[str] = []
+
+    async def attempt(terminal: Any, sale: tuple[str, bytes]) -> None:
+        try:
+            answer = await terminal.send(sale, deadline_s=1.0)
+        except Exception:  # killed mid-flight: no answer, outcome unknown to the terminal
+            return
+        assert answer.approved
+        answered.append(sale[0])
+
+    burst = asyncio.gather(*(attempt(t, s) for t, s in sales))
+    while len(answered) < 5:
+        await asyncio.sleep(0.001)
+    await asyncio.to_thread(gateway_sim.kill)
+    await burst
+    assert 5 <= len(answered) < len(sales)
+    await asyncio.to_thread(gateway_sim.restart)
+    entries = gateway_sim.ledger()
+    booked = [e["id"] for e in entries]
+    assert set(answered) <= set(booked)
+    assert len(booked) == len(set(booked))
+    assert balance(gateway_sim, card) == START - sum(e["amount"]["value"] for e in entries)
