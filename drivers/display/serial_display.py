@@ -10,6 +10,7 @@ from __future__ import annotations
 import serial
 
 from drivers.base import DeviceLost, DeviceNotFound
+from drivers.serial_url import open_serial
 
 RESET = b"\x1b\x40"
 CLEAR = b"\x0c"
@@ -40,7 +41,7 @@ def frame(lines: list[str], columns: int, rows: int) -> bytes:
 
 
 class SerialLineDisplay:
-    """`drivers.base.LineDisplay` over `serial.serial_for_url`."""
+    """`drivers.base.LineDisplay` over a pyserial URL or a port with ?options."""
 
     def __init__(self, url: str, *, columns: int = 20, rows: int = 2, timeout: float = 1.0) -> None:
         if not url or url == "none":
@@ -48,7 +49,7 @@ class SerialLineDisplay:
         self.columns = columns
         self.rows = rows
         try:
-            self._port = serial.serial_for_url(url, timeout=timeout, write_timeout=timeout)
+            self._port = open_serial(url, timeout=timeout, write_timeout=timeout)
         except (serial.SerialException, OSError, ValueError) as error:
             raise DeviceNotFound(
                 "The customer display cannot be reached: check its cable and the address in "

@@ -1,5 +1,8 @@
 """An ESC/POS receipt printer on any pyserial URL, driven through python-escpos.
 
+The device string is a pyserial URL (`socket://`, `loop://`) or a port with options
+(`/dev/ttyUSB0?baudrate=19200`), opened by `drivers.serial_url.open_serial`.
+
 Before each job the printer is asked for its real-time status (DLE EOT 1: online/offline,
 DLE EOT 4: roll paper sensor), so "out of paper" and "offline" reach the operator as a sentence
 instead of a silently lost receipt. `loop://` echoes what it is sent and has no status to give,
@@ -21,6 +24,7 @@ from urllib.parse import urlsplit
 import serial
 
 from drivers.base import DeviceNotFound, PaperOut, PrinterError, PrinterOffline, PrintLine
+from drivers.serial_url import open_serial
 
 
 def _capabilities_cache() -> None:
@@ -95,7 +99,7 @@ def is_wide(text: str) -> bool:
 
 
 class _UrlEscpos(Escpos):  # type: ignore[misc]  # python-escpos ships no type hints
-    """python-escpos over `serial.serial_for_url`."""
+    """python-escpos over a pyserial URL or a port with ?options (`drivers.serial_url`)."""
 
     def __init__(self, url: str, timeout: float, **kwargs: Any) -> None:
         Escpos.__init__(self, **kwargs)
@@ -104,9 +108,7 @@ class _UrlEscpos(Escpos):  # type: ignore[misc]  # python-escpos ships no type h
 
     def open(self, raise_not_found: bool = True) -> None:
         try:
-            self.device = serial.serial_for_url(
-                self.url, timeout=self.timeout, write_timeout=self.timeout
-            )
+            self.device = open_serial(self.url, timeout=self.timeout, write_timeout=self.timeout)
         except (serial.SerialException, OSError, ValueError) as error:
             self._device = False  # try again on the next job
             raise PrinterOffline(

@@ -93,6 +93,7 @@ class SaleScreen(Screen[None]):
         Binding("e", "end_of_day", N_("End of day"), show=False),
         Binding("p", "reprint", N_("Reprint"), show=False),
         Binding("r", "receipt", N_("Receipt"), show=False),
+        Binding("f12", "technician", N_("Technician"), show=False),
     ]
 
     def __init__(self) -> None:
@@ -262,6 +263,12 @@ class SaleScreen(Screen[None]):
             from terminal.ui.screens.end_of_day import EndOfDayScreen
 
             self.app.push_screen(EndOfDayScreen())
+
+    def action_technician(self) -> None:
+        if self.phase != "running":
+            from terminal.ui.screens.technician import TechnicianScreen
+
+            self.app.push_screen(TechnicianScreen())
 
     def action_reprint(self) -> None:
         if self.phase == "result" and self.outcome is not None and self.outcome.id:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -19,7 +18,7 @@ from terminal.i18n import N_, _, active
 from terminal.i18n.words import decline_reason
 from terminal.money import Amount, AmountError
 from terminal.payment.api import Outcome, Progress, Result, TransactionView
-from terminal.security.pins import PinError, PinLocked, PinRejected
+from terminal.ui.screens.pin_check import pin_refusal
 from terminal.ui.widgets.keys_bar import KeysBar
 
 if TYPE_CHECKING:
@@ -111,34 +110,18 @@ class SupervisorScreen(ModalScreen[bool]):
 
     async def _check_then_run(self, pin: str, amount: Amount | None) -> None:
         """The PIN check (argon2, shared attempt counter, audit) runs off the event loop."""
-        settings = self.papp.settings
-        try:
-            await asyncio.to_thread(
-                self.papp.pin_guard.check,
-                "supervisor",
-                pin,
-                settings.ui.supervisor_pin_hash,
-                purpose=f"{self.kind} {self.view.id}",
-            )
-        except PinLocked as error:
+        nothing = _("Nothing was refunded.") if self.kind == "refund" else _("Nothing was voided.")
+        refusal = await pin_refusal(
+            self.papp,
+            "supervisor",
+            pin,
+            self.papp.settings.ui.supervisor_pin_hash,
+            purpose=f"{self.kind} {self.view.id}",
+            wrong=_("Wrong supervisor PIN.") + " " + nothing,
+        )
+        if refusal is not None:
             self.busy = False
-            self._say(
-                _("Too many wrong PINs: try again in {seconds} s.").format(
-                    seconds=max(1, round(error.retry_after_s))
-                ),
-                "declined",
-            )
-            return
-        except PinRejected:
-            self.busy = False
-            nothing = (
-                _("Nothing was refunded.") if self.kind == "refund" else _("Nothing was voided.")
-            )
-            self._say(_("Wrong supervisor PIN.") + " " + nothing, "declined")
-            return
-        except PinError as error:
-            self.busy = False
-            self._say(error.sentence, "declined")
+            self._say(refusal, "declined")
             return
         self._say(_("Sending to the bank…"), "busy")
         if amount is not None and amount == remaining(self.view) and self.view.refunded is None:
