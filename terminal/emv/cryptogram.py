@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import warnings
 from collections.abc import Mapping
+from functools import lru_cache
 
 from pyemv import cvn as pyemv_cvn
 
@@ -59,9 +60,13 @@ def _cvr(cvn: str, iad: bytes) -> bytes:
     raise CryptogramError(f"unsupported cryptogram version {cvn!r}")
 
 
+@lru_cache(maxsize=1024)
 def _engine(
     keys: IssuerKeys, pan: str, psn: str
 ) -> pyemv_cvn.VisaCVN10 | pyemv_cvn.MasterCardCVN16:
+    """The card's cryptogram engine; its ICC master keys are derived once per card (a
+    simulator checking a backlog of advices from the same few test cards would otherwise
+    re-derive them for every message). Only simulated issuer test keys are ever held here."""
     psn = psn or "00"
     if keys.cvn == "visa-cvn10":
         return pyemv_cvn.VisaCVN10(keys.imk_ac, keys.imk_smi, keys.imk_smc, pan, psn)

@@ -62,6 +62,7 @@ from terminal.payment.risk import (
     decide_offline,
 )
 from terminal.payment.states import Event, State
+from terminal.runtime import tune_for_commit_threads
 from terminal.settings import Settings
 
 log = logging.getLogger("terminal.payment.engine")
@@ -121,11 +122,18 @@ class Engine:
         the link in the background (so "Bank: ONLINE" shows before the first sale, without a
         slow gateway delaying start-up)."""
         self.owner.acquire()
+        tune_for_commit_threads()
         await self.recover()
         if self._link_check is None:
             self._link_check = asyncio.create_task(self._check_link(), name="link-check")
         if forward and self._task is None:
             self._task = asyncio.create_task(self.forwarder.run(), name="store-and-forward")
+
+    async def link_checked(self) -> None:
+        """Wait for the link check `start` began (scripts and tests that change the link
+        right after start want that check behind them)."""
+        if self._link_check is not None:
+            await asyncio.shield(self._link_check)
 
     async def _check_link(self) -> None:
         """One `/v1/health` at start: sets `gateway_online`; wakes the forwarder when up."""

@@ -18,16 +18,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from terminal.payment.bank import Bank, Delivery
-from terminal.payment.journal import Change, Journal, QueueItem
+from terminal.payment.journal import Change, Journal
+from terminal.payment.records import QueueAnswer, QueueItem
 from terminal.payment.states import Event
 
 log = logging.getLogger("terminal.payment.forwarder")
 
 _PARK_STATUSES = frozenset({400, 401, 409, 413, 422})
+_READ_AHEAD = 64
+"""Queue items read from the journal at a time while earlier ones are in flight."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,53 @@ def backoff_delay(attempt: int, *, base_s: float, max_s: float) -> float:
     """Full-jitter exponential backoff: a random wait up to min(max, base * 2^attempt)."""
     ceiling = min(max_s, base_s * (2 ** min(attempt, 30)))
     return max(base_s / 10, random.uniform(ceiling / 2, ceiling))
+
+
+class AnswerRecorder:
+    """Records the gateway's answers in the journal in groups, in the background.
+
+    While one commit runs, answers that arrive meanwhile wait and go into the next one
+    together; the forwarder keeps sending and never waits for the disk itself.
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        refused: Callable[[QueueAnswer, Exception], Awaitable[str]],
+    ) -> None:
+        self.journal = journal
+        self._park = refused
+        self.failure: Exception | None = None
+        """Why the journal could not record (disk full, ...); the forwarder stops sending."""
+        self.refused: list[QueueAnswer] = []
+        """Answers the journal would not record (their transaction had moved); parked."""
+        self._waiting: list[QueueAnswer] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, answer: QueueAnswer) -> None:
+        self._waiting.append(answer)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._record(), name="saf-record")
+
+    async def drain(self) -> None:
+        """Wait until every answer handed over is recorded; raises what the journal raised."""
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+        if self.failure is not None:
+            raise self.failure
+
+    async def _record(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                outcomes = await asyncio.to_thread(self.journal.queue_done_many, group)
+            except Exception as error:
+                self.failure = error
+                return
+            for answer, outcome in zip(group, outcomes, strict=True):
+                if isinstance(outcome, Exception):
+                    self.refused.append(answer)
+                    await self._park(answer, outcome)
 
 
 class Forwarder:
@@ -108,58 +159,97 @@ class Forwarder:
 
         Up to `window` messages are in flight at once, dispatched in queue order (like
         pipelined requests on one link); when one cannot be delivered no further message is
-        dispatched, so the queue never runs far ahead of an undelivered message.
+        dispatched, so the queue never runs far ahead of an undelivered message. Answers are
+        recorded in the journal in groups (one commit for those that arrived meanwhile), off
+        the path of the next request; a crash before that commit only means the same bytes are
+        sent again, and the gateway answers them from its store.
         """
         counts = {"sent": 0, "declined": 0, "parked": 0}
-        error = ""
-        blocked = False
         async with self._sending:
-            waiting = await self._pending_count()
-            while not blocked:
-                batch = await asyncio.to_thread(self.journal.pending, limit=4 * self.window)
-                if not batch:
-                    break
-                in_flight: set[asyncio.Task[str]] = set()
-                for item in batch:
-                    if blocked:
-                        break
-                    in_flight.add(asyncio.create_task(self._forward(item, deadline_s)))
-                    if len(in_flight) < self.window:
-                        continue
-                    done, in_flight = await asyncio.wait(
-                        in_flight, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    blocked = self._count(done, counts) or blocked
-                    if progress is not None:
-                        progress(self._report(counts, waiting, blocked))
-                if in_flight:
-                    done, _ = await asyncio.wait(in_flight)
-                    blocked = self._count(done, counts) or blocked
-                    if progress is not None:
-                        progress(self._report(counts, waiting, blocked))
-            if blocked or counts["parked"]:
-                error = self.last_error
-        left = await asyncio.to_thread(lambda: len(self.journal.pending(include_parked=True)))
+            waiting = await asyncio.to_thread(self.journal.pending_count)
+            recorder = AnswerRecorder(self.journal, self._refused)
+            try:
+                blocked = await self._pump(counts, waiting, recorder, progress, deadline_s)
+            finally:
+                await recorder.drain()
+            for answer in recorder.refused:  # counted as answered, ended up parked
+                counts["sent"] -= 1
+                counts["declined"] -= answer.change.event is Event.FORWARD_DECLINED
+                counts["parked"] += 1
+            error = self.last_error if blocked or counts["parked"] else ""
+        left = await asyncio.to_thread(self.journal.pending_count, include_parked=True)
         if self.on_change is not None:
             self.on_change()
         return FlushReport(
             counts["sent"], counts["declined"], counts["parked"], left, error, blocked=blocked
         )
 
+    async def _pump(
+        self,
+        counts: dict[str, int],
+        waiting: int,
+        recorder: AnswerRecorder,
+        progress: Callable[[FlushReport], None] | None,
+        deadline_s: float | None,
+    ) -> bool:
+        """Keep `window` deliveries in flight, in queue order; True when one failed."""
+        blocked = False
+        ahead: deque[QueueItem] = deque()
+        last_qid = 0
+        read_all = False
+        in_flight: set[asyncio.Task[tuple[str, QueueAnswer | None]]] = set()
+        try:
+            while True:
+                while not blocked and len(in_flight) < self.window:
+                    if not ahead and not read_all:
+                        batch = await asyncio.to_thread(
+                            self.journal.pending, limit=_READ_AHEAD, after_qid=last_qid
+                        )
+                        read_all = len(batch) < _READ_AHEAD
+                        ahead.extend(batch)
+                        last_qid = batch[-1].qid if batch else last_qid
+                    if not ahead:
+                        break
+                    item = ahead.popleft()
+                    in_flight.add(asyncio.create_task(self._deliver(item, deadline_s)))
+                if not in_flight:
+                    return blocked
+                done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                blocked = self._count(done, counts, recorder) or blocked
+                if recorder.failure is not None:
+                    self.last_error = f"the journal cannot record answers ({recorder.failure})"
+                    blocked = True
+                if progress is not None:
+                    progress(self._report(counts, waiting, blocked))
+        finally:
+            for task in in_flight:
+                task.cancel()
+
     async def forward_one(self, item: QueueItem, *, deadline_s: float | None = None) -> str:
         """Deliver one queued message now, ahead of the queue (a fresh reversal: the
         operator is waiting, and a reversal depends on no earlier message)."""
-        outcome = await self._forward(item, deadline_s)
+        outcome, answer = await self._deliver(item, deadline_s)
+        if answer is not None:
+            recorded = await asyncio.to_thread(self.journal.queue_done_many, [answer])
+            if isinstance(recorded[0], Exception):
+                outcome = await self._refused(answer, recorded[0])
         if self.on_change is not None:
             self.on_change()
         return outcome
 
     @staticmethod
-    def _count(done: set[asyncio.Task[str]], counts: dict[str, int]) -> bool:
-        """Tally finished deliveries; True when one could not be delivered."""
+    def _count(
+        done: set[asyncio.Task[tuple[str, QueueAnswer | None]]],
+        counts: dict[str, int],
+        recorder: AnswerRecorder,
+    ) -> bool:
+        """Tally finished deliveries and hand their answers to the recorder; True when one
+        could not be delivered."""
         blocked = False
         for task in done:
-            outcome = task.result()
+            outcome, answer = task.result()
+            if answer is not None:
+                recorder.add(answer)
             if outcome in ("sent", "declined"):
                 counts["sent"] += 1
                 counts["declined"] += outcome == "declined"
@@ -175,17 +265,16 @@ class Forwarder:
             counts["sent"], counts["declined"], counts["parked"], left, self.last_error, blocked
         )
 
-    async def _forward(self, item: QueueItem, deadline_s: float | None) -> str:
+    async def _deliver(
+        self, item: QueueItem, deadline_s: float | None
+    ) -> tuple[str, QueueAnswer | None]:
+        """Send one queued message: its outcome, and the answer to record when there is one."""
         delivery = await self.bank.deliver(item.message_id, item.body, deadline_s=deadline_s)
         if delivery.status == "answered":
             return await self._answered(item, delivery)
         if delivery.status == "refused" and delivery.http_status in _PARK_STATUSES:
-            self.last_error = (
-                f"{item.kind} {item.message_id} refused by the gateway: {delivery.detail}"
-            )
-            log.error("store-and-forward: %s; parked", self.last_error)
-            await asyncio.to_thread(self.journal.queue_failed, item, self.last_error, park=True)
-            return "parked"
+            await self._park(item, f"refused by the gateway: {delivery.detail}")
+            return "parked", None
         self.last_error = {
             "not_sent": "gateway unreachable",
             "no_answer": "no answer from the gateway",
@@ -193,9 +282,22 @@ class Forwarder:
         if delivery.detail:
             self.last_error += f" ({delivery.detail})"
         await asyncio.to_thread(self.journal.queue_failed, item, self.last_error)
-        return "failed"
+        return "failed", None
 
-    async def _answered(self, item: QueueItem, delivery: Delivery) -> str:
+    async def _park(self, item: QueueItem, why: str) -> None:
+        """Stop retrying a message (retrying cannot help) and show why in `saf status`."""
+        self.last_error = f"{item.kind} {item.message_id} {why}"
+        log.error("store-and-forward: %s; parked", self.last_error)
+        await asyncio.to_thread(self.journal.queue_failed, item, self.last_error, park=True)
+
+    async def _refused(self, answer: QueueAnswer, error: Exception) -> str:
+        """The journal refused to record an answer (the transaction moved meanwhile)."""
+        await self._park(answer.item, f"answered {answer.result}, but not recorded: {error}")
+        return "parked"
+
+    async def _answered(
+        self, item: QueueItem, delivery: Delivery
+    ) -> tuple[str, QueueAnswer | None]:
         reply = delivery.answered
         if item.kind == "advice":
             if reply.result == "approved":
@@ -217,19 +319,11 @@ class Forwarder:
             change = Change(item.txn_id, event, fields)
         else:
             if reply.result not in ("reversed", "approved"):
-                self.last_error = (
-                    f"reverse {item.message_id} answered {reply.result} "
-                    f"({reply.code} {reply.reason})"
-                )
-                await asyncio.to_thread(self.journal.queue_failed, item, self.last_error, park=True)
-                return "parked"
+                await self._park(item, f"answered {reply.result} ({reply.code} {reply.reason})")
+                return "parked", None
             change = Change(item.txn_id, Event.REVERSAL_DONE, {"answer": reply.raw})
             outcome = "sent"
-        await asyncio.to_thread(self.journal.queue_done, item, reply.result, reply.code, change)
-        return outcome
-
-    async def _pending_count(self) -> int:
-        return await asyncio.to_thread(lambda: len(self.journal.pending()))
+        return outcome, QueueAnswer(item, reply.result, reply.code, change)
 
     async def _sleep_until_woken(self, timeout: float | None) -> bool:
         """Wait for `wake` (True) or the timeout (False)."""

@@ -22,14 +22,19 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from terminal.money import Amount
-from terminal.payment.errors import JournalUnavailable, UnknownTransaction
+from terminal.payment.errors import (
+    IllegalTransition,
+    JournalUnavailable,
+    PaymentError,
+    UnknownTransaction,
+)
 from terminal.payment.records import (
     ADDED_COLUMNS,
     JOURNAL_FILE,
@@ -37,6 +42,7 @@ from terminal.payment.records import (
     SCHEMA_VERSION,
     Change,
     Clock,
+    QueueAnswer,
     QueueItem,
     Signer,
     Transaction,
@@ -427,14 +433,23 @@ class Journal:
             return _next_seq(conn)
 
     # -- store-and-forward queue ----------------------------------------------------------
-    def pending(self, *, include_parked: bool = False, limit: int = -1) -> list[QueueItem]:
-        """Queue items not yet acknowledged, in the order they were committed."""
+    def pending(
+        self, *, include_parked: bool = False, limit: int = -1, after_qid: int = 0
+    ) -> list[QueueItem]:
+        """Queue items not yet acknowledged, in the order they were committed (those after
+        `after_qid` only: the forwarder reads on while earlier ones are in flight)."""
         parked = "" if include_parked else "AND parked = 0"
         rows = self._read(
-            f"SELECT * FROM outbox WHERE done_at IS NULL {parked} ORDER BY qid LIMIT ?",  # noqa: S608
-            (limit,),
+            f"SELECT * FROM outbox WHERE done_at IS NULL AND qid > ? {parked} "  # noqa: S608
+            "ORDER BY qid LIMIT ?",
+            (after_qid, limit),
         )
         return [queue_item_of(row) for row in rows]
+
+    def pending_count(self, *, include_parked: bool = False) -> int:
+        """How many queue items are not yet acknowledged."""
+        parked = "" if include_parked else "AND parked = 0"
+        return int(self.scalar(f"SELECT COUNT(*) FROM outbox WHERE done_at IS NULL {parked}"))  # noqa: S608
 
     def queue_item(self, qid: int) -> QueueItem:
         rows = self._read("SELECT * FROM outbox WHERE qid = ?", (qid,))
@@ -446,17 +461,41 @@ class Journal:
         False when another process got there first (both sent the same bytes, which the
         gateway answers once): nothing is changed twice.
         """
+        outcome = self.queue_done_many([QueueAnswer(item, result, code, change)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def queue_done_many(
+        self, answers: Sequence[QueueAnswer]
+    ) -> list[bool | PaymentError | ValueError]:
+        """`queue_done` for several answers in one commit (one fsync for a forwarder window).
+
+        Each answer is its own savepoint: one whose change the state machine refuses is undone
+        alone and comes back as its exception; the others are recorded.
+        """
         now = iso(self.clock())
+        outcomes: list[bool | PaymentError | ValueError] = []
         with self._write() as conn:
-            cursor = conn.execute(
-                "UPDATE outbox SET done_at = ?, result = ?, code = ?, attempts = attempts + 1, "
-                "last_attempt_at = ? WHERE qid = ? AND done_at IS NULL",
-                (now, result, code, now, item.qid),
-            )
-            if cursor.rowcount == 0:
-                return False
-            self._move(conn, change, now)
-        return True
+            for answer in answers:
+                conn.execute("SAVEPOINT answer")
+                try:
+                    cursor = conn.execute(
+                        "UPDATE outbox SET done_at = ?, result = ?, code = ?, "
+                        "attempts = attempts + 1, last_attempt_at = ? "
+                        "WHERE qid = ? AND done_at IS NULL",
+                        (now, answer.result, answer.code, now, answer.item.qid),
+                    )
+                    done = cursor.rowcount > 0
+                    if done:
+                        self._move(conn, answer.change, now)
+                except (IllegalTransition, UnknownTransaction, ValueError) as refused:
+                    conn.execute("ROLLBACK TO answer")
+                    outcomes.append(refused)
+                else:
+                    outcomes.append(done)
+                conn.execute("RELEASE answer")
+        return outcomes
 
     def queue_failed(self, item: QueueItem, error: str, *, park: bool = False) -> None:
         """A forwarding attempt failed; `park` stops retries (the gateway refused the bytes)."""

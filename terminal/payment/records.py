@@ -197,6 +197,16 @@ class QueueItem:
     parked: bool
 
 
+@dataclass(frozen=True, slots=True)
+class QueueAnswer:
+    """The gateway's answer to a queued message, to be recorded with its state change."""
+
+    item: QueueItem
+    result: str
+    code: str
+    change: Change
+
+
 Signer = Callable[[int, datetime], bytes]
 """Builds and signs a message given its `seq` and `created_at`; called inside the commit."""
 

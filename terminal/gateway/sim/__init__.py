@@ -60,7 +60,9 @@ async def serve(
     """Run until SIGTERM/SIGINT (or cancellation)."""
     from terminal.gateway.sim.server import Service, Simulator
     from terminal.gateway.sim.setup import server_context, write_terminal_toml
+    from terminal.runtime import tune_for_commit_threads
 
+    tune_for_commit_threads()
     host, port = split_listen(listen)
     admin = split_listen(admin_listen) if admin_listen else None
     sim = Simulator(data_dir, cards_file=cards_file, intent_ttl_s=intent_ttl_s)

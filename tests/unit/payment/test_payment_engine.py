@@ -384,6 +384,25 @@ async def test_forwarder_records_a_declined_advice_and_parks_a_refused_one(
     assert "409 id_conflict" in engine.queue_status().last_error
 
 
+async def test_forwarded_answers_share_journal_commits_and_a_stale_one_is_parked(
+    engine: Engine, bank: ScriptedBank
+) -> None:
+    ids = []
+    for n in range(6):
+        bank.add(Delivery("not_sent"))
+        engine.card_capture = PlainCard(pan=f"47617390010100{n}8")
+        ids.append((await sale(engine, "4.00"))[0].id)
+    bank.add(*(answer("approved", "00", f"OFF00{n}") for n in range(6)))
+    # The last sale moves on its own before its answer is recorded (another process did it).
+    engine.journal.apply(Change(ids[-1], Event.FORWARD_ACCEPTED, {"code": "00"}))
+    commits = engine.journal.commits
+    report = await engine.flush()
+    assert (report.sent, report.parked) == (5, 1)
+    assert engine.journal.commits - commits < 5  # five answers, fewer commits
+    assert all(engine.journal.get(i).state is State.FORWARDED for i in ids)
+    assert "not recorded" in engine.queue_status().last_error
+
+
 async def test_forwarding_stops_at_the_head_when_the_gateway_is_down(
     engine: Engine, bank: ScriptedBank
 ) -> None:

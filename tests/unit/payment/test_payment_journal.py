@@ -11,6 +11,7 @@ import pytest
 from terminal.money import Amount
 from terminal.payment.errors import IllegalTransition, JournalUnavailable, UnknownTransaction
 from terminal.payment.journal import JOURNAL_FILE, Change, Journal
+from terminal.payment.records import QueueAnswer
 from terminal.payment.states import Event, State
 
 TEN = Amount.parse("10.00", "EUR")
@@ -215,3 +216,43 @@ def test_a_failing_unit_does_not_undo_its_neighbours(journal: Journal) -> None:
         assert reopened.get("s1").state is State.CANCELLED
     finally:
         reopened.close()
+
+
+def _queued(journal: Journal, count: int) -> list:  # type: ignore[type-arg]
+    for n in range(1, count + 1):
+        journal.create(f"s{n}", "sale", TEN)
+        journal.sign_and_apply(Change(f"s{n}", Event.SEND), signer("authorize"))
+        journal.enqueue(
+            Change(f"s{n}", Event.APPROVE_OFFLINE), "advice", f"s{n}", TEN, signer("advice")
+        )
+    return journal.pending()
+
+
+def test_answers_are_recorded_in_one_commit_and_a_refused_one_alone_is_undone(
+    journal: Journal,
+) -> None:
+    first, second, third = _queued(journal, 3)
+    journal.apply(Change("s2", Event.FORWARD_ACCEPTED))  # s2 moved meanwhile: refused below
+    commits = journal.commits
+    outcomes = journal.queue_done_many(
+        [
+            QueueAnswer(first, "approved", "00", Change("s1", Event.FORWARD_ACCEPTED)),
+            QueueAnswer(second, "approved", "00", Change("s2", Event.FORWARD_ACCEPTED)),
+            QueueAnswer(third, "declined", "51", Change("s3", Event.FORWARD_DECLINED)),
+        ]
+    )
+    assert journal.commits == commits + 1
+    assert outcomes[0] is True and outcomes[2] is True
+    assert isinstance(outcomes[1], IllegalTransition)
+    assert [i.message_id for i in journal.pending()] == ["s2"]  # still queued, nothing half-done
+    assert journal.get("s1").state is State.FORWARDED
+    assert journal.get("s3").state is State.DECLINED_AFTER_FORWARD
+    assert journal.pending_count() == 1 and journal.pending_count(include_parked=True) == 1
+
+
+def test_pending_reads_on_after_the_items_already_in_flight(journal: Journal) -> None:
+    items = _queued(journal, 5)
+    assert [i.message_id for i in journal.pending(limit=2)] == ["s1", "s2"]
+    after = journal.pending(limit=2, after_qid=items[1].qid)
+    assert [i.message_id for i in after] == ["s3", "s4"]
+    assert journal.pending(after_qid=items[-1].qid) == []

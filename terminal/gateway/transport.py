@@ -1,0 +1,273 @@
+"""The gateway link's HTTP transport: httpx and httpcore's pool over plain asyncio streams.
+
+Why not httpx's default transport: every forwarded advice is one HTTPS request, and under a
+backlog the terminal's CPU, not the network, sets the pace. httpcore's default network layer
+goes through anyio, whose bookkeeping costs more than the request itself: on each request the
+pool checks every pooled connection for expiry with a `poll()` syscall reached through anyio's
+typed-attribute lookups, and every read and write enters cancel scopes (py-spy on the 5,000-
+advice drain: ~45 % of the terminal's event loop). Here the same `httpcore.AsyncConnectionPool`
+(HTTP/1.1, keep-alive, TLS verified with the caller's context) runs on asyncio streams, where
+"has the server closed this idle connection" is a flag the event loop already keeps. The
+httpx API above (timeouts, exception classes the gateway client sorts into "nothing sent" and
+"sent, no answer") is unchanged: httpcore's exceptions are mapped exactly as httpx maps them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import socket
+import ssl
+from collections.abc import AsyncIterator, Iterable
+from contextlib import suppress
+from typing import Any
+
+import httpcore
+import httpx
+
+CLOSE_WAIT_S = 1.0
+"""How long closing a connection may wait for the TLS goodbye before the socket is dropped."""
+
+_READ_LIMIT = 256 * 1024
+
+# httpcore exception → the httpx exception httpx's own transport raises for it.
+_EXCEPTIONS: dict[type[Exception], type[httpx.TransportError]] = {
+    httpcore.TimeoutException: httpx.TimeoutException,
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+    httpcore.WriteTimeout: httpx.WriteTimeout,
+    httpcore.PoolTimeout: httpx.PoolTimeout,
+    httpcore.NetworkError: httpx.NetworkError,
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ReadError: httpx.ReadError,
+    httpcore.WriteError: httpx.WriteError,
+    httpcore.ProxyError: httpx.ProxyError,
+    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    httpcore.ProtocolError: httpx.ProtocolError,
+    httpcore.LocalProtocolError: httpx.LocalProtocolError,
+    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+}
+
+
+def httpx_error(error: Exception, request: httpx.Request) -> Exception:
+    """The most specific httpx exception for an httpcore one (the error itself if none)."""
+    mapped: type[httpx.TransportError] | None = None
+    for source, target in _EXCEPTIONS.items():
+        if isinstance(error, source) and (mapped is None or issubclass(target, mapped)):
+            mapped = target
+    if mapped is None:
+        return error
+    return mapped(str(error), request=request)
+
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """One TCP (or TLS) connection as httpcore wants it, on an asyncio StreamReader/Writer."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
+        except TimeoutError:
+            raise httpcore.ReadTimeout("timed out reading from the gateway") from None
+        except OSError as error:
+            raise httpcore.ReadError(str(error) or type(error).__name__) from error
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                self._writer.write(buffer)
+                await self._writer.drain()
+        except TimeoutError:
+            raise httpcore.WriteTimeout("timed out writing to the gateway") from None
+        except (OSError, RuntimeError) as error:
+            raise httpcore.WriteError(str(error) or type(error).__name__) from error
+
+    async def aclose(self) -> None:
+        self._writer.close()
+        try:
+            async with asyncio.timeout(CLOSE_WAIT_S):
+                await self._writer.wait_closed()
+        except (TimeoutError, OSError):
+            self._writer.transport.abort()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+        except TimeoutError:
+            self._writer.transport.abort()
+            raise httpcore.ConnectTimeout("TLS handshake with the gateway timed out") from None
+        except OSError as error:  # ssl.SSLError (certificate refused, ...) is an OSError
+            self._writer.transport.abort()
+            raise httpcore.ConnectError(str(error) or type(error).__name__) from error
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # Idle keep-alive connection: readable means the server closed it (or broke it).
+            # The loop may not have run since the FIN arrived, so ask the socket too.
+            return (
+                self._reader.at_eof()
+                or self._reader.exception() is not None
+                or self._writer.transport.is_closing()
+                or _socket_readable(self._writer.get_extra_info("socket"))
+            )
+        if info == "ssl_object":
+            return self._writer.get_extra_info("ssl_object")
+        if info == "client_addr":
+            return self._writer.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._writer.get_extra_info("peername")
+        if info == "socket":
+            return self._writer.get_extra_info("socket")
+        return None
+
+
+def _socket_readable(sock: Any) -> bool:
+    """True when the socket has data or EOF waiting (one non-blocking poll)."""
+    if sock is None:
+        return True
+    try:
+        fd = sock.fileno()
+        if fd < 0:
+            return True
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """Opens connections for httpcore's pool with asyncio itself (no anyio layer)."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        local = (local_address, 0) if local_address else None
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(
+                    host, port, local_addr=local, limit=_READ_LIMIT
+                )
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
+        except OSError as error:
+            raise httpcore.ConnectError(str(error) or type(error).__name__) from error
+        _apply(writer, socket_options)
+        return AsyncioStream(reader, writer)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_unix_connection(path, limit=_READ_LIMIT)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"connecting to {path} timed out") from None
+        except OSError as error:
+            raise httpcore.ConnectError(str(error) or type(error).__name__) from error
+        _apply(writer, socket_options)
+        return AsyncioStream(reader, writer)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def _apply(writer: asyncio.StreamWriter, options: Iterable[httpcore.SOCKET_OPTION] | None) -> None:
+    sock: socket.socket | None = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    for option in options or ():
+        sock.setsockopt(*option)
+
+
+class _ResponseStream(httpx.AsyncByteStream):
+    """The body as httpx reads it, with httpcore's errors turned into httpx's."""
+
+    def __init__(self, body: Any, request: httpx.Request) -> None:
+        self._body = body
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for part in self._body:
+                yield part
+        except Exception as error:
+            raise httpx_error(error, self._request) from error
+
+    async def aclose(self) -> None:
+        with suppress(Exception):
+            await self._body.aclose()
+
+
+class GatewayTransport(httpx.AsyncBaseTransport):
+    """httpx transport for the gateway link: httpcore's HTTP/1.1 pool on `AsyncioBackend`.
+
+    `ssl_context` verifies the gateway (https URLs); plain http (loopback only, checked by the
+    client) needs none.
+    """
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None,
+        *,
+        max_connections: int = 32,
+        keepalive_expiry_s: float = 5.0,
+    ) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=keepalive_expiry_s,
+            http1=True,
+            http2=False,
+            network_backend=AsyncioBackend(),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        try:
+            response = await self._pool.handle_async_request(core_request)
+        except Exception as error:
+            raise httpx_error(error, request) from error
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response.stream, request),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
