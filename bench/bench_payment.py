@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -164,8 +165,20 @@ def _queue_advices(engine: Any, count: int, profile: str) -> list[str]:
     return ids
 
 
-def backlog_drain(sim: Any, tmp: Path, count: int, runs: int) -> list[tuple[float, int, int, int]]:
-    """(advices/s, queued, in ledger, duplicates) per run, each with a fresh terminal."""
+def _cpu_s(pid: int | None = None) -> float:
+    """CPU seconds (user + system) used so far by this process or by `pid`."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backlog_drain(
+    sim: Any, tmp: Path, count: int, runs: int
+) -> list[tuple[float, int, int, int, float, float]]:
+    """(advices/s, queued, in ledger, duplicates, terminal and simulator CPU ms per advice)
+    per run, each with a fresh terminal."""
     from terminal.payment.factory import build_engine
     from terminal.settings import load_settings
 
@@ -178,12 +191,16 @@ def backlog_drain(sim: Any, tmp: Path, count: int, runs: int) -> list[tuple[floa
         engine = build_engine(settings)
         ids = _queue_advices(engine, count, "wallet-token")
 
-        async def drain(engine: Any = engine) -> float:
+        cpu: list[float] = []
+
+        async def drain(engine: Any = engine, cpu: list[float] = cpu) -> float:
             await engine.start(forward=False)
             try:
+                cpu.extend((_cpu_s(), _cpu_s(sim.process.pid)))
                 start = time.perf_counter()
                 report = await engine.flush()
                 elapsed = time.perf_counter() - start
+                cpu[0], cpu[1] = _cpu_s() - cpu[0], _cpu_s(sim.process.pid) - cpu[1]
                 assert report.left == 0, report
                 return float(report.sent) / elapsed
             finally:
@@ -193,7 +210,8 @@ def backlog_drain(sim: Any, tmp: Path, count: int, runs: int) -> list[tuple[floa
         ledger = [e["id"] for e in sim.ledger(terminal_id) if e["type"] == "advice"]
         duplicates = len(ledger) - len(set(ledger))
         assert set(ledger) == set(ids), "an advice was lost or one the terminal never queued"
-        results.append((rate, len(ids), len(ledger), duplicates))
+        per_advice = [1000 * seconds / count for seconds in cpu]
+        results.append((rate, len(ids), len(ledger), duplicates, *per_advice))
     return results
 
 
@@ -299,7 +317,13 @@ def _sim_rows(sim: Any, tmp: Path, quick: bool, parts: set[str]) -> list[Row]:
         count = 500 if quick else 5000
         drains = backlog_drain(sim, tmp, count, 1 if quick else 3)
         rates = [d[0] for d in drains]
-        counts = ", ".join(f"{q} queued / {n} in ledger / {d} dup" for _, q, n, d in drains)
+        counts = ", ".join(f"{q} queued / {n} in ledger / {d} dup" for _, q, n, d, _, _ in drains)
+        terminal_ms = statistics.median(d[4] for d in drains)
+        sim_ms = statistics.median(d[5] for d in drains)
+        counts += (
+            f"; CPU per advice: terminal {terminal_ms:.2f} ms, simulator {sim_ms:.2f} ms "
+            "(both share the 2 cores)"
+        )
         result.append(
             _median_row(
                 f"backlog drain, {count} advices to the simulator",

@@ -68,12 +68,12 @@ class Transaction:
             "9F1A": bcd(int(self.country_numeric), 2),
             "5F2A": bcd(int(self.amount.currency.numeric), 2),
             "95": bytes(5),
-            "9A": bytes.fromhex(self.when.strftime("%y%m%d")),
+            "9A": bcd(self.when.year % 100, 1) + bcd(self.when.month, 1) + bcd(self.when.day, 1),
             "9C": bytes([self.type]),
             "9F37": self.unpredictable_number,
             "9F35": b"\x22",  # terminal type: attended, merchant, online and offline
-            "9F40": bytes.fromhex("6000000000"),  # additional capabilities: goods, services
-            "9F33": bytes.fromhex("0008C8"),  # capabilities: no PIN, no signature, no CVM ok
+            "9F40": b"\x60\x00\x00\x00\x00",  # additional capabilities: goods, services
+            "9F33": b"\x00\x08\xc8",  # capabilities: no PIN, no signature, no CVM ok
         }
 
 

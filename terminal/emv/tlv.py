@@ -49,6 +49,8 @@ def is_constructed(tag: str) -> bool:
 
 
 _CONSTRUCTED_FIRST_DIGITS = frozenset("2367ABEF")  # first hex digit with bit 0x20 set
+_ONE_BYTE_TAGS = tuple(f"{byte:02X}" for byte in range(256))
+"""Most EMV tags are one byte: their text is looked up, not formatted, per object decoded."""
 
 
 def _read_tag(data: bytes, pos: int) -> tuple[str, int]:
@@ -97,7 +99,7 @@ def _decode(data: bytes, pos: int, end: int, depth_left: int) -> list[Tlv]:
                     raise TlvError("tag longer than four bytes", start)
                 if not byte & 0x80:
                     break
-        tag = data[start:pos].hex().upper()
+        tag = _ONE_BYTE_TAGS[first] if pos - start == 1 else data[start:pos].hex().upper()
         if pos >= end:
             raise TlvError("length missing", pos)
         length = data[pos]
@@ -162,10 +164,17 @@ def find_all(objects: Sequence[Tlv], tag: str) -> list[Tlv]:
 def primitives(objects: Sequence[Tlv]) -> dict[str, bytes]:
     """Primitive objects by tag, the first occurrence winning (for card data, not for lists)."""
     found: dict[str, bytes] = {}
-    for obj in walk(objects):
-        if not obj.constructed:
-            found.setdefault(obj.tag, obj.value)
+    _collect_primitives(objects, found)
     return found
+
+
+def _collect_primitives(objects: Sequence[Tlv], found: dict[str, bytes]) -> None:
+    # Depth-first like `walk`, without a generator per level (this runs on every answer).
+    for obj in objects:
+        if obj.children:
+            _collect_primitives(obj.children, found)
+        elif obj.tag[:1] not in _CONSTRUCTED_FIRST_DIGITS and obj.tag not in found:
+            found[obj.tag] = obj.value
 
 
 def parse_dol(data: bytes) -> list[tuple[str, int]]:
