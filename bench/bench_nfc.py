@@ -1,11 +1,14 @@
 """NFC figures over nfcpy's UDP front end, the simulated card in its own process.
 
-- card interaction: first SELECT to the last card command (READ RECORD / GENERATE AC), as
-  the kernel runs it with an activated card;
+- card interaction: first SELECT sent to the last card command (READ RECORD / GENERATE AC)
+  answered, as the kernel runs it with an activated card (the issue's definition);
 - raw APDU exchange: the same command APDUs replayed back-to-back without the kernel, in the
   same run (the baseline);
-- kernel share: the kernel's own time (interaction minus the time spent inside `transceive`)
-  over the time inside `transceive`, measured on the same taps; target < 10 %;
+- kernel share: the kernel's own time within the interaction (interaction minus the time spent
+  inside `transceive`) over the time inside `transceive`, measured on the same taps; target
+  < 10 %;
+- kernel before and after: preparing the terminal data before the first SELECT and building the
+  card data after the last answer (outside the interaction, reported on its own);
 - activation: card in the field to ISO-DEP ready (sense + RATS);
 - tap to approval: card detected to approved outcome through the real engine and the local
   gateway simulator (median, p95), when both are installed.
@@ -43,14 +46,19 @@ class RecordingCard:
         self.commands: list[bytes] = []
         self.in_card = 0.0
         """Seconds spent inside `transceive`: radio (UDP), ISO-DEP and the card's own work."""
+        self.first_sent = 0.0
+        self.last_answered = 0.0
 
     def transceive(self, apdu: bytes) -> bytes:
         self.commands.append(apdu)
         started = time.perf_counter()
+        if not self.first_sent:
+            self.first_sent = started
         try:
             return self.card.transceive(apdu)
         finally:
-            self.in_card += time.perf_counter() - started
+            self.last_answered = time.perf_counter()
+            self.in_card += self.last_answered - started
 
 
 def _profile_rows(profile: str, runs: int) -> list[Row]:
@@ -65,6 +73,7 @@ def _profile_rows(profile: str, runs: int) -> list[Row]:
     raw: list[float] = []
     in_card: list[float] = []
     activation: list[float] = []
+    around: list[float] = []
     try:
         for i in range(runs + 1):
             time.sleep(0.05)  # the card leaves and comes back: it listens again
@@ -82,14 +91,15 @@ def _profile_rows(profile: str, runs: int) -> list[Row]:
             if i == 0:
                 continue  # warm-up: imports, first pyemv key derivation
             activation.append(activated - started)
-            interaction.append(done - activated)
+            interaction.append(recording.last_answered - recording.first_sent)
+            around.append((done - activated) - interaction[-1])
             raw.append(replay_done - replay_start)
             in_card.append(recording.in_card)
     finally:
         reader.close()
         sim.kill()
         sim.wait()
-    return _rows(profile, interaction, raw, in_card, activation)
+    return _rows(profile, interaction, raw, in_card, activation, around)
 
 
 def _ms(figure: str, seconds: list[float], **extra: str) -> Row:
@@ -104,6 +114,7 @@ def _rows(
     raw: list[float],
     in_card: list[float],
     activation: list[float],
+    around: list[float],
 ) -> list[Row]:
     share = [(i - c) / c * 100 for i, c in zip(interaction, in_card, strict=True)]
     ratio = statistics.median(interaction) / statistics.median(raw)
@@ -130,7 +141,12 @@ def _rows(
         _ms(
             f"kernel own time {profile}",
             [i - c for i, c in zip(interaction, in_card, strict=True)],
-            note="parsing, checks, building card data (no I/O)",
+            note="parsing and checks between the card's answers (no I/O)",
+        ),
+        _ms(
+            f"kernel before and after {profile}",
+            around,
+            note="terminal data before the first SELECT, card data after the last answer",
         ),
         _ms(f"activation {profile}", activation, note="card listening to ISO-DEP ready"),
     ]

@@ -84,6 +84,9 @@ def read_card(card: Card, transaction: Transaction, config: KernelConfig) -> Car
     """Run one contactless transaction with the card in the field."""
     cvm_required = check_limits(transaction.amount, config)
     transaction = replace(transaction, cvm_required=cvm_required)
+    # Everything that does not depend on the card is ready before the first command: the
+    # card is in the field now, and each millisecond here is one it may leave in.
+    values = transaction.terminal_values()
     candidates = _directory(card, config)
     problem: EmvError | None = None
     for candidate in candidates:
@@ -92,7 +95,7 @@ def read_card(card: Card, transaction: Transaction, config: KernelConfig) -> Car
         except (ApplicationBlocked, _NotOnCard) as error:
             problem = error if isinstance(error, EmvError) else problem
             continue
-        return _process(card, candidate, fci, transaction, config)
+        return _process(card, candidate, fci, transaction, values, config)
     raise problem or NotEmvCard("no listed application could be selected")
 
 
@@ -140,9 +143,9 @@ def _process(
     candidate: selection.Candidate,
     fci: dict[str, bytes],
     transaction: Transaction,
+    values: dict[str, bytes],
     config: KernelConfig,
 ) -> CardData:
-    values = transaction.terminal_values()
     pdol_values, sent = fill_dol(fci.get("9F38", b""), values)
     answer = apdu.exchange(card, apdu.get_processing_options(pdol_values), "GET PROCESSING OPTIONS")
     if answer.sw == apdu.SW_CONDITIONS_NOT_SATISFIED:

@@ -153,12 +153,30 @@ def walk(objects: Sequence[Tlv]) -> Iterator[Tlv]:
 
 
 def find(objects: Sequence[Tlv], tag: str) -> Tlv | None:
-    """The first object with `tag` anywhere in the tree."""
-    return next((o for o in walk(objects) if o.tag == tag), None)
+    """The first object with `tag` anywhere in the tree (depth-first, like `walk`)."""
+    for obj in objects:
+        if obj.tag == tag:
+            return obj
+        if obj.children:
+            found = find(obj.children, tag)
+            if found is not None:
+                return found
+    return None
 
 
 def find_all(objects: Sequence[Tlv], tag: str) -> list[Tlv]:
-    return [o for o in walk(objects) if o.tag == tag]
+    """Every object with `tag`, in `walk` order."""
+    found: list[Tlv] = []
+    _collect(objects, tag, found)
+    return found
+
+
+def _collect(objects: Sequence[Tlv], tag: str, found: list[Tlv]) -> None:
+    for obj in objects:
+        if obj.tag == tag:
+            found.append(obj)
+        if obj.children:
+            _collect(obj.children, tag, found)
 
 
 def primitives(objects: Sequence[Tlv]) -> dict[str, bytes]:
