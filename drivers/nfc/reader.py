@@ -5,9 +5,13 @@ for a card is a bounded loop of single `sense` calls, so it ends on its timeout 
 (nfcpy's `connect()` without `terminate`/`iterations` would wait forever). nfcpy's exceptions
 are translated here, once, into the `drivers.base` tree with a sentence for the operator.
 
-More than one card in the field is not detected: nfcpy resolves Type A anticollision and
-returns one target (pn53x.py sends InListPassiveTarget with MaxTg fixed at 1; `sense()` has no
-collision flag), so `MultipleCards` is never raised by this driver; see README "Contactless".
+More than one card in the field: nfcpy resolves Type A anticollision and returns one target
+(`sense()` has no collision flag). On readers whose PN53x chip lists two targets (PN531, PN532,
+ACR122U) the driver asks the chip itself, after a Type A card was sensed and before RATS: field
+reset, InListPassiveTarget MaxTg = 2 at 106 kbps, `MultipleCards` when two cards answer, else a
+field reset and a fresh selection of the one card by its UID (collision.py). Not detected: two
+Type B cards, a Type A and a Type B card together, and any pair on PN533, RC-S956 and RC-S380
+readers or the UDP simulator (nfcpy lists one target there); see README "Contactless".
 """
 
 from __future__ import annotations
@@ -31,8 +35,15 @@ from drivers.base import (
     DeviceBusy,
     DeviceLost,
     DeviceNotFound,
+    MultipleCards,
     NotAPaymentCard,
     Timeout,
+)
+from drivers.nfc.collision import (
+    ChipRefused,
+    MalformedListAnswer,
+    can_count_cards,
+    count_type_a_cards,
 )
 
 log = logging.getLogger(__name__)
@@ -54,6 +65,7 @@ CARD_REMOVED = (
     "The card was taken away too soon — ask the customer to tap again and hold it still "
     "until the beep."
 )
+MULTIPLE_CARDS = "More than one card is in the field — ask the customer to present only one card."
 NOT_A_PAYMENT_CARD = (
     "This is a tag or a transit card, not a payment card — ask for a payment card or phone."
 )
@@ -125,7 +137,10 @@ class NfcReader:
         *,
         technologies: Sequence[str] | None = None,
         poll_interval: float = 0.05,
+        frontend: Any = None,
     ) -> None:
+        """`frontend`: an already opened `nfc.ContactlessFrontend` (tests replaying chip
+        frames); otherwise `path` is opened."""
         self.path = path
         self.poll_interval = poll_interval
         udp = path.startswith("udp")
@@ -134,6 +149,10 @@ class NfcReader:
         )
         self._cancel = threading.Event()
         quiet_nfcpy()
+        if frontend is not None:
+            self._clf = frontend
+            self.counts_cards = can_count_cards(frontend.device)
+            return
         if udp:
             check_udp_path(path)
         try:
@@ -160,6 +179,8 @@ class NfcReader:
                 device=path,
                 detail=str(error),
             ) from None
+        self.counts_cards = can_count_cards(self._clf.device)
+        """Whether a second Type A card in the field is detected (PN531/PN532 chips)."""
 
     def __str__(self) -> str:
         return f"NfcReader({self.path})"
@@ -222,6 +243,10 @@ class NfcReader:
             raise reader_lost(self.path, str(error)) from None
 
     def _activate(self, target: Any) -> IsoDepCard | None:
+        if self.counts_cards and target.brty == "106A" and target.sdd_res:
+            target = self._the_only_card(target)
+            if target is None:
+                return None
         uid = bytes(target.sdd_res or (target.sensb_res or b"")[1:5] or b"")
         iso_dep = (target.brty.endswith("A") and target.sel_res and target.sel_res[0] & 0x20) or (
             target.brty.endswith("B")
@@ -241,6 +266,35 @@ class NfcReader:
         if not isinstance(tag, nfc.tag.tt4.Type4Tag):
             raise NotAPaymentCard(NOT_A_PAYMENT_CARD, device=self.path, detail=str(tag))
         return IsoDepCard(self, tag, uid)
+
+    def _the_only_card(self, target: Any) -> Any:
+        """Raise MultipleCards when a second Type A card answers; else the sensed card, selected
+        afresh (None when it left meanwhile)."""
+        try:
+            cards = count_type_a_cards(self._clf)
+        except ChipRefused as error:
+            log.warning("%s refuses to list two targets (%s); one card assumed", self, error)
+            self.counts_cards = False
+            cards = 1
+        except MalformedListAnswer as error:
+            raise reader_lost(self.path, str(error)) from None
+        except OSError as error:
+            raise reader_lost(self.path, str(error)) from None
+        if cards == 2:
+            raise MultipleCards(
+                MULTIPLE_CARDS, device=self.path, detail="InListPassiveTarget listed 2 targets"
+            )
+        if cards == 0:
+            log.debug("the card left while the field was counted; polling again")
+            return None
+        uid = bytes(target.sdd_res)
+        try:
+            return self._clf.sense(nfc.clf.RemoteTarget("106A", sel_req=uid), iterations=1)
+        except nfc.clf.CommunicationError as error:
+            log.debug("reselecting %s: %s", uid.hex(), error)
+            return None
+        except OSError as error:
+            raise reader_lost(self.path, str(error)) from None
 
     def _halt(self, target: Any) -> None:
         """HLTA a Type A tag we do not want, so it keeps quiet (ISO 14443-3)."""
