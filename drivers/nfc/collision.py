@@ -90,5 +90,5 @@ def count_type_a_cards(clf: Any) -> int:
                 device.mute()
             except (OSError, pn53x.Chipset.Error):
                 pass  # the listing's own failure is the one to report
-        time.sleep(FIELD_RESET_S)
+            time.sleep(FIELD_RESET_S)  # the next selection starts from reset cards too
     return listed_targets(bytes(answer or b""))
