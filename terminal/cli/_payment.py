@@ -15,7 +15,7 @@ import importlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from drivers.base import DriverError
 from terminal.cli._common import print_json, progress, settings_from
@@ -31,7 +31,9 @@ from terminal.payment.api import (
     Result,
 )
 from terminal.payment.errors import DeviceUnavailable
-from terminal.settings import Settings
+
+if TYPE_CHECKING:
+    from terminal.settings import Settings
 
 T = TypeVar("T")
 log = logging.getLogger("terminal.cli")

@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.cli._common import print_json, progress
 from terminal.cli._payment import (
@@ -29,7 +29,9 @@ from terminal.errors import PostermError, UsageError
 from terminal.iso_codes import currency
 from terminal.money import Amount
 from terminal.payment.api import EntryMethod, Result, SaleRequest
-from terminal.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from terminal.settings import Settings
 
 
 def requested_amount(
@@ -75,6 +77,8 @@ def _lenient_parser() -> argparse.ArgumentParser:
 def usage_error(arguments: Sequence[str], message: str, config: str | None) -> None:
     """argparse refused `posterm pay ARGUMENTS`: with `--json`, still print one object, with
     the amount in the terminal's currency when the configuration can be read."""
+    from terminal.settings import load_settings
+
     try:
         asked, _ = _lenient_parser().parse_known_args(list(arguments))
     except (argparse.ArgumentError, SystemExit):
