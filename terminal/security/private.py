@@ -43,15 +43,18 @@ def create_private(path: Path | str) -> None:
     created 0600 if new (so a program like SQLite that opens it next never makes it 0644),
     tightened (see `tighten`) if it was there already."""
     file = Path(path)
-    fd = os.open(file, os.O_RDWR | os.O_CREAT, FILE_MODE)
-    os.close(fd)
-    tighten(file)
+    try:
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        tighten(file)
 
 
 def tighten(path: Path | str, mode: int = FILE_MODE) -> bool:
-    """Remove permission bits beyond `mode` from an existing file; True if it had to.
+    """Remove permission bits beyond `mode` from an existing file; True if it did.
 
-    A missing file is fine (nothing to protect). Logs a warning once per file per process."""
+    A missing file is fine (nothing to protect); a file of another account (e.g. `posterm
+    history` run by a member of the journal's group) is left as it is. Logs a warning once per
+    file per process."""
     file = Path(path)
     try:
         current = stat.S_IMODE(file.stat().st_mode)
@@ -59,7 +62,20 @@ def tighten(path: Path | str, mode: int = FILE_MODE) -> bool:
         return False
     if not current & ~mode:
         return False
-    os.chmod(file, current & mode)
+    try:
+        os.chmod(file, current & mode)
+    except PermissionError:  # another account's file (a reader in its group): say so, go on
+        if file not in _warned:
+            _warned.add(file)
+            log.warning(
+                "%s is readable by others (mode %o) and not ours to change; its owner should "
+                "run `chmod %o %s`",
+                file,
+                current,
+                current & mode,
+                file,
+            )
+        return False
     if file not in _warned:
         _warned.add(file)
         log.warning(
