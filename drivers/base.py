@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 class DriverError(Exception):
@@ -114,7 +115,20 @@ class CardReader(Protocol):
     def close(self) -> None: ...
 
 
-Frame = npt.NDArray[np.uint8]
+if TYPE_CHECKING:
+    Frame = npt.NDArray[np.uint8]
+else:
+
+    def __getattr__(name: str) -> Any:
+        """`Frame` is numpy's uint8 array type, built on first use: numpy takes a tenth of a
+        second to import and most users of this module (the CLI, printers, NFC) never touch a
+        frame."""
+        if name == "Frame":
+            import numpy as np
+            import numpy.typing as npt
+
+            return npt.NDArray[np.uint8]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class FrameSource(Protocol):

@@ -14,7 +14,8 @@ import importlib
 import logging
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from terminal import __version__
 from terminal.errors import PostermError
@@ -22,8 +23,56 @@ from terminal.errors import PostermError
 log = logging.getLogger("terminal.cli")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class CommandLineError(Exception):
+    """argparse refused the command line (exit 2); raised instead of exiting so that `main`
+    can let the subcommand answer in its own format first (`pay --json` prints one object)."""
+
+    def __init__(self, parser: CliParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class CliParser(argparse.ArgumentParser):
+    """An ArgumentParser (subcommands get the same class) that remembers which of them read
+    which arguments, and raises `CommandLineError` instead of printing and exiting."""
+
+    usage_error: Callable[[Sequence[str], str, str | None], None] | None = None
+    """Set by a subcommand that must answer a refused command line itself: called with the
+    subcommand's own arguments, argparse's message and the `--config` given (if any), before
+    the usage goes to stderr."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        arguments = list(sys.argv[1:] if args is None else args)
+        _reading.append((self, arguments))
+        return super().parse_known_args(arguments, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandLineError(self, message)
+
+
+_reading: list[tuple[CliParser, list[str]]] = []
+"""Parsers in the order they started reading (the root, then the chosen subcommand)."""
+
+
+def _config_named(sub_arguments: Sequence[str]) -> str | None:
+    """The root's `--config PATH` of a refused command line (before the subcommand's own
+    arguments), read without rules since the line as a whole was refused."""
+    root = _reading[0][1] if _reading else []
+    before = root[: len(root) - len(sub_arguments)]
+    lenient = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    lenient.add_argument("--config")
+    try:
+        config: str | None = lenient.parse_known_args(before)[0].config
+    except (argparse.ArgumentError, SystemExit):
+        return None
+    return config
+
+
+def build_parser() -> CliParser:
+    parser = CliParser(
         prog="posterm",
         description="Point-of-sale payment terminal: NFC, QR, signed bank protocol, offline.",
     )
@@ -42,9 +91,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: CliParser, argv: Sequence[str] | None) -> argparse.Namespace | int:
+    """The parsed command line, or exit status 2 after the usage and the reason on stderr
+    (and whatever the refused subcommand prints for itself, e.g. `pay --json`)."""
+    del _reading[:]
+    try:
+        return parser.parse_args(argv)
+    except CommandLineError as refused:
+        for reader, arguments in reversed(_reading):
+            if reader is not parser and reader.usage_error is not None:
+                reader.usage_error(arguments, refused.message, _config_named(arguments))
+                break
+        refused.parser.print_usage(sys.stderr)
+        print(f"{refused.parser.prog}: error: {refused.message}", file=sys.stderr)
+        return 2
+    finally:
+        del _reading[:]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
+    if isinstance(args, int):
+        return args
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 2

@@ -14,12 +14,14 @@ import getpass
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.errors import UsageError
 from terminal.security.audit import AuditLog
 from terminal.security.pins import PinGuard, Role
-from terminal.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from terminal.settings import Settings
 
 
 def add_pin_option(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +50,8 @@ def read_secret(args: argparse.Namespace, prompt: str) -> str:
 
 def file_pin_hash(site: Path | None, role: Role) -> str:
     """The PIN hash the configuration files set (defaults + site file, no environment)."""
+    from terminal.settings import ConfigError, load_settings
+
     try:
         settings = load_settings(site, environ={})
     except ConfigError:
@@ -80,6 +84,8 @@ def require_pin(
 
 def data_dir_of(settings: Settings | None, site: Path | None) -> Path:
     """The data folder the audit log and PIN counters live in."""
+    from terminal.settings import ConfigError, load_settings
+
     if settings is not None:
         return settings.data_dir
     try:

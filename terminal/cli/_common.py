@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from terminal.logs import configure_logging
-from terminal.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from terminal.settings import Settings
 
 
 def settings_from(args: argparse.Namespace, *, quiet_logs: bool = False) -> Settings:
     """Load and validate the configuration named on the command line (raises ConfigError)."""
+    from terminal.logs import configure_logging
+    from terminal.settings import load_settings
+
     settings = load_settings(getattr(args, "config", None))
     level = (
         "WARNING"

@@ -21,20 +21,14 @@ import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomlkit
-from pydantic import BaseModel
 
 from terminal.errors import UsageError
-from terminal.settings import (
-    SYSTEM_FILE,
-    ConfigError,
-    Settings,
-    is_secret,
-    load_settings,
-    site_file,
-)
+
+if TYPE_CHECKING:
+    from terminal.settings import Settings
 
 NEW_FILE_HEADER = (
     "# posterm site configuration: only the keys that differ from config/default.toml.\n"
@@ -66,12 +60,18 @@ class Change:
 
 def target_file(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path:
     """The site file `config set` edits: --config, $POSTERM_CONFIG, else /etc/posterm."""
+    from terminal.settings import SYSTEM_FILE, site_file
+
     chosen = site_file(explicit, os.environ if environ is None else environ)
     return chosen if chosen is not None else SYSTEM_FILE
 
 
 def parse_key(dotted: str) -> tuple[str, str]:
     """`section.key` checked against the settings model (UsageError with a suggestion)."""
+    from pydantic import BaseModel
+
+    from terminal.settings import Settings
+
     section, dot, key = dotted.partition(".")
     sections = {n: f for n, f in Settings.model_fields.items() if n != "sources"}
     if not dot or not key or section not in sections:
@@ -91,6 +91,10 @@ def parse_key(dotted: str) -> tuple[str, str]:
 
 def parse_value(section: str, key: str, raw: str) -> Any:
     """The command-line text as the TOML value the key takes (text keys take text as is)."""
+    from pydantic import BaseModel
+
+    from terminal.settings import Settings
+
     model = Settings.model_fields[section].annotation
     assert isinstance(model, type) and issubclass(model, BaseModel)
     annotation = model.model_fields[key].annotation
@@ -117,6 +121,8 @@ def _is_text(annotation: Any) -> bool:
 
 def show_value(section: str, key: str, value: Any) -> str:
     """A value for output and the audit log: secrets redacted, absent shown as the default."""
+    from terminal.settings import is_secret
+
     if value is _ABSENT:
         return "(default)"
     if is_secret(section, key) and value not in ("", None):
@@ -192,6 +198,8 @@ def _fsync_folder(folder: Path) -> None:
 
 def validate_file(candidate: Path, shown_as: str) -> Settings:
     """Load defaults + `candidate` as the service would; problems name `shown_as`."""
+    from terminal.settings import ConfigError, load_settings
+
     try:
         return load_settings(candidate, environ={})
     except ConfigError as error:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drivers.base import DriverError, LineDisplay, ReceiptPrinter
 from terminal.errors import PostermError
-from terminal.settings import Settings
+
+if TYPE_CHECKING:
+    from terminal.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,10 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from drivers.base import DriverError
 from terminal.cli._common import print_json, progress, settings_from
@@ -30,9 +31,12 @@ from terminal.payment.api import (
     Result,
 )
 from terminal.payment.errors import DeviceUnavailable
-from terminal.settings import Settings
+
+if TYPE_CHECKING:
+    from terminal.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger("terminal.cli")
 
 WIRING = {
     EntryMethod.NFC: ("terminal.wiring.nfc", "card_capture", "devices.nfc", "NFC card reader"),
@@ -121,15 +125,27 @@ def run(coro_factory: Callable[[asyncio.Event], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def error_object(sentence: str, amount: Amount | None = None, *, id: str = "") -> dict[str, Any]:
-    """The `--json` object for a command that ended without a transaction outcome."""
+UNKNOWN_AMOUNT: dict[str, Any] = {"value": None, "currency": None}
+"""The `amount` of a refusal whose amount could not be read: same keys, null values."""
+
+
+def error_object(
+    sentence: str,
+    amount: dict[str, Any] | None = None,
+    *,
+    id: str = "",
+    entry: str = "",
+    result: Result = Result.ERROR,
+) -> dict[str, Any]:
+    """The `--json` object for a command that ended without a transaction outcome: the same
+    keys as `Outcome.to_json`, with as much of the request (amount, entry) as could be read."""
     return {
         "id": id,
-        "result": Result.ERROR.value,
+        "result": result.value,
         "code": "",
         "auth_code": "",
-        "amount": amount.to_json() if amount else None,
-        "entry": "",
+        "amount": dict(amount) if amount else dict(UNKNOWN_AMOUNT),
+        "entry": entry,
         "masked_pan": "",
         "message": sentence,
     }
@@ -158,16 +174,32 @@ def report(args: argparse.Namespace, outcome: Outcome) -> int:
 def guarded(
     args: argparse.Namespace,
     body: Callable[[Settings], int],
-    amount: Callable[[], Amount | None] = lambda: None,
+    amount: Callable[[Settings | None], dict[str, Any] | None] = lambda settings: None,
+    *,
+    entry: str = "",
 ) -> int:
-    """Run `body`; with `--json`, a refusal still prints one object on stdout (with the
-    amount, once `amount()` knows it)."""
+    """Run `body`; with `--json`, a refusal still prints one object on stdout, with the
+    amount as far as `amount(settings)` can read it (settings is None when the configuration
+    itself was refused) and the requested `entry`. An unexpected failure is logged and
+    reported the same way (exit 3), so a till never has to parse a missing answer."""
+    settings: Settings | None = None
     try:
         settings = settings_from(args, quiet_logs=True)
         return body(settings)
     except PostermError as error:
         if not getattr(args, "json", False):
             raise
-        print_json(error_object(error.sentence, amount()))
+        print_json(error_object(error.sentence, amount(settings), entry=entry))
         progress(f"posterm: {error.sentence}")
         return error.exit_code
+    except Exception as error:
+        if not getattr(args, "json", False):
+            raise
+        log.exception("unexpected error in %s", getattr(args, "command", "?"))
+        sentence = (
+            f"Internal error ({type(error).__name__}); details are in the log. "
+            "Nothing was charged twice: the journal is consistent."
+        )
+        print_json(error_object(sentence, amount(settings), entry=entry))
+        progress(f"posterm: {sentence}")
+        return 3

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.cli._payment import guarded, report, run, show_progress
 from terminal.money import Amount
 from terminal.payment.api import Outcome
-from terminal.settings import Settings
+
+if TYPE_CHECKING:
+    from terminal.settings import Settings
 
 
 def register(subparsers: Any) -> None:

@@ -11,23 +11,15 @@ import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from terminal.cli._access import add_pin_option, data_dir_of, require_pin
 from terminal.cli._common import print_json, settings_from
 from terminal.cli._config_edit import Change, change_setting, permission_denied, target_file
 from terminal.security.audit import AuditLog, current_actor
-from terminal.settings import (
-    DEFAULT_FILE,
-    ENV_PREFIX,
-    ConfigError,
-    Settings,
-    load_settings,
-    redacted,
-    site_file,
-)
+
+if TYPE_CHECKING:
+    from terminal.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -68,6 +60,8 @@ def check_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
+    from terminal.settings import redacted
+
     settings = settings_from(args, quiet_logs=True)
     if args.json:
         print_json(redacted(settings))
@@ -78,6 +72,10 @@ def show_command(args: argparse.Namespace) -> int:
 
 def render_toml(settings: Settings, *, docs: bool) -> str:
     """The effective configuration as TOML text, secrets redacted, optionally documented."""
+    from pydantic import BaseModel
+
+    from terminal.settings import redacted
+
     data = redacted(settings)
     lines: list[str] = []
     for section, values in data.items():
@@ -115,6 +113,8 @@ def set_command(args: argparse.Namespace) -> int:
 
 
 def _set(args: argparse.Namespace, path: Path) -> int:
+    from terminal.settings import ConfigError, load_settings
+
     try:
         current: Settings | None = load_settings(path if path.exists() else None, environ={})
     except ConfigError:
@@ -149,6 +149,8 @@ def _set(args: argparse.Namespace, path: Path) -> int:
 
 
 def diff_command(args: argparse.Namespace) -> int:
+    from terminal.settings import DEFAULT_FILE, load_settings
+
     settings = settings_from(args, quiet_logs=True)
     defaults = load_settings(DEFAULT_FILE, environ={})
     changes = differences(defaults, settings, args.config)
@@ -172,6 +174,8 @@ def differences(
     defaults: Settings, settings: Settings, explicit: str | None
 ) -> list[dict[str, Any]]:
     """Every key whose effective value differs from the default, with where it was set."""
+    from terminal.settings import ENV_PREFIX, redacted, site_file
+
     base, now = redacted(defaults), redacted(settings)
     raw_base = defaults.model_dump(mode="json", exclude={"sources"})
     raw_now = settings.model_dump(mode="json", exclude={"sources"})

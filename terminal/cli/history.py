@@ -13,9 +13,7 @@ from typing import Any
 
 from terminal.cli._common import print_json, progress, settings_from
 from terminal.cli._payment import run
-from terminal.payment import reports
 from terminal.payment.api import BatchResult
-from terminal.payment.journal import Journal
 
 
 def register(subparsers: Any) -> None:
@@ -35,6 +33,9 @@ def register(subparsers: Any) -> None:
 
 
 def history_command(args: argparse.Namespace) -> int:
+    from terminal.payment import reports
+    from terminal.payment.journal import Journal
+
     settings = settings_from(args, quiet_logs=True)
     if args.limit < 1:
         from terminal.errors import UsageError
@@ -61,6 +62,9 @@ def history_command(args: argparse.Namespace) -> int:
 
 
 def totals_command(args: argparse.Namespace) -> int:
+    from terminal.payment import reports
+    from terminal.payment.journal import Journal
+
     settings = settings_from(args, quiet_logs=True)
     journal = Journal.open(settings.data_dir)
     try:

@@ -18,12 +18,14 @@ import getpass
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.cli._access import add_pin_option, require_pin
 from terminal.cli._common import print_json, progress, settings_from
 from terminal.errors import UsageError
-from terminal.settings import Settings, site_file
+
+if TYPE_CHECKING:
+    from terminal.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -73,6 +75,8 @@ def _keystore(args: argparse.Namespace) -> Any:
 
 def _technician(args: argparse.Namespace, settings: Settings, purpose: str) -> str:
     import os
+
+    from terminal.settings import site_file
 
     site = site_file(getattr(args, "config", None), os.environ)
     return require_pin(

@@ -12,14 +12,93 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+import contextlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from terminal.cli._common import progress
-from terminal.cli._payment import devices_for, guarded, report, run, show_progress
-from terminal.errors import UsageError
+from terminal.cli._common import print_json, progress
+from terminal.cli._payment import (
+    devices_for,
+    error_object,
+    guarded,
+    report,
+    run,
+    show_progress,
+)
+from terminal.errors import PostermError, UsageError
+from terminal.iso_codes import currency
 from terminal.money import Amount
-from terminal.payment.api import EntryMethod, SaleRequest
-from terminal.settings import Settings
+from terminal.payment.api import EntryMethod, Result, SaleRequest
+
+if TYPE_CHECKING:
+    from terminal.settings import Settings
+
+
+def requested_amount(
+    raw_amount: str | None, raw_currency: str | None, default_currency: str | None
+) -> dict[str, Any]:
+    """The `amount` of a `--json` refusal: what was asked for, as far as it can be read.
+
+    The currency is `--currency`, else the terminal's (unknown when the configuration was
+    refused); the value needs both a readable amount and a known currency. What cannot be read
+    is null, so a till always finds the same keys."""
+    code = raw_currency or default_currency
+    try:
+        cur = currency(code) if code else None
+    except PostermError:
+        cur = None
+    value: int | None = None
+    if cur is not None and raw_amount is not None:
+        try:
+            value = Amount.parse(raw_amount, cur).minor
+        except PostermError:
+            value = None
+    return {"value": value, "currency": cur.code if cur else None}
+
+
+def requested_entry(method: str | None) -> str:
+    """The `entry` of a `--json` refusal, in the vocabulary of the sale's own outcome
+    (`nfc`, `qr_cpm`, `qr_mpm`); empty only when `--method` itself is not one we know."""
+    try:
+        return EntryMethod(method or EntryMethod.NFC.value).protocol_entry
+    except ValueError:
+        return ""
+
+
+def _lenient_parser() -> argparse.ArgumentParser:
+    """The pay options without rules, to read what a refused command line asked for."""
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    for option in ("--amount", "--currency", "--method", "--reference", "--timeout"):
+        parser.add_argument(option)
+    parser.add_argument("--json", action="store_true")
+    return parser
+
+
+def usage_error(arguments: Sequence[str], message: str, config: str | None) -> None:
+    """argparse refused `posterm pay ARGUMENTS`: with `--json`, still print one object, with
+    the amount in the terminal's currency when the configuration can be read."""
+    from terminal.settings import load_settings
+
+    try:
+        asked, _ = _lenient_parser().parse_known_args(list(arguments))
+    except (argparse.ArgumentError, SystemExit):
+        asked = argparse.Namespace(
+            amount=None, currency=None, method=None, json="--json" in arguments
+        )
+    if not asked.json:
+        return
+    default_currency = None
+    if not asked.currency:
+        with contextlib.suppress(PostermError):
+            default_currency = load_settings(config).terminal.currency
+    sentence = message[:1].upper() + message[1:].rstrip(".") + "."
+    print_json(
+        error_object(
+            sentence,
+            requested_amount(asked.amount, asked.currency, default_currency),
+            entry=requested_entry(asked.method),
+        )
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -46,14 +125,16 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(handler=pay_command)
+    parser.usage_error = usage_error
 
 
 def pay_command(args: argparse.Namespace) -> int:
-    parsed: list[Amount] = []
+    started: list[bool] = []
+    loaded: list[Settings] = []
 
     def body(settings: Settings) -> int:
+        loaded.append(settings)
         amount = Amount.parse(args.amount, args.currency or settings.terminal.currency)
-        parsed.append(amount)
         if amount.currency != settings.currency:
             raise UsageError(
                 f"This terminal takes {settings.currency.code}, not {amount.currency.code}."
@@ -77,11 +158,29 @@ def pay_command(args: argparse.Namespace) -> int:
             async with engine:
                 return await engine.sale(request, show_progress, cancel)
 
+        started.append(True)
         outcome = run(sale)
         return report(args, outcome)
 
+    def asked(settings: Settings | None) -> dict[str, Any]:
+        default = settings.terminal.currency if settings else None
+        return requested_amount(args.amount, args.currency, default)
+
+    entry = requested_entry(args.method)
     try:
-        return guarded(args, body, lambda: parsed[0] if parsed else None)
+        return guarded(args, body, asked, entry=entry)
     except KeyboardInterrupt:
         progress("posterm: interrupted")
-        return 1
+        if started:  # the engine ran: its answer is in the journal, not lost
+            sentence = "Interrupted while the payment was under way: see `posterm history`."
+            status, result = 3, Result.ERROR
+        else:
+            sentence = "Interrupted before the payment started. Nothing was charged."
+            status, result = 1, Result.CANCELLED
+        if args.json:
+            print_json(
+                error_object(
+                    sentence, asked(loaded[0] if loaded else None), entry=entry, result=result
+                )
+            )
+        return status

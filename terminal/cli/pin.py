@@ -12,14 +12,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.cli._access import add_pin_option, data_dir_of, read_secret, require_pin
 from terminal.cli._config_edit import Change, change_setting, permission_denied, target_file
 from terminal.errors import UsageError
 from terminal.security.audit import AuditLog, current_actor
 from terminal.security.pins import ROLES, hash_pin, validate_pin
-from terminal.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from terminal.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -55,6 +57,8 @@ def set_command(args: argparse.Namespace) -> int:
 
 
 def _set(args: argparse.Namespace, path: Path) -> int:
+    from terminal.settings import ConfigError, load_settings
+
     site = path if path.exists() else None
     try:
         current: Settings | None = load_settings(site, environ={})

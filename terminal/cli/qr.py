@@ -21,8 +21,6 @@ from terminal.qr.cpm import parse_consumer_code
 from terminal.qr.errors import CpmError, NotAPaymentCode, PayloadSyntaxError
 from terminal.qr.mpm import MerchantCode, build_merchant_code, read_merchant_code
 from terminal.qr.recognise import CodeKind, guess_kind
-from terminal.qr.render import half_block_text, write_png
-from terminal.qr.terminal_code import merchant_code_request
 
 
 def register(subparsers: Any) -> None:
@@ -164,6 +162,9 @@ def _not_a_payment_code(text: str) -> str:
 
 
 def make_command(args: argparse.Namespace) -> int:
+    from terminal.qr.render import half_block_text, write_png
+    from terminal.qr.terminal_code import merchant_code_request
+
     settings = settings_from(args, quiet_logs=True)
     amount = None
     if args.amount is not None:

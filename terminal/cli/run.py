@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from terminal.cli._common import settings_from
 from terminal.cli._devices import build_engine_for, printer_and_display
+from terminal.security.private import create_private, private_folder
 from terminal.service.notify import ServiceNotifier, screen_supervisor
-from terminal.settings import Settings
+
+if TYPE_CHECKING:
+    from terminal.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -27,7 +30,8 @@ def screen_logging(settings: Settings) -> None:
         if isinstance(handler, logging.StreamHandler) and getattr(handler, "_posterm", False):
             path = Path(settings.data_dir) / "posterm-screen.log"
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                private_folder(path.parent)
+                create_private(path)
                 handler.setStream(path.open("a", encoding="utf-8"))
             except OSError:
                 handler.setLevel(logging.CRITICAL + 1)

@@ -14,10 +14,7 @@ from typing import Any
 
 from terminal.cli._common import print_json, progress, settings_from
 from terminal.cli._payment import run
-from terminal.payment import reports
 from terminal.payment.api import QueueStatus, TransactionView
-from terminal.payment.forwarder import FlushReport
-from terminal.payment.journal import Journal
 
 
 def register(subparsers: Any) -> None:
@@ -65,6 +62,9 @@ def _print_status(status: QueueStatus, parked: int, declined: list[TransactionVi
 
 
 def status_command(args: argparse.Namespace) -> int:
+    from terminal.payment import reports
+    from terminal.payment.journal import Journal
+
     settings = settings_from(args, quiet_logs=True)
     journal = Journal.open(settings.data_dir)
     try:
@@ -81,6 +81,9 @@ def status_command(args: argparse.Namespace) -> int:
 
 
 def flush_command(args: argparse.Namespace) -> int:
+    from terminal.payment import reports
+    from terminal.payment.forwarder import FlushReport
+
     settings = settings_from(args, quiet_logs=True)
     from terminal.payment.factory import build_engine
 

@@ -19,13 +19,13 @@ from terminal.cli._common import settings_from
 from terminal.cli._devices import build_engine_for, printer_and_display
 from terminal.money import Amount
 from terminal.payment.api import Outcome, PaymentEngine, Progress, Result
-from terminal.receipts.printing import ReceiptPrinting
 from terminal.service.notify import ServiceNotifier, watchdog_task
-from terminal.settings import Settings
-from terminal.ui.customer_display import CustomerDisplay
 
 if TYPE_CHECKING:
     from terminal.ecr.payments import EcrPayment
+    from terminal.receipts.printing import ReceiptPrinting
+    from terminal.settings import Settings
+    from terminal.ui.customer_display import CustomerDisplay
 
 log = logging.getLogger("terminal.serve")
 
@@ -129,6 +129,9 @@ async def serve(
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    from terminal.receipts.printing import ReceiptPrinting
+    from terminal.ui.customer_display import CustomerDisplay
+
     settings = settings_from(args)
     printer, line_display = printer_and_display(settings)
     display = CustomerDisplay(line_display)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from terminal.cli._common import progress
-from terminal.emv.testcards import CARDS_FILE, load_test_cards
 from terminal.errors import UsageError
 from terminal.logs import configure_logging
 
@@ -31,7 +30,11 @@ def register(subparsers: Any) -> None:
         "--timeout", type=float, default=None, metavar="S", help="stop after S seconds"
     )
     card.add_argument(
-        "--cards", type=Path, default=CARDS_FILE, metavar="FILE", help="test cards file"
+        "--cards",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="test cards file (default: config/sim/cards.toml of the package)",
     )
     card.add_argument("--list", action="store_true", help="list the profiles and exit")
     card.set_defaults(handler=card_command)
@@ -39,8 +42,10 @@ def register(subparsers: Any) -> None:
 
 def card_command(args: argparse.Namespace) -> int:
     # nfcpy takes a while to import: only the command that needs it pays for it.
+    from terminal.emv.testcards import CARDS_FILE, load_test_cards
     from terminal.wiring.nfc import present_card, profile_summary, simulated_card
 
+    args.cards = args.cards or CARDS_FILE
     configure_logging("WARNING", "stderr")
     if args.list:
         for profile in load_test_cards(args.cards).values():

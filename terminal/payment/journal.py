@@ -54,6 +54,7 @@ from terminal.payment.records import (
     utc_now,
 )
 from terminal.payment.states import State, next_state
+from terminal.security.private import create_private, private_folder, tighten
 
 __all__ = [
     "JOURNAL_FILE",
@@ -94,11 +95,14 @@ class Journal:
         """Open (or create) the journal under `data_dir`; raises `JournalUnavailable`."""
         path = Path(data_dir) / JOURNAL_FILE
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(path.parent)
+            create_private(path)  # SQLite gives -wal and -shm the mode of the main file
             conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=10.0
             )
             conn.execute("PRAGMA journal_mode=WAL")
+            for companion in ("-wal", "-shm"):  # left loose by an older posterm
+                tighten(path.with_name(path.name + companion))
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.executescript(SCHEMA)

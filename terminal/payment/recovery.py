@@ -28,6 +28,7 @@ from pathlib import Path
 from terminal.money import Amount
 from terminal.payment.journal import Change, Journal, Transaction
 from terminal.payment.states import Event, State
+from terminal.security.private import private_folder
 
 log = logging.getLogger("terminal.payment.recovery")
 
@@ -44,7 +45,8 @@ class OwnerLock:
 
     def acquire(self) -> str:
         if self._fd is None:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            private_folder(self.folder.parent)
+            self.folder.mkdir(mode=0o700, exist_ok=True)
             fd = os.open(self.folder / f"{self.token}.lock", os.O_CREAT | os.O_RDWR, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self._fd = fd

@@ -31,6 +31,7 @@ from typing import Any
 
 from terminal.errors import PostermError
 from terminal.security.pan import redact_text
+from terminal.security.private import private_folder
 
 log = logging.getLogger("terminal.audit")
 
@@ -146,7 +147,7 @@ class AuditLog:
     ) -> AuditRecord:
         """Seal and append one record; returns it once it is on disk (fsync'd)."""
         try:
-            self.folder.mkdir(mode=0o750, parents=True, exist_ok=True)
+            private_folder(self.folder)
             with self._locked() as handle:
                 key = self._key(create=True)
                 last = self._last_record(handle)
@@ -216,7 +217,9 @@ class AuditLog:
         head = {"seq": seq, "seal": seal}
         head["mac"] = hmac.new(key, _canonical(head), hashlib.sha256).hexdigest()
         tmp = self.head_path.with_name(f".{HEAD_FILE}.tmp")
-        with tmp.open("wb") as out:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)  # as the log itself
+        os.fchmod(fd, 0o640)  # a stale temp file keeps its old mode otherwise
+        with os.fdopen(fd, "wb") as out:
             out.write(_canonical(head) + b"\n")
             out.flush()
             os.fsync(out.fileno())

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from terminal.errors import PostermError
+from terminal.security.private import private_folder
 
 FORMAT = "posterm-keystore/1"
 KEYS_FOLDER = "keys"
@@ -93,7 +94,8 @@ class Keystore:
         """Open the key store, creating it with key 1 on first start."""
         folder = Path(data_dir) / KEYS_FOLDER
         try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_folder(data_dir)
+            folder.mkdir(mode=0o700, exist_ok=True)
             secret = _machine_secret(folder)
         except OSError as error:
             raise KeystoreError(

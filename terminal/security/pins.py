@@ -32,6 +32,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from terminal.errors import PostermError
 from terminal.security.audit import AuditLog, match_owner
+from terminal.security.private import private_folder
 
 Role = Literal["technician", "supervisor"]
 ROLES: tuple[Role, ...] = ("technician", "supervisor")
@@ -173,7 +174,7 @@ class PinGuard:
     @contextlib.contextmanager
     def _state(self) -> Iterator[dict[str, Any]]:
         """The attempts file, locked for the whole check so parallel tries queue up."""
-        self.folder.mkdir(mode=0o750, parents=True, exist_ok=True)
+        private_folder(self.folder)
         fd = os.open(self.state_path, os.O_RDWR | os.O_CREAT, 0o600)
         match_owner(self.state_path, self.folder)
         with os.fdopen(fd, "r+", encoding="utf-8") as handle:

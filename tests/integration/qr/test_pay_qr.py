@@ -196,6 +196,7 @@ def test_operator_cancel_voids_the_intent(gateway_sim_module: Any, tmp_path: Pat
     status, result = terminal.result()
     assert status == 1
     assert result["result"] == "cancelled"
+    assert (result["entry"], result["amount"]) == ("qr_mpm", {"value": 700, "currency": "EUR"})
     assert "Nothing was charged" in result["message"]
     with pytest.raises(Exception, match=r"409|voided|not pending|cannot"):
         gateway_sim_module.wallet_pay(payload=payload, card="wallet-token")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
+from drivers.printer.escpos_serial import _UrlEscpos
 from drivers.printer.simulator import FakePrinter
 from terminal.i18n import set_language
 from terminal.money import Amount
@@ -38,6 +40,28 @@ def sale_view(**changes: object) -> TransactionView:
 def fake_printer() -> Iterator[FakePrinter]:
     with FakePrinter() as printer:
         yield printer
+
+
+def open_printer_ports() -> list[str]:
+    """Printer connections nobody closed. python-escpos objects sit in a reference cycle, so
+    an unclosed one is closed later by the garbage collector, in whatever thread it runs, and
+    pyserial's socket:// close sleeps 0.3 s there: inside the fake printer's thread that stalls
+    its status answer past the driver's timeout, and a later test fails for no reason of its own
+    (test_lines_fit_the_paper did)."""
+    return [
+        printer.url
+        for printer in gc.get_objects()
+        if isinstance(printer, _UrlEscpos) and getattr(printer, "_device", None)
+    ]
+
+
+@pytest.fixture(autouse=True)
+def printers_are_closed() -> Iterator[None]:
+    """Every test closes the printers it opens (see `open_printer_ports`)."""
+    left_before = set(open_printer_ports())
+    yield
+    left = [url for url in open_printer_ports() if url not in left_before]
+    assert left == [], f"printer connections left open: {left}"
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -10,6 +11,7 @@ from drivers.printer.escpos_serial import SerialReceiptPrinter
 from drivers.printer.simulator import FakePrinter
 from terminal.i18n import set_language
 from terminal.money import Amount
+from terminal.receipts.layout import DEFAULT_COLUMNS
 from terminal.receipts.model import Copy
 from terminal.receipts.printing import ReceiptPrinting
 from terminal.settings import Settings
@@ -29,8 +31,22 @@ SETTINGS = Settings.model_validate(
 )
 
 
-def printing(url: str, timeout: float = 3.0) -> ReceiptPrinting:
-    return ReceiptPrinting(SETTINGS, SerialReceiptPrinter(url, timeout=timeout))
+OPENED: list[ReceiptPrinting] = []
+
+
+@pytest.fixture(autouse=True)
+def close_printing() -> Iterator[None]:
+    """Close what each test opened, in the test's own thread: left to the garbage collector, a
+    connection is closed in whichever thread it runs (see conftest `open_printer_ports`)."""
+    yield
+    while OPENED:
+        OPENED.pop().close()
+
+
+def printing(url: str, timeout: float = 3.0, columns: int = DEFAULT_COLUMNS) -> ReceiptPrinting:
+    service = ReceiptPrinting(SETTINGS, SerialReceiptPrinter(url, timeout=timeout), columns=columns)
+    OPENED.append(service)
+    return service
 
 
 def wait_for(printer: FakePrinter, cuts: int) -> str:
@@ -137,8 +153,9 @@ def test_loop_url_prints_without_a_status_answer() -> None:
 
 @pytest.mark.parametrize("columns", [32, 42])
 def test_lines_fit_the_paper(fake_printer: FakePrinter, columns: int) -> None:
-    service = ReceiptPrinting(SETTINGS, SerialReceiptPrinter(fake_printer.url), columns=columns)
-    service.print_receipt(sale_view(), (Copy.MERCHANT,))
+    service = printing(fake_printer.url, timeout=1.0, columns=columns)  # the driver's default
+    report = service.print_receipt(sale_view(), (Copy.MERCHANT,))
+    assert report.printed, report.sentence
     for line in wait_for(fake_printer, cuts=1).splitlines():
         assert len(line) <= columns, line
 
