@@ -18,7 +18,7 @@ import asyncio
 import select
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from contextlib import suppress
 from typing import Any
 
@@ -161,17 +161,8 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         local = (local_address, 0) if local_address else None
-        try:
-            async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
-                    host, port, local_addr=local, limit=_READ_LIMIT
-                )
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
-        except OSError as error:
-            raise httpcore.ConnectError(str(error) or type(error).__name__) from error
-        _apply(writer, socket_options)
-        return AsyncioStream(reader, writer)
+        opening = asyncio.open_connection(host, port, local_addr=local, limit=_READ_LIMIT)
+        return await _connected(opening, f"{host}:{port}", timeout, socket_options)
 
     async def connect_unix_socket(
         self,
@@ -179,18 +170,29 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_unix_connection(path, limit=_READ_LIMIT)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"connecting to {path} timed out") from None
-        except OSError as error:
-            raise httpcore.ConnectError(str(error) or type(error).__name__) from error
-        _apply(writer, socket_options)
-        return AsyncioStream(reader, writer)
+        opening = asyncio.open_unix_connection(path, limit=_READ_LIMIT)
+        return await _connected(opening, path, timeout, socket_options)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+async def _connected(
+    opening: Coroutine[Any, Any, tuple[asyncio.StreamReader, asyncio.StreamWriter]],
+    where: str,
+    timeout: float | None,
+    socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
+) -> httpcore.AsyncNetworkStream:
+    """Await a connection within `timeout`, as httpcore's connect errors."""
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await opening
+    except TimeoutError:
+        raise httpcore.ConnectTimeout(f"connecting to {where} timed out") from None
+    except OSError as error:
+        raise httpcore.ConnectError(str(error) or type(error).__name__) from error
+    _apply(writer, socket_options)
+    return AsyncioStream(reader, writer)
 
 
 def _apply(writer: asyncio.StreamWriter, options: Iterable[httpcore.SOCKET_OPTION] | None) -> None:
