@@ -53,14 +53,7 @@ from terminal.payment.forwarder import FlushReport, Forwarder
 from terminal.payment.journal import Change, Journal, iso
 from terminal.payment.recovery import OwnerLock, recover
 from terminal.payment.response_codes import describe_code
-from terminal.payment.risk import (
-    Decision,
-    Limits,
-    Rule,
-    check_card,
-    check_sale,
-    decide_offline,
-)
+from terminal.payment.risk import Decision, Limits, Rule, check_card, check_sale, decide_offline
 from terminal.payment.states import Event, State
 from terminal.runtime import tune_for_commit_threads
 from terminal.settings import Settings
@@ -130,8 +123,7 @@ class Engine:
             self._task = asyncio.create_task(self.forwarder.run(), name="store-and-forward")
 
     async def link_checked(self) -> None:
-        """Wait for the link check `start` began (scripts and tests that change the link
-        right after start want that check behind them)."""
+        """Wait for the link check that `start` began (for callers that then cut the link)."""
         if self._link_check is not None:
             await asyncio.shield(self._link_check)
 
@@ -151,20 +143,14 @@ class Engine:
         if self._closed:
             return
         self._closed = True
-        if self._link_check is not None:
-            self._link_check.cancel()
-            try:
-                await self._link_check
-            except (asyncio.CancelledError, Exception):  # noqa: S110 - stopping anyway
-                pass
-            self._link_check = None
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: S110 - stopping anyway
-                pass
-            self._task = None
+        for task in (self._link_check, self._task):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):  # noqa: S110 - stopping anyway
+                    pass
+        self._link_check = self._task = None
         await self.bank.aclose()
         self.journal.close()
         self.owner.release()

@@ -21,6 +21,9 @@ Refusals with exit code 2 are raised before anything is sent, so they never move
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 from terminal.errors import PostermError
 
 
@@ -89,3 +92,29 @@ class GatewayUnreachable(PaymentError):
     """An operation that needs the bank online found it unreachable; nothing was sent."""
 
     exit_code = 3
+
+
+def journal_problem(error: BaseException) -> str:
+    """Why SQLite refused, in words a technician acts on."""
+    text = str(error) or type(error).__name__
+    if isinstance(error, sqlite3.Error):
+        code = getattr(error, "sqlite_errorname", "")
+        if code in ("SQLITE_FULL",) or "full" in text:
+            return "the disk is full"
+        if code.startswith("SQLITE_READONLY") or "readonly" in text:
+            return "the file is read-only"
+        if code.startswith("SQLITE_IOERR") or "disk I/O" in text:
+            return "disk I/O error"
+        if code.startswith("SQLITE_CANTOPEN"):
+            return "the file cannot be opened"
+        if code.startswith("SQLITE_BUSY") or "locked" in text:
+            return "another process holds it locked"
+    return text
+
+
+def journal_unavailable(path: Path, error: BaseException) -> JournalUnavailable:
+    """The operator's sentence for a journal that SQLite cannot write, naming why."""
+    return JournalUnavailable(
+        f"The payment journal cannot be written ({journal_problem(error)}): nothing was charged "
+        f"and no card was read. Free space or fix permissions in {path.parent}, then try again."
+    )

@@ -34,6 +34,8 @@ from terminal.payment.errors import (
     JournalUnavailable,
     PaymentError,
     UnknownTransaction,
+    journal_problem,
+    journal_unavailable,
 )
 from terminal.payment.records import (
     ADDED_COLUMNS,
@@ -117,8 +119,8 @@ class Journal:
             )
         except (OSError, sqlite3.Error) as error:
             raise JournalUnavailable(
-                f"The payment journal {path} cannot be opened ({_reason(error)}); no payment "
-                "can be taken until a technician fixes it."
+                f"The payment journal {path} cannot be opened ({journal_problem(error)}); "
+                "no payment can be taken until a technician fixes it."
             ) from None
         return cls(conn, path, clock)
 
@@ -141,7 +143,7 @@ class Journal:
                 try:
                     self._conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.Error as error:
-                    raise _unavailable(self.path, error) from None
+                    raise journal_unavailable(self.path, error) from None
                 self._txn_open = True
                 self._generation += 1
             generation = self._generation
@@ -151,7 +153,7 @@ class Journal:
                 self._conn.execute("RELEASE unit")
             except sqlite3.Error as error:
                 self._undo_unit(generation, error)
-                raise _unavailable(self.path, error) from None
+                raise journal_unavailable(self.path, error) from None
             except BaseException:
                 self._undo_unit(generation, None)
                 raise
@@ -167,7 +169,9 @@ class Journal:
             except sqlite3.Error:
                 self._rollback()
         self._txn_open = False
-        self._failed[generation] = _unavailable(self.path, error or sqlite3.Error("rolled back"))
+        self._failed[generation] = journal_unavailable(
+            self.path, error or sqlite3.Error("rolled back")
+        )
 
     def _wait_for_commit(self, generation: int) -> None:
         with self._committer:
@@ -188,7 +192,7 @@ class Journal:
             self._conn.execute("COMMIT")
         except sqlite3.Error as error:
             self._rollback()
-            self._failed[generation] = _unavailable(self.path, error)
+            self._failed[generation] = journal_unavailable(self.path, error)
             return
         self._committed = generation
         self.commits += 1
@@ -207,7 +211,7 @@ class Journal:
                 cursor.row_factory = sqlite3.Row
                 return list(cursor.fetchall())
             except sqlite3.Error as error:
-                raise _unavailable(self.path, error) from None
+                raise journal_unavailable(self.path, error) from None
 
     # -- the pre-flight check -------------------------------------------------------------
     def check_free_space(self, reserve_bytes: int) -> None:
@@ -215,7 +219,7 @@ class Journal:
         try:
             free = shutil.disk_usage(self.path.parent).free
         except OSError as error:
-            raise _unavailable(self.path, error) from None
+            raise journal_unavailable(self.path, error) from None
         if free < reserve_bytes:
             raise JournalUnavailable(
                 f"The disk holding the payment journal is full ({free // 1024} KiB free, "
@@ -459,24 +463,15 @@ class Journal:
         rows = self._read("SELECT * FROM outbox WHERE qid = ?", (qid,))
         return queue_item_of(rows[0])
 
-    def queue_done(self, item: QueueItem, result: str, code: str, change: Change) -> bool:
-        """The gateway answered a queued message: mark it done and move its transaction.
-
-        False when another process got there first (both sent the same bytes, which the
-        gateway answers once): nothing is changed twice.
-        """
-        outcome = self.queue_done_many([QueueAnswer(item, result, code, change)])[0]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
     def queue_done_many(
         self, answers: Sequence[QueueAnswer]
     ) -> list[bool | PaymentError | ValueError]:
-        """`queue_done` for several answers in one commit (one fsync for a forwarder window).
+        """The gateway answered queued messages: mark them done and move their transactions,
+        in one commit (one fsync for a forwarder window).
 
         Each answer is its own savepoint: one whose change the state machine refuses is undone
-        alone and comes back as its exception; the others are recorded.
+        alone and comes back as its exception. False when another process got there first
+        (both sent the same bytes, which the gateway answers once): nothing changes twice.
         """
         now = iso(self.clock())
         outcomes: list[bool | PaymentError | ValueError] = []
@@ -585,28 +580,4 @@ def _update(conn: sqlite3.Connection, txn_id: str, fields: dict[str, Any], now: 
     conn.execute(
         f"UPDATE transactions SET {columns}, updated_at = ? WHERE id = ?",  # noqa: S608
         (*values, now, txn_id),
-    )
-
-
-def _reason(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    if isinstance(error, sqlite3.Error):
-        code = getattr(error, "sqlite_errorname", "")
-        if code in ("SQLITE_FULL",) or "full" in text:
-            return "the disk is full"
-        if code.startswith("SQLITE_READONLY") or "readonly" in text:
-            return "the file is read-only"
-        if code.startswith("SQLITE_IOERR") or "disk I/O" in text:
-            return "disk I/O error"
-        if code.startswith("SQLITE_CANTOPEN"):
-            return "the file cannot be opened"
-        if code.startswith("SQLITE_BUSY") or "locked" in text:
-            return "another process holds it locked"
-    return text
-
-
-def _unavailable(path: Path, error: BaseException) -> JournalUnavailable:
-    return JournalUnavailable(
-        f"The payment journal cannot be written ({_reason(error)}): nothing was charged and no "
-        f"card was read. Free space or fix permissions in {path.parent}, then try again."
     )

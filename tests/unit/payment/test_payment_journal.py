@@ -106,11 +106,12 @@ def test_offline_approval_and_its_advice_commit_together(journal: Journal) -> No
     assert txn.state is State.APPROVED_OFFLINE and txn.offline
     assert txn.request == item.body and item.body.startswith(b"advice:2:")
     assert [i.message_id for i in journal.pending()] == ["s1"]
-    assert journal.queue_done(item, "approved", "00", Change("s1", Event.FORWARD_ACCEPTED))
+    accepted = QueueAnswer(item, "approved", "00", Change("s1", Event.FORWARD_ACCEPTED))
+    assert journal.queue_done_many([accepted]) == [True]
     assert journal.pending() == []
     assert journal.get("s1").state is State.FORWARDED
     # A second process that forwarded the same bytes does not move the sale twice.
-    assert not journal.queue_done(item, "approved", "00", Change("s1", Event.FORWARD_ACCEPTED))
+    assert journal.queue_done_many([accepted]) == [False]
 
 
 def test_a_reversal_is_queued_in_the_same_commit_as_unknown(journal: Journal) -> None:
