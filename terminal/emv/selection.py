@@ -8,7 +8,7 @@ and tries them by priority (1 first, no priority last), then by the terminal's o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from terminal.emv import tlv
 from terminal.emv.errors import CardDataError
@@ -30,8 +30,9 @@ def scheme_of(aid: str) -> str:
     return next((name for prefix, name in SCHEMES if aid.startswith(prefix)), "unknown")
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """One application the card lists (a named tuple: built for every entry of every tap)."""
+
     aid: str
     label: str
     priority: int
@@ -40,12 +41,11 @@ class Candidate:
 
 def directory(fci: bytes) -> list[Candidate]:
     """Every application the PPSE answer lists, in the card's order."""
-    objects = tlv.decode(fci)
-    if tlv.find(objects, "BF0C") is None:
+    answer = tlv.scan(fci, ("61",))
+    if "BF0C" not in answer.templates:
         raise CardDataError("PPSE answer without a directory (BF0C)")
     found = []
-    for entry in tlv.find_all(objects, "61"):
-        fields = tlv.primitives(entry.children)
+    for fields in answer.groups:
         aid = fields.get("4F", b"")
         if not 5 <= len(aid) <= 16:
             continue
@@ -57,9 +57,11 @@ def directory(fci: bytes) -> list[Candidate]:
 
 def choose(listed: Sequence[Candidate], supported: Sequence[str]) -> list[Candidate]:
     """The applications to try, best first; empty when the terminal supports none."""
-
-    def terminal_rank(candidate: Candidate) -> int:
-        return next(i for i, aid in enumerate(supported) if candidate.aid.startswith(aid))
-
-    usable = [c for c in listed if any(c.aid.startswith(aid) for aid in supported)]
-    return sorted(usable, key=lambda c: (c.priority or 16, terminal_rank(c)))
+    ranked: list[tuple[int, int, int, Candidate]] = []
+    for listed_at, candidate in enumerate(listed):
+        for terminal_rank, aid in enumerate(supported):
+            if candidate.aid.startswith(aid):
+                ranked.append((candidate.priority or 16, terminal_rank, listed_at, candidate))
+                break
+    ranked.sort()
+    return [entry[3] for entry in ranked]

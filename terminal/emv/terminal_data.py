@@ -86,11 +86,11 @@ def fill_dol(dol: bytes, values: Mapping[str, bytes]) -> tuple[bytes, dict[str, 
     out = bytearray()
     sent: dict[str, bytes] = {}
     for tag, length in parse_dol(dol):
-        value = values.get(tag, bytes(length))
-        if len(value) > length:
-            value = value[:length]
-        elif len(value) < length:
-            value = bytes(length - len(value)) + value
+        value = values.get(tag)
+        if value is None:
+            value = bytes(length)
+        elif len(value) != length:
+            value = value[:length] if len(value) > length else bytes(length - len(value)) + value
         out += value
         sent[tag] = value
     return bytes(out), sent

@@ -50,7 +50,13 @@ def is_constructed(tag: str) -> bool:
 
 _CONSTRUCTED_FIRST_DIGITS = frozenset("2367ABEF")  # first hex digit with bit 0x20 set
 _ONE_BYTE_TAGS = tuple(f"{byte:02X}" for byte in range(256))
-"""Most EMV tags are one byte: their text is looked up, not formatted, per object decoded."""
+_TWO_BYTE_TAGS = {
+    first << 8 | second: f"{first:02X}{second:02X}"
+    for first in range(256)
+    if first & 0x1F == 0x1F
+    for second in range(0x80)
+}
+"""EMV tags are one or two bytes: their text is looked up, not formatted, per object read."""
 
 
 def _read_tag(data: bytes, pos: int) -> tuple[str, int]:
@@ -67,7 +73,9 @@ def _read_tag(data: bytes, pos: int) -> tuple[str, int]:
                 raise TlvError("tag longer than four bytes", start)
             if not byte & 0x80:
                 break
-    return data[start:pos].hex().upper(), pos
+    if pos - start == 2:
+        return _TWO_BYTE_TAGS[data[start] << 8 | data[start + 1]], pos
+    return _ONE_BYTE_TAGS[first] if pos - start == 1 else data[start:pos].hex().upper(), pos
 
 
 def decode(data: bytes, *, max_depth: int = MAX_DEPTH) -> list[Tlv]:
@@ -78,7 +86,7 @@ def decode(data: bytes, *, max_depth: int = MAX_DEPTH) -> list[Tlv]:
 
 def _decode(data: bytes, pos: int, end: int, depth_left: int) -> list[Tlv]:
     # One pass over the caller's buffer with absolute offsets: error positions point into
-    # the card's answer, and only values are copied (the kernel parses every answer).
+    # the card's answer, and only values are copied.
     if depth_left < 0:
         raise TlvError("templates nested too deep", pos)
     objects: list[Tlv] = []
@@ -87,35 +95,7 @@ def _decode(data: bytes, pos: int, end: int, depth_left: int) -> list[Tlv]:
         if first == 0x00 or first == 0xFF:
             pos += 1
             continue
-        start = pos
-        pos += 1
-        if first & 0x1F == 0x1F:
-            while True:
-                if pos >= end:
-                    raise TlvError("tag cut short", start)
-                byte = data[pos]
-                pos += 1
-                if pos - start > _MAX_TAG_BYTES:
-                    raise TlvError("tag longer than four bytes", start)
-                if not byte & 0x80:
-                    break
-        tag = _ONE_BYTE_TAGS[first] if pos - start == 1 else data[start:pos].hex().upper()
-        if pos >= end:
-            raise TlvError("length missing", pos)
-        length = data[pos]
-        pos += 1
-        if length >= 0x80:
-            count = length & 0x7F
-            if count == 0:
-                raise TlvError("indefinite length is not allowed in EMV", pos - 1)
-            if count > _MAX_LENGTH_BYTES:
-                raise TlvError(f"length of {count} bytes is not allowed", pos - 1)
-            if pos + count > end:
-                raise TlvError("length cut short", pos - 1)
-            length = int.from_bytes(data[pos : pos + count], "big")
-            pos += count
-        if pos + length > end:
-            raise TlvError(f"value of tag {tag} cut short ({length} bytes announced)", start)
+        tag, pos, length = _header(data, pos, end)
         value = data[pos : pos + length]
         if first & 0x20:
             children = tuple(_decode(data, pos, pos + length, depth_left - 1))
@@ -124,6 +104,104 @@ def _decode(data: bytes, pos: int, end: int, depth_left: int) -> list[Tlv]:
             objects.append(Tlv(tag, value))
         pos += length
     return objects
+
+
+def _header(data: bytes, pos: int, end: int) -> tuple[str, int, int]:
+    """Tag, value offset and value length of the object at `pos`, all checked against `end`."""
+    start = pos
+    first = data[pos]
+    pos += 1
+    if first & 0x1F == 0x1F:
+        while True:
+            if pos >= end:
+                raise TlvError("tag cut short", start)
+            byte = data[pos]
+            pos += 1
+            if pos - start > _MAX_TAG_BYTES:
+                raise TlvError("tag longer than four bytes", start)
+            if not byte & 0x80:
+                break
+    if pos - start == 1:
+        tag = _ONE_BYTE_TAGS[first]
+    elif pos - start == 2:
+        tag = _TWO_BYTE_TAGS[first << 8 | data[start + 1]]
+    else:
+        tag = data[start:pos].hex().upper()
+    if pos >= end:
+        raise TlvError("length missing", pos)
+    length = data[pos]
+    pos += 1
+    if length >= 0x80:
+        count = length & 0x7F
+        if count == 0:
+            raise TlvError("indefinite length is not allowed in EMV", pos - 1)
+        if count > _MAX_LENGTH_BYTES:
+            raise TlvError(f"length of {count} bytes is not allowed", pos - 1)
+        if pos + count > end:
+            raise TlvError("length cut short", pos - 1)
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    if pos + length > end:
+        raise TlvError(f"value of tag {tag} cut short ({length} bytes announced)", start)
+    return tag, pos, length
+
+
+class Scan(NamedTuple):
+    """A card answer read flat in one pass: what the kernel needs, without an object tree."""
+
+    first: str
+    """Tag of the first object ("" for an empty answer): the template the answer is."""
+    primitives: dict[str, bytes]
+    """Primitive objects anywhere, by tag, the first occurrence winning (as `primitives`)."""
+    templates: list[str]
+    """Tags of the constructed objects, depth-first (as `walk` meets them)."""
+    groups: list[dict[str, bytes]]
+    """The primitives inside each template tagged one of `groups`, in order (a PPSE answer's
+    `61` entries); a template of those tags nested in another belongs to the outer one."""
+
+
+def scan(data: bytes, groups: tuple[str, ...] = (), *, max_depth: int = MAX_DEPTH) -> Scan:
+    """`data` checked exactly as `decode` checks it, read into a `Scan`.
+
+    The kernel reads every card answer between two commands while the card waits in the
+    field: this builds two dicts and a list where `decode` builds a tuple per object.
+    """
+    data = bytes(data)
+    first_tag = ""
+    found: dict[str, bytes] = {}
+    templates: list[str] = []
+    grouped: list[dict[str, bytes]] = []
+    opened: list[tuple[int, dict[str, bytes] | None]] = []  # enclosing ends, innermost last
+    group: dict[str, bytes] | None = None
+    pos, end = 0, len(data)
+    while True:
+        if pos >= end:
+            if not opened:
+                return Scan(first_tag, found, templates, grouped)
+            end, group = opened.pop()
+            continue
+        first = data[pos]
+        if first == 0x00 or first == 0xFF:
+            pos += 1
+            continue
+        tag, pos, length = _header(data, pos, end)
+        first_tag = first_tag or tag
+        if first & 0x20:
+            if len(opened) >= max_depth:
+                raise TlvError("templates nested too deep", pos)
+            templates.append(tag)
+            opened.append((end, group))
+            end = pos + length
+            if group is None and tag in groups:
+                group = {}
+                grouped.append(group)
+            continue
+        value = data[pos : pos + length]
+        pos += length
+        if tag not in found:
+            found[tag] = value
+        if group is not None and tag not in group:
+            group[tag] = value
 
 
 def encode_length(length: int) -> bytes:
@@ -150,18 +228,6 @@ def walk(objects: Sequence[Tlv]) -> Iterator[Tlv]:
         yield obj
         if obj.children:
             yield from walk(obj.children)
-
-
-def find(objects: Sequence[Tlv], tag: str) -> Tlv | None:
-    """The first object with `tag` anywhere in the tree (depth-first, like `walk`)."""
-    for obj in objects:
-        if obj.tag == tag:
-            return obj
-        if obj.children:
-            found = find(obj.children, tag)
-            if found is not None:
-                return found
-    return None
 
 
 def find_all(objects: Sequence[Tlv], tag: str) -> list[Tlv]:
@@ -198,10 +264,18 @@ def _collect_primitives(objects: Sequence[Tlv], found: dict[str, bytes]) -> None
 def parse_dol(data: bytes) -> list[tuple[str, int]]:
     """A data object list (PDOL 9F38, CDOL 8C): tags with the lengths asked, no values."""
     items: list[tuple[str, int]] = []
-    pos = 0
-    while pos < len(data):
-        tag, pos = _read_tag(data, pos)
-        if pos >= len(data):
+    pos, end = 0, len(data)
+    while pos < end:
+        first = data[pos]
+        if first & 0x1F != 0x1F:  # one- and two-byte tags inline: a PDOL is read every tap
+            tag = _ONE_BYTE_TAGS[first]
+            pos += 1
+        elif pos + 1 < end and data[pos + 1] < 0x80:
+            tag = _TWO_BYTE_TAGS[first << 8 | data[pos + 1]]
+            pos += 2
+        else:
+            tag, pos = _read_tag(data, pos)
+        if pos >= end:
             raise TlvError(f"length of {tag} missing in data object list", pos)
         items.append((tag, data[pos]))
         pos += 1

@@ -157,6 +157,16 @@ def test_afl_pointing_at_missing_records() -> None:
         read_card(card("mastercard-debit", _answer(0xA8, gpo + b"\x90\x00")), sale(1), config())
 
 
+def test_a_malformed_record_is_named_once_every_record_is_read() -> None:
+    # Records are parsed after the last READ RECORD (time in the field), still typed errors.
+    reader = card("mastercard-debit", _answer(0xB2, b"\x80\x01\x00\x90\x00", p1=1))
+    with pytest.raises(CardDataError) as caught:
+        read_card(reader, sale(1), config())
+    assert "record 1 of SFI 1" in caught.value.detail
+    reads = [c for c in reader.commands if c[1] == 0xB2]
+    assert len(reads) == 3 and not any(c[1] == 0xAE for c in reader.commands)
+
+
 @pytest.mark.parametrize("afl", ["080101", "00010100", "08000100", "08030100", "F8010100"])
 def test_malformed_afl_is_a_card_data_error(afl: str) -> None:
     gpo = tlv.encode_one(Tlv.build("80", bytes.fromhex("1980" + afl)))

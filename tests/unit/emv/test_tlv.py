@@ -117,3 +117,60 @@ def test_any_bytes_decode_to_objects_or_a_typed_error(data: bytes) -> None:
         assert 0 <= error.offset <= len(data)
         return
     assert all(isinstance(o, Tlv) for o in tlv.walk(objects))
+
+
+def _outermost(objects: tuple[Tlv, ...] | list[Tlv], tag: str) -> list[Tlv]:
+    found: list[Tlv] = []
+    for obj in objects:
+        if obj.tag == tag:
+            found.append(obj)
+        elif obj.children:
+            found.extend(_outermost(obj.children, tag))
+    return found
+
+
+def _same_reading(data: bytes, group: str) -> None:
+    """`scan` reads `data` exactly as `decode` + `primitives` do, errors included."""
+    try:
+        objects = tlv.decode(data)
+    except TlvError as expected:
+        with pytest.raises(TlvError) as caught:
+            tlv.scan(data, (group,))
+        assert (caught.value.reason, caught.value.offset) == (expected.reason, expected.offset)
+        return
+    read = tlv.scan(data, (group,))
+    assert read.first == (objects[0].tag if objects else "")
+    assert read.primitives == tlv.primitives(objects)
+    assert read.templates == [o.tag for o in tlv.walk(objects) if o.constructed]
+    assert read.groups == [tlv.primitives(o.children) for o in _outermost(objects, group)]
+
+
+@given(st.lists(_trees, max_size=5), st.sampled_from(["70", "77", "A5", "BF0C"]))
+def test_scan_reads_well_formed_answers_as_decode_does(objects: list[Tlv], group: str) -> None:
+    _same_reading(tlv.encode(objects), group)
+
+
+@given(st.binary(max_size=400), st.sampled_from(["70", "61"]))
+def test_scan_refuses_what_decode_refuses(data: bytes, group: str) -> None:
+    _same_reading(data, group)
+
+
+def test_scan_groups_the_ppse_entries() -> None:
+    data = bytes.fromhex(
+        "6F31840E325041592E5359532E4444463031A51FBF0C1C"
+        "610C4F07A0000000031010870101"
+        "610C4F07A0000000041010870102"
+    )
+    read = tlv.scan(b"\x00" + data + b"\xff", ("61",))
+    assert read.first == "6F"
+    assert read.templates == ["6F", "A5", "BF0C", "61", "61"]
+    assert [g["4F"].hex().upper() for g in read.groups] == ["A0000000031010", "A0000000041010"]
+    assert read.primitives["84"] == b"2PAY.SYS.DDF01"
+
+
+def test_scan_refuses_templates_nested_too_deep() -> None:
+    data = b"\x01\x00"
+    for _ in range(tlv.MAX_DEPTH + 2):
+        data = b"\x70" + tlv.encode_length(len(data)) + data
+    with pytest.raises(TlvError, match="too deep"):
+        tlv.scan(data)
