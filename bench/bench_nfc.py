@@ -13,7 +13,8 @@
 - where the machine has two CPUs or more, the simulated card runs on one and the terminal on
   another: a real card is separate silicon and does not evict the terminal's caches between
   two commands, which a card process sharing the terminal's CPU would (it tripled the kernel's
-  own time here). Both the kernel's taps and the raw replay run so;
+  own time here). Both the kernel's taps and the raw replay run so; one more row gives the
+  share with the card process free to run on the terminal's CPUs, for comparison;
 - tap to approval: card detected to approved outcome through the real engine and the local
   gateway simulator (median, p95), when both are installed.
 """
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from bench.harness import Row
@@ -72,9 +74,9 @@ def _separate_cpus() -> tuple[set[int], set[int]] | None:
     return ({cpus[0]}, set(cpus[1:])) if len(cpus) >= 2 else None
 
 
-def _profile_rows(profile: str, runs: int) -> list[Row]:
+def _profile_rows(profile: str, runs: int, *, own_cpu: bool = True) -> list[Row]:
     path = f"udp:localhost:{free_port()}"
-    split = _separate_cpus()
+    split = _separate_cpus() if own_cpu else None
     everywhere = os.sched_getaffinity(0)
     sim = subprocess.Popen(
         [*SIM, "--profile", profile, "--reader", path, "--taps", str(runs + 1), "--timeout", "120"],
@@ -241,5 +243,11 @@ def run(quick: bool) -> list[Row]:
     rows: list[Row] = []
     for profile in PROFILES:
         rows.extend(_profile_rows(profile, runs))
+    shared = _profile_rows(PROFILES[0], runs, own_cpu=False)
+    rows.extend(
+        replace(row, figure=f"{row.figure}, card on the terminal's CPUs", target="")
+        for row in shared
+        if row.figure.startswith("kernel share")
+    )
     rows.extend(_tap_to_approval(runs))
     return rows
