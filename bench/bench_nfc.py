@@ -12,7 +12,7 @@
 - activation: card in the field to ISO-DEP ready (sense + RATS);
 - where the machine has two CPUs or more, the simulated card runs on one and the terminal on
   another: a real card is separate silicon and does not evict the terminal's caches between
-  two commands, which a card process sharing the terminal's CPU would (it tripled the kernel's
+  two commands, which a card process sharing the terminal's CPU does (up to 1.7x the kernel's
   own time here). Both the kernel's taps and the raw replay run so; one more row gives the
   share with the card process free to run on the terminal's CPUs, for comparison;
 - tap to approval: card detected to approved outcome through the real engine and the local
