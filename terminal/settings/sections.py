@@ -1,39 +1,19 @@
-"""The typed configuration of a terminal.
-
-Loading order (later wins): `config/default.toml` shipped with posterm, then the site file
-(`--config PATH`, else `$POSTERM_CONFIG`, else `/etc/posterm/posterm.toml` if present), then
-environment overrides `POSTERM_<SECTION>__<KEY>=value` (value read as TOML, else as text).
-
-Each field's docstring is its user documentation (`posterm config show --docs` prints them).
-A bad value or an unknown key is reported as one sentence per problem naming the file, the key,
-the value and what is allowed; `ConfigError` carries them all, so a technician fixes everything
-in one pass.
-"""
+"""The configuration's sections: one pydantic model per TOML table, each field's docstring its
+user documentation (`posterm config show --docs`), with the markers `ConfigPath` and `Secret`
+that loading and display read from the fields."""
 
 from __future__ import annotations
 
-import difflib
-import ipaddress
 import json
-import os
 import re
-import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from terminal.errors import PostermError
 from terminal.iso_codes import UnknownCountry, UnknownCurrency, country, currency
-from terminal.money import Amount, AmountError, Currency
-
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_FILE = PACKAGE_ROOT / "config" / "default.toml"
-SYSTEM_FILE = Path("/etc/posterm/posterm.toml")
-ENV_PREFIX = "POSTERM_"
+from terminal.money import Amount, Currency
 
 
 class ConfigPath:
@@ -49,6 +29,14 @@ PathField = Annotated[str, ConfigPath()]
 SecretField = Annotated[str, Secret()]
 
 _STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+
+def _text(value: str, limit: int) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if len(value) > limit:
+        raise ValueError(f"longer than {limit} characters")
+    return value
 
 
 class TerminalSection(BaseModel):
@@ -441,184 +429,8 @@ AMOUNT_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
-    """One thing wrong with the configuration, worded for a technician."""
-
-    origin: str
-    key: str
-    value: object
-    message: str
-
-    def __str__(self) -> str:
-        if self.value is _MISSING:
-            return f"{self.origin}: {self.key}: {self.message}"
-        section, _, key = self.key.partition(".")
-        secret = is_secret(section, key)
-        shown = '"<redacted>"' if secret and self.value else _show(self.value)
-        return f"{self.origin}: {self.key} = {shown}: {self.message}"
-
-
-class ConfigError(PostermError):
-    """The configuration cannot be used; `problems` lists every reason."""
-
-    exit_code = 2
-
-    def __init__(self, problems: list[ConfigProblem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
-
-
-_MISSING = object()
-
-
-def _text(value: str, limit: int) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    if len(value) > limit:
-        raise ValueError(f"longer than {limit} characters")
-    return value
-
-
-def _show(value: object) -> str:
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def site_file(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
-    """The site file to read: `--config`, else `$POSTERM_CONFIG`, else /etc/posterm if present."""
-    if explicit:
-        return Path(explicit)
-    if environ.get("POSTERM_CONFIG"):
-        return Path(environ["POSTERM_CONFIG"])
-    if SYSTEM_FILE.exists():
-        return SYSTEM_FILE
-    return None
-
-
-def load_settings(
-    config: str | os.PathLike[str] | None = None,
-    environ: Mapping[str, str] | None = None,
-    *,
-    default_file: Path = DEFAULT_FILE,
-) -> Settings:
-    """Read default, site file and environment, validate all of it, and return `Settings`.
-
-    Raises `ConfigError` listing every problem found.
-    """
-    env = os.environ if environ is None else environ
-    merged: dict[str, dict[str, Any]] = {}
-    origins: dict[tuple[str, str], tuple[str, Path]] = {}
-    problems: list[ConfigProblem] = []
-    sources: list[str] = []
-
-    layers: list[tuple[Path, bool]] = [(default_file, True)]
-    chosen = site_file(config, env)
-    if chosen is not None:
-        layers.append((chosen, False))
-    for path, shipped in layers:
-        data = _read_toml(path, problems, required=not shipped or path.exists())
-        if data is None:
-            continue
-        sources.append(str(path))
-        _merge(data, path.name, path.parent, merged, origins, problems)
-
-    env_data: dict[str, dict[str, Any]] = {}
-    for name, raw in sorted(env.items()):
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        section, _, key = name[len(ENV_PREFIX) :].partition("__")
-        env_data.setdefault(section.lower(), {})[key.lower()] = _env_value(raw)
-        sources.append(f"environment {name}")
-    for section, values in env_data.items():
-        for key, value in values.items():
-            var = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
-            _merge(
-                {section: {key: value}}, f"environment {var}", Path.cwd(), merged, origins, problems
-            )
-
-    _resolve_paths(merged, origins)
-    try:
-        settings = Settings.model_validate({**merged, "sources": tuple(sources)})
-    except ValidationError as error:
-        raise ConfigError(problems + _explain(error, merged, origins)) from None
-    if problems:
-        raise ConfigError(problems)
-    problems.extend(_check_amounts(settings, origins))
-    problems.extend(_check_cross_fields(settings, origins))
-    if problems:
-        raise ConfigError(problems)
-    return settings
-
-
-def _read_toml(
-    path: Path, problems: list[ConfigProblem], *, required: bool
-) -> dict[str, Any] | None:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        if required:
-            problems.append(ConfigProblem(str(path), "file", _MISSING, "no such file"))
-        return None
-    except PermissionError:
-        problems.append(ConfigProblem(str(path), "file", _MISSING, "not readable (permissions)"))
-        return None
-    except tomllib.TOMLDecodeError as error:
-        problems.append(ConfigProblem(path.name, "file", _MISSING, f"not valid TOML: {error}"))
-        return None
-
-
-def _merge(
-    data: dict[str, Any],
-    origin: str,
-    base: Path,
-    merged: dict[str, dict[str, Any]],
-    origins: dict[tuple[str, str], tuple[str, Path]],
-    problems: list[ConfigProblem],
-) -> None:
-    sections = {name: field for name, field in Settings.model_fields.items() if name != "sources"}
-    for section, values in data.items():
-        if section not in sections:
-            hint = _did_you_mean(section, sections)
-            problems.append(
-                ConfigProblem(origin, f"[{section}]", _MISSING, f"unknown section{hint}")
-            )
-            continue
-        if not isinstance(values, dict):
-            problems.append(ConfigProblem(origin, section, values, "must be a table ([section])"))
-            continue
-        model = sections[section].annotation
-        assert isinstance(model, type) and issubclass(model, BaseModel)
-        for key, value in values.items():
-            if key not in model.model_fields:
-                hint = _did_you_mean(key, model.model_fields)
-                problems.append(
-                    ConfigProblem(origin, f"{section}.{key}", value, f"unknown key{hint}")
-                )
-                continue
-            merged.setdefault(section, {})[key] = value
-            origins[(section, key)] = (origin, base)
-
-
-def _did_you_mean(name: str, choices: Mapping[str, object]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(choices)})"
-
-
-def _env_value(raw: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
-
-
-def _is_marked(section: str, key: str, marker: type) -> bool:
+def is_marked(section: str, key: str, marker: type) -> bool:
+    """Does `section.key` carry `marker` (`ConfigPath`, `Secret`) in its annotation?"""
     model = Settings.model_fields[section].annotation
     assert isinstance(model, type) and issubclass(model, BaseModel)
     field = model.model_fields.get(key)
@@ -630,158 +442,8 @@ def is_secret(section: str, key: str) -> bool:
     return (
         section in Settings.model_fields
         and section != "sources"
-        and _is_marked(section, key, Secret)
+        and is_marked(section, key, Secret)
     )
-
-
-def _resolve_paths(
-    merged: dict[str, dict[str, Any]], origins: dict[tuple[str, str], tuple[str, Path]]
-) -> None:
-    for (section, key), (_, base) in origins.items():
-        value = merged[section][key]
-        if isinstance(value, str) and value and _is_marked(section, key, ConfigPath):
-            merged[section][key] = (
-                str((base / value).resolve()) if not Path(value).is_absolute() else value
-            )
-    gateway = merged.get("gateway", {})
-    for key in ("signing_key", "encryption_key"):
-        value = gateway.get(key)
-        if isinstance(value, str) and value and not value.lstrip().startswith("{"):
-            base = origins[("gateway", key)][1]
-            gateway[key] = str((base / value).resolve())
-    # A camera file or image sequence is a path too (an index, /dev/videoN or "none" is not).
-    camera = merged.get("devices", {}).get("camera")
-    if (
-        isinstance(camera, str)
-        and camera not in ("", "none")
-        and not camera.isdigit()
-        and not Path(camera).is_absolute()
-    ):
-        base = origins[("devices", "camera")][1]
-        merged["devices"]["camera"] = os.path.normpath(base.resolve() / camera)
-
-
-def _explain(
-    error: ValidationError,
-    merged: dict[str, dict[str, Any]],
-    origins: dict[tuple[str, str], tuple[str, Path]],
-) -> list[ConfigProblem]:
-    problems = []
-    for item in error.errors():
-        loc = [str(part) for part in item["loc"]]
-        section = loc[0]
-        key = loc[1] if len(loc) > 1 else ""
-        origin = origins.get((section, key), ("default.toml", Path()))[0]
-        value = merged.get(section, {}).get(key, item.get("input", _MISSING))
-        message = item["msg"].removeprefix("Value error, ")
-        message = _friendlier(item["type"], message, item.get("ctx") or {})
-        problems.append(ConfigProblem(origin, ".".join(loc) if key else section, value, message))
-    return problems
-
-
-def _friendlier(kind: str, message: str, ctx: Mapping[str, Any]) -> str:
-    if kind == "string_type":
-        return 'must be text in quotes (e.g. "value")'
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return "must be a whole number"
-    if kind in ("float_type", "float_parsing"):
-        return "must be a number"
-    if kind in ("bool_type", "bool_parsing"):
-        return "must be true or false"
-    if kind == "list_type":
-        return "must be a list (e.g. [1, 2])"
-    if kind == "literal_error":
-        return f"must be one of {ctx.get('expected', '')}"
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        bounds = {
-            "greater_than": ">",
-            "greater_than_equal": ">=",
-            "less_than": "<",
-            "less_than_equal": "<=",
-        }
-        limit = next(iter(ctx.values()), "")
-        return f"out of range: must be {bounds[kind]} {limit}"
-    return message
-
-
-def _check_amounts(
-    settings: Settings, origins: dict[tuple[str, str], tuple[str, Path]]
-) -> list[ConfigProblem]:
-    problems = []
-    for section, key in AMOUNT_KEYS:
-        try:
-            settings.amount(section, key)
-        except AmountError as error:
-            origin = origins.get((section, key), ("default.toml", Path()))[0]
-            problems.append(
-                ConfigProblem(
-                    origin,
-                    f"{section}.{key}",
-                    getattr(getattr(settings, section), key),
-                    f"{error} (amount in {settings.currency.code})",
-                )
-            )
-    return problems
-
-
-def _check_cross_fields(
-    settings: Settings, origins: dict[tuple[str, str], tuple[str, Path]]
-) -> list[ConfigProblem]:
-    def problem(section: str, key: str, message: str) -> ConfigProblem:
-        origin = origins.get((section, key), ("default.toml", Path()))[0]
-        return ConfigProblem(
-            origin, f"{section}.{key}", getattr(getattr(settings, section), key), message
-        )
-
-    problems = []
-    gateway = settings.gateway
-    for key in ("url", "secondary_url"):
-        url = getattr(gateway, key)
-        if url.startswith("http://"):
-            host = urlsplit(url).hostname or ""
-            if not _is_loopback(host):
-                problems.append(
-                    problem(
-                        "gateway",
-                        key,
-                        "plain http is allowed for loopback hosts only; use https://",
-                    )
-                )
-            elif not gateway.allow_plain_http_loopback:
-                problems.append(
-                    problem(
-                        "gateway", key, "plain http needs gateway.allow_plain_http_loopback = true"
-                    )
-                )
-    for key in ("ca_file", "signing_key", "encryption_key"):
-        value = getattr(gateway, key)
-        if value and not value.lstrip().startswith("{") and not Path(value).is_file():
-            problems.append(problem("gateway", key, "no such file"))
-    if settings.ecr.enabled and len(settings.ecr.token) < 16:
-        problems.append(
-            problem(
-                "ecr", "token", "the ECR API needs a token of at least 16 characters when enabled"
-            )
-        )
-    return problems
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def load_jwk(value: str) -> dict[str, Any]:
-    """A JWK setting (inline JSON or a file path) as a dict."""
-    text = value if value.lstrip().startswith("{") else Path(value).read_text(encoding="utf-8")
-    parsed = json.loads(text)
-    if not isinstance(parsed, dict):
-        raise ValueError("a JWK must be a JSON object")
-    return parsed
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
