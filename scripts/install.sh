@@ -71,8 +71,10 @@ app="$DESTDIR$PREFIX/app"
 say "copying posterm to $PREFIX/app"
 install -d -m 0755 "$DESTDIR$PREFIX" "$app"
 if git -C "$SOURCE" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git -C "$SOURCE" ls-files -z --cached --others --exclude-standard \
-        | (cd "$SOURCE" && tar --null -T - -cf -) | tar -C "$app" -xf -
+    # Tracked and new files as they are in the working tree (a file deleted there is skipped).
+    (cd "$SOURCE" && git ls-files -z --cached --others --exclude-standard \
+        | while IFS= read -r -d '' file; do if [ -e "$file" ]; then printf '%s\0' "$file"; fi; done \
+        | tar --null -T - -cf -) | tar -C "$app" -xf -
 else
     tar -C "$SOURCE" --exclude=.venv --exclude=.git --exclude=var --exclude='__pycache__' -cf - . \
         | tar -C "$app" -xf -
