@@ -41,6 +41,45 @@ class ProbeResult:
         return asdict(self)
 
 
+def working(
+    kind: str, device: str, self_test: str, details: dict[str, Any] | None = None
+) -> ProbeResult:
+    """The result for a device found, opened and passing its self-test."""
+    return ProbeResult(
+        kind=kind,
+        device=device,
+        found=True,
+        opened=True,
+        self_test=self_test,
+        healthy=True,
+        details=details or {},
+    )
+
+
+def failed(
+    kind: str,
+    device: str,
+    *,
+    found: bool | None,
+    problem: str,
+    fix: str,
+    opened: bool = False,
+    details: dict[str, Any] | None = None,
+) -> ProbeResult:
+    """The result for a device that is not ready: what is wrong and what to do about it."""
+    return ProbeResult(
+        kind=kind,
+        device=device,
+        found=found,
+        opened=opened,
+        self_test="not run",
+        healthy=False,
+        problem=problem,
+        fix=fix,
+        details=details or {},
+    )
+
+
 def not_configured(kind: str, setting: str) -> ProbeResult:
     """The result for a device set to "none": nothing to check, nothing wrong."""
     return ProbeResult(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from drivers.probe import ProbeResult, not_configured
+from drivers.probe import ProbeResult, failed, not_configured, working
 
 GRAB_SECONDS = 2.0
 GRAB_FRAMES = 30
@@ -58,15 +58,12 @@ def probe_camera(
     live = device.isdigit() or device.startswith("/dev/video")
     followed = "%" in device and options.get("follow", "1") in ("1", "true", "yes")
     if followed and not camera_exists(device) and Path(device).parent.is_dir():
-        return ProbeResult(
-            kind="camera",
-            device=configured,
-            found=True,
-            opened=True,
-            self_test=f"image sequence in {Path(device).parent} has no frames yet (a simulator "
+        return working(
+            "camera",
+            configured,
+            f"image sequence in {Path(device).parent} has no frames yet (a simulator "
             "writes them when a customer shows a code)",
-            healthy=True,
-            details={"frames": 0, "followed": True},
+            {"frames": 0, "followed": True},
         )
     if not camera_exists(device):
         if live:
@@ -78,10 +75,13 @@ def probe_camera(
             fix = (
                 "check the path in devices.camera (a video file or a pattern like frames/%03d.png)"
             )
-        return _failed(configured, found=False, problem=f"no camera or file at {device}", fix=fix)
+        return failed(
+            "camera", configured, found=False, problem=f"no camera or file at {device}", fix=fix
+        )
     node = f"/dev/video{device}" if device.isdigit() else device
     if live and not os.access(node, os.R_OK | os.W_OK):
-        return _failed(
+        return failed(
+            "camera",
             configured,
             found=True,
             problem=f"no permission to open {node}",
@@ -101,7 +101,7 @@ def probe_camera(
                 if live
                 else "the file is not a video or image sequence OpenCV can read: re-export it"
             )
-            return _failed(configured, found=True, problem=problem, fix=fix)
+            return failed("camera", configured, found=True, problem=problem, fix=fix)
         frames = 0
         width = height = 0
         started = time.monotonic()
@@ -117,7 +117,8 @@ def probe_camera(
     finally:
         capture.release()
     if frames == 0:
-        return _failed(
+        return failed(
+            "camera",
             configured,
             found=True,
             opened=True,
@@ -136,27 +137,9 @@ def probe_camera(
     if width < MIN_QR_WIDTH:
         note = f"; {width}×{height} is small for scanning phone screens (640×480 or more is better)"
         details["warning"] = "low resolution"
-    return ProbeResult(
-        kind="camera",
-        device=configured,
-        found=True,
-        opened=True,
-        self_test=f"grabbed {frames} frames {width}×{height} at {measured:.1f} fps{note}",
-        healthy=True,
-        details=details,
-    )
-
-
-def _failed(
-    device: str, *, found: bool, problem: str, fix: str, opened: bool = False
-) -> ProbeResult:
-    return ProbeResult(
-        kind="camera",
-        device=device,
-        found=found,
-        opened=opened,
-        self_test="not run",
-        healthy=False,
-        problem=problem,
-        fix=fix,
+    return working(
+        "camera",
+        configured,
+        f"grabbed {frames} frames {width}×{height} at {measured:.1f} fps{note}",
+        details,
     )

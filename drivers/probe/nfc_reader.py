@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drivers.probe import ProbeResult, not_configured
+from drivers.probe import ProbeResult, failed, not_configured, working
 
 # The USB readers nfcpy drives (nfc/clf/device.py usb_device_map), with their usual names.
 KNOWN_READERS: dict[tuple[int, int], str] = {
@@ -119,7 +119,8 @@ def probe_reader(path: str, *, sense_seconds: float = SENSE_SECONDS) -> ProbeRes
     elif path.startswith("tty:"):
         port = "/dev/tty" + path.split(":")[1]
         if not os.path.exists(port):
-            return _failed(
+            return failed(
+                "reader",
                 path,
                 found=False,
                 problem=f"no serial port {port}",
@@ -137,7 +138,8 @@ def _udp_peer_missing(path: str) -> ProbeResult | None:
     try:
         address = socket.gethostbyname(host)
     except OSError:
-        return _failed(
+        return failed(
+            "reader",
             path,
             found=False,
             problem=f"the host {host} in devices.nfc cannot be resolved",
@@ -152,7 +154,8 @@ def _udp_peer_missing(path: str) -> ProbeResult | None:
             if error.errno == errno.EADDRINUSE:
                 return None  # something listens there: sense will tell whether it answers
             raise
-    return _failed(
+    return failed(
+        "reader",
         path,
         found=False,
         problem=f"nothing is listening at {path}: no simulated card or phone is running",
@@ -165,12 +168,13 @@ def _usb_reader_missing(path: str) -> ProbeResult | None:
     """For a USB path, check the bus for a matching reader and access to its device node."""
     readers = [r for r in usb_readers() if _matches(path, r)]
     if not readers:
-        return _failed(
-            path, found=False, problem=f"no NFC reader found at {path}", fix=FIX_UNPLUGGED
+        return failed(
+            "reader", path, found=False, problem=f"no NFC reader found at {path}", fix=FIX_UNPLUGGED
         )
     reader = readers[0]
     if os.path.exists(reader.devnode) and not os.access(reader.devnode, os.R_OK | os.W_OK):
-        return _failed(
+        return failed(
+            "reader",
             path,
             found=True,
             problem=f"{reader.name} found but {reader.devnode} may not be opened by this user",
@@ -208,15 +212,20 @@ def _open_and_sense(path: str, sense_seconds: float) -> ProbeResult:
         if not opened:
             modules = loaded_kernel_modules()
             if path.startswith("usb") and modules and usb_readers():
-                return _failed(
+                return failed(
+                    "reader",
                     path,
                     found=True,
                     problem=f"reader busy: the kernel driver {modules[0]} holds it",
                     fix=FIX_BLACKLIST,
                     details={"kernel_modules": modules},
                 )
-            return _failed(
-                path, found=False, problem=f"no NFC reader found at {path}", fix=FIX_UNPLUGGED
+            return failed(
+                "reader",
+                path,
+                found=False,
+                problem=f"no NFC reader found at {path}",
+                fix=FIX_UNPLUGGED,
             )
         name = str(clf.device) if clf.device is not None else path
         started = time.monotonic()
@@ -248,14 +257,11 @@ def _open_and_sense(path: str, sense_seconds: float) -> ProbeResult:
             seen = f"saw {tag}; {answers[0] if answers else 'no answer'}"
         else:
             seen = f"no card presented within {sense_seconds:g} s (hold one to the reader to test)"
-        return ProbeResult(
-            kind="reader",
-            device=path,
-            found=True,
-            opened=True,
-            self_test=f"{name} opened; {seen}",
-            healthy=True,
-            details=details,
+        return working(
+            "reader",
+            path,
+            f"{name} opened; {seen}",
+            details,
         )
     finally:
         with contextlib.suppress(Exception):  # a half-open device must not hide the result
@@ -290,41 +296,26 @@ def _open_error(path: str, error: OSError, *, opened: bool = False) -> ProbeResu
             "systemctl stop posterm`, probe, start it again) or pcscd for an ACR122U (`sudo "
             "systemctl disable --now pcscd.socket pcscd`)"
         )
-        return _failed(path, found=True, problem=f"reader busy: {holder} holds it", fix=fix)
+        return failed(
+            "reader", path, found=True, problem=f"reader busy: {holder} holds it", fix=fix
+        )
     if error.errno == errno.EACCES:
-        return _failed(
-            path, found=True, problem="no permission to open the reader", fix=FIX_PERMISSION
+        return failed(
+            "reader",
+            path,
+            found=True,
+            problem="no permission to open the reader",
+            fix=FIX_PERMISSION,
         )
     if error.errno == errno.ENODEV:
-        return _failed(
-            path, found=False, problem=f"no NFC reader found at {path}", fix=FIX_UNPLUGGED
+        return failed(
+            "reader", path, found=False, problem=f"no NFC reader found at {path}", fix=FIX_UNPLUGGED
         )
-    return _failed(
+    return failed(
+        "reader",
         path,
         found=True,
         opened=opened,
         problem=f"the reader failed: {error}",
         fix="unplug and replug the reader; if it persists, try another USB port or cable",
-    )
-
-
-def _failed(
-    path: str,
-    *,
-    found: bool,
-    problem: str,
-    fix: str,
-    opened: bool = False,
-    details: dict[str, Any] | None = None,
-) -> ProbeResult:
-    return ProbeResult(
-        kind="reader",
-        device=path,
-        found=found,
-        opened=opened,
-        self_test="not run",
-        healthy=False,
-        problem=problem,
-        fix=fix,
-        details=details or {},
     )

@@ -16,7 +16,7 @@ import os
 import re
 from typing import Any
 
-from drivers.probe import ProbeResult, not_configured
+from drivers.probe import ProbeResult, failed, not_configured, working
 from drivers.serial_url import SerialUrlError, open_serial, split_port
 
 DLE_EOT = b"\x10\x04"
@@ -63,11 +63,11 @@ def _open(kind: str, url: str, setting: str) -> tuple[Any, ProbeResult | None]:
     try:
         split_port(url)
     except SerialUrlError as error:
-        return None, _failed(
+        return None, failed(
             kind, url, found=node is None, problem=str(error), fix=f"correct {setting}"
         )
     if node is not None and not os.path.exists(node):
-        return None, _failed(
+        return None, failed(
             kind,
             url,
             found=False,
@@ -92,7 +92,7 @@ def _open_failure(
     if code is None and match:
         code = int(match.group(1))
     if code == errno.EACCES:
-        return _failed(
+        return failed(
             kind,
             url,
             found=True,
@@ -101,7 +101,7 @@ def _open_failure(
             "and restart posterm",
         )
     if code in (errno.EBUSY, errno.EAGAIN) or "exclusively lock" in text:
-        return _failed(
+        return failed(
             kind,
             url,
             found=True,
@@ -111,14 +111,14 @@ def _open_failure(
             "ModemManager`)",
         )
     if code == errno.ECONNREFUSED or "refused" in text.lower():
-        return _failed(
+        return failed(
             kind,
             url,
             found=False,
             problem=f"nothing is listening at {url}",
             fix=f"start the {kind} simulator or network {kind}, or correct {setting}",
         )
-    return _failed(
+    return failed(
         kind,
         url,
         found=node is None,
@@ -146,7 +146,7 @@ def probe_printer(url: str) -> ProbeResult:
     try:
         status = _ask(port, 1)
         if status is None:
-            return _failed(
+            return failed(
                 "printer",
                 url,
                 found=True,
@@ -163,7 +163,7 @@ def probe_printer(url: str) -> ProbeResult:
             )
         if not is_status_byte(status):
             echoed = status == DLE_EOT[0]
-            return _failed(
+            return failed(
                 "printer",
                 url,
                 found=True,
@@ -180,7 +180,7 @@ def probe_printer(url: str) -> ProbeResult:
         cause = _ask(port, 2)
         paper = _ask(port, 4)
     except OSError as error:  # serial.SerialException is an OSError
-        return _failed(
+        return failed(
             "printer",
             url,
             found=True,
@@ -194,7 +194,7 @@ def probe_printer(url: str) -> ProbeResult:
     details = {"status": status, "offline_cause": cause, "paper": paper}
     hard = [p for p in problems if p != "paper low"]
     if hard:
-        return _failed(
+        return failed(
             "printer",
             url,
             found=True,
@@ -205,14 +205,11 @@ def probe_printer(url: str) -> ProbeResult:
             details=details,
         )
     state = "online, paper low: change the roll soon" if problems else "online, paper OK"
-    return ProbeResult(
-        kind="printer",
-        device=url,
-        found=True,
-        opened=True,
-        self_test=f"status: {state}",
-        healthy=True,
-        details=details,
+    return working(
+        "printer",
+        url,
+        f"status: {state}",
+        details,
     )
 
 
@@ -229,7 +226,7 @@ def probe_display(url: str) -> ProbeResult:
         port.flush()
         echo: bytes = port.read(len(DISPLAY_TEST))
     except OSError as error:
-        return _failed(
+        return failed(
             "display",
             url,
             found=True,
@@ -243,7 +240,7 @@ def probe_display(url: str) -> ProbeResult:
     if echo == DISPLAY_TEST:
         seen = "echoed the test text"
     elif echo:
-        return _failed(
+        return failed(
             "display",
             url,
             found=True,
@@ -254,35 +251,9 @@ def probe_display(url: str) -> ProbeResult:
         )
     else:
         seen = "no echo (most displays do not answer): check that POSTERM PROBE shows on it"
-    return ProbeResult(
-        kind="display",
-        device=url,
-        found=True,
-        opened=True,
-        self_test=f"wrote a test line; {seen}",
-        healthy=True,
-        details=details,
-    )
-
-
-def _failed(
-    kind: str,
-    url: str,
-    *,
-    found: bool,
-    problem: str,
-    fix: str,
-    opened: bool = False,
-    details: dict[str, Any] | None = None,
-) -> ProbeResult:
-    return ProbeResult(
-        kind=kind,
-        device=url,
-        found=found,
-        opened=opened,
-        self_test="not run",
-        healthy=False,
-        problem=problem,
-        fix=fix,
-        details=details or {},
+    return working(
+        "display",
+        url,
+        f"wrote a test line; {seen}",
+        details,
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from drivers.probe import ProbeResult
+from drivers.probe import ProbeResult, failed, working
 from drivers.probe.camera import probe_camera
 from drivers.probe.listing import AttachedDevice, attached_devices
 from drivers.probe.nfc_reader import probe_reader
@@ -68,7 +68,8 @@ def check_gateway(
                 else ssl.create_default_context()
             )
         except (OSError, ssl.SSLError) as error:
-            return _failed(
+            return failed(
+                "gateway",
                 url,
                 found=None,
                 problem=f"gateway.ca_file {gateway.ca_file} is not a PEM CA certificate ({error})",
@@ -83,14 +84,16 @@ def check_gateway(
     except httpx.ConnectError as error:
         return _connect_failure(url, error)
     except httpx.TimeoutException:
-        return _failed(
+        return failed(
+            "gateway",
             url,
             found=None,
             problem=f"the gateway at {url} did not answer within {gateway.timeout_s:g} s",
             fix="check the network path to the gateway (firewall, proxy) and gateway.url",
         )
     except httpx.HTTPError as error:
-        return _failed(
+        return failed(
+            "gateway",
             url,
             found=True,
             problem=f"the gateway link failed: {error}",
@@ -100,7 +103,8 @@ def check_gateway(
     details: dict[str, Any] = {"status": response.status_code, "latency_ms": latency_ms}
     body = _json(response)
     if response.status_code != 200 or body.get("status") != "ok":
-        return _failed(
+        return failed(
+            "gateway",
             url,
             found=True,
             opened=True,
@@ -112,7 +116,8 @@ def check_gateway(
     if skew is not None:
         details["clock_skew_s"] = round(skew, 1)
         if abs(skew) > MAX_CLOCK_SKEW_S:
-            return _failed(
+            return failed(
+                "gateway",
                 url,
                 found=True,
                 opened=True,
@@ -123,23 +128,23 @@ def check_gateway(
             )
     if pin_problem:
         problem, fix = pin_problem
-        return _failed(url, found=True, opened=True, problem=problem, fix=fix, details=details)
+        return failed(
+            "gateway", url, found=True, opened=True, problem=problem, fix=fix, details=details
+        )
     tls = "TLS verified" if url.startswith("https://") else "plain http (loopback lab only)"
-    return ProbeResult(
-        kind="gateway",
-        device=url,
-        found=True,
-        opened=True,
-        self_test=f"/v1/health ok in {latency_ms:g} ms, {tls}, gateway keys pinned",
-        healthy=True,
-        details=details,
+    return working(
+        "gateway",
+        url,
+        f"/v1/health ok in {latency_ms:g} ms, {tls}, gateway keys pinned",
+        details,
     )
 
 
 def _connect_failure(url: str, error: httpx.ConnectError) -> ProbeResult:
     text = str(error)
     if "CERTIFICATE_VERIFY_FAILED" in text or "certificate" in text.lower():
-        return _failed(
+        return failed(
+            "gateway",
             url,
             found=True,
             problem="the gateway's TLS certificate is not signed by the configured CA "
@@ -147,7 +152,8 @@ def _connect_failure(url: str, error: httpx.ConnectError) -> ProbeResult:
             fix="set gateway.ca_file to the CA certificate from the bank (the simulator writes "
             "ca.pem into its data folder); never turn verification off",
         )
-    return _failed(
+    return failed(
+        "gateway",
         url,
         found=False,
         problem=f"cannot connect to the gateway at {url} ({text or 'connection failed'})",
@@ -199,25 +205,3 @@ def _clock_skew(stamp: object) -> float | None:
     if theirs.tzinfo is None:
         theirs = theirs.replace(tzinfo=UTC)
     return (datetime.now(UTC) - theirs).total_seconds()
-
-
-def _failed(
-    url: str,
-    *,
-    found: bool | None,
-    problem: str,
-    fix: str,
-    opened: bool = False,
-    details: dict[str, Any] | None = None,
-) -> ProbeResult:
-    return ProbeResult(
-        kind="gateway",
-        device=url,
-        found=found,
-        opened=opened,
-        self_test="not run",
-        healthy=False,
-        problem=problem,
-        fix=fix,
-        details=details or {},
-    )
