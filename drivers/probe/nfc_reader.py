@@ -201,6 +201,8 @@ def _open_and_sense(path: str, sense_seconds: float) -> ProbeResult:
     import nfc
     import nfc.clf
 
+    from drivers.nfc.collision import can_count_cards
+
     # nfcpy logs an ERROR for every failed open; the probe reports it in its own words.
     logging.getLogger("nfc").setLevel(logging.CRITICAL)
     clf = nfc.ContactlessFrontend()
@@ -250,19 +252,20 @@ def _open_and_sense(path: str, sense_seconds: float) -> ProbeResult:
         except OSError as error:
             return _open_error(path, error, opened=True)
         waited = round(time.monotonic() - started, 2)
-        details: dict[str, Any] = {"reader": name, "sensed_s": waited}
+        counts = can_count_cards(clf.device)
+        details: dict[str, Any] = {"reader": name, "sensed_s": waited, "counts_cards": counts}
         if tag:
             details["card"] = str(tag)
             details["ppse"] = answers[0] if answers else ""
             seen = f"saw {tag}; {answers[0] if answers else 'no answer'}"
         else:
             seen = f"no card presented within {sense_seconds:g} s (hold one to the reader to test)"
-        return working(
-            "reader",
-            path,
-            f"{name} opened; {seen}",
-            details,
+        two_cards = (
+            "two cards in the field are refused"
+            if counts
+            else "this reader cannot tell two cards in the field apart (README: Contactless)"
         )
+        return working("reader", path, f"{name} opened; {seen}; {two_cards}", details)
     finally:
         with contextlib.suppress(Exception):  # a half-open device must not hide the result
             clf.close()

@@ -52,6 +52,18 @@ def test_simulated_payment_card_is_seen_and_answers_select_ppse() -> None:
     assert result.details["sensed_s"] < 2
 
 
+def test_probe_says_whether_the_reader_refuses_two_cards(monkeypatch: pytest.MonkeyPatch) -> None:
+    with silent_udp_peer() as path:
+        result = probe_reader(path, sense_seconds=0.2)
+    assert result.details["counts_cards"] is False  # nfcpy's UDP front end hands back one card
+    assert "cannot tell two cards in the field apart" in result.self_test
+    monkeypatch.setattr("drivers.nfc.collision.can_count_cards", lambda device: True)
+    with silent_udp_peer() as path:
+        result = probe_reader(path, sense_seconds=0.2)
+    assert result.details["counts_cards"] is True
+    assert "two cards in the field are refused" in result.self_test
+
+
 def test_a_tag_that_is_no_payment_card_is_named_as_such() -> None:
     with simulated_card("not-emv") as path:
         result = probe_reader(path)
