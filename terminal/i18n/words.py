@@ -17,6 +17,7 @@ _RESULT = {
     "approved": N_("Approved"),
     "approved_offline": N_("Approved offline"),
     "declined": N_("Declined"),
+    "declined_after_forward": N_("Declined later"),
     "cancelled": N_("Cancelled"),
     "error": N_("Not completed"),
     "pending": N_("Pending"),

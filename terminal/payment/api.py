@@ -174,6 +174,9 @@ class QueueStatus:
     oldest: datetime | None
     last_error: str = ""
     reversals: int = 0
+    declined_offline: int = 0
+    """Sales of the open batch approved offline that the bank declined when they were
+    forwarded: goods given, not paid. The screen warns the merchant about each."""
 
 
 # --- what the engine needs from the devices (implemented over drivers in terminal/wiring) ---

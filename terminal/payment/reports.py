@@ -112,7 +112,8 @@ def totals(journal: Journal, currency: Currency) -> Totals:
 
 
 def queue_status(journal: Journal, currency: Currency) -> QueueStatus:
-    """Pending advices and reversals: count, total, oldest, last error."""
+    """Pending advices and reversals (count, total, oldest, last error) and the open batch's
+    offline sales the bank declined."""
     row = journal.rows(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN kind = 'advice' THEN amount END), 0), "
         "MIN(created_at), SUM(kind = 'reverse') FROM outbox WHERE done_at IS NULL"
@@ -121,6 +122,10 @@ def queue_status(journal: Journal, currency: Currency) -> QueueStatus:
         "SELECT last_error FROM outbox WHERE done_at IS NULL AND last_error != '' "
         "ORDER BY last_attempt_at DESC LIMIT 1"
     )
+    declined = journal.scalar(
+        "SELECT COUNT(*) FROM transactions WHERE state = 'declined_after_forward' "
+        "AND batch = (SELECT value FROM meta WHERE key = 'batch')"
+    )
     oldest: datetime | None = parse_iso(row[2]) if row[2] else None
     return QueueStatus(
         count=int(row[0]),
@@ -128,6 +133,7 @@ def queue_status(journal: Journal, currency: Currency) -> QueueStatus:
         oldest=oldest,
         last_error=error or "",
         reversals=int(row[3] or 0),
+        declined_offline=int(declined or 0),
     )
 
 

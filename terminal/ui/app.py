@@ -95,6 +95,8 @@ class PostermApp(App[int]):
             "printer": self.printing.state,
         }
         self.status_note = ""
+        self._declined_warned = 0
+        """Offline sales declined later that the merchant was already warned about."""
         self.pin_guard = PinGuard(settings.data_dir)
         self.sale_screen: Any = None
         self.ecr = ecr
@@ -157,9 +159,25 @@ class PostermApp(App[int]):
             log.warning("status not available: %s", error)
             queue, online, note = None, False, _("Status not available.")
         self.devices["printer"] = self.printing.state
+        if queue is not None:
+            self._warn_about_declined(queue.declined_offline)
         return StatusSnapshot(
             online, queue, dict(self.devices), self.settings.terminal.terminal_id, note
         )
+
+    def _warn_about_declined(self, declined: int) -> None:
+        """Tell the merchant, once per sale, that the bank declined a sale approved offline:
+        the goods are gone and the money will not come (also after a restart)."""
+        if declined > self._declined_warned:
+            self.notify(
+                _(
+                    "The bank declined {count} sale(s) approved offline: those customers have "
+                    "not paid. See History."
+                ).format(count=declined - self._declined_warned),
+                severity="error",
+                timeout=120,
+            )
+        self._declined_warned = declined
 
     def deliver(self, message: Message, target: Any | None = None) -> None:
         """Post `message` to `target` (default: the active screen) from any thread."""

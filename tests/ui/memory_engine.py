@@ -259,10 +259,20 @@ class MemoryEngine:
         totals = self.totals().to_json()
         return BatchResult(self.batch_answer, totals, totals)
 
+    def decline_forwarded(self, sale_id: str) -> None:
+        """The bank declines an offline sale when it is forwarded (as the real forwarder
+        records it: result declined, state declined_after_forward)."""
+        sale = self.transaction(sale_id)
+        self.queue = [q for q in self.queue if q.id != sale_id]
+        self.rows[self.rows.index(sale)] = replace(
+            sale, state="declined_after_forward", result="declined", code="51"
+        )
+
     def queue_status(self) -> QueueStatus:
         total = sum(r.amount.minor for r in self.queue)
         return QueueStatus(
             len(self.queue),
             Amount.of(total, self.currency),
             self.queue[0].created_at if self.queue else None,
+            declined_offline=sum(r.state == "declined_after_forward" for r in self.rows),
         )

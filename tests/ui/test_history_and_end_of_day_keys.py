@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.widgets import DataTable
+
 from drivers.printer.escpos_serial import SerialReceiptPrinter
 from drivers.printer.simulator import FakePrinter
 from terminal.money import Amount
@@ -194,3 +196,29 @@ async def test_end_of_day_totals_and_close_batch(tmp_path: Path) -> None:
         engine.batch_answer = "out_of_balance"
         await pilot.press("b", "y")
         await until(pilot, lambda: "OUT OF BALANCE" in text_of(pilot, "#batch"))
+
+
+async def test_an_offline_sale_the_bank_declines_later_is_announced_and_marked(
+    tmp_path: Path,
+) -> None:
+    engine = MemoryEngine()
+    engine.online = False
+    app = build_app(settings(tmp_path), engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await sell(pilot, engine, "1250")
+        sale = engine.rows[0]
+        assert sale.result == "approved_offline"
+        engine.decline_forwarded(sale.id)
+
+        def warnings() -> list[str]:  # the error toasts shown so far
+            return [n.message for n in app._notifications if n.severity == "error"]
+
+        await until(pilot, lambda: any("declined 1 sale(s) approved" in w for w in warnings()))
+        assert "not paid" in warnings()[0]
+        await pilot.pause(1.5)  # the status bar refreshed meanwhile: the warning is not repeated
+        assert len(warnings()) == 1
+        await pilot.press("h")
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        table = app.screen.query_one(DataTable)
+        assert table.get_row_at(0)[-1] == "Declined later"

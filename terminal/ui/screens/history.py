@@ -79,7 +79,8 @@ class HistoryScreen(Screen[None]):
         tr = active()
         for view in views:
             self.rows[view.id] = view
-            result = view.result or view.state
+            late = view.state == "declined_after_forward"  # approved offline, goods given
+            result = view.state if late else view.result or view.state
             table.add_row(
                 f"{tr.clock(view.created_at)}",
                 type_label(view.type),

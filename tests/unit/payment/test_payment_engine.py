@@ -382,6 +382,9 @@ async def test_forwarder_records_a_declined_advice_and_parks_a_refused_one(
     states = [engine.journal.get(i).state for i in ids]
     assert states == [State.APPROVED_OFFLINE, State.DECLINED_AFTER_FORWARD, State.FORWARDED]
     assert "409 id_conflict" in engine.queue_status().last_error
+    assert engine.queue_status().declined_offline == 1  # the merchant's loss, on the screen
+    engine.journal.close_batch("balanced", "{}")
+    assert engine.queue_status().declined_offline == 0  # counted per open batch
 
 
 async def test_forwarded_answers_share_journal_commits_and_a_stale_one_is_parked(
