@@ -52,21 +52,19 @@ def parse_command(args: argparse.Namespace) -> int:
     raise NotAPaymentCode(_not_a_payment_code(text))
 
 
+def _unreadable(kind: str, sentence: str, args: argparse.Namespace) -> int:
+    """Report a code that does not parse at all (exit 2)."""
+    _report(
+        {"kind": kind, "crc_ok": False, "errors": [sentence], "warnings": [], "fields": {}}, args
+    )
+    return 2
+
+
 def _parse_mpm(text: str, args: argparse.Namespace) -> int:
     try:
         code = read_merchant_code(text)
     except PayloadSyntaxError as error:
-        _report(
-            {
-                "kind": "mpm",
-                "crc_ok": False,
-                "errors": [error.sentence],
-                "warnings": [],
-                "fields": {},
-            },
-            args,
-        )
-        return 2
+        return _unreadable("mpm", error.sentence, args)
     errors = code.errors(strict=args.strict)
     result = {
         "kind": "mpm",
@@ -83,17 +81,7 @@ def _parse_cpm(text: str, args: argparse.Namespace) -> int:
     try:
         code = parse_consumer_code(text)
     except CpmError as error:
-        _report(
-            {
-                "kind": "cpm",
-                "crc_ok": False,
-                "errors": [error.sentence],
-                "warnings": [],
-                "fields": {},
-            },
-            args,
-        )
-        return 2
+        return _unreadable("cpm", error.sentence, args)
     warnings = list(code.warnings)
     result = {
         "kind": "cpm",
