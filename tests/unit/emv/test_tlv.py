@@ -155,6 +155,15 @@ def test_scan_refuses_what_decode_refuses(data: bytes, group: str) -> None:
     _same_reading(data, group)
 
 
+@given(st.lists(_trees, min_size=1, max_size=4), st.data())
+def test_scan_and_decode_agree_on_damaged_answers(objects: list[Tlv], data: st.DataObject) -> None:
+    encoded = bytearray(tlv.encode(objects))
+    at = data.draw(st.integers(0, len(encoded) - 1))
+    encoded[at] = data.draw(st.integers(0, 255))  # one byte changed: tag, length or value
+    cut = data.draw(st.integers(0, len(encoded)))  # and maybe cut short
+    _same_reading(bytes(encoded[:cut]), data.draw(st.sampled_from(["70", "77", "A5"])))
+
+
 def test_scan_groups_the_ppse_entries() -> None:
     data = bytes.fromhex(
         "6F31840E325041592E5359532E4444463031A51FBF0C1C"
