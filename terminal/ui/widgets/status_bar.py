@@ -26,9 +26,21 @@ def age(oldest: datetime | None, now: datetime) -> str:
     return f"{seconds // 86400}d"
 
 
-def status_text(snapshot: StatusSnapshot, now: datetime) -> Text:
-    """The bar as text, fitting 80 columns; states are words (and reverse video for trouble),
-    never colour alone."""
+def status_text(snapshot: StatusSnapshot, now: datetime, width: int = 80) -> Text:
+    """The bar as text within `width` cells; states are words (and reverse video for trouble),
+    never colour alone. When everything does not fit, the terminal id goes first, then the
+    devices that are fine, then the queue's age, so trouble always stays readable."""
+    for compact in range(_MOST_COMPACT + 1):
+        text = _bar(snapshot, now, compact)
+        if text.cell_len <= width:
+            break
+    return text
+
+
+_MOST_COMPACT = 3
+
+
+def _bar(snapshot: StatusSnapshot, now: datetime, compact: int) -> Text:
     text = Text()
     if snapshot.gateway_online:
         text.append(" " + _("Bank: online") + " ", style="bold")
@@ -37,14 +49,14 @@ def status_text(snapshot: StatusSnapshot, now: datetime) -> Text:
     text.append("│")
     queue = snapshot.queue
     if queue is not None and queue.count:
-        text.append(
-            " "
-            + _("Queue: {count} · {total} · oldest {age}").format(
+        shown = _("Queue: {count} · {total}").format(
+            count=queue.count, total=active().amount(queue.total)
+        )
+        if compact < 3:
+            shown = _("Queue: {count} · {total} · oldest {age}").format(
                 count=queue.count, total=active().amount(queue.total), age=age(queue.oldest, now)
             )
-            + " ",
-            style="bold reverse" if queue.last_error else "bold",
-        )
+        text.append(" " + shown + " ", style="bold reverse" if queue.last_error else "bold")
     elif queue is not None:
         text.append(" " + _("Queue: empty") + " ")
     text.append("│")
@@ -59,13 +71,16 @@ def status_text(snapshot: StatusSnapshot, now: datetime) -> Text:
     }
     for device, state in snapshot.devices.items():
         trouble = state in ("paper out", "offline", "error")
+        if compact >= 2 and not trouble:
+            continue
         text.append(" ")
         text.append(
             f"{labels.get(device, device)} {states.get(state, state)}",
             style="bold reverse" if trouble else "",
         )
-    text.append(" │ ")
-    text.append(snapshot.terminal_id, style="dim")
+    if compact < 1:
+        text.append(" │ ")
+        text.append(snapshot.terminal_id, style="dim")
     if snapshot.note:
         text.append(f" │ {snapshot.note}", style="bold")
     return text
@@ -84,4 +99,4 @@ class StatusBar(Static):
 
     def refresh_status(self) -> None:
         app: PostermApp = self.app  # type: ignore[assignment]
-        self.update(status_text(app.status(), datetime.now(UTC)))
+        self.update(status_text(app.status(), datetime.now(UTC), self.size.width or 80))
