@@ -84,9 +84,10 @@ def _profile_rows(profile: str, runs: int, *, own_cpu: bool = True) -> list[Row]
     sim = subprocess.Popen(
         [*SIM, "--profile", profile, "--reader", path, "--taps", str(runs + 1), "--timeout", "120"],
         stderr=subprocess.DEVNULL,
-        preexec_fn=(lambda: os.sched_setaffinity(0, split[1])) if split else None,
     )
-    if split:
+    if split:  # pinned from here (no preexec_fn: this process may have threads by now);
+        # the card is still importing, its worker threads start later and inherit the CPU
+        os.sched_setaffinity(sim.pid, split[1])
         os.sched_setaffinity(0, split[0])
     config = KernelConfig.from_settings(Settings())
     reader = NfcReader(path)
