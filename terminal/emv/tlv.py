@@ -5,6 +5,10 @@ Decoding keeps repeated tags in order (a PPSE answer holds several `61` template
 children and raises `TlvError` with the offset for anything malformed: a truncated tag or
 value, an indefinite or over-long length, a tag longer than four bytes, or nesting deeper than
 `max_depth`. Tags are upper-case hex strings ("9F26"), the form PROTOCOL.md carries.
+
+One reader, `scan`, does it all in a single loop: the kernel takes its flat views (first
+template, primitives, groups) between two card commands, `decode` asks it for the tree.
+`tests/unit/emv/reference_tlv.py` is a plain recursive reader it is checked against.
 """
 
 from __future__ import annotations
@@ -80,74 +84,11 @@ def _read_tag(data: bytes, pos: int) -> tuple[str, int]:
 
 def decode(data: bytes, *, max_depth: int = MAX_DEPTH) -> list[Tlv]:
     """All objects in `data`, in order, constructed ones parsed into children."""
-    data = bytes(data)
-    return _decode(data, 0, len(data), max_depth)
-
-
-def _decode(data: bytes, pos: int, end: int, depth_left: int) -> list[Tlv]:
-    # One pass over the caller's buffer with absolute offsets: error positions point into
-    # the card's answer, and only values are copied.
-    if depth_left < 0:
-        raise TlvError("templates nested too deep", pos)
-    objects: list[Tlv] = []
-    while pos < end:
-        first = data[pos]
-        if first == 0x00 or first == 0xFF:
-            pos += 1
-            continue
-        tag, pos, length = _header(data, pos, end)
-        value = data[pos : pos + length]
-        if first & 0x20:
-            children = tuple(_decode(data, pos, pos + length, depth_left - 1))
-            objects.append(Tlv(tag, value, children))
-        else:
-            objects.append(Tlv(tag, value))
-        pos += length
-    return objects
-
-
-def _header(data: bytes, pos: int, end: int) -> tuple[str, int, int]:
-    """Tag, value offset and value length of the object at `pos`, all checked against `end`."""
-    start = pos
-    first = data[pos]
-    pos += 1
-    if first & 0x1F == 0x1F:
-        while True:
-            if pos >= end:
-                raise TlvError("tag cut short", start)
-            byte = data[pos]
-            pos += 1
-            if pos - start > _MAX_TAG_BYTES:
-                raise TlvError("tag longer than four bytes", start)
-            if not byte & 0x80:
-                break
-    if pos - start == 1:
-        tag = _ONE_BYTE_TAGS[first]
-    elif pos - start == 2:
-        tag = _TWO_BYTE_TAGS[first << 8 | data[start + 1]]
-    else:
-        tag = data[start:pos].hex().upper()
-    if pos >= end:
-        raise TlvError("length missing", pos)
-    length = data[pos]
-    pos += 1
-    if length >= 0x80:
-        count = length & 0x7F
-        if count == 0:
-            raise TlvError("indefinite length is not allowed in EMV", pos - 1)
-        if count > _MAX_LENGTH_BYTES:
-            raise TlvError(f"length of {count} bytes is not allowed", pos - 1)
-        if pos + count > end:
-            raise TlvError("length cut short", pos - 1)
-        length = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    if pos + length > end:
-        raise TlvError(f"value of tag {tag} cut short ({length} bytes announced)", start)
-    return tag, pos, length
+    return scan(data, max_depth=max_depth, tree=True).objects
 
 
 class Scan(NamedTuple):
-    """A card answer read flat in one pass: what the kernel needs, without an object tree."""
+    """A card answer read in one pass: flat views for the kernel, the object tree on request."""
 
     first: str
     """Tag of the first object ("" for an empty answer): the template the answer is."""
@@ -158,39 +99,85 @@ class Scan(NamedTuple):
     groups: list[dict[str, bytes]]
     """The primitives inside each template tagged one of `groups`, in order (a PPSE answer's
     `61` entries); a template of those tags nested in another belongs to the outer one."""
+    objects: list[Tlv]
+    """The objects as a tree (`decode`); empty unless asked for with `tree=True`."""
 
 
-def scan(data: bytes, groups: tuple[str, ...] = (), *, max_depth: int = MAX_DEPTH) -> Scan:
-    """`data` checked exactly as `decode` checks it, read into a `Scan`.
+def scan(
+    data: bytes, groups: tuple[str, ...] = (), *, max_depth: int = MAX_DEPTH, tree: bool = False
+) -> Scan:
+    """Read and check `data` in one pass over the caller's buffer.
 
-    The kernel reads every card answer between two commands while the card waits in the
-    field: this builds two dicts and a list where `decode` builds a tuple per object.
+    Error offsets point into `data`. The kernel reads every card answer between two commands
+    while the card waits in the field, so this is one loop without a call or an object per
+    data object unless the tree is asked for.
     """
     data = bytes(data)
     first_tag = ""
     found: dict[str, bytes] = {}
     templates: list[str] = []
     grouped: list[dict[str, bytes]] = []
-    opened: list[tuple[int, dict[str, bytes] | None]] = []  # enclosing ends, innermost last
+    # Enclosing templates, innermost last: their end, group, siblings list, tag and value.
+    opened: list[tuple[int, dict[str, bytes] | None, list[Tlv], str, bytes]] = []
     group: dict[str, bytes] | None = None
+    top: list[Tlv] = []
+    siblings = top
     pos, end = 0, len(data)
     while True:
         if pos >= end:
             if not opened:
-                return Scan(first_tag, found, templates, grouped)
-            end, group = opened.pop()
+                return Scan(first_tag, found, templates, grouped, top)
+            end, group, parent, tag, value = opened.pop()
+            if tree:
+                parent.append(Tlv(tag, value, tuple(siblings)))
+            siblings = parent
             continue
         first = data[pos]
         if first == 0x00 or first == 0xFF:
             pos += 1
             continue
-        tag, pos, length = _header(data, pos, end)
+        start = pos
+        pos += 1
+        if first & 0x1F == 0x1F:
+            while True:
+                if pos >= end:
+                    raise TlvError("tag cut short", start)
+                byte = data[pos]
+                pos += 1
+                if pos - start > _MAX_TAG_BYTES:
+                    raise TlvError("tag longer than four bytes", start)
+                if not byte & 0x80:
+                    break
+            if pos - start == 2:
+                tag = _TWO_BYTE_TAGS[first << 8 | data[start + 1]]
+            else:
+                tag = data[start:pos].hex().upper()
+        else:
+            tag = _ONE_BYTE_TAGS[first]
+        if pos >= end:
+            raise TlvError("length missing", pos)
+        length = data[pos]
+        pos += 1
+        if length >= 0x80:
+            count = length & 0x7F
+            if count == 0:
+                raise TlvError("indefinite length is not allowed in EMV", pos - 1)
+            if count > _MAX_LENGTH_BYTES:
+                raise TlvError(f"length of {count} bytes is not allowed", pos - 1)
+            if pos + count > end:
+                raise TlvError("length cut short", pos - 1)
+            length = int.from_bytes(data[pos : pos + count], "big")
+            pos += count
+        if pos + length > end:
+            raise TlvError(f"value of tag {tag} cut short ({length} bytes announced)", start)
         first_tag = first_tag or tag
         if first & 0x20:
             if len(opened) >= max_depth:
                 raise TlvError("templates nested too deep", pos)
             templates.append(tag)
-            opened.append((end, group))
+            opened.append((end, group, siblings, tag, data[pos : pos + length] if tree else b""))
+            if tree:
+                siblings = []
             end = pos + length
             if group is None and tag in groups:
                 group = {}
@@ -202,6 +189,8 @@ def scan(data: bytes, groups: tuple[str, ...] = (), *, max_depth: int = MAX_DEPT
             found[tag] = value
         if group is not None and tag not in group:
             group[tag] = value
+        if tree:
+            siblings.append(Tlv(tag, value))
 
 
 def encode_length(length: int) -> bytes:

@@ -10,6 +10,8 @@ from terminal.emv import tlv
 from terminal.emv.errors import TlvError
 from terminal.emv.tlv import Tlv
 
+from .reference_tlv import reference_decode
+
 
 def test_ppse_answer_keeps_both_applications_in_order() -> None:
     data = bytes.fromhex(
@@ -130,15 +132,19 @@ def _outermost(objects: tuple[Tlv, ...] | list[Tlv], tag: str) -> list[Tlv]:
 
 
 def _same_reading(data: bytes, group: str) -> None:
-    """`scan` reads `data` exactly as `decode` + `primitives` do, errors included."""
+    """`scan` reads `data` as the plain recursive reader does, errors included, and its flat
+    views agree with the tree (`primitives`, `walk`)."""
     try:
-        objects = tlv.decode(data)
+        objects = reference_decode(data)
     except TlvError as expected:
-        with pytest.raises(TlvError) as caught:
-            tlv.scan(data, (group,))
-        assert (caught.value.reason, caught.value.offset) == (expected.reason, expected.offset)
+        for tree in (False, True):
+            with pytest.raises(TlvError) as caught:
+                tlv.scan(data, (group,), tree=tree)
+            assert (caught.value.reason, caught.value.offset) == (expected.reason, expected.offset)
         return
+    assert tlv.decode(data) == objects
     read = tlv.scan(data, (group,))
+    assert read.objects == []  # the tree only when asked for
     assert read.first == (objects[0].tag if objects else "")
     assert read.primitives == tlv.primitives(objects)
     assert read.templates == [o.tag for o in tlv.walk(objects) if o.constructed]
@@ -175,6 +181,19 @@ def test_scan_groups_the_ppse_entries() -> None:
     assert read.templates == ["6F", "A5", "BF0C", "61", "61"]
     assert [g["4F"].hex().upper() for g in read.groups] == ["A0000000031010", "A0000000041010"]
     assert read.primitives["84"] == b"2PAY.SYS.DDF01"
+
+
+@pytest.mark.parametrize("levels", [tlv.MAX_DEPTH, tlv.MAX_DEPTH + 1])
+def test_nesting_limit_is_exact(levels: int) -> None:
+    data = b"\x5a\x01\x12"
+    for _ in range(levels):
+        data = b"\x70" + tlv.encode_length(len(data)) + data
+    _same_reading(data, "70")
+    if levels > tlv.MAX_DEPTH:
+        with pytest.raises(TlvError, match="too deep"):
+            tlv.scan(data)
+    else:
+        assert tlv.scan(data).primitives == {"5A": b"\x12"}
 
 
 def test_scan_refuses_templates_nested_too_deep() -> None:
