@@ -63,23 +63,22 @@ _TWO_BYTE_TAGS = {
 """EMV tags are one or two bytes: their text is looked up, not formatted, per object read."""
 
 
-def _read_tag(data: bytes, pos: int) -> tuple[str, int]:
-    start = pos
-    first = data[pos]
-    pos += 1
-    if first & 0x1F == 0x1F:
-        while True:
-            if pos >= len(data):
-                raise TlvError("tag cut short", start)
-            byte = data[pos]
-            pos += 1
-            if pos - start > _MAX_TAG_BYTES:
-                raise TlvError("tag longer than four bytes", start)
-            if not byte & 0x80:
-                break
+def _multi_byte_tag(data: bytes, start: int, end: int) -> tuple[str, int]:
+    """A tag whose first byte says more follow (low five bits set): its text and the offset
+    after it. One- and two-byte tags are looked up, longer ones formatted."""
+    pos = start + 1
+    while True:
+        if pos >= end:
+            raise TlvError("tag cut short", start)
+        byte = data[pos]
+        pos += 1
+        if pos - start > _MAX_TAG_BYTES:
+            raise TlvError("tag longer than four bytes", start)
+        if not byte & 0x80:
+            break
     if pos - start == 2:
         return _TWO_BYTE_TAGS[data[start] << 8 | data[start + 1]], pos
-    return _ONE_BYTE_TAGS[first] if pos - start == 1 else data[start:pos].hex().upper(), pos
+    return data[start:pos].hex().upper(), pos
 
 
 def decode(data: bytes, *, max_depth: int = MAX_DEPTH) -> list[Tlv]:
@@ -137,23 +136,11 @@ def scan(
             pos += 1
             continue
         start = pos
-        pos += 1
         if first & 0x1F == 0x1F:
-            while True:
-                if pos >= end:
-                    raise TlvError("tag cut short", start)
-                byte = data[pos]
-                pos += 1
-                if pos - start > _MAX_TAG_BYTES:
-                    raise TlvError("tag longer than four bytes", start)
-                if not byte & 0x80:
-                    break
-            if pos - start == 2:
-                tag = _TWO_BYTE_TAGS[first << 8 | data[start + 1]]
-            else:
-                tag = data[start:pos].hex().upper()
+            tag, pos = _multi_byte_tag(data, start, end)
         else:
             tag = _ONE_BYTE_TAGS[first]
+            pos += 1
         if pos >= end:
             raise TlvError("length missing", pos)
         length = data[pos]
@@ -256,14 +243,11 @@ def parse_dol(data: bytes) -> list[tuple[str, int]]:
     pos, end = 0, len(data)
     while pos < end:
         first = data[pos]
-        if first & 0x1F != 0x1F:  # one- and two-byte tags inline: a PDOL is read every tap
+        if first & 0x1F != 0x1F:
             tag = _ONE_BYTE_TAGS[first]
             pos += 1
-        elif pos + 1 < end and data[pos + 1] < 0x80:
-            tag = _TWO_BYTE_TAGS[first << 8 | data[pos + 1]]
-            pos += 2
         else:
-            tag, pos = _read_tag(data, pos)
+            tag, pos = _multi_byte_tag(data, pos, end)
         if pos >= end:
             raise TlvError(f"length of {tag} missing in data object list", pos)
         items.append((tag, data[pos]))
