@@ -19,7 +19,6 @@ is verified against `gateway.ca_file`; plain http is used only for loopback host
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import random
 import ssl
@@ -39,6 +38,7 @@ from terminal.gateway.errors import (
 from terminal.gateway.jose import GatewayKeys
 from terminal.gateway.messages import Answer
 from terminal.gateway.transport import GatewayTransport
+from terminal.loopback import is_loopback
 from terminal.settings import Settings
 
 log = logging.getLogger("terminal.gateway")
@@ -61,15 +61,6 @@ def backoff_s(attempt: int, rng: random.Random) -> float:
     """Full-jitter exponential backoff before retry number `attempt` (1, 2, ...)."""
     ceiling = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (attempt - 1))
     return rng.uniform(ceiling / 2, ceiling)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def tls_context(ca_file: str) -> ssl.SSLContext:
@@ -103,7 +94,7 @@ class GatewayClient:
         for url in self.urls:
             parts = urlsplit(url)
             if parts.scheme == "http" and not (
-                gateway.allow_plain_http_loopback and _is_loopback(parts.hostname or "")
+                gateway.allow_plain_http_loopback and is_loopback(parts.hostname or "")
             ):
                 raise GatewayError(
                     f"Refusing plain http to {url}: only loopback hosts with "

@@ -4,7 +4,6 @@ one, and every problem worded for a technician (see the package docstring for th
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import json
 import os
 import tomllib
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ValidationError
 
 from terminal.errors import PostermError
+from terminal.loopback import is_loopback
 from terminal.money import AmountError
 from terminal.settings.sections import AMOUNT_KEYS, ConfigPath, Settings, is_marked, is_secret
 
@@ -298,7 +298,7 @@ def _check_cross_fields(
         url = getattr(gateway, key)
         if url.startswith("http://"):
             host = urlsplit(url).hostname or ""
-            if not _is_loopback(host):
+            if not is_loopback(host):
                 problems.append(
                     problem(
                         "gateway",
@@ -323,15 +323,6 @@ def _check_cross_fields(
             )
         )
     return problems
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def load_jwk(value: str) -> dict[str, Any]:
