@@ -127,6 +127,17 @@ async def test_online_approval_commits_the_signed_message_before_sending(
     assert engine.transaction(outcome.id).state == "approved"
 
 
+async def test_an_online_sale_waits_for_two_fsyncs_its_request_and_its_result(
+    engine: Engine, bank: ScriptedBank
+) -> None:
+    bank.add(answer("approved", "00", "A1B2C3"))
+    syncs, commits = engine.journal.syncs, engine.journal.commits
+    outcome, _ = await sale(engine)
+    assert outcome.result is Result.APPROVED
+    assert engine.journal.commits - commits == 3  # row, request, result
+    assert engine.journal.syncs - syncs == 2  # the row rides on the request's fsync
+
+
 async def test_online_decline_names_the_code(engine: Engine, bank: ScriptedBank) -> None:
     bank.add(answer("declined", "51", reason=""))
     outcome, _ = await sale(engine)
