@@ -7,11 +7,11 @@ gain is gone. Measured on the 500-advice backlog drain, 8 alternating runs each 
 140-428 and 218-378: noise, no gain).
 
 Why it was added (fb27216): both processes ran one busy asyncio loop plus worker threads that
-commit to SQLite (the journal's group commits, the simulator's commit thread). A worker that returns from its fsync
-must win the GIL back from the loop, and CPython lets the holder keep it for the whole switch
-interval (5 ms by default) before handing it over. Under a backlog that wait, not the disk,
-set the pace then: each journal write took ~7 ms for a 0.4 ms fsync (5,000-advice drain). A
-0.5 ms interval lets the committing thread back in promptly.
+commit to SQLite (the journal's group commits, the simulator's commit thread). A worker that
+returns from its fsync must win the GIL back from the loop, and CPython lets the holder keep it
+for the whole switch interval (5 ms by default) before handing it over. Under a backlog that
+wait, not the disk, set the pace then: each journal write took ~7 ms for a 0.4 ms fsync
+(5,000-advice drain). A 0.5 ms interval lets the committing thread back in promptly.
 """
 
 from __future__ import annotations
