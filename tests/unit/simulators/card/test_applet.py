@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulators.card.applet import SimulatedCard
 from terminal.emv import tlv
-from terminal.emv.sim_card import SimulatedCard
 from terminal.wiring.nfc import translate
 
 from .conftest import CARDS
