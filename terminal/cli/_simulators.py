@@ -16,16 +16,15 @@ SIMULATOR_ONLY = ("simulators", "pyemv")
 
 
 @contextmanager
-def simulators_installed(command: str) -> Iterator[None]:
+def simulators_installed(what: str) -> Iterator[None]:
     """Import the simulator modules inside the block; a `UsageError` naming the fix if the
-    `sim` extra is missing."""
+    `sim` extra is missing (`what` starts the sentence: "The gateway simulator")."""
     try:
         yield
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] not in SIMULATOR_ONLY:
             raise
         raise UsageError(
-            f"{command} needs the simulators, which this installation does not have "
-            f"(no module {error.name!r}): install posterm with its sim extra, "
-            "pip install 'posterm[sim]'."
+            f"{what} needs posterm's simulators, which this installation lacks (no module "
+            f"{error.name!r}): install posterm with its sim extra, pip install 'posterm[sim]'."
         ) from None

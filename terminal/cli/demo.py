@@ -30,7 +30,7 @@ def demo_command(args: argparse.Namespace) -> int:
     from terminal.ui.app import DemoAction
     from terminal.ui.presenter import ScreenCodePresenter
 
-    with simulators_installed("posterm demo"):
+    with simulators_installed("The demo"):
         import simulators.card.cryptogram  # noqa: F401  (its cards and bank need pyemv)
         from simulators.demo import DEMO_CONFIG, DemoStack
 

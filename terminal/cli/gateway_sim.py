@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    with simulators_installed("posterm gateway-sim"):
+    with simulators_installed("The gateway simulator"):
         import simulators.bank.server  # noqa: F401  (all of it, pyemv too, before serving)
         from simulators.bank import serve, split_listen
         from simulators.card.testcards import CARDS_FILE
@@ -83,7 +83,7 @@ def run_command(args: argparse.Namespace) -> int:
 def enroll_command(args: argparse.Namespace) -> int:
     import sys
 
-    with simulators_installed("posterm gateway-sim enroll"):
+    with simulators_installed("The gateway simulator"):
         from simulators.bank.admin import AdminError, enroll
         from simulators.bank.ledger import Ledger
         from simulators.bank.setup import prepare

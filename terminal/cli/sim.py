@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
 
 def card_command(args: argparse.Namespace) -> int:
     # nfcpy takes a while to import: only the command that needs it pays for it.
-    with simulators_installed("posterm sim card"):
+    with simulators_installed("A simulated card"):
         from simulators.card.present import present_card, profile_summary, simulated_card
         from simulators.card.testcards import CARDS_FILE, load_test_cards
 
