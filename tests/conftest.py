@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from simulators.loopback import free_port
+
 pytest_plugins = ["tests.fixtures.gateway_sim"]
 
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1 that /etc/services does not name (nfcpy's parser)."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        try:
-            socket.getservbyport(port)
-        except OSError:
-            return port
+__all__ = ["free_port"]
 
 
 @pytest.fixture

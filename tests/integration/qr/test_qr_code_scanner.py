@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from drivers.base import Cancelled, DeviceNotFound, Timeout
-from drivers.camera.simulate import empty_frame, render_frame, write_image_sequence
+from simulators.camera import empty_frame, render_frame, write_image_sequence
 from terminal.money import Amount
 from terminal.payment.api import CodePresenter, CodeScanner
 from terminal.settings import load_settings

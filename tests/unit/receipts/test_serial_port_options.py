@@ -19,7 +19,7 @@ import pytest
 from drivers.base import DeviceNotFound, PrinterOffline, PrintLine
 from drivers.display.serial_display import RESET, SerialLineDisplay
 from drivers.printer.escpos_serial import SerialReceiptPrinter
-from drivers.printer.simulator import FakePrinter
+from simulators.printer import FakePrinter
 from tests.conftest import free_port
 
 
