@@ -34,3 +34,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the NFC driver tests against a real reader (nfcpy path, e.g. usb) "
         "instead of the UDP simulator; a person taps a payment card when asked",
     )
+
+
+_MACHINE_FOLDERS = (Path("/var/lib/posterm"), Path("/etc/posterm"))
+"""The default data and configuration folders of a real install: tests must never write there
+(a run that leaves files behind changes what the next run on the same machine sees)."""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _machine_folders_untouched() -> object:
+    before = {folder: folder.exists() for folder in _MACHINE_FOLDERS}
+    yield
+    created = [str(folder) for folder, existed in before.items() if folder.exists() and not existed]
+    if created:
+        pytest.fail(f"the test run created {', '.join(created)}: use a temporary folder")
