@@ -12,15 +12,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from terminal.i18n import N_, _
+from terminal.ui.screens.base import PostermModalScreen
 from terminal.ui.screens.pin_check import pin_refusal
 from terminal.ui.widgets.keys_bar import KeysBar
 
 if TYPE_CHECKING:
-    from terminal.ui.app import PostermApp
     from terminal.wiring.probes import ProbeResult
 
 NO_PIN_SET = N_(
@@ -46,7 +45,7 @@ def probe_lines(results: list[ProbeResult]) -> Text:
     return text
 
 
-class TechnicianScreen(ModalScreen[None]):
+class TechnicianScreen(PostermModalScreen[None]):
     """PIN first; then configuration and probes. F5 runs the probes again, Esc leaves."""
 
     BINDINGS = [
@@ -59,10 +58,6 @@ class TechnicianScreen(ModalScreen[None]):
         self.busy = False
         self.unlocked = False
         self.probing = False
-
-    @property
-    def papp(self) -> PostermApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="technician-dialog", classes="dialog"):
