@@ -119,7 +119,7 @@ class TechnicianScreen(PostermModalScreen[None]):
         self._unlock()
 
     def _unlock(self) -> None:
-        from terminal.cli.config import render_toml
+        from terminal.settings.toml_text import settings_text
 
         self.query_one("#technician-pin").display = False
         self.query_one("#pin-keys").display = False
@@ -127,7 +127,7 @@ class TechnicianScreen(PostermModalScreen[None]):
         body = self.query_one("#technician-body", VerticalScroll)
         body.display = True
         body.focus()
-        self.query_one("#config", Static).update(render_toml(self.papp.settings, docs=False))
+        self.query_one("#config", Static).update(settings_text(self.papp.settings, docs=False))
         self.action_probe()
 
     def action_probe(self) -> None:
