@@ -89,6 +89,15 @@ def test_payment_core_never_imports_textual() -> None:
     assert offenders("terminal/payment", ("textual",)) == []
 
 
+def test_the_operator_screen_never_imports_the_command_line() -> None:
+    found = []
+    for path in sorted((REPO / "terminal" / "ui").rglob("*.py")):
+        for name in imported_modules(path):
+            if name == "terminal.cli" or name.startswith("terminal.cli."):
+                found.append(f"{path.relative_to(REPO)} imports {name}")
+    assert found == []
+
+
 @pytest.mark.parametrize("folder", ["terminal/emv", "terminal/qr"])
 def test_codecs_never_import_hardware_libraries_or_simulators(folder: str) -> None:
     forbidden = ("nfc", "cv2", "serial", "textual", "httpx", "simulators", "pyemv")
