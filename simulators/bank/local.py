@@ -50,18 +50,6 @@ from simulators.card.tap import CARDS
 from simulators.loopback import free_port
 from terminal.security.pan import luhn_valid
 
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
-
-
 _serial = itertools.count(1)
 
 
@@ -86,6 +74,7 @@ class GatewaySim(SimulatorProcess):
     def terminal_config(self, tmp_path: Path, **overrides: Any) -> Path:
         """A complete site TOML for a terminal whose key is enrolled here (see module doc)."""
         from terminal.security.keystore import Keystore
+        from terminal.settings.toml_text import tables_text
 
         sections: dict[str, dict[str, Any]] = {"terminal": {}, "gateway": self.gateway_section()}
         for key, value in overrides.items():
@@ -102,12 +91,9 @@ class GatewaySim(SimulatorProcess):
         data_dir.mkdir(parents=True, exist_ok=True)
         keystore = Keystore.open(data_dir, terminal_id)
         self.enroll(terminal_id, keystore.public_jwks())
-        lines: list[str] = ["# Written by the gateway_sim fixture."]
-        for name, values in sections.items():
-            lines.append(f"\n[{name}]")
-            lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+        text = tables_text(sections, comment="Written by the gateway_sim fixture.")
         path = tmp_path / f"posterm-{terminal_id}.toml"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.write_text(text + "\n", encoding="utf-8")
         return path
 
 
