@@ -14,8 +14,8 @@ demo: $(STAMP)
 	$(BIN)/posterm demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check terminal drivers tests bench
-	$(BIN)/ruff format --check terminal drivers tests bench
+	$(BIN)/ruff check terminal drivers simulators tests bench
+	$(BIN)/ruff format --check terminal drivers simulators tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

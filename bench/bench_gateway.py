@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import Row
+from simulators.bank.local import GatewaySim, new_card
+from simulators.card.tap import CARDS, wire_card_data
 from terminal.gateway.client import GatewayClient
 from terminal.gateway.jose import GatewayKeys, TerminalSigner, sign_compact
 from terminal.gateway.messages import build_request, new_message_id
 from terminal.money import Amount
 from terminal.security.keystore import Keystore
 from terminal.settings import load_settings
-from tests.fixtures.gateway_sim import GatewaySim
-from tests.fixtures.gateway_terminal import CARDS, card_data, new_card
 
 CONCURRENCY = 16
 HEALTH_TIMEOUT_S = 5.0
@@ -49,7 +49,7 @@ class Terminal:
         self.signer = TerminalSigner(Keystore.open(self.settings.data_dir, terminal_id))
         self.card = CARDS[card]
         self.amount = Amount.of(100, "EUR")
-        self.plain = card_data(self.card, self.amount)
+        self.plain = wire_card_data(self.card, self.amount)
         self.seq = 0
 
     def build(self) -> tuple[str, bytes]:

@@ -40,11 +40,11 @@ from pathlib import Path
 from bench.harness import Row
 from drivers.base import Card
 from drivers.nfc import NfcReader
+from simulators.loopback import free_port
 from terminal.emv.kernel import KernelConfig, read_card
 from terminal.emv.terminal_data import Transaction
 from terminal.money import Amount
 from terminal.settings import Settings
-from tests.conftest import free_port
 
 PROFILES = ("visa-credit", "mastercard-debit", "wallet-token")
 SIM = [sys.executable, "-m", "terminal", "sim", "card"]
@@ -185,11 +185,11 @@ def _tap_to_approval(runs: int) -> list[Row]:
     """Card detected (READING_CARD) to the approved outcome, through the real engine and the
     gateway simulator on this machine; skipped when either is not installed."""
     try:
+        from simulators.bank.local import GatewaySim
         from terminal.payment.api import Progress, Result, SaleRequest, Stage
         from terminal.payment.factory import build_engine
         from terminal.settings import load_settings
         from terminal.wiring.nfc import card_capture
-        from tests.fixtures.gateway_sim import GatewaySim
     except ImportError:
         return []
     folder = Path(tempfile.mkdtemp(prefix="bench-nfc-"))

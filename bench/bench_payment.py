@@ -17,7 +17,6 @@ import asyncio
 import os
 import resource
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -33,9 +32,6 @@ from terminal.payment.journal import Change, Journal
 from terminal.payment.states import Event
 
 AREA = "payment"
-REPO = Path(__file__).resolve().parents[1]
-# The test card capture (real ARQCs the simulator checks) lives with the payment tests.
-sys.path.insert(0, str(REPO / "tests" / "integration" / "payment"))
 
 
 def _fsync_rate(folder: Path, count: int = 200) -> float:
@@ -109,7 +105,7 @@ def _median_row(
 
 def _queue_advices(engine: Any, count: int, profile: str) -> list[str]:
     """Commit `count` signed advices for real card data, as offline approvals would."""
-    from payment_cards import card_data
+    from simulators.card.tap import card_data
 
     bank, journal, fingerprint = engine.bank, engine.journal, engine.sales.fingerprint
     amount = Amount.of(100, "EUR")
@@ -210,8 +206,7 @@ def backlog_drain(
 
 def engine_overhead(sim: Any, tmp: Path, sales: int) -> tuple[list[float], list[float]]:
     """Per sale: (engine share of the sale, whole sale in ms)."""
-    from payment_cards import TappedCard
-
+    from simulators.card.tap import TappedCard
     from terminal.payment.api import SaleRequest
     from terminal.payment.factory import build_engine
     from terminal.settings import load_settings
@@ -243,7 +238,7 @@ def engine_overhead(sim: Any, tmp: Path, sales: int) -> tuple[list[float], list[
 
 
 def _with_sim(body: Callable[[Any, Path], list[Row]]) -> list[Row]:
-    from tests.fixtures.gateway_sim import GatewaySim
+    from simulators.bank.local import GatewaySim
 
     with tempfile.TemporaryDirectory() as folder:
         sim = GatewaySim(Path(folder) / "sim")

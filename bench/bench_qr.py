@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.harness import Row
-from drivers.camera.simulate import Degradation, empty_frame, render_frame
 from drivers.qr import open_decoder
+from simulators.camera import Degradation, empty_frame, render_frame
 from terminal.iso_codes import currency
 from terminal.money import Amount
 from terminal.qr.mpm import MerchantCodeRequest, build_merchant_code
@@ -257,7 +257,7 @@ def authorize_latency_row(quick: bool) -> Row | None:
     except ImportError:  # the payment engine (issue 4) is not here yet
         return None
     try:
-        from tests.fixtures.gateway_sim import GatewaySim
+        from simulators.bank.local import GatewaySim
     except ImportError:  # the gateway simulator fixture (issue 3) is not here yet
         return None
     from terminal.payment.api import EntryMethod, Progress, SaleRequest, Stage

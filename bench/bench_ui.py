@@ -76,7 +76,7 @@ class CardInField:
     """A reader with the simulated card always in the field (in process, no radio)."""
 
     def __init__(self, profile: str) -> None:
-        from terminal.wiring.nfc import simulated_card
+        from simulators.card.present import simulated_card
 
         self.card = simulated_card(profile)
 
@@ -135,9 +135,8 @@ async def sales_on_screen(settings: Any, count: int) -> tuple[float, float, floa
 def run(quick: bool) -> list[Row]:
     if shutil.which("tmux") is None:
         return []
-    sys.path.insert(0, str(REPO))
+    from simulators.bank.local import GatewaySim
     from terminal.settings import load_settings
-    from tests.fixtures.gateway_sim import GatewaySim
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="posterm-bench-ui-") as folder:

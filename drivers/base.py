@@ -16,7 +16,7 @@
         └── PrinterOffline
 
 The application (`terminal/`) imports this module only; concrete drivers are opened in
-`terminal/wiring.py`.
+the `terminal/wiring/` package.
 """
 
 from __future__ import annotations

@@ -49,6 +49,6 @@ fi
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
     echo "setup: installing Python packages from pyproject.toml"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip </dev/null
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]' </dev/null
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev,sim]' </dev/null
     touch "$STAMP"
 fi

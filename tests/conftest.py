@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from simulators.loopback import free_port
+
 pytest_plugins = ["tests.fixtures.gateway_sim"]
 
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1 that /etc/services does not name (nfcpy's parser)."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        try:
-            socket.getservbyport(port)
-        except OSError:
-            return port
+__all__ = ["free_port"]
 
 
 @pytest.fixture
@@ -43,3 +34,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the NFC driver tests against a real reader (nfcpy path, e.g. usb) "
         "instead of the UDP simulator; a person taps a payment card when asked",
     )
+
+
+_MACHINE_FOLDERS = (Path("/var/lib/posterm"), Path("/etc/posterm"))
+"""The default data and configuration folders of a real install: tests must never write there
+(a run that leaves files behind changes what the next run on the same machine sees)."""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _machine_folders_untouched() -> object:
+    before = {folder: folder.exists() for folder in _MACHINE_FOLDERS}
+    yield
+    created = [str(folder) for folder, existed in before.items() if folder.exists() and not existed]
+    if created:
+        pytest.fail(f"the test run created {', '.join(created)}: use a temporary folder")

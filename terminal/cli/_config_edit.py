@@ -1,11 +1,12 @@
 """Change one key of the site file safely: validate first, keep the layout, write atomically.
 
-`change_setting` edits the TOML document with tomlkit (comments, order and spacing survive),
-writes the result to a temporary file in the same folder, validates that file exactly as the
-service will load it (defaults + site file), and only then keeps a backup of the old file
-(`NAME.bak`) and renames the new one into place. A crash at any point leaves either the old or
-the new file, whole: rename is atomic on POSIX file systems, and every file is fsync'd before
-it is renamed (and the folder after). A lock file serialises concurrent edits.
+`change_setting` edits the TOML document (`terminal.settings.toml_text.edited_text`: comments,
+order and spacing survive), writes the result to a temporary file in the same folder, validates
+that file exactly as the service will load it (defaults + site file), and only then keeps a
+backup of the old file (`NAME.bak`) and renames the new one into place. A crash at any point
+leaves either the old or the new file, whole: rename is atomic on POSIX file systems, and every
+file is fsync'd before it is renamed (and the folder after). A lock file serialises concurrent
+edits.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import tomlkit
-
 from terminal.errors import UsageError
 
 if TYPE_CHECKING:
@@ -36,7 +35,6 @@ NEW_FILE_HEADER = (
     "check`.\n"
 )
 REDACTED = "<redacted>"
-_ABSENT = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,29 +120,13 @@ def _is_text(annotation: Any) -> bool:
 def show_value(section: str, key: str, value: Any) -> str:
     """A value for output and the audit log: secrets redacted, absent shown as the default."""
     from terminal.settings import is_secret
+    from terminal.settings.toml_text import ABSENT, toml_value
 
-    if value is _ABSENT:
+    if value is ABSENT:
         return "(default)"
     if is_secret(section, key) and value not in ("", None):
         return REDACTED
-    return str(tomlkit.item(value).as_string())
-
-
-def edited_text(text: str, section: str, key: str, value: Any) -> tuple[str, Any]:
-    """The document with `section.key = value`, and the value it had (or _ABSENT)."""
-    document = tomlkit.parse(text)
-    table = document.get(section)
-    if table is None:
-        table = tomlkit.table()
-        document.add(section, table)
-    if not isinstance(table, (tomlkit.items.Table, tomlkit.items.InlineTable)):
-        raise UsageError(f"[{section}] in the site file is not a table; fix the file by hand")
-    old = table.get(key, _ABSENT)
-    if old is not _ABSENT and hasattr(old, "unwrap"):
-        old = old.unwrap()
-    table[key] = value
-    text = tomlkit.dumps(document)
-    return (text if text.endswith("\n") else text + "\n"), old
+    return toml_value(value)
 
 
 @contextlib.contextmanager
@@ -247,6 +229,8 @@ def _change(
     value: Any,
     before_commit: typing.Callable[[Change], None] | None,
 ) -> Change:
+    from terminal.settings.toml_text import edited_text
+
     with _edit_lock(path):
         _remove_stale_temporaries(path)
         try:
@@ -254,10 +238,7 @@ def _change(
         except FileNotFoundError:
             old_bytes = None
         old_text = old_bytes.decode("utf-8") if old_bytes is not None else NEW_FILE_HEADER
-        try:
-            new_text, old_value = edited_text(old_text, section, key, value)
-        except tomlkit.exceptions.TOMLKitError as error:
-            raise UsageError(f"{path} is not valid TOML ({error}); fix it by hand first") from None
+        new_text, old_value = edited_text(old_text, section, key, value, file=str(path))
         tmp = _write_temporary(path, new_text.encode("utf-8"), path)
         try:
             settings = validate_file(tmp, path.name)

@@ -52,8 +52,10 @@ def register(subparsers: Any) -> None:
 
 
 def check_command(args: argparse.Namespace) -> int:
+    from terminal.settings.toml_text import settings_text
+
     settings = settings_from(args, quiet_logs=True)
-    print(render_toml(settings, docs=False))
+    print(settings_text(settings, docs=False))
     sources = ", ".join(settings.sources) or "defaults"
     print(f"configuration OK (read from {sources})", file=sys.stderr)
     return 0
@@ -61,47 +63,14 @@ def check_command(args: argparse.Namespace) -> int:
 
 def show_command(args: argparse.Namespace) -> int:
     from terminal.settings import redacted
+    from terminal.settings.toml_text import settings_text
 
     settings = settings_from(args, quiet_logs=True)
     if args.json:
         print_json(redacted(settings))
     else:
-        print(render_toml(settings, docs=args.docs))
+        print(settings_text(settings, docs=args.docs))
     return 0
-
-
-def render_toml(settings: Settings, *, docs: bool) -> str:
-    """The effective configuration as TOML text, secrets redacted, optionally documented."""
-    from pydantic import BaseModel
-
-    from terminal.settings import redacted
-
-    data = redacted(settings)
-    lines: list[str] = []
-    for section, values in data.items():
-        model = type(getattr(settings, section))
-        assert issubclass(model, BaseModel)
-        if lines:
-            lines.append("")
-        lines.append(f"[{section}]")
-        for key, value in values.items():
-            if docs:
-                doc = model.model_fields[key].description or ""
-                lines.extend(f"# {line.strip()}" for line in doc.splitlines())
-            lines.append(f"{key} = {_toml_value(value)}")
-    return "\n".join(lines)
-
-
-def _toml_value(value: object) -> str:
-    import json
-
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)
 
 
 def set_command(args: argparse.Namespace) -> int:
@@ -150,6 +119,7 @@ def _set(args: argparse.Namespace, path: Path) -> int:
 
 def diff_command(args: argparse.Namespace) -> int:
     from terminal.settings import DEFAULT_FILE, load_settings
+    from terminal.settings.toml_text import toml_value
 
     settings = settings_from(args, quiet_logs=True)
     defaults = load_settings(DEFAULT_FILE, environ={})
@@ -165,8 +135,8 @@ def diff_command(args: argparse.Namespace) -> int:
         if change["section"] != section:
             section = change["section"]
             print(f"[{section}]")
-        print(f"- {change['key']} = {_toml_value(change['default'])}")
-        print(f"+ {change['key']} = {_toml_value(change['value'])}    # from {change['source']}")
+        print(f"- {change['key']} = {toml_value(change['default'])}")
+        print(f"+ {change['key']} = {toml_value(change['value'])}    # from {change['source']}")
     return 0
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from terminal.cli._common import settings_from
+from terminal.cli._simulators import simulators_installed
 from terminal.money import Amount
 
 
@@ -28,7 +29,10 @@ def demo_command(args: argparse.Namespace) -> int:
     from terminal.cli.run import assemble, screen_logging
     from terminal.ui.app import DemoAction
     from terminal.ui.presenter import ScreenCodePresenter
-    from terminal.wiring.demo import DEMO_CONFIG, DemoStack
+
+    with simulators_installed("The demo"):
+        import simulators.card.cryptogram  # noqa: F401  (its cards and bank need pyemv)
+        from simulators.demo import DEMO_CONFIG, DemoStack
 
     print("posterm demo: starting the gateway simulator and simulated devices ...", flush=True)
     stack = DemoStack()

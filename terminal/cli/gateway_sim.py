@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from terminal.cli._simulators import simulators_installed
 from terminal.errors import UsageError
 from terminal.logs import configure_logging
 
@@ -49,8 +50,10 @@ def register(subparsers: Any) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from terminal.emv.testcards import CARDS_FILE
-    from terminal.gateway.sim import serve, split_listen
+    with simulators_installed("The gateway simulator"):
+        import simulators.bank.server  # noqa: F401  (all of it, pyemv too, before serving)
+        from simulators.bank import serve, split_listen
+        from simulators.card.testcards import CARDS_FILE
 
     configure_logging(args.log_level, "stderr")
     try:
@@ -80,9 +83,10 @@ def run_command(args: argparse.Namespace) -> int:
 def enroll_command(args: argparse.Namespace) -> int:
     import sys
 
-    from terminal.gateway.sim.admin import AdminError, enroll
-    from terminal.gateway.sim.ledger import Ledger
-    from terminal.gateway.sim.setup import prepare
+    with simulators_installed("The gateway simulator"):
+        from simulators.bank.admin import AdminError, enroll
+        from simulators.bank.ledger import Ledger
+        from simulators.bank.setup import prepare
 
     text = sys.stdin.read() if args.jwk == "-" else Path(args.jwk).read_text(encoding="utf-8")
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from terminal.cli._common import progress
+from terminal.cli._simulators import simulators_installed
 from terminal.errors import UsageError
 from terminal.logs import configure_logging
 
@@ -42,8 +43,9 @@ def register(subparsers: Any) -> None:
 
 def card_command(args: argparse.Namespace) -> int:
     # nfcpy takes a while to import: only the command that needs it pays for it.
-    from terminal.emv.testcards import CARDS_FILE, load_test_cards
-    from terminal.wiring.nfc import present_card, profile_summary, simulated_card
+    with simulators_installed("A simulated card"):
+        from simulators.card.present import present_card, profile_summary, simulated_card
+        from simulators.card.testcards import CARDS_FILE, load_test_cards
 
     args.cards = args.cards or CARDS_FILE
     configure_logging("WARNING", "stderr")

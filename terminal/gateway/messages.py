@@ -38,21 +38,6 @@ REQUEST_TYPES = (
 )
 ENTRIES = ("nfc", "qr_cpm", "qr_mpm")
 RESULTS = ("approved", "declined", "pending", "expired", "reversed", "balanced", "out_of_balance")
-RESPONSE_CODES = {
-    "00": "approved",
-    "05": "do not honour",
-    "12": "invalid transaction",
-    "13": "invalid amount",
-    "14": "invalid card",
-    "51": "insufficient funds",
-    "54": "expired card",
-    "59": "suspected fraud",
-    "61": "over amount limit",
-    "65": "over frequency limit",
-    "91": "issuer unavailable",
-    "94": "duplicate",
-    "96": "system error",
-}
 TYP_REQUEST = "posterm-request"
 TYP_RESPONSE = "posterm-response"
 

@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
 
 class ScreenCodePresenter:
-    """`terminal.payment.api.CodePresenter` for the operator screen."""
+    """`terminal.payment.api.CodePresenter` for the operator screen: the app draws the code.
+
+    The CLI's presenter, which writes the code as text, is `terminal.wiring.camera`'s
+    `TextCodePresenter`.
+    """
 
     def __init__(self) -> None:
         self._app: PostermApp | None = None

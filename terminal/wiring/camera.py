@@ -46,8 +46,8 @@ def code_scanner(settings: Settings) -> CameraCodeScanner | None:
 
 def code_presenter(settings: Settings, write: Callable[[str], None] | None = None) -> CodePresenter:
     """The screen (stderr unless `write` is given) plus the customer display if configured."""
-    screen = ScreenCodePresenter(write or _stderr, ansi=False)
-    presenters: list[CodePresenter] = [screen]
+    text = TextCodePresenter(write or _stderr, ansi=False)
+    presenters: list[CodePresenter] = [text]
     display = _open_display(settings)
     if display is not None:
         presenters.append(LineDisplayPresenter(display))
@@ -157,8 +157,12 @@ class CameraCodeScanner:
             source.close()
 
 
-class ScreenCodePresenter:
-    """Draws the merchant-presented code as half-block text (e.g. on the CLI's stderr)."""
+class TextCodePresenter:
+    """Draws the merchant-presented code as half-block text on a text stream (the CLI's stderr).
+
+    Not the operator screen's presenter (`terminal.ui.presenter.ScreenCodePresenter`), which
+    hands the code to the Textual app to draw.
+    """
 
     def __init__(self, write: Callable[[str], None], *, ansi: bool = False) -> None:
         self._write = write

@@ -1,5 +1,7 @@
-"""NFC wiring: the reader named by `devices.nfc`, the engine's `CardCapture` over it, and the
-simulated card that `posterm sim card` presents.
+"""NFC wiring: the reader named by `devices.nfc` and the engine's `CardCapture` over it.
+
+Nothing here loads a simulator: the simulated card that `posterm sim card` presents lives in
+`simulators.card.present`, so a sale on a real reader never imports test cards or pyemv.
 
 The wait for a tap and the kernel run in a worker thread (`asyncio.to_thread`): the event loop
 never blocks. Cancelling the sale (the `cancel` event, or cancelling the awaiting task) makes
@@ -13,9 +15,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 from drivers.base import (
     Cancelled,
@@ -28,7 +28,7 @@ from drivers.base import (
     NotAPaymentCard,
     Timeout,
 )
-from drivers.nfc import CardEmulator, NfcReader
+from drivers.nfc import NfcReader
 from terminal.emv.card_data import CardData
 from terminal.emv.errors import (
     EmvError,
@@ -39,13 +39,9 @@ from terminal.emv.errors import (
     TapTimedOut,
 )
 from terminal.emv.kernel import KernelConfig, check_limits, read_card
-from terminal.emv.sim_card import SimulatedCard
 from terminal.emv.terminal_data import Transaction
-from terminal.emv.testcards import CARDS_FILE, TestCard, load_test_cards
-from terminal.errors import UsageError
 from terminal.money import Amount
 from terminal.payment.api import Progress, ProgressCallback, Stage
-from terminal.security.pan import mask_pan
 from terminal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -174,49 +170,3 @@ class NfcCardCapture:
             if self._reader is not None:
                 self._reader.close()
                 self._reader = None
-
-
-def simulated_card(profile: str, cards_file: Path = CARDS_FILE) -> SimulatedCard:
-    cards = load_test_cards(cards_file)
-    if profile not in cards:
-        raise UsageError(f"No card profile '{profile}' — known profiles: {', '.join(cards)}.")
-    return SimulatedCard(cards[profile], cards)
-
-
-def present_card(
-    card: SimulatedCard,
-    reader_path: str,
-    *,
-    taps: int | None = None,
-    duration_s: float | None = None,
-    stop: threading.Event | None = None,
-    on_tap_end: Callable[[int, str], None] | None = None,
-) -> int:
-    """Present `card` to the reader at `reader_path` (udp:HOST:PORT); the taps served."""
-    try:
-        emulator = CardEmulator(
-            reader_path, card.handle, technology=card.technology, on_tap=card.reset
-        )
-    except DriverError as error:
-        raise ReaderUnavailable(error.sentence) from None
-    served = 0
-    end = None if duration_s is None else time.monotonic() + duration_s
-    try:
-        while taps is None or served < taps:
-            remaining = None if end is None else max(0.0, end - time.monotonic())
-            if remaining == 0.0:
-                break
-            more = emulator.serve(taps=1, stop=stop, duration_s=remaining)
-            if not more:
-                break
-            served += 1
-            if on_tap_end is not None:
-                on_tap_end(served, emulator.last_reason)
-    finally:
-        emulator.close()
-    return served
-
-
-def profile_summary(profile: TestCard) -> str:
-    kind = "phone wallet" if profile.wallet else "card"
-    return f"{profile.name}: {profile.label} {kind} {mask_pan(profile.pan)} ({profile.behaviour})"

@@ -1,6 +1,6 @@
 """The operator screen on the real engine, the real gateway simulator and the real NFC stack:
-the terminal reads `udp:localhost:PORT` with nfcpy, and a simulated card (terminal/emv/sim_card
-through `terminal.wiring.nfc.present_card`) is tapped on the other side in a thread, answering
+the terminal reads `udp:localhost:PORT` with nfcpy, and a simulated card (simulators/card/applet.py
+through `simulators.card.present.present_card`) is tapped on the other side in a thread, answering
 with cryptograms the simulator verifies."""
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from typing import Any
 
 import cv2
 
-from drivers.camera.simulate import empty_frame, render_frame
+from simulators.camera import empty_frame, render_frame
+from simulators.card.present import present_card, simulated_card
 from terminal.payment.factory import build_engine
 from terminal.settings import Settings, load_settings
 from terminal.ui.app import PostermApp, build_app
 from terminal.ui.presenter import ScreenCodePresenter
 from terminal.wiring.camera import code_scanner
-from terminal.wiring.nfc import card_capture, present_card, simulated_card
+from terminal.wiring.nfc import card_capture
 from tests.conftest import free_port
 from tests.ui.helpers import cheap_pin_hash
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.widgets import DataTable
 
 from drivers.printer.escpos_serial import SerialReceiptPrinter
-from drivers.printer.simulator import FakePrinter
+from simulators.printer import FakePrinter
 from terminal.money import Amount
 from terminal.receipts.printing import ReceiptPrinting
 from terminal.settings import Settings

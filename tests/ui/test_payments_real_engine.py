@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from drivers.printer.simulator import FakePrinter
+from simulators.printer import FakePrinter
 from terminal.ecr.server import EcrServer
 from terminal.ui.screens.end_of_day import EndOfDayScreen
 from terminal.ui.screens.history import HistoryScreen

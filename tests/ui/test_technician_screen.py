@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from drivers.printer.simulator import FakePrinter
+from simulators.printer import FakePrinter
 from terminal.security.audit import AuditLog
 from terminal.settings import Settings
 from terminal.ui.app import PostermApp, build_app

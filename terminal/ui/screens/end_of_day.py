@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
@@ -17,11 +15,9 @@ from terminal.errors import PostermError
 from terminal.i18n import N_, _, active
 from terminal.i18n.words import entry_label, result_label, type_label
 from terminal.payment.api import BatchResult, Totals
+from terminal.ui.screens.base import PostermScreen
 from terminal.ui.widgets.keys_bar import KeysBar
 from terminal.ui.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    from terminal.ui.app import PostermApp
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +43,7 @@ def batch_text(result: BatchResult) -> Text:
     return text
 
 
-class EndOfDayScreen(Screen[None]):
+class EndOfDayScreen(PostermScreen[None]):
     BINDINGS = [
         Binding("escape", "back", N_("Back"), show=False),
         Binding("b", "close_batch", N_("Close batch"), show=False),
@@ -60,10 +56,6 @@ class EndOfDayScreen(Screen[None]):
         self.confirming = False
         self.closing = False
         self.batch_result: BatchResult | None = None
-
-    @property
-    def papp(self) -> PostermApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(_("End of day"), id="title")

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
 from terminal.i18n import N_, _, active
 from terminal.i18n.words import result_label, type_label
 from terminal.payment.api import TransactionView
+from terminal.ui.screens.base import PostermScreen
 from terminal.ui.widgets.keys_bar import KeysBar
 from terminal.ui.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    from terminal.ui.app import PostermApp
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +27,7 @@ def short_entry(entry: str) -> str:
     )
 
 
-class HistoryScreen(Screen[None]):
+class HistoryScreen(PostermScreen[None]):
     BINDINGS = [
         Binding("escape", "back", N_("Back"), show=False),
         Binding("slash", "search", N_("Search"), show=False),
@@ -41,10 +37,6 @@ class HistoryScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.rows: dict[str, TransactionView] = {}
-
-    @property
-    def papp(self) -> PostermApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(_("History"), id="title")

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from terminal.i18n import N_
 from terminal.payment.api import TransactionView
 from terminal.receipts import Copy, receipt_for, receipt_text
+from terminal.ui.screens.base import PostermModalScreen
 from terminal.ui.widgets.keys_bar import KeysBar
 
-if TYPE_CHECKING:
-    from terminal.ui.app import PostermApp
 
-
-class ReceiptScreen(ModalScreen[None]):
+class ReceiptScreen(PostermModalScreen[None]):
     BINDINGS = [Binding("escape,r,enter", "back", N_("Back"), show=False)]
 
     def __init__(self, view: TransactionView, copy: Copy = Copy.CUSTOMER) -> None:
@@ -28,8 +23,7 @@ class ReceiptScreen(ModalScreen[None]):
         self.copy = copy
 
     def compose(self) -> ComposeResult:
-        app: PostermApp = self.app  # type: ignore[assignment]
-        text = receipt_text(receipt_for(self.view, app.settings, self.copy), 42)
+        text = receipt_text(receipt_for(self.view, self.papp.settings, self.copy), 42)
         with Vertical(id="receipt-dialog", classes="dialog"):
             with VerticalScroll():
                 yield Static(text, markup=False, id="receipt-text")

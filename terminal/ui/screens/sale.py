@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Digits, Static
 
 from terminal.i18n import N_, _, active
@@ -36,11 +34,9 @@ from terminal.ui.messages import (
     SaleProgress,
 )
 from terminal.ui.outcome_text import receipt_view, result_panel
+from terminal.ui.screens.base import PostermScreen
 from terminal.ui.widgets.keys_bar import KeysBar
 from terminal.ui.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    from terminal.ui.app import PostermApp
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +74,7 @@ RESULT_KEYS = [
 ]
 
 
-class SaleScreen(Screen[None]):
+class SaleScreen(PostermScreen[None]):
     """Amount entry, method choice and the live status panel."""
 
     BINDINGS = [
@@ -106,10 +102,6 @@ class SaleScreen(Screen[None]):
         self._entry: AmountEntry | None = None
         self._amount_shown: Amount | None = None
         self._qr_screen: object | None = None
-
-    @property
-    def papp(self) -> PostermApp:
-        return self.app  # type: ignore[return-value]
 
     @property
     def entry(self) -> AmountEntry:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from terminal.i18n import N_, _, active
@@ -18,11 +16,9 @@ from terminal.i18n.words import decline_reason
 from terminal.money import Amount, AmountError
 from terminal.payment.api import Outcome, Progress, Result, TransactionView
 from terminal.payment.errors import PaymentError
+from terminal.ui.screens.base import PostermModalScreen
 from terminal.ui.screens.pin_check import pin_refusal
 from terminal.ui.widgets.keys_bar import KeysBar
-
-if TYPE_CHECKING:
-    from terminal.ui.app import PostermApp
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +30,7 @@ def remaining(view: TransactionView) -> Amount:
     return view.amount - view.refunded
 
 
-class SupervisorScreen(ModalScreen[bool]):
+class SupervisorScreen(PostermModalScreen[bool]):
     """Dismisses with True once the refund or void went through."""
 
     BINDINGS = [Binding("escape", "close", N_("Back"), show=False)]
@@ -45,10 +41,6 @@ class SupervisorScreen(ModalScreen[bool]):
         self.view = view
         self.done = False
         self.busy = False
-
-    @property
-    def papp(self) -> PostermApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         tr = active()

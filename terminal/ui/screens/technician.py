@@ -12,15 +12,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from terminal.i18n import N_, _
+from terminal.ui.screens.base import PostermModalScreen
 from terminal.ui.screens.pin_check import pin_refusal
 from terminal.ui.widgets.keys_bar import KeysBar
 
 if TYPE_CHECKING:
-    from terminal.ui.app import PostermApp
     from terminal.wiring.probes import ProbeResult
 
 NO_PIN_SET = N_(
@@ -46,7 +45,7 @@ def probe_lines(results: list[ProbeResult]) -> Text:
     return text
 
 
-class TechnicianScreen(ModalScreen[None]):
+class TechnicianScreen(PostermModalScreen[None]):
     """PIN first; then configuration and probes. F5 runs the probes again, Esc leaves."""
 
     BINDINGS = [
@@ -59,10 +58,6 @@ class TechnicianScreen(ModalScreen[None]):
         self.busy = False
         self.unlocked = False
         self.probing = False
-
-    @property
-    def papp(self) -> PostermApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="technician-dialog", classes="dialog"):
@@ -124,7 +119,7 @@ class TechnicianScreen(ModalScreen[None]):
         self._unlock()
 
     def _unlock(self) -> None:
-        from terminal.cli.config import render_toml
+        from terminal.settings.toml_text import settings_text
 
         self.query_one("#technician-pin").display = False
         self.query_one("#pin-keys").display = False
@@ -132,7 +127,7 @@ class TechnicianScreen(ModalScreen[None]):
         body = self.query_one("#technician-body", VerticalScroll)
         body.display = True
         body.focus()
-        self.query_one("#config", Static).update(render_toml(self.papp.settings, docs=False))
+        self.query_one("#config", Static).update(settings_text(self.papp.settings, docs=False))
         self.action_probe()
 
     def action_probe(self) -> None:

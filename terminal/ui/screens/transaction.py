@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from terminal.i18n import N_, _, active
 from terminal.payment.api import TransactionView
 from terminal.receipts import Copy, receipt_for, receipt_text
 from terminal.ui.messages import ReceiptPrinted
+from terminal.ui.screens.base import PostermModalScreen
 from terminal.ui.widgets.keys_bar import KeysBar
-
-if TYPE_CHECKING:
-    from terminal.ui.app import PostermApp
 
 KEYS = [("R", N_("Refund")), ("V", N_("Void")), ("P", N_("Reprint")), ("Esc", N_("Back"))]
 
@@ -26,7 +21,7 @@ def approved_sale(view: TransactionView) -> bool:
     return view.type == "sale" and (view.result or view.state) in ("approved", "approved_offline")
 
 
-class TransactionScreen(ModalScreen[None]):
+class TransactionScreen(PostermModalScreen[None]):
     BINDINGS = [
         Binding("escape", "back", N_("Back"), show=False),
         Binding("r", "refund", N_("Refund"), show=False),
@@ -37,10 +32,6 @@ class TransactionScreen(ModalScreen[None]):
     def __init__(self, view: TransactionView) -> None:
         super().__init__()
         self.view = view
-
-    @property
-    def papp(self) -> PostermApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="txn-dialog", classes="dialog"):

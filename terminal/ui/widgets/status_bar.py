@@ -9,9 +9,10 @@ from rich.text import Text
 from textual.widgets import Static
 
 from terminal.i18n import _, active
+from terminal.ui.running_app import running_app
 
 if TYPE_CHECKING:
-    from terminal.ui.app import PostermApp, StatusSnapshot
+    from terminal.ui.app import StatusSnapshot
 
 
 def age(oldest: datetime | None, now: datetime) -> str:
@@ -98,5 +99,5 @@ class StatusBar(Static):
         self.set_interval(1.0, self.refresh_status)
 
     def refresh_status(self) -> None:
-        app: PostermApp = self.app  # type: ignore[assignment]
-        self.update(status_text(app.status(), datetime.now(UTC), self.size.width or 80))
+        status = running_app(self).status()
+        self.update(status_text(status, datetime.now(UTC), self.size.width or 80))

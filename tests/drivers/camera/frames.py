@@ -24,7 +24,7 @@ def write_frame_atomically(frame: Frame, path: Path) -> None:
 
 
 def sequence(frames: Iterable[Frame], folder: Path, *, follow: bool = False) -> str:
-    from drivers.camera.simulate import write_image_sequence
+    from simulators.camera import write_image_sequence
 
     device = write_image_sequence(frames, folder)
     return device if follow else f"{device}?follow=0"

@@ -11,7 +11,7 @@ import pytest
 
 from drivers.base import CameraError, DeviceLost, DeviceNotFound
 from drivers.camera import OpenCvCamera, open_camera, parse_camera_device
-from drivers.camera.simulate import Degradation, empty_frame, render_frame, write_video
+from simulators.camera import Degradation, empty_frame, render_frame, write_video
 
 from .frames import PAYLOAD, sequence, write_frame_atomically
 

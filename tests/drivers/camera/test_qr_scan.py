@@ -11,7 +11,6 @@ import pytest
 
 from drivers.base import Cancelled, DeviceNotFound, DriverError, Timeout
 from drivers.camera import open_camera
-from drivers.camera.simulate import empty_frame, render_frame
 from drivers.qr import (
     CodeDeduplicator,
     MultipleCodes,
@@ -19,6 +18,7 @@ from drivers.qr import (
     open_decoder,
     scan_for_code,
 )
+from simulators.camera import empty_frame, render_frame
 
 from .frames import PAYLOAD, sequence
 

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from drivers.nfc import CardEmulator, IsoDepParameters, NfcReader
-from terminal.emv.sim_card import SimulatedCard
-from terminal.emv.testcards import load_test_cards
+from drivers.nfc import NfcReader
+from simulators.card.applet import SimulatedCard
+from simulators.card.emulator import CardEmulator
+from simulators.card.isodep import IsoDepParameters
+from simulators.card.testcards import load_test_cards
 from tests.conftest import free_port
 from tests.drivers.nfc.udp_field import wait_listening
 

@@ -18,9 +18,10 @@ from drivers.base import (
     NotAPaymentCard,
     Timeout,
 )
-from drivers.nfc import IsoDepParameters, NfcReader
+from drivers.nfc import NfcReader
+from simulators.card.cryptogram import verify_arqc
+from simulators.card.isodep import IsoDepParameters
 from terminal.emv.card_data import CardData
-from terminal.emv.cryptogram import verify_arqc
 from terminal.emv.kernel import KernelConfig, read_card
 from terminal.emv.terminal_data import Transaction
 from terminal.money import Amount

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from drivers.printer.simulator import FakePrinter
-from terminal.wiring.nfc import present_card, simulated_card
+from simulators.card.present import present_card, simulated_card
+from simulators.printer import FakePrinter
 from tests.conftest import free_port
 from tests.unit.receipts.escpos_decode import decode
 

@@ -15,8 +15,9 @@ import pytest
 
 from drivers.base import DeviceNotFound
 from drivers.nfc import NfcReader
+from simulators.card.cryptogram import verify_arqc
+from simulators.card.testcards import load_test_cards
 from terminal.emv.card_data import CardData
-from terminal.emv.cryptogram import verify_arqc
 from terminal.emv.errors import (
     ContactlessLimitExceeded,
     EmvError,
@@ -24,7 +25,6 @@ from terminal.emv.errors import (
     TapCancelled,
     TapTimedOut,
 )
-from terminal.emv.testcards import load_test_cards
 from terminal.logs import configure_logging
 from terminal.money import Amount
 from terminal.payment.api import Progress, Result, Stage

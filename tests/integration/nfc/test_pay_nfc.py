@@ -23,11 +23,11 @@ import pytest
 from tests.conftest import free_port
 
 pytest.importorskip("terminal.payment.engine", reason="needs the payment engine (issue 4)")
-pytest.importorskip("terminal.gateway.sim", reason="needs the gateway simulator (issue 3)")
+pytest.importorskip("simulators.bank", reason="needs the gateway simulator (issue 3)")
 
-from drivers.nfc import CardEmulator
-from terminal.emv.sim_card import SimulatedCard
-from terminal.emv.testcards import load_test_cards
+from simulators.card.applet import SimulatedCard
+from simulators.card.emulator import CardEmulator
+from simulators.card.testcards import load_test_cards
 from terminal.money import Amount
 from terminal.payment.api import Outcome, Progress, SaleRequest
 from terminal.payment.factory import build_engine

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from payment_cards import TappedCard
 from payment_terminal import Terminal
 
+from simulators.card.tap import TappedCard
 from terminal.payment.engine import Engine
 
 _TERMINAL_IDS = itertools.count(1)

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from payment_cards import TappedCard
-
+from simulators.card.tap import TappedCard
 from terminal.payment.api import Outcome, Progress, SaleRequest
 from terminal.payment.engine import Engine
 from terminal.payment.factory import build_engine

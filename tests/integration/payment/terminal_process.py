@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from payment_cards import TappedCard
-
+from simulators.card.tap import TappedCard
 from terminal.money import Amount
 from terminal.payment.api import Progress, SaleRequest
 from terminal.payment.factory import build_engine

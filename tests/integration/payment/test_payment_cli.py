@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from payment_cards import TappedCard
 from payment_terminal import Terminal, pay
 
+from simulators.card.tap import TappedCard
 from terminal.payment.api import Result
 
 OUTCOME_KEYS = ["id", "result", "code", "auth_code", "amount", "entry", "masked_pan", "message"]

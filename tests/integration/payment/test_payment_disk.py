@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from payment_cards import TappedCard
 from payment_terminal import Terminal, pay
 
+from simulators.card.tap import TappedCard
 from terminal.payment.api import Result
 
 

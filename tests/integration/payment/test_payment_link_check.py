@@ -7,9 +7,9 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from payment_cards import TappedCard
 from payment_terminal import Terminal
 
+from simulators.card.tap import TappedCard
 from tests.conftest import free_port
 
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from payment_cards import CARDS, TappedCard
 from payment_terminal import Terminal, pay
 
+from simulators.card.tap import CARDS, TappedCard
 from terminal.payment.api import Result
 from terminal.payment.engine import Engine
 from terminal.payment.journal import JOURNAL_FILE

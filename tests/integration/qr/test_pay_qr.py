@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("terminal.payment.engine", reason="needs the payment engine (issue 4)")
-pytest.importorskip("terminal.gateway.sim", reason="needs the gateway simulator (issue 3)")
+pytest.importorskip("simulators.bank", reason="needs the gateway simulator (issue 3)")
 
-from drivers.camera.simulate import (
+from simulators.camera import (
     Degradation,
     empty_frame,
     render_frame,

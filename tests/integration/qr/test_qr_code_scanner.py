@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from drivers.base import Cancelled, DeviceNotFound, Timeout
-from drivers.camera.simulate import empty_frame, render_frame, write_image_sequence
+from simulators.camera import empty_frame, render_frame, write_image_sequence
 from terminal.money import Amount
 from terminal.payment.api import CodePresenter, CodeScanner
 from terminal.settings import load_settings
@@ -21,7 +21,7 @@ from terminal.wiring.camera import (
     CameraCodeScanner,
     CodePresenters,
     LineDisplayPresenter,
-    ScreenCodePresenter,
+    TextCodePresenter,
     code_presenter,
     code_scanner,
 )
@@ -160,7 +160,7 @@ def test_presenters_draw_the_code_and_prompt_the_customer() -> None:
     written: list[str] = []
     display = RecordingDisplay()
     presenter: CodePresenter = CodePresenters(
-        [ScreenCodePresenter(written.append), LineDisplayPresenter(display)]
+        [TextCodePresenter(written.append), LineDisplayPresenter(display)]
     )
     presenter.show(SHOP_CODE, Amount.of(1234, "EUR"), datetime.now(UTC) + timedelta(minutes=2))
     assert re.search(r"pay EUR 12\.34 \(valid until \d\d:\d\d:\d\d\)", written[0])

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from drivers.probe.nfc_reader import probe_reader
+from simulators import demo
 from terminal.cli import main
-from terminal.wiring import demo
 from tests.conftest import free_port
 
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from drivers.base import CardRemoved
+from simulators.card.applet import SimulatedCard
+from simulators.card.testcards import TestCard, load_test_cards
 from terminal.emv.kernel import KernelConfig
-from terminal.emv.sim_card import SimulatedCard
 from terminal.emv.terminal_data import Transaction
-from terminal.emv.testcards import TestCard, load_test_cards
 from terminal.money import Amount
 
 CARDS = load_test_cards()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from simulators.card.cryptogram import verify_arqc
 from terminal.emv import tlv
-from terminal.emv.cryptogram import verify_arqc
 from terminal.emv.errors import (
     AnotherInterface,
     ApplicationBlocked,

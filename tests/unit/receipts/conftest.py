@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from drivers.printer.escpos_serial import _UrlEscpos
-from drivers.printer.simulator import FakePrinter
+from simulators.printer import FakePrinter
 from terminal.i18n import set_language
 from terminal.money import Amount
 from terminal.payment.api import TransactionView

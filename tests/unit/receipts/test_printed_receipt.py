@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from drivers.printer.escpos_serial import SerialReceiptPrinter
-from drivers.printer.simulator import FakePrinter
+from simulators.printer import FakePrinter
 from terminal.i18n import set_language
 from terminal.money import Amount
 from terminal.receipts.layout import DEFAULT_COLUMNS

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from drivers.base import DeviceNotFound, PaperOut, PrinterOffline
 from drivers.display.serial_display import CLEAR, RESET, SerialLineDisplay, cursor, fit, frame
 from drivers.printer.escpos_serial import is_wide, parse_status, status_problem
-from drivers.printer.simulator import PAPER_OUT, PRINTER_OFFLINE, FakePrinter
+from simulators.printer import PAPER_OUT, PRINTER_OFFLINE, FakePrinter
 from terminal.money import Amount
 from terminal.ui.customer_display import CustomerDisplay
 from tests.conftest import free_port

@@ -13,14 +13,16 @@ import termios
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from drivers.base import DeviceNotFound, PrinterOffline, PrintLine
 from drivers.display.serial_display import RESET, SerialLineDisplay
 from drivers.printer.escpos_serial import SerialReceiptPrinter
-from drivers.printer.simulator import FakePrinter
+from simulators.printer import FakePrinter
 from tests.conftest import free_port
+from tests.unit.receipts.escpos_decode import decode
 
 
 class PtyDevice:
@@ -134,13 +136,36 @@ def test_socket_urls_still_work_for_printer_and_display() -> None:
         assert b"over a socket" in device.received and b"on the pole" in device.received
 
 
-def test_loop_urls_still_work_for_printer_and_display() -> None:
+def test_loop_urls_still_work_for_printer_and_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyserial's loop:// hands back what was written: the receipt and the prompt arrived."""
+    from drivers.serial_url import open_serial
+
+    opened: list[Any] = []
+
+    def recording_open_serial(url: str, **settings: Any) -> Any:
+        port = open_serial(url, **settings)
+        opened.append(port)
+        return port
+
+    monkeypatch.setattr("drivers.printer.escpos_serial.open_serial", recording_open_serial)
+    monkeypatch.setattr("drivers.display.serial_display.open_serial", recording_open_serial)
+
     printer = SerialReceiptPrinter("loop://")
-    printer.print_lines([PrintLine("looped")])
-    printer.close()
+    try:
+        printer.print_lines([PrintLine("looped receipt")])
+        printed = opened[0].read(opened[0].in_waiting)
+    finally:
+        printer.close()
     display = SerialLineDisplay("loop://")
-    display.show(["looped"])
-    display.close()
+    try:
+        display.show(["looped prompt"])
+        shown = opened[1].read(opened[1].in_waiting)
+    finally:
+        display.close()
+
+    paper = decode(printed)
+    assert "looped receipt" in paper.lines and paper.cuts == 1
+    assert shown.startswith(RESET) and b"looped prompt" in shown
 
 
 def test_a_missing_port_is_still_a_sentence() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
+import terminal.cli.config as config_cli
 from terminal.cli import _config_edit, main
 from terminal.security.audit import AuditLog
 
@@ -88,9 +89,12 @@ def test_unknown_key_suggests_the_right_one(site: Path, capsys) -> None:
     assert "did you mean nfc.tap_timeout_s?" in capsys.readouterr().err
 
 
-def test_missing_site_file_is_created_with_a_header(tmp_path: Path) -> None:
+def test_missing_site_file_is_created_with_a_header(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "new.toml"
     data = tmp_path / "data"
+    # Before the file names a data_dir the change is audited in the default one
+    # (/var/lib/posterm): keep this test's audit records out of the machine's folder.
+    monkeypatch.setattr(config_cli, "data_dir_of", lambda settings, site: data)
     assert main(["--config", str(path), "config", "set", "terminal.data_dir", str(data)]) == 0
     assert path.read_text().startswith("# posterm site configuration")
     assert main(["--config", str(path), "config", "check"]) == 0

@@ -29,15 +29,19 @@ import sqlite3
 import ssl
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 from joserfc.jwk import OKPKey
 
-from terminal.emv.testcards import CARDS_FILE, load_test_cards
+from simulators.bank.admin import admin_routes
+from simulators.bank.faults import Faults
+from simulators.bank.ledger import Ledger
+from simulators.bank.processor import Processor
+from simulators.bank.requests import Malformed, parse_request
+from simulators.bank.setup import SIGNING_KID, SimFiles, prepare
+from simulators.card.testcards import CARDS_FILE, load_test_cards
 from terminal.gateway.jose import (
     JoseFailure,
     import_public_jwk,
@@ -47,60 +51,12 @@ from terminal.gateway.jose import (
     verify_signature,
 )
 from terminal.gateway.messages import TYP_REQUEST, TYP_RESPONSE, utc_timestamp
-from terminal.gateway.sim.ledger import Ledger
-from terminal.gateway.sim.processor import Processor
-from terminal.gateway.sim.requests import Malformed, parse_request
-from terminal.gateway.sim.setup import SIGNING_KID, SimFiles, prepare
 
-log = logging.getLogger("terminal.gateway.sim")
+log = logging.getLogger("simulators.bank")
 
 MAX_BODY = 64 * 1024
 ACCEPTANCE_WINDOW = timedelta(days=7)
 CLOCK_SKEW = timedelta(minutes=5)
-
-
-@dataclass(frozen=True, slots=True)
-class Faults:
-    """Network faults injected on /v1/messages (rates are probabilities 0..1)."""
-
-    drop_before: float = 0.0
-    drop_after: float = 0.0
-    delay_ms: int = 0
-    error_5xx: float = 0.0
-    down: bool = False
-
-    @classmethod
-    def from_json(cls, data: object) -> Faults:
-        """Parse POST /sim/faults; ValueError naming the bad field."""
-        if not isinstance(data, dict):
-            raise ValueError("faults must be a JSON object")
-        unknown = set(data) - {"drop_before", "drop_after", "delay_ms", "error_5xx", "down"}
-        if unknown:
-            raise ValueError(f"unknown fault {sorted(unknown)[0]!r}")
-        rates = {}
-        for name in ("drop_before", "drop_after", "error_5xx"):
-            value = data.get(name, 0.0)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{name} must be a number between 0 and 1")
-            if not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1")
-            rates[name] = float(value)
-        delay = data.get("delay_ms", 0)
-        if isinstance(delay, bool) or not isinstance(delay, int) or not 0 <= delay <= 600_000:
-            raise ValueError("delay_ms must be an integer from 0 to 600000")
-        down = data.get("down", False)
-        if not isinstance(down, bool):
-            raise ValueError("down must be true or false")
-        return cls(delay_ms=delay, down=down, **rates)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "drop_before": self.drop_before,
-            "drop_after": self.drop_after,
-            "delay_ms": self.delay_ms,
-            "error_5xx": self.error_5xx,
-            "down": self.down,
-        }
 
 
 class Rejected(Exception):
@@ -127,7 +83,7 @@ class Simulator:
         self.ledger = Ledger(self.files.ledger)
         cards = load_test_cards(cards_file)
         self.issuers = {card.issuer.name: card.issuer for card in cards.values()}
-        from terminal.gateway.sim.issuer import seed_cards
+        from simulators.bank.issuer import seed_cards
 
         seed_cards(self.ledger, cards)
         self.processor = Processor(self.ledger, self.keys, self.issuers, intent_ttl_s=intent_ttl_s)
@@ -383,8 +339,6 @@ class Service:
         tls: ssl.SSLContext | None,
         admin: tuple[str, int] | None = None,
     ) -> None:
-        from terminal.gateway.sim.admin import admin_routes
-
         self.sim = sim
         self.host, self.port, self.tls, self.admin = host, port, tls, admin
         self.main_app = web.Application(middlewares=[never_500], client_max_size=MAX_BODY)

@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 import cv2
 
+from simulators.bank.process import SimulatorProcess
 from terminal.errors import PostermError
-from terminal.gateway.sim.process import SimulatorProcess
 from terminal.money import Amount
 from terminal.settings import PACKAGE_ROOT, Settings, load_settings
 
@@ -148,7 +148,7 @@ class DemoStack:
     def _start_printer(self, settings: Settings) -> None:
         if not settings.devices.printer.startswith("socket://"):
             return
-        from drivers.printer.simulator import FakePrinter
+        from simulators.printer import FakePrinter
 
         self.printer = FakePrinter(
             port=_port(settings.devices.printer), out=self.state / "receipts.bin"
@@ -156,7 +156,7 @@ class DemoStack:
 
     def _prepare_camera(self, settings: Settings) -> None:
         """An empty view for the camera until the customer shows a code."""
-        from drivers.camera.simulate import empty_frame
+        from simulators.camera import empty_frame
 
         folder = self.camera_folder(settings)
         folder.mkdir(parents=True, exist_ok=True)
@@ -216,7 +216,7 @@ class DemoStack:
 
     def show_wallet_code(self, card: str = "wallet-token") -> None:
         """The customer's wallet shows a one-time code to the camera."""
-        from drivers.camera.simulate import empty_frame, render_frame
+        from simulators.camera import empty_frame, render_frame
 
         assert self.gateway is not None and self.settings is not None
         code = self.gateway.wallet_code(card=card)["code"]

@@ -1,8 +1,9 @@
 """Run the gateway simulator as a separate process and drive its admin API.
 
-Used by `posterm demo` (which starts the simulator in the background) and by the test fixture
-`tests/fixtures/gateway_sim.py`. The simulator is always a real `posterm gateway-sim` process,
-never an in-process stand-in, so a crash test can SIGKILL it like a bank outage.
+Used by `posterm demo` (which starts the simulator in the background) and, on free loopback
+ports, by `local.GatewaySim` (tests and benchmarks). The simulator is always a real
+`posterm gateway-sim` process, never an in-process stand-in, so a crash test can SIGKILL it
+like a bank outage.
 """
 
 from __future__ import annotations

@@ -206,14 +206,15 @@ def server_context(files: SimFiles, host: str) -> ssl.SSLContext:
 
 def write_terminal_toml(files: SimFiles, url: str) -> None:
     """The [gateway] section a terminal pastes into its site file (absolute paths)."""
-    lines = [
-        "# Written by `posterm gateway-sim`: paste into the terminal's site file.",
-        "[gateway]",
-        f'url = "{url}"',
-        f"ca_file = {json.dumps(str(files.ca_pem))}",
-        f"signing_key = {json.dumps(str(files.signing_jwk))}",
-        f"encryption_key = {json.dumps(str(files.encryption_jwk))}",
-    ]
+    from terminal.settings.toml_text import tables_text
+
+    values: dict[str, object] = {
+        "url": url,
+        "ca_file": str(files.ca_pem),
+        "signing_key": str(files.signing_jwk),
+        "encryption_key": str(files.encryption_jwk),
+    }
     if url.startswith("http://"):
-        lines.append("allow_plain_http_loopback = true")
-    _write(files.terminal_toml, ("\n".join(lines) + "\n").encode())
+        values["allow_plain_http_loopback"] = True
+    comment = "Written by `posterm gateway-sim`: paste into the terminal's site file."
+    _write(files.terminal_toml, (tables_text({"gateway": values}, comment=comment) + "\n").encode())

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.nfc.isodep import IsoDepParameters, IsoDepTarget
+from simulators.card.isodep import IsoDepParameters, IsoDepTarget
 
 RATS = b"\xe0\x80"
 

@@ -12,11 +12,11 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
+from simulators.bank.issuer import Decision, FraudRule, check_funds, check_status
+from simulators.bank.ledger import Ledger
+from simulators.bank.requests import Request
+from simulators.bank.wallet import consumer_code
 from terminal.gateway.messages import parse_timestamp, utc_timestamp
-from terminal.gateway.sim.issuer import Decision, FraudRule, check_funds, check_status
-from terminal.gateway.sim.ledger import Ledger
-from terminal.gateway.sim.requests import Request
-from terminal.gateway.sim.wallet import consumer_code
 from terminal.money import Amount
 
 

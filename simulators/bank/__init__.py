@@ -33,9 +33,9 @@ import logging
 import signal
 from pathlib import Path
 
-from terminal.emv.testcards import CARDS_FILE
+from simulators.card.testcards import CARDS_FILE
 
-log = logging.getLogger("terminal.gateway.sim")
+log = logging.getLogger("simulators.bank")
 
 
 def split_listen(text: str) -> tuple[str, int]:
@@ -58,8 +58,8 @@ async def serve(
     ready: asyncio.Event | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT (or cancellation)."""
-    from terminal.gateway.sim.server import Service, Simulator
-    from terminal.gateway.sim.setup import server_context, write_terminal_toml
+    from simulators.bank.server import Service, Simulator
+    from simulators.bank.setup import server_context, write_terminal_toml
     from terminal.runtime import tune_for_commit_threads
 
     tune_for_commit_threads()

@@ -31,21 +31,43 @@ import ipaddress
 import json
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from simulators.bank.faults import Faults
+from simulators.bank.issuer import FraudRule
+from simulators.bank.ledger import Ledger, account_of
+from simulators.bank.processor import Processor
+from simulators.bank.wallet import WalletError, parse_mpm
+from simulators.card.testcards import IssuerKeys
 from terminal.gateway.jose import import_public_jwk
 from terminal.gateway.messages import utc_timestamp
-from terminal.gateway.sim.issuer import FraudRule
-from terminal.gateway.sim.ledger import Ledger, account_of
-from terminal.gateway.sim.wallet import WalletError, parse_mpm
 from terminal.iso_codes import UnknownCurrency, currency
 from terminal.money import Amount, AmountError
 from terminal.security.pan import luhn_valid, mask_pan
 
-if TYPE_CHECKING:
-    from terminal.gateway.sim.server import Service, Simulator
+
+class Simulator(Protocol):
+    """What the admin API reads and changes of the running simulator (`server.Simulator`)."""
+
+    ledger: Ledger
+    issuers: dict[str, IssuerKeys]
+    processor: Processor
+    faults: Faults
+
+    async def settle(self) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
+class Service(Protocol):
+    """The listening side (`server.Service`): the admin API can take the protocol port down."""
+
+    @property
+    def main_app(self) -> web.Application: ...
+
+    async def set_down(self, down: bool, *, asked_on_main: bool = False) -> None: ...
 
 
 class AdminError(Exception):
@@ -257,8 +279,6 @@ def admin_routes(sim: Simulator, service: Service) -> list[web.RouteDef]:
 
     async def faults(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
         if request.method == "POST":
-            from terminal.gateway.sim.server import Faults
-
             try:
                 new = Faults.from_json(data)
             except ValueError as error:

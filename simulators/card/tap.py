@@ -1,7 +1,11 @@
-"""A card capture for payment tests until the NFC reader is wired: it plays the card's side of
-a tap for a profile of config/sim/cards.toml and computes a real ARQC with the shared issuer
-keys (terminal/emv/cryptogram.py), which the gateway simulator verifies. Not a gateway mock:
-the simulator still decides, and a changed amount or a forged cryptogram is declined there.
+"""A tap without a reader: what the contactless kernel hands over for a profile of
+config/sim/cards.toml, with a real ARQC from the shared issuer keys (`cryptogram`), which the
+gateway simulator verifies. Not a gateway mock: the simulator still decides, and a changed
+amount or a forged cryptogram is declined there.
+
+`card_data` is the kernel's `CardData` for the engine, `TappedCard` a `CardCapture` that taps
+it, and `wire_card_data` the card data as a protocol message carries it (before encryption),
+for clients that build messages themselves (the gateway tests and benchmark).
 """
 
 from __future__ import annotations
@@ -9,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import secrets
 from datetime import UTC, datetime
+from typing import Any
 
+from simulators.card.cryptogram import generate_arqc, issuer_application_data
+from simulators.card.testcards import TestCard, load_test_cards
 from terminal.emv.card_data import CardData
-from terminal.emv.cryptogram import generate_arqc, issuer_application_data
-from terminal.emv.testcards import TestCard, load_test_cards
 from terminal.money import Amount
 from terminal.payment.api import Progress, ProgressCallback, Stage
 
@@ -54,6 +60,45 @@ def card_data(profile: str | TestCard, amount: Amount, *, tamper: bool = False) 
         wallet=card.wallet,
         cdcvm=card.cdcvm,
     )
+
+
+def wire_card_data(
+    card: TestCard,
+    amount: Amount,
+    *,
+    signed_amount: Amount | None = None,
+    pan: str | None = None,
+    tamper: bool = False,
+) -> dict[str, Any]:
+    """The card data of a tap of `card` as a protocol message carries it, with a genuine ARQC
+    over `signed_amount` (default `amount`); `pan` replaces the card's, `tamper` flips a bit."""
+    signed = signed_amount or amount
+    emv = {
+        "9F02": f"{signed.minor:012d}",
+        "9F03": "000000000000",
+        "9F1A": "0276",
+        "95": "0000000000",
+        "5F2A": signed.currency.numeric.zfill(4),
+        "9A": datetime.now(UTC).strftime("%y%m%d"),
+        "9C": "00",
+        "9F37": secrets.token_hex(4).upper(),
+        "82": "1980",
+        "9F36": "0001",
+        "9F10": issuer_application_data(card.issuer.cvn).hex().upper(),
+        "9F27": "80",
+    }
+    raw = {tag: bytes.fromhex(value) for tag, value in emv.items()}
+    arqc = generate_arqc(card.issuer, card.pan, card.psn, raw)
+    if tamper:
+        arqc = bytes([arqc[0] ^ 1]) + arqc[1:]
+    emv["9F26"] = arqc.hex().upper()
+    return {
+        "pan": pan or card.pan,
+        "expiry": card.expiry,
+        "psn": card.psn,
+        "track2": "",
+        "emv": emv,
+    }
 
 
 class TappedCard:

@@ -17,11 +17,8 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from terminal.emv.testcards import IssuerKeys
-from terminal.gateway.jose import JoseFailure, decrypt_with
-from terminal.gateway.messages import parse_timestamp, utc_timestamp
-from terminal.gateway.sim.intents import QrIntents, auth_code
-from terminal.gateway.sim.issuer import (
+from simulators.bank.intents import QrIntents, auth_code
+from simulators.bank.issuer import (
     APPROVE,
     Decision,
     FraudRule,
@@ -30,12 +27,15 @@ from terminal.gateway.sim.issuer import (
     check_status,
     decode_card_data,
 )
-from terminal.gateway.sim.ledger import Ledger, account_of
-from terminal.gateway.sim.requests import Malformed, Request, normalise_totals
-from terminal.gateway.sim.setup import SimKeys
+from simulators.bank.ledger import Ledger, account_of
+from simulators.bank.requests import Malformed, Request, normalise_totals
+from simulators.bank.setup import SimKeys
+from simulators.card.testcards import IssuerKeys
+from terminal.gateway.jose import JoseFailure, decrypt_with
+from terminal.gateway.messages import parse_timestamp, utc_timestamp
 from terminal.money import Amount
 
-log = logging.getLogger("terminal.gateway.sim")
+log = logging.getLogger("simulators.bank")
 
 SALE_TYPES = ("authorize", "advice", "qr_intent")
 

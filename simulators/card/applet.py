@@ -3,7 +3,7 @@
 Built from a profile of `config/sim/cards.toml`: the PPSE directory, one application per
 scheme (Visa qVSDC style: cryptogram in the GPO answer; Mastercard M/Chip style: GPO format 1,
 records, then GENERATE AC with CDOL1), real ARQCs from the issuer test keys
-(`terminal.emv.cryptogram`), so the gateway simulator verifies what this card computed.
+(`simulators.card.cryptogram`), so the gateway simulator verifies what this card computed.
 
 Behaviours: `slow` takes its time over the cryptogram (the ISO-DEP transport asks the reader
 for waiting-time extensions), `pulled-away` leaves the field after SELECT (no answer to GPO),
@@ -19,10 +19,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from simulators.card.cryptogram import CryptogramError, generate_arqc, issuer_application_data
+from simulators.card.testcards import TestCard
 from terminal.emv import tlv
-from terminal.emv.cryptogram import CryptogramError, generate_arqc, issuer_application_data
 from terminal.emv.terminal_data import bcd
-from terminal.emv.testcards import TestCard
 from terminal.emv.tlv import Tlv
 from terminal.iso_codes import currency as iso_currency
 

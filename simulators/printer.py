@@ -2,7 +2,7 @@
 
 It records every byte it is sent and answers the real-time status requests (DLE EOT n) the way
 a printer does, so out-of-paper and offline can be simulated. Run it alone with
-`python -m drivers.printer.simulator --port 9100 --out receipts.bin`.
+`python -m simulators.printer --port 9100 --out receipts.bin`.
 """
 
 from __future__ import annotations

@@ -5,11 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulators.card.applet import SimulatedCard
+from simulators.card.tap import CARDS
 from terminal.emv import tlv
-from terminal.emv.sim_card import SimulatedCard
 from terminal.wiring.nfc import translate
-
-from .conftest import CARDS
 
 PPSE = bytes.fromhex("00A404000E325041592E5359532E444446303100")
 

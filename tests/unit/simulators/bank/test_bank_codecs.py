@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from terminal.gateway.sim.issuer import decode_card_data, expiry_date
-from terminal.gateway.sim.requests import Malformed, normalise_totals, parse_request
-from terminal.gateway.sim.server import Faults
-from terminal.gateway.sim.wallet import WalletError, consumer_code, one_time_pan, parse_mpm
+from simulators.bank.faults import Faults
+from simulators.bank.issuer import decode_card_data, expiry_date
+from simulators.bank.requests import Malformed, normalise_totals, parse_request
+from simulators.bank.wallet import WalletError, consumer_code, one_time_pan, parse_mpm
 from terminal.security.pan import luhn_valid
 
 REQUEST: dict[str, Any] = {

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from terminal.emv.cryptogram import verify_arqc
-from terminal.emv.testcards import IssuerKeys, TestCard
+from simulators.bank.ledger import Ledger, account_of
+from simulators.card.cryptogram import verify_arqc
+from simulators.card.testcards import IssuerKeys, TestCard
 from terminal.gateway.messages import utc_timestamp
-from terminal.gateway.sim.ledger import Ledger, account_of
 from terminal.iso_codes import currency
 from terminal.money import Amount
 from terminal.security.pan import mask_pan

@@ -23,8 +23,8 @@ import nfc
 import nfc.clf
 
 from drivers.base import DeviceBusy, DeviceLost, DeviceNotFound
-from drivers.nfc.isodep import ApduHandler, IsoDepParameters, IsoDepTarget
 from drivers.nfc.reader import check_udp_path, quiet_nfcpy
+from simulators.card.isodep import ApduHandler, IsoDepParameters, IsoDepTarget
 
 log = logging.getLogger(__name__)
 

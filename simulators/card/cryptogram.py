@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from pyemv import cvn as pyemv_cvn
 
-from terminal.emv.testcards import IssuerKeys
+from simulators.card.testcards import IssuerKeys
 
 ARQC_TAGS = ("9F02", "9F03", "9F1A", "95", "5F2A", "9A", "9C", "9F37", "82", "9F36")
 _LENGTHS = {

@@ -1,0 +1,89 @@
+"""The TOML text posterm writes: the effective settings a technician reads (`posterm config
+show|check|diff`, the technician screen), one key changed in a site file (`posterm config set`,
+`posterm pin set`), and a ready section a simulator hands to a terminal's site file.
+
+tomlkit renders every value, so what is written reads back as the same value (quotes,
+backslashes and control characters escaped); an edited site file keeps its comments, key order
+and spacing. Writing the file safely (lock, validation, atomic rename) is `terminal.cli`'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import tomlkit
+
+if TYPE_CHECKING:
+    from terminal.settings.sections import Settings
+
+ABSENT: Any = object()
+"""What `edited_text` reports as the old value of a key the file did not have."""
+
+
+def toml_value(value: Any) -> str:
+    """One value as TOML, e.g. `"usb"`, `15.0`, `true`, `[5, 10]`."""
+    return str(tomlkit.item(value).as_string())
+
+
+def tables_text(
+    tables: Mapping[str, Mapping[str, Any]],
+    *,
+    comment: str = "",
+    docs: Callable[[str, str], str] | None = None,
+) -> str:
+    """TOML text with one `[table]` per entry, in order, a blank line between tables.
+
+    `comment` opens the text as `#` lines; `docs(table, key)` gives each key's documentation,
+    written as `#` lines above it. The text ends without a newline (print adds one; a file
+    writer adds it).
+    """
+    lines = [f"# {line}".rstrip() for line in comment.splitlines()]
+    for number, (table, values) in enumerate(tables.items()):
+        if number:
+            lines.append("")
+        lines.append(f"[{table}]")
+        for key, value in values.items():
+            if docs is not None:
+                lines.extend(f"# {line.strip()}" for line in docs(table, key).splitlines())
+            lines.append(f"{key} = {toml_value(value)}")
+    return "\n".join(lines)
+
+
+def settings_text(settings: Settings, *, docs: bool) -> str:
+    """The effective configuration as TOML, secrets redacted, optionally with each key's
+    documentation (the field's docstring)."""
+    from terminal.settings.sections import redacted
+
+    def documentation(section: str, key: str) -> str:
+        model = type(getattr(settings, section))
+        return str(model.model_fields[key].description or "")
+
+    return tables_text(redacted(settings), docs=documentation if docs else None)
+
+
+def edited_text(
+    text: str, section: str, key: str, value: Any, *, file: str = "the site file"
+) -> tuple[str, Any]:
+    """The document `text` with `section.key = value`, and the value it had (or `ABSENT`).
+
+    `UsageError` naming `file` when `text` is not TOML or `[section]` in it is not a table.
+    """
+    from terminal.errors import UsageError
+
+    try:
+        document = tomlkit.parse(text)
+    except tomlkit.exceptions.TOMLKitError as error:
+        raise UsageError(f"{file} is not valid TOML ({error}); fix it by hand first") from None
+    table = document.get(section)
+    if table is None:
+        table = tomlkit.table()
+        document.add(section, table)
+    if not isinstance(table, (tomlkit.items.Table, tomlkit.items.InlineTable)):
+        raise UsageError(f"[{section}] in {file} is not a table; fix the file by hand")
+    old = table.get(key, ABSENT)
+    if old is not ABSENT and hasattr(old, "unwrap"):
+        old = old.unwrap()
+    table[key] = value
+    text = tomlkit.dumps(document)
+    return (text if text.endswith("\n") else text + "\n"), old
