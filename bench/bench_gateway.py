@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.harness import Row
 from simulators.bank.local import GatewaySim, new_card
 from simulators.card.tap import CARDS, wire_card_data
@@ -33,7 +31,7 @@ from terminal.security.keystore import Keystore
 from terminal.settings import load_settings
 
 CONCURRENCY = 16
-HEALTH_TIMEOUT = httpx.Timeout(5.0)
+HEALTH_TIMEOUT_S = 5.0
 
 
 def _cpu_s(pid: int) -> float:
@@ -139,7 +137,9 @@ async def _bench(quick: bool) -> list[Row]:
 
                 start = time.perf_counter()
                 for _ in range(per_run):
-                    await first.client._exchange("GET", health_url, HEALTH_TIMEOUT)
+                    await first.client._exchange(
+                        "GET", health_url, connect_s=HEALTH_TIMEOUT_S, read_s=HEALTH_TIMEOUT_S
+                    )
                 raw.append((time.perf_counter() - start) / per_run)
 
                 async def worker(terminal: Terminal, count: int) -> None:

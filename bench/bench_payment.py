@@ -27,6 +27,7 @@ from typing import Any
 
 from bench.harness import Row
 from terminal.money import Amount
+from terminal.payment.bank import OfflineApproval, Operation
 from terminal.payment.journal import Change, Journal
 from terminal.payment.states import Event
 
@@ -106,7 +107,7 @@ def _queue_advices(engine: Any, count: int, profile: str) -> list[str]:
     """Commit `count` signed advices for real card data, as offline approvals would."""
     from simulators.card.tap import card_data
 
-    bank, journal = engine.bank, engine.journal
+    bank, journal, fingerprint = engine.bank, engine.journal, engine.sales.fingerprint
     amount = Amount.of(100, "EUR")
     floor = engine.limits.floor_limit.minor
     ids: list[str] = []
@@ -116,30 +117,19 @@ def _queue_advices(engine: Any, count: int, profile: str) -> list[str]:
         for _ in range(n):
             txn_id = bank.new_id()
             card = card_data(profile, amount)
-            sealed = bank.seal_card(card)
+            advice = Operation(
+                "advice", txn_id, amount, "nfc", card=card, offline=OfflineApproval(floor)
+            )
 
-            def sign(seq: int, at: datetime, txn_id: str = txn_id, sealed: Any = sealed) -> bytes:
-                return bank.sign(
-                    "advice",
-                    id=txn_id,
-                    seq=seq,
-                    created_at=at,
-                    amount=amount,
-                    entry="nfc",
-                    card=sealed,
-                    offline={
-                        "approved_at": at.isoformat(),
-                        "reason": "gateway_unreachable",
-                        "floor_limit": floor,
-                    },
-                )
+            def sign(seq: int, at: datetime, advice: Operation = advice) -> bytes:
+                return bank.encode(advice, seq, at)
 
             journal.create(
                 txn_id,
                 "sale",
                 amount,
                 entry="nfc",
-                fields={"masked_pan": card.masked_pan, "fingerprint": bank.fingerprint(card.pan)},
+                fields={"masked_pan": card.masked_pan, "fingerprint": fingerprint(card.pan)},
             )
             journal.sign_and_apply(Change(txn_id, Event.SEND), lambda seq, at: b"unsent")
             journal.enqueue(

@@ -178,10 +178,12 @@ def guarded(
     *,
     entry: str = "",
 ) -> int:
-    """Run `body`; with `--json`, a refusal still prints one object on stdout, with the
-    amount as far as `amount(settings)` can read it (settings is None when the configuration
-    itself was refused) and the requested `entry`. An unexpected failure is logged and
-    reported the same way (exit 3), so a till never has to parse a missing answer."""
+    """Run `body`; with `--json`, a refusal before the engine runs (configuration, the
+    request's check, a missing device, a refund the journal refuses) still prints one object
+    on stdout, with the amount as far as `amount(settings)` can read it (settings is None when
+    the configuration itself was refused) and the requested `entry`. The engine's own failures
+    come back as outcomes; a failure of the command itself is logged and reported the same
+    way (exit 3), so a till never has to parse a missing answer."""
     settings: Settings | None = None
     try:
         settings = settings_from(args, quiet_logs=True)

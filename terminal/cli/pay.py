@@ -135,18 +135,14 @@ def pay_command(args: argparse.Namespace) -> int:
     def body(settings: Settings) -> int:
         loaded.append(settings)
         amount = Amount.parse(args.amount, args.currency or settings.terminal.currency)
-        if amount.currency != settings.currency:
-            raise UsageError(
-                f"This terminal takes {settings.currency.code}, not {amount.currency.code}."
-            )
+        method = EntryMethod(args.method)
+        request = SaleRequest(
+            amount=amount, method=method, reference=args.reference, timeout_s=args.timeout
+        ).check(settings.currency)  # amount and currency: refused here, exit code 2
         if len(args.reference) > 64:
             raise UsageError("--reference is limited to 64 characters.")
         if args.timeout is not None and not 0 < args.timeout <= 600:
             raise UsageError("--timeout must be between 0 and 600 seconds.")
-        method = EntryMethod(args.method)
-        request = SaleRequest(
-            amount=amount, method=method, reference=args.reference, timeout_s=args.timeout
-        )
         capture, scanner, presenter = devices_for(method, settings)
         from terminal.payment.factory import build_engine
 

@@ -191,26 +191,7 @@ class EcrPayments:
                 _safely(listener.payment_progress, payment, step)
 
         sale = SaleRequest(request.amount, request.method, request.reference)
-        try:
-            outcome = await self.engine.sale(sale, progress, payment.cancel)
-        except PostermError as error:
-            outcome = Outcome(
-                payment.transaction_id,
-                Result.ERROR,
-                request.amount,
-                request.method.protocol_entry,
-                message=error.sentence,
-            )
-        except Exception:
-            log.exception("ECR payment %s failed inside the terminal", payment.id)
-            outcome = Outcome(
-                payment.transaction_id,
-                Result.ERROR,
-                request.amount,
-                request.method.protocol_entry,
-                message="The terminal had an internal problem; check its history "
-                "before trying again.",
-            )
+        outcome = await self.engine.sale(sale, progress, payment.cancel)
         payment.outcome = outcome
         payment.done.set()
         for listener in self.listeners:

@@ -20,13 +20,13 @@
         └── ReaderUnavailable        no reader, reader unplugged or busy (exit code 3)
 
 Refusals use exit code 1 (the sale did not happen, nothing was sent); reader failures 3.
-`TapTimedOut` and `TapCancelled` are also the drivers' `Timeout` and `Cancelled`, which the
-payment engine reports as a cancelled sale.
+Each class has one parent: the capture step (terminal/payment/capture.py) turns this tree into
+the sale's end once, a `TapFailed` with exit code 1 (timed out, cancelled, card pulled away)
+into a cancelled sale with its sentence.
 """
 
 from __future__ import annotations
 
-from drivers.base import Cancelled, Timeout
 from terminal.errors import PostermError
 
 
@@ -131,12 +131,12 @@ class TapFailed(EmvError):
     """The reader or the field failed; the sentence comes from the driver."""
 
 
-class TapTimedOut(TapFailed, Timeout):
-    """Also a `drivers.base.Timeout`, so the engine ends the sale as cancelled."""
+class TapTimedOut(TapFailed):
+    """No card was presented in time (the driver's `Timeout`, with its sentence)."""
 
 
-class TapCancelled(TapFailed, Cancelled):
-    """Also a `drivers.base.Cancelled`, so the engine ends the sale as cancelled."""
+class TapCancelled(TapFailed):
+    """The operator or the till cancelled the wait (the driver's `Cancelled`)."""
 
 
 class ReaderUnavailable(TapFailed):

@@ -10,24 +10,30 @@ What each failure means for money decides what the client does:
   exponential backoff until the deadline, then `OutcomeUnknown` (the engine reverses).
 - a documented 4xx (`{"error": code}`): `ProtocolRejected` at once; retrying cannot help.
 
-The transport is a parameter (tests pass an `httpx.MockTransport` or a real transport with
-special settings); the default is `GatewayTransport` (httpcore's pool on plain asyncio). TLS
-is verified against `gateway.ca_file`; plain http is used only for loopback hosts when
+The HTTP library's exceptions (httpcore's) are sorted into those kinds here, once, where the
+client meets the library; the payment core's adapter (payment/gateway_link.py) turns the
+resulting gateway errors into its delivery kinds, and nothing re-maps them in between.
+
+The transport is a parameter (tests pass a scripted one or a real transport with special
+settings); the default is `GatewayTransport` (httpcore's pool on plain asyncio). TLS is
+verified against `gateway.ca_file`; plain http is used only for loopback hosts when
 `gateway.allow_plain_http_loopback` is set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import ssl
 import time
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import httpx
+import httpcore
 
+from terminal.backoff import backoff_s as backoff
 from terminal.gateway.errors import (
     BadAnswer,
     GatewayError,
@@ -46,21 +52,48 @@ log = logging.getLogger("terminal.gateway")
 BACKOFF_FIRST_S = 0.2
 BACKOFF_MAX_S = 2.0
 HEALTH_TIMEOUT_S = 2.0
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-_SENT_NO_ANSWER = (
-    httpx.ReadTimeout,
-    httpx.WriteTimeout,
-    httpx.ReadError,
-    httpx.WriteError,
-    httpx.RemoteProtocolError,
-    httpx.NetworkError,
+# httpcore's exceptions, sorted once by what they mean for money.
+_NOT_SENT: tuple[type[Exception], ...] = (
+    httpcore.ConnectError,
+    httpcore.ConnectTimeout,
+    httpcore.PoolTimeout,
+    httpcore.UnsupportedProtocol,
 )
+"""No connection: the request never left (the secondary may be tried, the sale may go offline)."""
+_SENT_NO_ANSWER: tuple[type[Exception], ...] = (
+    httpcore.ReadTimeout,
+    httpcore.WriteTimeout,
+    httpcore.ReadError,
+    httpcore.WriteError,
+    httpcore.RemoteProtocolError,
+    httpcore.NetworkError,
+)
+"""Connected, then no complete answer: the request may have arrived."""
+_LINK_DOWN: tuple[type[Exception], ...] = (
+    *_NOT_SENT,
+    *_SENT_NO_ANSWER,
+    httpcore.TimeoutException,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+)
+"""Any failure of a link check."""
 
 
 def backoff_s(attempt: int, rng: random.Random) -> float:
-    """Full-jitter exponential backoff before retry number `attempt` (1, 2, ...)."""
-    ceiling = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (attempt - 1))
-    return rng.uniform(ceiling / 2, ceiling)
+    """The pause before re-sending, retry number `attempt` (1, 2, ...): terminal/backoff.py."""
+    return backoff(attempt, first_s=BACKOFF_FIRST_S, max_s=BACKOFF_MAX_S, rng=rng)
+
+
+class Transport(Protocol):
+    """What the client needs of its HTTP transport (`GatewayTransport`, or a test's)."""
+
+    async def exchange(
+        self, method: str, url: str, body: bytes = b"", *, connect_s: float, read_s: float
+    ) -> tuple[int, bytes]:
+        """(status, body); raises httpcore's exceptions."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 def tls_context(ca_file: str) -> ssl.SSLContext:
@@ -83,7 +116,7 @@ class GatewayClient:
         settings: Settings,
         keys: GatewayKeys,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
         rng: random.Random | None = None,
     ) -> None:
         gateway = settings.gateway
@@ -103,7 +136,7 @@ class GatewayClient:
         self.rng = rng or random.Random()
         self.online = False
         """Last known link state: True after any answer, False after nothing could be sent."""
-        self._transport = transport or GatewayTransport(tls_context(gateway.ca_file))
+        self._transport: Transport = transport or GatewayTransport(tls_context(gateway.ca_file))
 
     async def __aenter__(self) -> GatewayClient:
         return self
@@ -115,27 +148,15 @@ class GatewayClient:
         await self._transport.aclose()
 
     async def _exchange(
-        self, method: str, url: str, timeout: httpx.Timeout, body: bytes = b""
-    ) -> httpx.Response:
-        """One request straight through the transport, body read and connection released.
+        self, method: str, url: str, *, connect_s: float, read_s: float, body: bytes = b""
+    ) -> tuple[int, bytes]:
+        """One request straight through the transport: (status, body).
 
-        Why not `httpx.AsyncClient`: this link needs none of what the client adds (cookies,
+        Why not `httpx.AsyncClient`: this link needs none of what a client adds (cookies,
         auth, redirects, URL merging), and under a store-and-forward backlog that layer cost a
-        third of the terminal's CPU per request. The transport, its timeouts (the request's
-        `timeout` extension) and its exception classes are httpx's own.
+        third of the terminal's CPU per request.
         """
-        headers = {"User-Agent": "posterm"}
-        if method == "POST":
-            headers["Content-Type"] = "application/jose"
-        request = httpx.Request(
-            method, url, content=body, headers=headers, extensions={"timeout": timeout.as_dict()}
-        )
-        response = await self._transport.handle_async_request(request)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        return response
+        return await self._transport.exchange(method, url, body, connect_s=connect_s, read_s=read_s)
 
     def _attempt_timeout(self, remaining: float) -> float:
         """Read timeout of one attempt: a third of the gateway timeout, so retries fit."""
@@ -155,14 +176,12 @@ class GatewayClient:
             connected = False
             for url in self.urls:
                 try:
-                    response = await self._exchange(
+                    status, content = await self._exchange(
                         "POST",
                         f"{url}/v1/messages",
-                        httpx.Timeout(
-                            self._attempt_timeout(remaining),
-                            connect=min(self.connect_timeout_s, max(remaining, 0.05)),
-                        ),
-                        body,
+                        connect_s=min(self.connect_timeout_s, max(remaining, 0.05)),
+                        read_s=self._attempt_timeout(remaining),
+                        body=body,
                     )
                 except _NOT_SENT as error:
                     last_problem = f"{url}: cannot connect ({type(error).__name__})"
@@ -178,10 +197,10 @@ class GatewayClient:
                     break
                 connected = sent = True
                 self.online = True
-                answer = self._read(message_id, response)
+                answer = self._read(message_id, status, content)
                 if answer is not None:
                     return answer
-                last_problem = f"{url}: HTTP {response.status_code}"
+                last_problem = f"{url}: HTTP {status}"
                 break
             if not connected:
                 self.online = False
@@ -195,12 +214,11 @@ class GatewayClient:
             if deadline - time.monotonic() <= 0.01:
                 raise OutcomeUnknown(message_id, attempt, last_problem)
 
-    def _read(self, message_id: str, response: httpx.Response) -> Answer | None:
+    def _read(self, message_id: str, status: int, content: bytes) -> Answer | None:
         """The verified answer; None when it counts as no answer; raises for protocol errors."""
-        status = response.status_code
         if status == 200:
             try:
-                return self.keys.verify_answer(response.content, expected_id=message_id)
+                return self.keys.verify_answer(content, expected_id=message_id)
             except BadAnswer as alarm:
                 log.error(
                     "SECURITY ALARM: gateway answer rejected (%s); treated as no answer",
@@ -211,7 +229,7 @@ class GatewayClient:
         if status >= 500:
             log.warning("gateway error %d; will retry", status, extra={"txn_id": message_id})
             return None
-        code, message = _error_of(response)
+        code, message = _error_of(status, content)
         log.warning(
             "gateway refused the message: %d %s %s",
             status,
@@ -225,18 +243,18 @@ class GatewayClient:
         """GET /v1/health on the primary, then the secondary; updates `online`."""
         for url in self.urls:
             try:
-                response = await self._exchange(
+                status, content = await self._exchange(
                     "GET",
                     f"{url}/v1/health",
-                    httpx.Timeout(
-                        HEALTH_TIMEOUT_S, connect=min(HEALTH_TIMEOUT_S, self.connect_timeout_s)
-                    ),
+                    connect_s=min(HEALTH_TIMEOUT_S, self.connect_timeout_s),
+                    read_s=HEALTH_TIMEOUT_S,
                 )
-            except httpx.HTTPError:
+            except _LINK_DOWN:
                 continue
-            if response.status_code == 200:
+            if status == 200:
                 try:
-                    ok = response.json().get("status") == "ok"
+                    data = json.loads(content)
+                    ok = isinstance(data, dict) and data.get("status") == "ok"
                 except ValueError:
                     ok = False
                 if ok:
@@ -246,12 +264,12 @@ class GatewayClient:
         return False
 
 
-def _error_of(response: httpx.Response) -> tuple[str, str]:
+def _error_of(status: int, content: bytes) -> tuple[str, str]:
     try:
-        data: Any = response.json()
+        data: Any = json.loads(content)
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), str):
         message = data.get("message")
         return data["error"][:64], message[:200] if isinstance(message, str) else ""
-    return f"http_{response.status_code}", ""
+    return f"http_{status}", ""

@@ -1,4 +1,4 @@
-"""The gateway link's HTTP transport: httpx and httpcore's pool over plain asyncio streams.
+"""The gateway link's HTTP transport: httpcore's connection pool over plain asyncio streams.
 
 Why not httpx's default transport: every forwarded advice is one HTTPS request, and under a
 backlog the terminal's CPU, not the network, sets the pace. httpcore's default network layer
@@ -7,9 +7,10 @@ pool checks every pooled connection for expiry with a `poll()` syscall reached t
 typed-attribute lookups, and every read and write enters cancel scopes (py-spy on the 5,000-
 advice drain: ~45 % of the terminal's event loop). Here the same `httpcore.AsyncConnectionPool`
 (HTTP/1.1, keep-alive, TLS verified with the caller's context) runs on asyncio streams, where
-"has the server closed this idle connection" is a flag the event loop already keeps. The
-httpx API above (timeouts, exception classes the gateway client sorts into "nothing sent" and
-"sent, no answer") is unchanged: httpcore's exceptions are mapped exactly as httpx maps them.
+"has the server closed this idle connection" is a flag the event loop already keeps.
+
+`exchange` raises httpcore's own exceptions, untranslated: the gateway client sorts them once
+into "nothing sent" and "sent, no answer" (client.py); nothing in between re-maps them.
 """
 
 from __future__ import annotations
@@ -18,46 +19,16 @@ import asyncio
 import select
 import socket
 import ssl
-from collections.abc import AsyncIterator, Coroutine, Iterable
-from contextlib import suppress
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 import httpcore
-import httpx
 
 CLOSE_WAIT_S = 1.0
 """How long closing a connection may wait for the TLS goodbye before the socket is dropped."""
 
 _READ_LIMIT = 256 * 1024
-
-# httpcore exception → the httpx exception httpx's own transport raises for it.
-_EXCEPTIONS: dict[type[Exception], type[httpx.TransportError]] = {
-    httpcore.TimeoutException: httpx.TimeoutException,
-    httpcore.ConnectTimeout: httpx.ConnectTimeout,
-    httpcore.ReadTimeout: httpx.ReadTimeout,
-    httpcore.WriteTimeout: httpx.WriteTimeout,
-    httpcore.PoolTimeout: httpx.PoolTimeout,
-    httpcore.NetworkError: httpx.NetworkError,
-    httpcore.ConnectError: httpx.ConnectError,
-    httpcore.ReadError: httpx.ReadError,
-    httpcore.WriteError: httpx.WriteError,
-    httpcore.ProxyError: httpx.ProxyError,
-    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
-    httpcore.ProtocolError: httpx.ProtocolError,
-    httpcore.LocalProtocolError: httpx.LocalProtocolError,
-    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
-}
-
-
-def httpx_error(error: Exception, request: httpx.Request) -> Exception:
-    """The most specific httpx exception for an httpcore one (the error itself if none)."""
-    mapped: type[httpx.TransportError] | None = None
-    for source, target in _EXCEPTIONS.items():
-        if isinstance(error, source) and (mapped is None or issubclass(target, mapped)):
-            mapped = target
-    if mapped is None:
-        return error
-    return mapped(str(error), request=request)
+_DEFAULT_PORTS = {b"http": 80, b"https": 443}
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
@@ -203,27 +174,8 @@ def _apply(writer: asyncio.StreamWriter, options: Iterable[httpcore.SOCKET_OPTIO
         sock.setsockopt(*option)
 
 
-class _ResponseStream(httpx.AsyncByteStream):
-    """The body as httpx reads it, with httpcore's errors turned into httpx's."""
-
-    def __init__(self, body: Any, request: httpx.Request) -> None:
-        self._body = body
-        self._request = request
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for part in self._body:
-                yield part
-        except Exception as error:
-            raise httpx_error(error, self._request) from error
-
-    async def aclose(self) -> None:
-        with suppress(Exception):
-            await self._body.aclose()
-
-
-class GatewayTransport(httpx.AsyncBaseTransport):
-    """httpx transport for the gateway link: httpcore's HTTP/1.1 pool on `AsyncioBackend`.
+class GatewayTransport:
+    """The gateway link's requests: httpcore's HTTP/1.1 pool on `AsyncioBackend`.
 
     `ssl_context` verifies the gateway (https URLs); plain http (loopback only, checked by the
     client) needs none.
@@ -246,30 +198,34 @@ class GatewayTransport(httpx.AsyncBaseTransport):
             network_backend=AsyncioBackend(),
         )
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        core_request = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
+    async def exchange(
+        self, method: str, url: str, body: bytes = b"", *, connect_s: float, read_s: float
+    ) -> tuple[int, bytes]:
+        """One request, its body read and the connection back in the pool: (status, body).
+
+        Raises httpcore's exceptions (ConnectError, ReadTimeout, RemoteProtocolError, ...).
+        """
+        target = httpcore.URL(url)
+        host = target.host
+        if target.port is not None and target.port != _DEFAULT_PORTS.get(target.scheme):
+            host = b"%b:%d" % (host, target.port)
+        headers = [(b"Host", host), (b"User-Agent", b"posterm")]
+        if method == "POST":
+            headers += [
+                (b"Content-Type", b"application/jose"),
+                (b"Content-Length", str(len(body)).encode("ascii")),
+            ]
+        timeouts = {"connect": connect_s, "read": read_s, "write": read_s, "pool": read_s}
+        response = await self._pool.handle_async_request(
+            httpcore.Request(
+                method, target, headers=headers, content=body, extensions={"timeout": timeouts}
+            )
         )
         try:
-            response = await self._pool.handle_async_request(core_request)
-        except Exception as error:
-            raise httpx_error(error, request) from error
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_ResponseStream(response.stream, request),
-            extensions=response.extensions,
-        )
+            content = await response.aread()
+        finally:
+            await response.aclose()
+        return response.status, content
 
     async def aclose(self) -> None:
         await self._pool.aclose()

@@ -1,37 +1,50 @@
 """Refunds, voids and the batch close: operations on sales already made, online only.
 
-Each is checked against the journal first (unknown id, refund above what is left, void of a
-settled or refunded sale, a sale not yet confirmed by the bank): a refusal raises a
-`PaymentError` with exit code 2 and nothing is sent. An accepted refund or void is journaled
-like a sale (its own row, id = its message id, signed bytes committed before sending), and
-its approval moves the sale (refunded amount, `voided`) in the same commit.
+A refund or void is checked against the journal first (`check_refund`, `check_void`: unknown
+id, refund above what is left, void of a settled or refunded sale, a sale not yet confirmed by
+the bank). A refusal raises a `PaymentError` with exit code 2 before anything runs, so nothing
+is sent; what passes is an `Adjustment`, the request the engine then runs to an `Outcome`
+without raising. An accepted refund or void is journaled like a sale (its own row, id = its
+message id, encoded bytes committed before sending), and its approval moves the sale
+(refunded amount, `voided`) in the same commit; the settlement table says what each delivery
+means.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 from terminal.money import Amount
 from terminal.payment import reports
-from terminal.payment.api import BatchResult, Outcome, Progress, ProgressCallback, Result, Stage
-from terminal.payment.bank import Delivery
+from terminal.payment.api import BatchResult, Outcome, ProgressCallback
+from terminal.payment.bank import Operation
+from terminal.payment.context import Core, Tracker
 from terminal.payment.errors import GatewayUnreachable, RefundNotAllowed, VoidNotAllowed
-from terminal.payment.journal import Change, Transaction
+from terminal.payment.forwarder import FlushReport
+from terminal.payment.journal import Change, Journal, Transaction
+from terminal.payment.settlement import Facts, Settlement, Subject, Then, classify
 from terminal.payment.states import REFUNDABLE, VOIDABLE, Event, State
-
-if TYPE_CHECKING:
-    from terminal.payment.engine import Engine
 
 _COUNTED_SALES = frozenset(
     {State.APPROVED, State.PARTIALLY_REFUNDED, State.REFUNDED, State.FORWARDED}
 )
 
 
-def _sale_of(engine: Engine, sale_id: str, action: str, error: type[Exception]) -> Transaction:
-    sale = engine.journal.get(sale_id)  # UnknownTransaction (exit 2) for an unknown id
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """A refund or void the journal allowed: what the engine sends."""
+
+    kind: Literal["refund", "void"]
+    sale: Transaction
+    amount: Amount
+
+
+def _sale_of(journal: Journal, sale_id: str, action: str, error: type[Exception]) -> Transaction:
+    sale = journal.get(sale_id)  # UnknownTransaction (exit 2) for an unknown id
     if sale.type != "sale":
         raise error(f"{sale_id} is a {sale.type}, not a sale: only sales can be {action}.")
     return sale
@@ -47,9 +60,9 @@ def _why_not(sale: Transaction, action: str) -> str:
     return f"Sale {sale.id} is {state}: it cannot be {action}. Nothing was sent."
 
 
-def refund_in_flight(engine: Engine, sale_id: str) -> int:
+def refund_in_flight(journal: Journal, sale_id: str) -> int:
     """Minor units of refunds of this sale that may still be approved (sent, not answered)."""
-    value = engine.journal.scalar(
+    value = journal.scalar(
         "SELECT COALESCE(SUM(amount), 0) FROM transactions WHERE type = 'refund' AND ref = ? "
         "AND state IN ('created', 'card_read', 'authorising')",
         (sale_id,),
@@ -57,14 +70,13 @@ def refund_in_flight(engine: Engine, sale_id: str) -> int:
     return int(value)
 
 
-async def refund(
-    engine: Engine, sale_id: str, amount: Amount | None, progress: ProgressCallback
-) -> Outcome:
-    """Refund all that is left of a sale, or `amount` of it."""
-    sale = await asyncio.to_thread(_sale_of, engine, sale_id, "refunded", RefundNotAllowed)
+def check_refund(journal: Journal, sale_id: str, amount: Amount | None) -> Adjustment:
+    """A refund of all that is left of a sale, or of `amount` of it; `RefundNotAllowed` or
+    `UnknownTransaction` (exit code 2, nothing sent) when the journal says no."""
+    sale = _sale_of(journal, sale_id, "refunded", RefundNotAllowed)
     if sale.state not in REFUNDABLE:
         raise RefundNotAllowed(_why_not(sale, "refunded"))
-    pending = await asyncio.to_thread(refund_in_flight, engine, sale_id)
+    pending = refund_in_flight(journal, sale_id)
     remaining = sale.amount - sale.refunded - Amount.of(pending, sale.amount.currency)
     wanted = remaining if amount is None else amount
     if wanted.currency != sale.amount.currency:
@@ -84,28 +96,34 @@ async def refund(
             f"Refund of {wanted} refused: only {remaining} of sale {sale_id} ({sale.amount}) "
             "is left to refund. Nothing was sent."
         )
-    outcome = await _send_adjustment(engine, "refund", sale, wanted, progress)
-    return outcome
+    return Adjustment("refund", sale, wanted)
 
 
-async def void(engine: Engine, sale_id: str, progress: ProgressCallback) -> Outcome:
-    """Cancel a sale that is not yet settled (its batch is still open)."""
-    sale = await asyncio.to_thread(_sale_of, engine, sale_id, "voided", VoidNotAllowed)
+def check_void(journal: Journal, sale_id: str) -> Adjustment:
+    """A void of a sale not yet settled; `VoidNotAllowed` or `UnknownTransaction` else."""
+    sale = _sale_of(journal, sale_id, "voided", VoidNotAllowed)
     if sale.state not in VOIDABLE:
         raise VoidNotAllowed(_why_not(sale, "voided"))
-    if sale.batch is not None and sale.batch != engine.journal.batch_no:
+    if sale.batch is not None and sale.batch != journal.batch_no:
         raise VoidNotAllowed(
             f"Sale {sale_id} was settled in batch {sale.batch}: it can no longer be voided; "
             "refund it instead. Nothing was sent."
         )
-    return await _send_adjustment(engine, "void", sale, sale.amount, progress)
+    return Adjustment("void", sale, sale.amount)
 
 
-async def _send_adjustment(
-    engine: Engine, kind: str, sale: Transaction, amount: Amount, progress: ProgressCallback
+async def run_adjustment(
+    core: Core,
+    settlement: Settlement,
+    adjustment: Adjustment,
+    progress: ProgressCallback,
+    tracker: Tracker,
 ) -> Outcome:
-    journal, bank = engine.journal, engine.bank
-    owner = engine.owner.acquire()
+    """Journal the refund or void, send it and settle it (raises only for a bug or a
+    journal failure, which the engine turns into an outcome)."""
+    journal, bank, sale = core.journal, core.bank, adjustment.sale
+    kind, amount = adjustment.kind, adjustment.amount
+    owner = core.owner.acquire()
     txn_id = bank.new_id()
     fields = {
         "masked_pan": sale.masked_pan,
@@ -123,101 +141,37 @@ async def _send_adjustment(
         fields=fields,
         reserve_bytes=64 * 1024,
     )
+    tracker.txn_id = txn_id
+    subject = Subject(
+        txn_id, amount, sale.entry, sale.masked_pan, sale.scheme, sale.aid, kind, sale.id
+    )
 
-    def sign(seq: int, at: datetime) -> bytes:
-        return bank.sign(kind, id=txn_id, seq=seq, created_at=at, ref=sale.id, amount=amount)
+    def moves_sale() -> tuple[Change, ...]:
+        if kind == "void":
+            return (Change(sale.id, Event.VOID),)
+        current = journal.get(sale.id)
+        refunded = current.refunded + amount
+        event = Event.REFUND_FULL if refunded >= current.amount else Event.REFUND_PART
+        return (Change(sale.id, event, {"refunded": refunded.minor}),)
 
-    body = await asyncio.to_thread(journal.sign_and_apply, Change(txn_id, Event.SEND), sign)
-    words = "refund" if kind == "refund" else "void"
-    progress(Progress(Stage.AUTHORISING, f"Sending the {words} to the bank…", txn_id))
-    delivery = await bank.deliver(txn_id, body)
-    return await _settle(engine, kind, txn_id, sale, amount, delivery, progress)
-
-
-async def _settle(
-    engine: Engine,
-    kind: str,
-    txn_id: str,
-    sale: Transaction,
-    amount: Amount,
-    delivery: Delivery,
-    progress: ProgressCallback,
-) -> Outcome:
-    journal = engine.journal
-
-    def outcome(result: Result, code: str, auth_code: str, message: str) -> Outcome:
-        o = Outcome(
-            txn_id,
-            result,
-            amount,
-            sale.entry,
-            code,
-            auth_code,
-            sale.masked_pan,
-            message,
-            sale.scheme,
-            sale.aid,
-        )
-        progress(Progress(Stage.RESULT, message, txn_id, {"result": result.value}))
-        return o
-
-    if delivery.status == "answered":
-        reply = delivery.answered
-        fields: dict[str, Any] = {
-            "code": reply.code,
-            "auth_code": reply.auth_code,
-            "gateway_ref": reply.gateway_ref,
-            "answer": reply.raw,
-        }
-        if reply.result in ("approved", "reversed"):
-            current = await asyncio.to_thread(journal.get, sale.id)
-            if kind == "refund":
-                refunded = current.refunded + amount
-                event = Event.REFUND_FULL if refunded >= current.amount else Event.REFUND_PART
-                sale_change = Change(sale.id, event, {"refunded": refunded.minor})
-                message = f"Refund of {amount} approved."
-            else:
-                sale_change = Change(sale.id, Event.VOID)
-                message = f"Sale {sale.id} voided: {amount} will not be charged."
-            fields["message"] = message
-            await asyncio.to_thread(
-                journal.apply, Change(txn_id, Event.APPROVE, fields), sale_change
-            )
-            return outcome(Result.APPROVED, reply.code, reply.auth_code, message)
-        if reply.result == "declined":
-            message = f"The bank declined the {kind}: {_describe(reply.code, reply.reason)}."
-            fields["message"] = message
-            await asyncio.to_thread(journal.apply, Change(txn_id, Event.DECLINE, fields))
-            return outcome(Result.DECLINED, reply.code, "", message)
-    if delivery.status == "not_sent":
-        message = f"The bank cannot be reached: the {kind} was not sent. Try again later."
-        await asyncio.to_thread(
-            journal.apply, Change(txn_id, Event.NOT_SENT, {"message": message, "code": "91"})
-        )
-        return outcome(Result.ERROR, "91", "", message)
-    if delivery.status == "refused":
-        message = (
-            f"The bank refused the {kind} ({delivery.detail}); nothing changed. "
-            "Call the technician if this repeats."
-        )
-        await asyncio.to_thread(
-            journal.apply, Change(txn_id, Event.REJECT, {"message": message, "code": "96"})
-        )
-        return outcome(Result.ERROR, "96", "", message)
-    return await engine.reverse_unknown(txn_id, amount, sale.entry, sale.masked_pan, progress)
+    operation = Operation(kind, txn_id, amount, ref=sale.id)
+    settled = await settlement.send(
+        kind,
+        operation,
+        subject,
+        progress,
+        announce=f"Sending the {kind} to the bank…",
+        moves_ref=moves_sale,
+    )
+    assert settled.outcome is not None, "every refund and void row ends the operation"
+    return settled.outcome
 
 
-def _describe(code: str, reason: str) -> str:
-    from terminal.payment.response_codes import describe_code
-
-    return describe_code(code, reason)
-
-
-def batch_totals(engine: Engine) -> dict[str, Any]:
+def batch_totals(journal: Journal) -> dict[str, Any]:
     """The close_batch totals in the gateway's canonical form (per kind and currency):
     approved sales online and offline minus voided or reversed; approved refunds."""
     totals: dict[str, dict[str, dict[str, Any]]] = {"sale": {}, "refund": {}}
-    for txn in reports.batch_transactions(engine.journal):
+    for txn in reports.batch_transactions(journal):
         if txn.type == "sale" and txn.state in _COUNTED_SALES:
             kind = "sale"
         elif txn.type == "refund" and txn.state is State.APPROVED:
@@ -237,50 +191,42 @@ def batch_totals(engine: Engine) -> dict[str, Any]:
     }
 
 
-async def close_batch(engine: Engine) -> BatchResult:
-    """Forward what is queued, then send the totals; the gateway balances and a new batch opens."""
-    report = await engine.forwarder.flush()
-    waiting = report.left - await asyncio.to_thread(reports.parked_count, engine.journal)
+async def close_batch(core: Core, report: FlushReport) -> BatchResult:
+    """Send the totals once `report` (the queue's flush) left nothing waiting; the bank
+    balances and a new batch opens. Raises `GatewayUnreachable` (the batch stays open) when
+    the queue was not emptied or the close is not answered."""
+    waiting = report.left - await asyncio.to_thread(reports.parked_count, core.journal)
     if waiting > 0:
         raise GatewayUnreachable(
             f"{waiting} offline sale(s) or reversal(s) could not be forwarded "
             f"({report.last_error or 'gateway unreachable'}); the batch stays open. "
             "Try again when the bank is reachable."
         )
-    journal, bank = engine.journal, engine.bank
+    journal, bank = core.journal, core.bank
     pending = await asyncio.to_thread(journal.pending_close)
     if pending is not None:  # an earlier close went out without an answer: same id, same bytes
         message_id, totals_text, body = pending
         totals = json.loads(totals_text)
     else:
-        totals = await asyncio.to_thread(batch_totals, engine)
+        totals = await asyncio.to_thread(batch_totals, journal)
         message_id = bank.new_id()
+        close = Operation("close_batch", message_id, totals=totals)
 
-        def sign(seq: int, at: datetime) -> bytes:
-            return bank.sign("close_batch", id=message_id, seq=seq, created_at=at, totals=totals)
+        def encode(seq: int, at: datetime) -> bytes:
+            return bank.encode(close, seq, at)
 
         body = await asyncio.to_thread(
-            journal.store_close, message_id, json.dumps(totals, sort_keys=True), sign
+            journal.store_close, message_id, json.dumps(totals, sort_keys=True), encode
         )
     delivery = await bank.deliver(message_id, body)
-    if delivery.status != "answered":
-        raise GatewayUnreachable(
-            f"The batch could not be closed ({delivery.status.replace('_', ' ')}"
-            + (f": {delivery.detail}" if delivery.detail else "")
-            + "); it stays open. Try again later: the same close is sent again."
-        )
-    reply = delivery.answered
+    row, reply, detail = classify("close_batch", delivery)
+    if row.then is not Then.DONE or reply is None:
+        raise GatewayUnreachable(row.say(Facts(detail=detail)))
     gateway_totals = reply.payload.get("totals", {})
     if not isinstance(gateway_totals, dict):
         gateway_totals = {}
     number = await asyncio.to_thread(
         journal.close_batch, reply.result, json.dumps(gateway_totals, sort_keys=True)
     )
-    if reply.result == "balanced":
-        message = f"Batch {number} closed and balanced with the bank."
-    else:
-        message = (
-            f"Batch {number} closed OUT OF BALANCE: the bank's totals differ from the terminal's. "
-            "Compare the reports and call the bank."
-        )
+    message = row.say(Facts(reply=reply, batch=number))
     return BatchResult(reply.result, totals, gateway_totals, message)

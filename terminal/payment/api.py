@@ -15,7 +15,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from terminal.emv.card_data import CardData
-from terminal.money import Amount
+from terminal.errors import UsageError
+from terminal.money import Amount, Currency
 
 
 class EntryMethod(StrEnum):
@@ -89,6 +90,17 @@ class SaleRequest:
     """Included in `amount`; kept apart for the receipt."""
     timeout_s: float | None = None
     """Overrides the configured wait for card / code."""
+
+    def check(self, currency: Currency) -> SaleRequest:
+        """This request if a terminal taking `currency` may run it; else `UsageError` (exit
+        code 2) with the sentence every door shows. The doors call it before the engine."""
+        if self.amount.minor <= 0:
+            raise UsageError("The amount must be greater than zero.")
+        if self.amount.currency != currency:
+            raise UsageError(
+                f"This terminal takes {currency.code}, not {self.amount.currency.code}."
+            )
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,17 +271,20 @@ class PaymentEngine(Protocol):
     async def sale(
         self, request: SaleRequest, progress: ProgressCallback, cancel: asyncio.Event
     ) -> Outcome:
-        """Run a sale to a definite end; never raises for a decline or a device problem."""
+        """Run a checked request (`SaleRequest.check`) to a definite end; never raises for a
+        runtime failure (device, journal, bank, a bug): those end as a `Result.ERROR`."""
         ...
 
     async def refund(
         self, sale_id: str, amount: Amount | None, progress: ProgressCallback
     ) -> Outcome:
-        """Refund all that is left of a sale, or `amount` of it."""
+        """Refund all that is left of a sale, or `amount` of it. Only a refusal found before
+        anything runs raises (`RefundNotAllowed`, `UnknownTransaction`: exit code 2)."""
         ...
 
     async def void(self, sale_id: str, progress: ProgressCallback) -> Outcome:
-        """Cancel a sale not yet settled."""
+        """Cancel a sale not yet settled. Only a refusal found before anything runs raises
+        (`VoidNotAllowed`, `UnknownTransaction`: exit code 2)."""
         ...
 
     def history(self, *, limit: int = 100, search: str = "") -> list[TransactionView]: ...

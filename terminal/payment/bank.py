@@ -1,14 +1,20 @@
-"""What the payment core needs from the bank link, and the four ways a delivery can end.
+"""The payment core's one port to the bank: operations as data in, four delivery endings out.
 
-The engine and the forwarder speak to the gateway only through `Bank`; the gateway client's
-exceptions are translated once, at this boundary (`terminal/payment/gateway_link.py`), into a
-`Delivery` whose `status` decides what PROTOCOL.md requires:
+The engine never builds a protocol message. It describes what it wants as an `Operation`
+(type, amount, entry, card data, references, offline facts, totals) and the adapter behind
+`Bank` turns it into the exact bytes that are journaled and later sent (`encode`), seals the
+card data on the way (the engine hands over `CardData`, never a sealed object), and delivers
+stored bytes (`deliver`). What the stored bytes look like (a JWS today, an encrypted ISO 8583
+frame tomorrow) is the adapter's business; the journal keeps them opaque.
 
-- `answered`: a verified answer; its `result` and `code` decide the transaction.
-- `not_sent`: nothing left the terminal (connect failed) → offline rules may apply (rule 4).
-- `no_answer`: sent, no valid answer before the deadline even after re-sending the same id
-  → queue a reversal durably before telling the operator (rule 3).
-- `refused`: the gateway refused the message itself (400/401/409/422): it had no effect.
+The adapter translates its library's errors once into a `Delivery`, one of four kinds, and
+`settlement.py` alone decides what each means for a transaction (PROTOCOL.md rules 3 and 4):
+
+- `Answered`: a verified answer; its `result` and `code` decide the transaction.
+- `NotSent`: nothing left the terminal (connect failed) → offline rules may apply.
+- `NoAnswer`: sent, no valid answer before the deadline even after re-sending the same id
+  → queue a reversal durably before telling the operator.
+- `Refused`: the bank refused the message itself; it had no effect.
 """
 
 from __future__ import annotations
@@ -20,12 +26,43 @@ from typing import Any, Literal, Protocol
 from terminal.emv.card_data import CardData
 from terminal.money import Amount
 
-DeliveryStatus = Literal["answered", "not_sent", "no_answer", "refused"]
+OperationType = Literal[
+    "authorize", "advice", "reverse", "refund", "void", "qr_intent", "qr_status", "close_batch"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineApproval:
+    """Why and under which limit the terminal approved a sale itself (advice only)."""
+
+    floor_limit: int
+    """Minor units of the floor limit the sale was under."""
+    reason: str = "gateway_unreachable"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One message the engine wants sent, as data; the adapter makes its bytes."""
+
+    type: OperationType
+    id: str
+    """The message id, also the idempotency key of every retry."""
+    amount: Amount | None = None
+    entry: str | None = None
+    """nfc, qr_cpm or qr_mpm."""
+    card: CardData | None = None
+    """The tapped card, in memory only: the adapter seals it for the bank."""
+    qr_text: str | None = None
+    """A scanned customer-presented code (qr_cpm), sealed like card data."""
+    ref: str | None = None
+    """The message or transaction this one acts on (reverse, refund, void, qr_status)."""
+    offline: OfflineApproval | None = None
+    totals: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A gateway answer whose signature verified (PROTOCOL.md answer payload)."""
+    """A bank answer whose authenticity the adapter verified."""
 
     id: str
     type: str
@@ -40,67 +77,60 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
-    """How sending one signed message ended."""
+class Answered:
+    """The bank answered, and the answer verified."""
 
-    status: DeliveryStatus
-    reply: Reply | None = None
+    reply: Reply
+
+
+@dataclass(frozen=True, slots=True)
+class NotSent:
+    """Nothing left the terminal."""
+
     detail: str = ""
-    """For the log and `saf status`: what went wrong, e.g. "connect timeout", "409 id_conflict"."""
-    http_status: int = 0
-    error_code: str = ""
+    """For the log and `saf status`, e.g. "connect timeout"."""
 
-    @property
-    def answered(self) -> Reply:
-        assert self.reply is not None, "only an answered delivery has a reply"
-        return self.reply
+
+@dataclass(frozen=True, slots=True)
+class NoAnswer:
+    """The message may have arrived; no valid answer came before the deadline."""
+
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The bank refused the message itself (format, signature, id conflict, stale)."""
+
+    detail: str = ""
+    """e.g. "409 id_conflict"."""
+    final: bool = True
+    """Re-sending the same bytes cannot help (the queue parks the message)."""
+
+
+Delivery = Answered | NotSent | NoAnswer | Refused
+"""How sending one stored message ended; `settlement.classify` matches it exhaustively."""
 
 
 class Bank(Protocol):
-    """Message building, sealing, signing and delivery, as the engine uses them."""
+    """What the payment core needs from a bank adapter."""
 
     def new_id(self) -> str:
-        """A fresh UUID4 message id."""
+        """A fresh message id (the adapter's form of idempotency key)."""
         ...
 
-    def fingerprint(self, pan: str) -> str:
-        """Keyed fingerprint of a PAN (HMAC with the terminal's secret), hex."""
-        ...
-
-    def seal_card(self, card: CardData) -> dict[str, Any]:
-        """PROTOCOL.md `card` object: scheme, aid, masked_pan and the JWE of the card data."""
-        ...
-
-    def seal_qr(self, text: str) -> dict[str, Any]:
-        """PROTOCOL.md `qr` object: the JWE of a scanned customer-presented code."""
-        ...
-
-    def sign(
-        self,
-        type: str,
-        *,
-        id: str,
-        seq: int,
-        created_at: datetime,
-        amount: Amount | None = None,
-        entry: str | None = None,
-        card: dict[str, Any] | None = None,
-        qr: dict[str, Any] | None = None,
-        ref: str | None = None,
-        offline: dict[str, Any] | None = None,
-        totals: dict[str, Any] | None = None,
-    ) -> bytes:
-        """The compact JWS of one request: exactly the bytes that are stored and sent."""
+    def encode(self, operation: Operation, seq: int, at: datetime) -> bytes:
+        """The exact bytes to journal and send for `operation`, numbered `seq`, made at `at`."""
         ...
 
     async def deliver(
-        self, message_id: str, body: bytes, *, deadline_s: float | None = None
+        self, message_id: str, stored: bytes, *, deadline_s: float | None = None
     ) -> Delivery:
-        """Send `body` (re-sending the same bytes until the deadline) and say how it ended."""
+        """Send `stored` (re-sending the same bytes until the deadline); how it ended."""
         ...
 
     async def health(self) -> bool:
-        """The gateway's link check (`GET /v1/health`)."""
+        """The bank's link check."""
         ...
 
     @property

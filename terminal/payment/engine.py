@@ -1,19 +1,18 @@
-"""The payment engine: runs a sale from the operator's amount to a definite, journaled end.
+"""The payment engine: the one API the operator screen, the CLI and the ECR API drive.
 
-One engine serves the operator screen, the CLI and the ECR API (`PaymentEngine` of api.py).
-The order of a sale is what makes it safe:
+It composes the payment core and owns nothing of a payment's meaning itself:
 
-1. Risk pre-checks, then the journal must accept a write (disk full or read-only → refused
-   here, before any card is read); the sale's row is created.
-2. The card (or code) is captured through the injected device protocol; only the masked PAN,
-   scheme, AID and keyed fingerprint are journaled, the card data is sealed to the gateway.
-3. The `authorize` is signed and committed (state `authorising`, with its seq and exact bytes)
-   before it is sent; the sale's id is that message's id.
-4. The delivery decides: answer → approved / declined; nothing sent → offline rules (advice
-   signed and queued in the approving commit); no answer → reversal queued in the same commit
-   as `unknown`, before the operator is told; refused → failed, nothing moved.
+- `sale.py` runs a sale, `adjustments.py` refunds, voids and the batch close,
+  `merchant_qr.py` the merchant-presented code; each works on a `Core` (journal, bank port,
+  owner lock, queue), never on the engine.
+- `settlement.py` says what every bank delivery means; `forwarder.py` forwards the queue.
 
-Refunds, voids and the batch close are in `adjustments.py`; reports in `reports.py`.
+Its entry points never raise for a runtime failure. Requests are checked before they get here
+(`SaleRequest.check`, `check_refund`, `check_void`, which raise the door's refusal with exit
+code 2 and send nothing). After that every failure (device, journal, bank, a bug) ends as an
+`Outcome` with result `error` and a sentence; a bug is logged with its traceback, and the
+transaction is moved to a state that needs nobody (cancelled, or reversing with its reversal
+queued), or, if even the journal fails, left for start-up recovery.
 """
 
 from __future__ import annotations
@@ -21,48 +20,49 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from terminal.emv.card_data import CardData
-from terminal.errors import UsageError
 from terminal.money import Amount
 from terminal.payment import reports
+from terminal.payment.adjustments import Adjustment, check_refund, check_void, run_adjustment
+from terminal.payment.adjustments import close_batch as close_batch_with
 from terminal.payment.api import (
     BatchResult,
     CardCapture,
     CodePresenter,
     CodeScanner,
-    EntryMethod,
     Outcome,
-    Progress,
     ProgressCallback,
     QueueStatus,
     Result,
     SaleRequest,
-    Stage,
     Totals,
     TransactionView,
 )
-from terminal.payment.bank import Bank, Delivery
-from terminal.payment.capture import Stopped, read_card, scan_code
+from terminal.payment.bank import Bank, Operation
+from terminal.payment.context import Core, Tracker
 from terminal.payment.errors import JournalUnavailable
 from terminal.payment.forwarder import FlushReport, Forwarder
-from terminal.payment.journal import Change, Journal, iso
-from terminal.payment.recovery import OwnerLock, recover
-from terminal.payment.response_codes import describe_code
-from terminal.payment.risk import Decision, Limits, Rule, check_card, check_sale, decide_offline
-from terminal.payment.states import Event, State
-from terminal.runtime import tune_for_commit_threads
+from terminal.payment.journal import Journal
+from terminal.payment.recovery import OwnerLock, recover, resolve
+from terminal.payment.risk import Limits, Rule
+from terminal.payment.sale import RESERVE_BYTES, Devices, SaleRun
+from terminal.payment.settlement import Settlement, finish
+from terminal.payment.states import IN_FLIGHT, State
 from terminal.settings import Settings
+
+__all__ = ["RESERVE_BYTES", "Engine", "SaleTiming"]
 
 log = logging.getLogger("terminal.payment.engine")
 
-
-RESERVE_BYTES = 256 * 1024
-"""Free space a sale needs before it starts: its rows, history, queue entry, with margin."""
+INTERNAL_PROBLEM = "The terminal had an internal problem (details are in the log)."
+RESCUED = {
+    State.CANCELLED: "Nothing was charged.",
+    State.REVERSING: "The payment is being reversed, so nothing stays charged.",
+}
+"""What the operator is told of a transaction an internal problem interrupted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,7 @@ class Engine:
         journal: Journal,
         bank: Bank,
         *,
+        fingerprint: Callable[[str], str],
         card_capture: CardCapture | None = None,
         code_scanner: CodeScanner | None = None,
         code_presenter: CodePresenter | None = None,
@@ -100,10 +101,12 @@ class Engine:
         self.code_scanner = code_scanner
         self.code_presenter = code_presenter
         self.limits = Limits.from_settings(settings)
-        self.extra_rules = tuple(extra_rules)
         self.forwarder = forwarder or Forwarder(journal, bank)
         self.owner = OwnerLock(settings.data_dir)
         self.currency = settings.currency
+        self.core = Core(settings, journal, bank, self.owner, self.forwarder)
+        self.settlement = Settlement(self.core)
+        self.sales = SaleRun(self.core, self.settlement, self.limits, fingerprint, extra_rules)
         self.last_timing: SaleTiming | None = None
         self._task: asyncio.Task[None] | None = None
         self._link_check: asyncio.Task[None] | None = None
@@ -115,7 +118,6 @@ class Engine:
         the link in the background (so "Bank: ONLINE" shows before the first sale, without a
         slow gateway delaying start-up)."""
         self.owner.acquire()
-        tune_for_commit_threads()
         await self.recover()
         if self._link_check is None:
             self._link_check = asyncio.create_task(self._check_link(), name="link-check")
@@ -128,7 +130,7 @@ class Engine:
             await asyncio.shield(self._link_check)
 
     async def _check_link(self) -> None:
-        """One `/v1/health` at start: sets `gateway_online`; wakes the forwarder when up."""
+        """One link check at start: sets `gateway_online`; wakes the forwarder when up."""
         try:
             online = await self.bank.health()
         except Exception as error:  # the link check must never break start-up
@@ -166,18 +168,16 @@ class Engine:
         """Resolve transactions a crash left in flight (see recovery.py)."""
         self.owner.acquire()
         moved = await asyncio.to_thread(
-            recover, self.journal, self.owner, self.bank.new_id, self._sign_reverse
+            recover, self.journal, self.owner, self.bank.new_id, self._encode_reverse
         )
         if moved:
             self.forwarder.wake()
         return moved
 
-    def _sign_reverse(
+    def _encode_reverse(
         self, reverse_id: str, ref: str, amount: Amount, seq: int, at: datetime
     ) -> bytes:
-        return self.bank.sign(
-            "reverse", id=reverse_id, seq=seq, created_at=at, ref=ref, amount=amount
-        )
+        return self.bank.encode(Operation("reverse", reverse_id, amount, ref=ref), seq, at)
 
     @property
     def gateway_online(self) -> bool:
@@ -205,392 +205,133 @@ class Engine:
         """Forward everything pending now (`posterm saf flush`)."""
         return await self.forwarder.flush(progress, deadline_s=deadline_s)
 
-    # -- refunds, voids, batch close (adjustments.py) ---------------------------------------
-    async def refund(
-        self, sale_id: str, amount: Amount | None, progress: ProgressCallback
-    ) -> Outcome:
-        from terminal.payment.adjustments import refund
-
-        return await refund(self, sale_id, amount, progress)
-
-    async def void(self, sale_id: str, progress: ProgressCallback) -> Outcome:
-        from terminal.payment.adjustments import void
-
-        return await void(self, sale_id, progress)
-
-    async def close_batch(self) -> BatchResult:
-        from terminal.payment.adjustments import close_batch
-
-        return await close_batch(self)
-
-    # -- the sale -------------------------------------------------------------------------
+    # -- payments -------------------------------------------------------------------------
     async def sale(
         self, request: SaleRequest, progress: ProgressCallback, cancel: asyncio.Event
     ) -> Outcome:
-        """Run a sale to a definite end; never raises for a decline or a device problem."""
+        """Run a sale to a definite end; never raises for a runtime failure."""
         started = time.perf_counter()
-        timing = {"device": 0.0, "bank": 0.0}
+        tracker = Tracker()
+        devices = Devices(self.card_capture, self.code_scanner, self.code_presenter)
         try:
-            return await self._sale(request, progress, cancel, timing)
+            return await self._guarded(
+                "sale",
+                self.sales.run(request, devices, progress, cancel, tracker),
+                tracker,
+                request.amount,
+                request.method.protocol_entry,
+                progress,
+            )
         finally:
             self.last_timing = SaleTiming(
-                time.perf_counter() - started, timing["device"], timing["bank"]
+                time.perf_counter() - started, tracker.device_s, tracker.bank_s
             )
 
-    async def _sale(
-        self,
-        request: SaleRequest,
-        progress: ProgressCallback,
-        cancel: asyncio.Event,
-        timing: dict[str, float],
+    async def check_refund(self, sale_id: str, amount: Amount | None) -> Adjustment:
+        """The refund the journal allows; raises `RefundNotAllowed` / `UnknownTransaction`
+        (exit code 2, nothing sent) when it does not."""
+        return await asyncio.to_thread(check_refund, self.journal, sale_id, amount)
+
+    async def check_void(self, sale_id: str) -> Adjustment:
+        """The void the journal allows; raises `VoidNotAllowed` / `UnknownTransaction`."""
+        return await asyncio.to_thread(check_void, self.journal, sale_id)
+
+    async def adjust(self, adjustment: Adjustment, progress: ProgressCallback) -> Outcome:
+        """Send a checked refund or void to a definite end; never raises."""
+        tracker = Tracker()
+
+        async def run() -> Outcome:
+            outcome = await run_adjustment(
+                self.core, self.settlement, adjustment, progress, tracker
+            )
+            return outcome
+
+        sale = adjustment.sale
+        return await self._guarded(
+            adjustment.kind, run(), tracker, adjustment.amount, sale.entry, progress
+        )
+
+    async def refund(
+        self, sale_id: str, amount: Amount | None, progress: ProgressCallback
     ) -> Outcome:
-        amount, method = request.amount, request.method
-        entry = method.protocol_entry
-        refusal = check_sale(self.limits, amount, method.value)
-        if refusal is not None:
-            if refusal.rule in ("amount", "currency"):
-                raise UsageError(refusal.reason)
-            return self._finish(
-                progress,
-                Outcome("", Result.DECLINED, amount, entry, refusal.code, message=refusal.reason),
-            )
-        progress(Progress(Stage.CHECKING, "Checking that the payment can be recorded…"))
-        txn_id = self.bank.new_id()
+        """`check_refund` then `adjust`: only the check's refusals raise."""
+        return await self.adjust(await self.check_refund(sale_id, amount), progress)
+
+    async def void(self, sale_id: str, progress: ProgressCallback) -> Outcome:
+        """`check_void` then `adjust`: only the check's refusals raise."""
+        return await self.adjust(await self.check_void(sale_id), progress)
+
+    async def close_batch(self) -> BatchResult:
+        """Forward what is queued, then close the batch with the bank (see adjustments.py)."""
+        report = await self.forwarder.flush()
+        return await close_batch_with(self.core, report)
+
+    # -- the guard ------------------------------------------------------------------------
+    async def _guarded(
+        self,
+        kind: str,
+        work: Awaitable[Outcome],
+        tracker: Tracker,
+        amount: Amount,
+        entry: str,
+        progress: ProgressCallback,
+    ) -> Outcome:
+        """`work`'s outcome; any failure in it becomes an error outcome with a sentence."""
         try:
-            owner = self.owner.acquire()
-            await asyncio.to_thread(
-                self.journal.create,
-                txn_id,
-                "sale",
-                amount,
-                entry=entry,
-                reference=request.reference,
-                tip=request.tip,
-                fields={"owner": owner},
-                reserve_bytes=RESERVE_BYTES,  # the disk check and the row: one commit
-            )
-        except JournalUnavailable as error:
-            log.error("sale refused: %s", error.sentence)
-            return self._finish(
-                progress, Outcome("", Result.ERROR, amount, entry, message=error.sentence)
-            )
-        try:
-            return await self._run(txn_id, request, progress, cancel, timing)
+            return await work
         except JournalUnavailable as error:
             # The row on disk is the truth: recovery settles it on the next start.
-            log.error("journal failed during sale %s: %s", txn_id, error.sentence)
-            return self._finish(
-                progress,
-                Outcome(
-                    txn_id,
-                    Result.ERROR,
-                    amount,
-                    entry,
-                    message=f"{error.sentence} If anything was sent it will be reversed.",
-                ),
+            log.error("journal failed during %s %s: %s", kind, tracker.txn_id, error.sentence)
+            message = error.sentence
+            if tracker.txn_id:
+                message += " If anything was sent it will be reversed."
+            return finish(
+                progress, Outcome(tracker.txn_id, Result.ERROR, amount, entry, message=message)
             )
+        except Exception:
+            log.exception("%s %s failed inside the terminal", kind, tracker.txn_id or "-")
+            state = await self._rescue(tracker.txn_id)
+            fate = RESCUED.get(state, "") if state is not None else ""
+            message = " ".join(
+                part
+                for part in (INTERNAL_PROBLEM, fate, "Check history before trying again.")
+                if part
+            )
+            outcome = Outcome(
+                tracker.txn_id,
+                Result.ERROR,
+                amount,
+                entry,
+                message=message,
+                state=state.value if state else "",
+            )
+            return finish(progress, outcome)
 
-    async def _run(
-        self,
-        txn_id: str,
-        request: SaleRequest,
-        progress: ProgressCallback,
-        cancel: asyncio.Event,
-        timing: dict[str, float],
-    ) -> Outcome:
-        amount, entry = request.amount, request.method.protocol_entry
-        card: CardData | None = None
-        sealed_card: dict[str, Any] | None = None
-        sealed_qr: dict[str, Any] | None = None
-        device_started = time.perf_counter()
+    async def _rescue(self, txn_id: str) -> State | None:
+        """Move a transaction an internal problem interrupted to a state that needs nobody,
+        as start-up recovery would; None when there is none or the journal cannot."""
+        if not txn_id:
+            return None
+        sentences = (
+            "Interrupted by an internal problem before anything was sent.",
+            "Interrupted by an internal problem after the request was sent; "
+            "the payment is being reversed.",
+        )
         try:
-            if request.method is EntryMethod.NFC:
-                timeout = request.timeout_s or self.settings.nfc.tap_timeout_s
-                card = await read_card(
-                    self.card_capture, txn_id, request, timeout, progress, cancel
-                )
-            elif request.method is EntryMethod.QR_SCAN:
-                timeout = request.timeout_s or self.settings.qr.scan_timeout_s
-                text = await scan_code(self.code_scanner, txn_id, timeout, progress, cancel)
-                sealed_qr = self.bank.seal_qr(text)
-            else:
-                from terminal.payment.merchant_qr import merchant_presented_sale
-
-                return await merchant_presented_sale(self, txn_id, request, progress, cancel)
-        except Stopped as stop:
-            if stop.result is Result.DECLINED:  # the card refused: nothing was sent
-                fields = {"code": stop.code, "rule": "card", "message": stop.sentence}
-                change = Change(txn_id, Event.DECLINE, fields)
-            else:
-                change = Change(txn_id, Event.CANCEL, {"message": stop.sentence})
-            await asyncio.to_thread(self.journal.apply, change)
-            return self._finish(
-                progress,
-                Outcome(txn_id, stop.result, amount, entry, stop.code, message=stop.sentence),
+            txn = await asyncio.to_thread(self.journal.get, txn_id)
+            if txn.state not in IN_FLIGHT:
+                return txn.state
+            state = await asyncio.to_thread(
+                resolve,
+                self.journal,
+                txn,
+                self.bank.new_id,
+                self._encode_reverse,
+                sentences,
+                detail="rescue",
             )
-        finally:
-            timing["device"] = time.perf_counter() - device_started
-        # `card_read` is committed together with the next step (send or decline): alone it
-        # changes nothing outside the terminal, and a crash before either is cancelled anyway.
-        if card is not None:
-            fields = {
-                "masked_pan": card.masked_pan,
-                "scheme": card.scheme,
-                "aid": card.aid,
-                "fingerprint": self.bank.fingerprint(card.pan),
-            }
-            read = Change(txn_id, Event.CARD_READ, fields)
-            label = card.label or card.scheme.upper()
-            progress(Progress(Stage.CARD_READ, f"Card read: {label} {card.masked_pan}", txn_id))
-            objection = check_card(self.limits, amount, cdcvm=card.cdcvm)
-            if objection is not None:
-                return await self._decline_here(
-                    txn_id, card, amount, entry, objection, Event.DECLINE, progress, read
-                )
-            sealed_card = self.bank.seal_card(card)
-        else:
-            read = Change(txn_id, Event.CARD_READ)
-            progress(Progress(Stage.CODE_SCANNED, "Code scanned.", txn_id))
-
-        def sign(seq: int, at: datetime) -> bytes:
-            return self.bank.sign(
-                "authorize",
-                id=txn_id,
-                seq=seq,
-                created_at=at,
-                amount=amount,
-                entry=entry,
-                card=sealed_card,
-                qr=sealed_qr,
-            )
-
-        body = await asyncio.to_thread(
-            self.journal.sign_and_apply, Change(txn_id, Event.SEND), sign, before=(read,)
-        )
-        progress(Progress(Stage.AUTHORISING, "Authorising with the bank…", txn_id))
-        bank_started = time.perf_counter()
-        delivery = await self.bank.deliver(txn_id, body)
-        timing["bank"] = time.perf_counter() - bank_started
-        return await self._settle(txn_id, delivery, card, sealed_card, amount, entry, progress)
-
-    async def _settle(
-        self,
-        txn_id: str,
-        delivery: Delivery,
-        card: CardData | None,
-        sealed_card: dict[str, Any] | None,
-        amount: Amount,
-        entry: str,
-        progress: ProgressCallback,
-    ) -> Outcome:
-        masked = card.masked_pan if card else ""
-        if delivery.status == "answered":
-            reply = delivery.answered
-            fields: dict[str, Any] = {
-                "code": reply.code,
-                "auth_code": reply.auth_code,
-                "gateway_ref": reply.gateway_ref,
-                "answer": reply.raw,
-            }
-            if reply.result == "approved":
-                message = "Approved" + (
-                    f" (auth code {reply.auth_code})." if reply.auth_code else "."
-                )
-                fields["message"] = message
-                await asyncio.to_thread(self.journal.apply, Change(txn_id, Event.APPROVE, fields))
-                return self._finish(
-                    progress,
-                    self._outcome(
-                        txn_id,
-                        Result.APPROVED,
-                        amount,
-                        entry,
-                        card,
-                        reply.code,
-                        reply.auth_code,
-                        message,
-                    ),
-                )
-            if reply.result == "declined":
-                message = f"Declined by the bank: {describe_code(reply.code, reply.reason)}."
-                fields["message"] = message
-                await asyncio.to_thread(self.journal.apply, Change(txn_id, Event.DECLINE, fields))
-                return self._finish(
-                    progress,
-                    self._outcome(
-                        txn_id, Result.DECLINED, amount, entry, card, reply.code, "", message
-                    ),
-                )
-            log.error("sale %s: unexpected answer result %r; reversing", txn_id, reply.result)
-            return await self.reverse_unknown(txn_id, amount, entry, masked, progress)
-        if delivery.status == "not_sent":
-            return await self._offline(txn_id, card, sealed_card, amount, entry, progress)
-        if delivery.status == "refused":
-            message = (
-                f"The bank refused the message ({delivery.detail}); nothing was charged. "
-                "Call the technician if this repeats."
-            )
-            await asyncio.to_thread(
-                self.journal.apply, Change(txn_id, Event.REJECT, {"message": message, "code": "96"})
-            )
-            return self._finish(
-                progress,
-                self._outcome(txn_id, Result.ERROR, amount, entry, card, "96", "", message),
-            )
-        return await self.reverse_unknown(txn_id, amount, entry, masked, progress)
-
-    # -- offline (PROTOCOL.md rule 4) -------------------------------------------------------
-    async def _offline(
-        self,
-        txn_id: str,
-        card: CardData | None,
-        sealed_card: dict[str, Any] | None,
-        amount: Amount,
-        entry: str,
-        progress: ProgressCallback,
-    ) -> Outcome:
-        fingerprint = self.bank.fingerprint(card.pan) if card else ""
-        facts = await asyncio.to_thread(
-            reports.offline_facts,
-            self.journal,
-            self.limits.velocity_window,
-            fingerprint,
-            amount,
-            entry,
-            card.expiry if card else "",
-        )
-        decision = decide_offline(self.limits, facts, self.extra_rules)
-        if not decision.approved:
-            return await self._decline_here(
-                txn_id, card, amount, entry, decision, Event.DECLINE_OFFLINE, progress
-            )
-        floor = self.limits.floor_limit.minor
-
-        def sign(seq: int, at: datetime) -> bytes:
-            offline = {
-                "approved_at": iso(at),
-                "reason": "gateway_unreachable",
-                "floor_limit": floor,
-            }
-            return self.bank.sign(
-                "advice",
-                id=txn_id,
-                seq=seq,
-                created_at=at,
-                amount=amount,
-                entry=entry,
-                card=sealed_card,
-                offline=offline,
-            )
-
-        # The advice keeps the sale's id: nothing with this id reached the gateway, and if it
-        # somehow had, the gateway answers 409 instead of charging twice.
-        change = Change(
-            txn_id,
-            Event.APPROVE_OFFLINE,
-            {"offline": True, "rule": decision.rule, "message": decision.reason, "code": "00"},
-        )
-        await asyncio.to_thread(self.journal.enqueue, change, "advice", txn_id, amount, sign)
+        except Exception:
+            log.exception("%s could not be moved on; start-up recovery will", txn_id)
+            return None
         self.forwarder.wake()
-        return self._finish(
-            progress,
-            self._outcome(
-                txn_id, Result.APPROVED_OFFLINE, amount, entry, card, "00", "", decision.reason
-            ),
-        )
-
-    async def _decline_here(
-        self,
-        txn_id: str,
-        card: CardData | None,
-        amount: Amount,
-        entry: str,
-        decision: Decision,
-        event: Event,
-        progress: ProgressCallback,
-        first: Change | None = None,
-    ) -> Outcome:
-        """The terminal's own decline (CVM limit, offline limits); nothing reaches the bank."""
-        fields = {"code": decision.code, "rule": decision.rule, "message": decision.reason}
-        changes = (first,) if first is not None else ()
-        await asyncio.to_thread(self.journal.apply, *changes, Change(txn_id, event, fields))
-        return self._finish(
-            progress,
-            self._outcome(
-                txn_id, Result.DECLINED, amount, entry, card, decision.code, "", decision.reason
-            ),
-        )
-
-    # -- unknown outcome (PROTOCOL.md rule 3) -----------------------------------------------
-    async def reverse_unknown(
-        self, txn_id: str, amount: Amount, entry: str, masked_pan: str, progress: ProgressCallback
-    ) -> Outcome:
-        """Commit a reversal before telling the operator, then try to deliver it at once."""
-        progress(
-            Progress(Stage.REVERSING, "No answer from the bank: reversing the payment…", txn_id)
-        )
-        reverse_id = self.bank.new_id()
-
-        def sign(seq: int, at: datetime) -> bytes:
-            return self._sign_reverse(reverse_id, txn_id, amount, seq, at)
-
-        item = await asyncio.to_thread(
-            self.journal.enqueue,
-            Change(txn_id, Event.REVERSE),
-            "reverse",
-            reverse_id,
-            amount,
-            sign,
-            before=(Change(txn_id, Event.NO_ANSWER),),
-        )
-        # Committed: now try it at once; if it fails the forwarder keeps trying.
-        await self.forwarder.forward_one(item, deadline_s=self.settings.gateway.timeout_s)
-        state = (await asyncio.to_thread(self.journal.get, txn_id)).state
-        if state is State.REVERSED:
-            message = (
-                "No answer from the bank in time, so the payment was reversed: nothing is charged. "
-                "Ask for the payment again."
-            )
-        else:
-            self.forwarder.wake()
-            message = (
-                "No answer from the bank in time. A reversal is stored and will be sent as soon "
-                "as the bank answers, so nothing stays charged. Ask for another payment."
-            )
-        await asyncio.to_thread(self.journal.note, txn_id, message)
-        outcome = Outcome(
-            txn_id, Result.ERROR, amount, entry, "68", "", masked_pan, message, state=state.value
-        )
-        return self._finish(progress, outcome)
-
-    # -- outcomes -------------------------------------------------------------------------
-    @staticmethod
-    def _outcome(
-        txn_id: str,
-        result: Result,
-        amount: Amount,
-        entry: str,
-        card: CardData | None,
-        code: str,
-        auth_code: str,
-        message: str,
-    ) -> Outcome:
-        return Outcome(
-            id=txn_id,
-            result=result,
-            amount=amount,
-            entry=entry,
-            code=code,
-            auth_code=auth_code,
-            masked_pan=card.masked_pan if card else "",
-            message=message,
-            scheme=card.scheme if card else "",
-            aid=card.aid if card else "",
-        )
-
-    @staticmethod
-    def _finish(progress: ProgressCallback, outcome: Outcome) -> Outcome:
-        progress(
-            Progress(Stage.RESULT, outcome.message, outcome.id, {"result": outcome.result.value})
-        )
-        return outcome
+        return state

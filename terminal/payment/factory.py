@@ -30,6 +30,7 @@ def build_engine(
     from terminal.gateway.errors import MessageError
     from terminal.gateway.jose import GatewayKeys
     from terminal.payment.errors import NotConfigured
+    from terminal.payment.fingerprint import CardFingerprint
     from terminal.payment.gateway_link import GatewayBank
     from terminal.security.keystore import Keystore
 
@@ -45,6 +46,7 @@ def build_engine(
         settings,
         journal,
         bank,
+        fingerprint=CardFingerprint.from_keys(keystore),
         card_capture=card_capture,
         code_scanner=code_scanner,
         code_presenter=code_presenter,

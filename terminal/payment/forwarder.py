@@ -9,27 +9,30 @@ Why it works this way (PROTOCOL.md rules 3 and 4):
   delivered nothing further is dispatched, and it is retried first next time. A message the
   gateway refuses outright (409, 422, 401, 400) is parked with the error, shown by
   `posterm saf status`, and no longer blocks the queue.
-- Jittered exponential backoff between attempts; while backing off, the link check
-  (`/v1/health`) runs every few seconds and wakes the forwarder as soon as the gateway is back.
+- What each delivery means (accepted, declined, parked, retried) is the settlement table's
+  rows for `advice` and `reverse` (settlement.py).
+- Jittered exponential backoff (terminal/backoff.py) between attempts; while backing off, the
+  link check (`/v1/health`) runs every few seconds and wakes the forwarder as soon as the
+  gateway is back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from terminal.payment.bank import Bank, Delivery
+from terminal.backoff import backoff_s
+from terminal.payment.bank import Bank
 from terminal.payment.journal import Change, Journal
 from terminal.payment.records import QueueAnswer, QueueItem
+from terminal.payment.settlement import Facts, Name, Then, classify, journal_fields
 from terminal.payment.states import Event
 
 log = logging.getLogger("terminal.payment.forwarder")
 
-_PARK_STATUSES = frozenset({400, 401, 409, 413, 422})
 _READ_AHEAD = 64
 """Queue items read from the journal at a time while earlier ones are in flight."""
 
@@ -49,12 +52,6 @@ class FlushReport:
     last_error: str = ""
     blocked: bool = False
     """The head of the queue could not be delivered (gateway unreachable or silent)."""
-
-
-def backoff_delay(attempt: int, *, base_s: float, max_s: float) -> float:
-    """Full-jitter exponential backoff: a random wait up to min(max, base * 2^attempt)."""
-    ceiling = min(max_s, base_s * (2 ** min(attempt, 30)))
-    return max(base_s / 10, random.uniform(ceiling / 2, ceiling))
 
 
 class AnswerRecorder:
@@ -145,7 +142,7 @@ class Forwarder:
                 await self._sleep_until_woken(60.0)
                 continue
             failures += 1
-            delay = backoff_delay(failures, base_s=self.base_delay_s, max_s=self.max_delay_s)
+            delay = backoff_s(failures, first_s=self.base_delay_s, max_s=self.max_delay_s)
             log.info("store-and-forward: %s; next attempt in %.1f s", report.last_error, delay)
             await self._wait_for_link(delay)
 
@@ -270,17 +267,21 @@ class Forwarder:
     ) -> tuple[str, QueueAnswer | None]:
         """Send one queued message: its outcome, and the answer to record when there is one."""
         delivery = await self.bank.deliver(item.message_id, item.body, deadline_s=deadline_s)
-        if delivery.status == "answered":
-            return await self._answered(item, delivery)
-        if delivery.status == "refused" and delivery.http_status in _PARK_STATUSES:
-            await self._park(item, f"refused by the gateway: {delivery.detail}")
+        kind: Name = "advice" if item.kind == "advice" else "reverse"
+        row, reply, detail = classify(kind, delivery)
+        facts = Facts(item.amount, item.kind, detail=detail, reply=reply)
+        if row.then is Then.DONE and reply is not None and row.event is not None:
+            change = Change(item.txn_id, row.event, journal_fields(row, facts))
+            outcome = "sent" if row.event is not Event.FORWARD_DECLINED else "declined"
+            if outcome == "declined":
+                log.warning(
+                    "store-and-forward: advice %s declined (%s)", item.message_id, reply.code
+                )
+            return outcome, QueueAnswer(item, reply.result, reply.code, change)
+        if row.then is Then.PARK:
+            await self._park(item, row.say(facts))
             return "parked", None
-        self.last_error = {
-            "not_sent": "gateway unreachable",
-            "no_answer": "no answer from the gateway",
-        }.get(delivery.status, "gateway error")
-        if delivery.detail:
-            self.last_error += f" ({delivery.detail})"
+        self.last_error = row.say(facts)
         await asyncio.to_thread(self.journal.queue_failed, item, self.last_error)
         return "failed", None
 
@@ -294,36 +295,6 @@ class Forwarder:
         """The journal refused to record an answer (the transaction moved meanwhile)."""
         await self._park(answer.item, f"answered {answer.result}, but not recorded: {error}")
         return "parked"
-
-    async def _answered(
-        self, item: QueueItem, delivery: Delivery
-    ) -> tuple[str, QueueAnswer | None]:
-        reply = delivery.answered
-        if item.kind == "advice":
-            if reply.result == "approved":
-                event, outcome = Event.FORWARD_ACCEPTED, "sent"
-            else:
-                event, outcome = Event.FORWARD_DECLINED, "declined"
-            fields = {"code": reply.code, "gateway_ref": reply.gateway_ref, "answer": reply.raw}
-            if reply.auth_code:
-                fields["auth_code"] = reply.auth_code
-            if outcome == "declined":
-                fields["message"] = (
-                    f"The bank declined this offline sale when it was forwarded (code {reply.code}"
-                    + (f": {reply.reason}" if reply.reason else "")
-                    + ")."
-                )
-                log.warning(
-                    "store-and-forward: advice %s declined (%s)", item.message_id, reply.code
-                )
-            change = Change(item.txn_id, event, fields)
-        else:
-            if reply.result not in ("reversed", "approved"):
-                await self._park(item, f"answered {reply.result} ({reply.code} {reply.reason})")
-                return "parked", None
-            change = Change(item.txn_id, Event.REVERSAL_DONE, {"answer": reply.raw})
-            outcome = "sent"
-        return outcome, QueueAnswer(item, reply.result, reply.code, change)
 
     async def _sleep_until_woken(self, timeout: float | None) -> bool:
         """Wait for `wake` (True) or the timeout (False)."""

@@ -1,19 +1,18 @@
-"""The payment core's `Bank`, made of the gateway package's real parts.
+"""The posterm-v1 adapter behind the payment core's bank port (PROTOCOL.md: JOSE over HTTPS).
 
-The only module of the payment core that knows the gateway client's exceptions: they are
-translated here, once, into a `Delivery` (see bank.py), so the engine's decisions read as
-PROTOCOL.md's rules rather than as exception handling.
+`encode` turns an `Operation` into a protocol v1 request: the card data (or a scanned code)
+sealed to the gateway as a JWE, the payload signed as a compact JWS. Those bytes are what the
+journal keeps and what every retry sends. `deliver` is the only code of the payment core that
+knows the gateway client's exceptions: they are translated here, once, into one of the four
+`Delivery` kinds (see bank.py). Another acquirer protocol is another adapter like this one.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from datetime import datetime
 from typing import Any, Protocol
 
-from terminal.emv.card_data import CardData
 from terminal.gateway.errors import (
     BadAnswer,
     GatewayError,
@@ -23,12 +22,23 @@ from terminal.gateway.errors import (
 )
 from terminal.gateway.jose import GatewayKeys, TerminalSigner
 from terminal.gateway.messages import Answer, build_request, new_message_id
-from terminal.money import Amount
-from terminal.payment.bank import Delivery, Reply
+from terminal.payment.bank import (
+    Answered,
+    Delivery,
+    NoAnswer,
+    NotSent,
+    Operation,
+    Refused,
+    Reply,
+)
+from terminal.payment.records import iso
 from terminal.security.keystore import Keystore
 from terminal.settings import Settings
 
 log = logging.getLogger("terminal.payment.gateway_link")
+
+FINAL_REFUSALS = frozenset({400, 401, 409, 413, 422})
+"""HTTP statuses after which re-sending the same bytes cannot help (the queue parks them)."""
 
 
 class Client(Protocol):
@@ -62,7 +72,7 @@ def reply_of(answer: Answer) -> Reply:
 
 
 class GatewayBank:
-    """Builds, seals, signs and delivers protocol v1 messages for one terminal."""
+    """Encodes and delivers protocol v1 messages for one terminal."""
 
     def __init__(
         self,
@@ -72,84 +82,68 @@ class GatewayBank:
         client: Client,
     ) -> None:
         self.settings = settings
-        self.keystore = keystore
         self.keys = keys
         self.client = client
         self.signer = TerminalSigner(keystore)
-        self._fingerprint_key = keystore.fingerprint_key()
 
     def new_id(self) -> str:
         return new_message_id()
 
-    def fingerprint(self, pan: str) -> str:
-        return hmac.new(self._fingerprint_key, pan.encode("ascii"), hashlib.sha256).hexdigest()
-
-    def seal_card(self, card: CardData) -> dict[str, Any]:
-        return {
-            "scheme": card.scheme,
-            "aid": card.aid,
-            "masked_pan": card.masked_pan,
-            "data": self.keys.encrypt(card.sensitive()),
-        }
-
-    def seal_qr(self, text: str) -> dict[str, Any]:
-        return {"data": self.keys.encrypt_text(text)}
-
-    def sign(
-        self,
-        type: str,
-        *,
-        id: str,
-        seq: int,
-        created_at: datetime,
-        amount: Amount | None = None,
-        entry: str | None = None,
-        card: dict[str, Any] | None = None,
-        qr: dict[str, Any] | None = None,
-        ref: str | None = None,
-        offline: dict[str, Any] | None = None,
-        totals: dict[str, Any] | None = None,
-    ) -> bytes:
+    def encode(self, operation: Operation, seq: int, at: datetime) -> bytes:
+        card: dict[str, Any] | None = None
+        if operation.card is not None:
+            data = operation.card
+            card = {
+                "scheme": data.scheme,
+                "aid": data.aid,
+                "masked_pan": data.masked_pan,
+                "data": self.keys.encrypt(data.sensitive()),
+            }
+        qr = None
+        if operation.qr_text is not None:
+            qr = {"data": self.keys.encrypt_text(operation.qr_text)}
+        offline = None
+        if operation.offline is not None:
+            offline = {
+                "approved_at": iso(at),
+                "reason": operation.offline.reason,
+                "floor_limit": operation.offline.floor_limit,
+            }
         payload = build_request(
-            type,
-            id=id,
+            operation.type,
+            id=operation.id,
             seq=seq,
             terminal_id=self.settings.terminal.terminal_id,
             merchant_id=self.settings.terminal.merchant_id,
-            created_at=created_at,
-            amount=amount,
-            entry=entry,
+            created_at=at,
+            amount=operation.amount,
+            entry=operation.entry,
             card=card,
             qr=qr,
-            ref=ref,
+            ref=operation.ref,
             offline=offline,
-            totals=totals,
+            totals=operation.totals,
         )
         return self.signer.sign(payload)
 
     async def deliver(
-        self, message_id: str, body: bytes, *, deadline_s: float | None = None
+        self, message_id: str, stored: bytes, *, deadline_s: float | None = None
     ) -> Delivery:
         try:
-            answer = await self.client.send(message_id, body, deadline_s=deadline_s)
+            answer = await self.client.send(message_id, stored, deadline_s=deadline_s)
         except NothingSent as error:
-            return Delivery("not_sent", detail=error.detail or "connection failed")
+            return NotSent(error.detail or "connection failed")
         except OutcomeUnknown as error:
-            return Delivery("no_answer", detail=error.detail or f"{error.attempts} attempts")
+            return NoAnswer(error.detail or f"{error.attempts} attempts")
         except ProtocolRejected as error:
-            return Delivery(
-                "refused",
-                detail=f"{error.status} {error.code}",
-                http_status=error.status,
-                error_code=error.code,
-            )
+            return Refused(f"{error.status} {error.code}", error.status in FINAL_REFUSALS)
         except BadAnswer as error:
             log.error("security alarm: answer to %s did not verify: %s", message_id, error.reason)
-            return Delivery("no_answer", detail=f"unverifiable answer: {error.reason}")
+            return NoAnswer(f"unverifiable answer: {error.reason}")
         except GatewayError as error:
             # Anything else after the message may have left: treat as unknown (rule 3).
-            return Delivery("no_answer", detail=error.sentence)
-        return Delivery("answered", reply_of(answer))
+            return NoAnswer(error.sentence)
+        return Answered(reply_of(answer))
 
     async def health(self) -> bool:
         return await self.client.health()

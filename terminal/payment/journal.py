@@ -2,7 +2,11 @@
 
 Why it is built this way:
 - WAL mode with `synchronous=FULL`: a commit is on disk when `commit` returns, so a power cut
-  or `kill -9` never loses a state the operator was told about.
+  or `kill -9` never loses a state the operator was told about. One write skips the fsync: a
+  new transaction's row (`create`), which only says "nothing was sent yet". A process crash
+  keeps it (it is in the WAL); a power cut may lose it, which loses nothing, and the next
+  durable commit (the signed request, before anything is sent) makes it durable with its
+  own. An online sale so costs two fsyncs (request, result), not three.
 - A transaction's signed message (its exact bytes, with its `id` and `seq`) is committed in the
   same commit that moves it to `authorising`, before it is sent; a crash after that is resolved
   at start-up from what is on disk (PROTOCOL.md rule 3).
@@ -87,7 +91,13 @@ class Journal:
         self._committed = 0
         self._failed: dict[int, JournalUnavailable] = {}
         self.commits = 0
-        """Commits (fsyncs) so far: fewer than state changes when callers overlap."""
+        """Commits so far: fewer than state changes when callers overlap."""
+        self.syncs = 0
+        """Commits that waited for an fsync (every one but a lone `create`)."""
+        self._txn_durable = True
+        """The open group transaction commits with an fsync."""
+        self._sync_full = True
+        """The connection's current `synchronous` setting is FULL (else NORMAL)."""
         self.path = path
         self.clock = clock
 
@@ -130,7 +140,7 @@ class Journal:
             self._conn.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One unit of work, durable when the block exits (group commit).
 
         Units of concurrent callers share one SQLite transaction and so one fsync: each runs
@@ -139,12 +149,20 @@ class Journal:
         failed commit raises `JournalUnavailable` in every caller of that group.
         """
         with self._lock:
+            if self._txn_open and durable and not self._txn_durable:
+                # The open group would commit without an fsync; this unit needs one, so that
+                # group commits first (its units needed no more) and a durable one begins.
+                self._commit_open()
             if not self._txn_open:
                 try:
+                    if self._sync_full != durable:
+                        self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                        self._sync_full = durable
                     self._conn.execute("BEGIN IMMEDIATE")
                 except sqlite3.Error as error:
                     raise journal_unavailable(self.path, error) from None
                 self._txn_open = True
+                self._txn_durable = durable
                 self._generation += 1
             generation = self._generation
             self._conn.execute("SAVEPOINT unit")
@@ -196,6 +214,7 @@ class Journal:
             return
         self._committed = generation
         self.commits += 1
+        self.syncs += self._txn_durable
 
     def _rollback(self) -> None:
         try:
@@ -255,14 +274,15 @@ class Journal:
         """Insert a transaction in `created` (its first history row in the same commit).
 
         With `reserve_bytes`, the same commit first proves the journal can grow by that much
-        (see `check_writable`): one fsync both checks the disk and records the sale.
+        (see `check_writable`). The commit does not wait for an fsync (module doc): a row that
+        only says "nothing sent yet" is made durable by the transaction's next commit.
         """
         now = iso(self.clock())
         extra = dict(fields or {})
         check_fields(extra)
         if reserve_bytes:
             self.check_free_space(reserve_bytes)
-        with self._write() as conn:
+        with self._write(durable=False) as conn:  # see the module doc: nothing was sent yet
             if reserve_bytes:
                 _probe(conn, reserve_bytes)
             conn.execute(

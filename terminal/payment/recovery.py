@@ -99,45 +99,48 @@ def recover(
     for txn in journal.in_flight():
         if owner.alive(txn.owner):
             continue
-        if txn.state in (State.CREATED, State.CARD_READ):
-            journal.apply(
-                Change(
-                    txn.id,
-                    Event.CANCEL,
-                    {"message": "Interrupted before anything was sent (the terminal restarted)."},
-                    detail="recovery",
-                )
-            )
-            moved.append((txn.id, State.CANCELLED))
-            continue
-        before: tuple[Change, ...] = ()
-        if txn.state is State.AUTHORISING:
-            before = (Change(txn.id, Event.NO_ANSWER, detail="recovery"),)
-        reverse_id = new_id()
-
-        def sign(
-            seq: int, at: datetime, txn: Transaction = txn, reverse_id: str = reverse_id
-        ) -> bytes:
-            return sign_reverse(reverse_id, txn.id, txn.amount, seq, at)
-
-        journal.enqueue(
-            Change(
-                txn.id,
-                Event.REVERSE,
-                {
-                    "message": "The terminal restarted before the bank's answer was recorded; "
-                    "the payment is being reversed."
-                },
-                detail="recovery",
-            ),
-            "reverse",
-            reverse_id,
-            txn.amount,
-            sign,
-            before=before,
-        )
-        log.warning(
-            "recovery: %s %s was %s; reversal %s queued", txn.type, txn.id, txn.state, reverse_id
-        )
-        moved.append((txn.id, State.REVERSING))
+        moved.append((txn.id, resolve(journal, txn, new_id, sign_reverse, RESTARTED)))
     return moved
+
+
+RESTARTED = (
+    "Interrupted before anything was sent (the terminal restarted).",
+    "The terminal restarted before the bank's answer was recorded; the payment is being reversed.",
+)
+"""The history's sentences for a transaction recovery moved on: (cancelled, reversing)."""
+
+
+def resolve(
+    journal: Journal,
+    txn: Transaction,
+    new_id: Callable[[], str],
+    sign_reverse: ReverseSigner,
+    sentences: tuple[str, str],
+    *,
+    detail: str = "recovery",
+) -> State:
+    """Bring one in-flight transaction to a state that needs nobody: cancelled when nothing
+    was sent, else `reversing` with its reversal committed to the queue in the same commit."""
+    if txn.state in (State.CREATED, State.CARD_READ):
+        journal.apply(Change(txn.id, Event.CANCEL, {"message": sentences[0]}, detail=detail))
+        return State.CANCELLED
+    before: tuple[Change, ...] = ()
+    if txn.state is State.AUTHORISING:
+        before = (Change(txn.id, Event.NO_ANSWER, detail=detail),)
+    reverse_id = new_id()
+
+    def sign(seq: int, at: datetime) -> bytes:
+        return sign_reverse(reverse_id, txn.id, txn.amount, seq, at)
+
+    journal.enqueue(
+        Change(txn.id, Event.REVERSE, {"message": sentences[1]}, detail=detail),
+        "reverse",
+        reverse_id,
+        txn.amount,
+        sign,
+        before=before,
+    )
+    log.warning(
+        "%s: %s %s was %s; reversal %s queued", detail, txn.type, txn.id, txn.state, reverse_id
+    )
+    return State.REVERSING

@@ -12,7 +12,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Digits, Static
 
-from terminal.errors import PostermError
 from terminal.i18n import N_, _, active
 from terminal.i18n.words import entry_label
 from terminal.money import Amount
@@ -318,28 +317,7 @@ class SaleScreen(PostermScreen[None]):
         def progress(step: Progress) -> None:
             self.papp.deliver(SaleProgress(step), self)
 
-        try:
-            outcome = await engine.sale(request, progress, cancel)
-        except PostermError as error:
-            outcome = Outcome(
-                "",
-                Result.ERROR,
-                request.amount,
-                request.method.protocol_entry,
-                message=error.sentence,
-            )
-        except Exception:
-            log.exception("sale failed inside the terminal")
-            outcome = Outcome(
-                "",
-                Result.ERROR,
-                request.amount,
-                request.method.protocol_entry,
-                message=_(
-                    "The terminal had an internal problem (details are in the log). "
-                    "Check history before trying again."
-                ),
-            )
+        outcome = await engine.sale(request, progress, cancel)
         self.papp.deliver(SaleEnded(outcome), self)
 
     @on(EcrSaleStarted)

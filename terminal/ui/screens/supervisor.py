@@ -11,11 +11,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
-from terminal.errors import PostermError
 from terminal.i18n import N_, _, active
 from terminal.i18n.words import decline_reason
 from terminal.money import Amount, AmountError
 from terminal.payment.api import Outcome, Progress, Result, TransactionView
+from terminal.payment.errors import PaymentError
 from terminal.ui.screens.base import PostermModalScreen
 from terminal.ui.screens.pin_check import pin_refusal
 from terminal.ui.widgets.keys_bar import KeysBar
@@ -126,31 +126,15 @@ class SupervisorScreen(PostermModalScreen[bool]):
         def progress(step: Progress) -> None:
             pass
 
-        try:
+        try:  # the journal's refusal (nothing sent) is said as it is; the rest is an outcome
             if self.kind == "refund":
                 outcome = await engine.refund(self.view.id, amount, progress)
             else:
                 outcome = await engine.void(self.view.id, progress)
-        except PostermError as error:
-            outcome = Outcome(
-                "",
-                Result.ERROR,
-                amount or self.view.amount,
-                self.view.entry,
-                message=error.sentence,
-            )
-        except Exception:
-            log.exception("%s failed inside the terminal", self.kind)
-            outcome = Outcome(
-                "",
-                Result.ERROR,
-                amount or self.view.amount,
-                self.view.entry,
-                message=_(
-                    "The terminal had an internal problem (details are in "
-                    "the log). Check history before trying again."
-                ),
-            )
+        except PaymentError as refusal:
+            self.busy = False
+            self._say(Text("✘ " + refusal.sentence), "declined")
+            return
         self.busy = False
         self._finished(outcome)
 

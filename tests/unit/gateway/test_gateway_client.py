@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import httpx
+import httpcore
 import pytest
 from joserfc.jwk import OKPKey
 
@@ -58,11 +61,39 @@ def answer(gateway_key: OKPKey, **overrides: object) -> bytes:
     return sign_compact(payload, gateway_key, kid="gw", typ="posterm-response")
 
 
-def client_for(settings: Settings, handler: object) -> GatewayClient:
+@dataclass(frozen=True)
+class Sent:
+    """One request as the scripted transport saw it."""
+
+    method: str
+    host: str
+    content: bytes
+
+
+Answer = tuple[int, bytes]
+
+
+class ScriptedTransport:
+    """A transport whose handler answers (status, body) or raises httpcore's exceptions, as
+    the real one does."""
+
+    def __init__(self, handler: Callable[[Sent], Answer]) -> None:
+        self.handler = handler
+
+    async def exchange(
+        self, method: str, url: str, body: bytes = b"", *, connect_s: float, read_s: float
+    ) -> Answer:
+        return self.handler(Sent(method, urlsplit(url).hostname or "", body))
+
+    async def aclose(self) -> None:
+        return None
+
+
+def client_for(settings: Settings, handler: Callable[[Sent], Answer]) -> GatewayClient:
     return GatewayClient(
         settings,
         GatewayKeys.from_settings(settings.gateway),
-        transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
+        transport=ScriptedTransport(handler),
         rng=random.Random(1),
     )
 
@@ -70,11 +101,11 @@ def client_for(settings: Settings, handler: object) -> GatewayClient:
 async def test_retries_send_exactly_the_same_bytes(tmp_path: Path, gateway_key: OKPKey) -> None:
     seen: list[bytes] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Sent) -> Answer:
         seen.append(request.content)
         if len(seen) < 3:
-            raise httpx.ReadTimeout("slow", request=request)
-        return httpx.Response(200, content=answer(gateway_key))
+            raise httpcore.ReadTimeout("slow")
+        return (200, answer(gateway_key))
 
     client = client_for(settings_for(tmp_path, gateway_key), handler)
     result = await client.send(MESSAGE_ID, BODY, deadline_s=10)
@@ -89,9 +120,9 @@ async def test_connect_failure_tries_the_secondary_then_gives_nothing_sent(
 ) -> None:
     hosts: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        hosts.append(request.url.host)
-        raise httpx.ConnectError("refused", request=request)
+    def handler(request: Sent) -> Answer:
+        hosts.append(request.host)
+        raise httpcore.ConnectError("refused")
 
     settings = settings_for(tmp_path, gateway_key, secondary_url="https://secondary.test:8443")
     client = client_for(settings, handler)
@@ -104,10 +135,10 @@ async def test_connect_failure_tries_the_secondary_then_gives_nothing_sent(
 async def test_secondary_answers_when_the_primary_is_unreachable(
     tmp_path: Path, gateway_key: OKPKey
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "primary.test":
-            raise httpx.ConnectTimeout("timeout", request=request)
-        return httpx.Response(200, content=answer(gateway_key))
+    def handler(request: Sent) -> Answer:
+        if request.host == "primary.test":
+            raise httpcore.ConnectTimeout("timeout")
+        return (200, answer(gateway_key))
 
     settings = settings_for(tmp_path, gateway_key, secondary_url="https://secondary.test:8443")
     result = await client_for(settings, handler).send(MESSAGE_ID, BODY)
@@ -119,10 +150,10 @@ async def test_dropped_connection_after_sending_ends_in_outcome_unknown(
 ) -> None:
     calls = 0
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Sent) -> Answer:
         nonlocal calls
         calls += 1
-        raise httpx.RemoteProtocolError("server disconnected", request=request)
+        raise httpcore.RemoteProtocolError("server disconnected")
 
     client = client_for(settings_for(tmp_path, gateway_key), handler)
     with pytest.raises(OutcomeUnknown) as unknown:
@@ -136,12 +167,12 @@ async def test_connect_failure_after_an_earlier_send_is_still_unknown(
 ) -> None:
     calls = 0
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Sent) -> Answer:
         nonlocal calls
         calls += 1
         if calls == 1:
-            raise httpx.ReadTimeout("sent, no answer", request=request)
-        raise httpx.ConnectError("refused", request=request)
+            raise httpcore.ReadTimeout("sent, no answer")
+        raise httpcore.ConnectError("refused")
 
     client = client_for(settings_for(tmp_path, gateway_key), handler)
     with pytest.raises(OutcomeUnknown):
@@ -151,11 +182,11 @@ async def test_connect_failure_after_an_earlier_send_is_still_unknown(
 async def test_5xx_is_retried(tmp_path: Path, gateway_key: OKPKey) -> None:
     statuses = iter([503, 500])
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Sent) -> Answer:
         status = next(statuses, 200)
         if status != 200:
-            return httpx.Response(status, json={"error": "unavailable", "message": "busy"})
-        return httpx.Response(200, content=answer(gateway_key))
+            return (status, json.dumps({"error": "unavailable", "message": "busy"}).encode())
+        return (200, answer(gateway_key))
 
     assert (
         await client_for(settings_for(tmp_path, gateway_key), handler).send(MESSAGE_ID, BODY)
@@ -166,9 +197,7 @@ async def test_forged_answer_is_no_answer_and_an_alarm(
     tmp_path: Path, gateway_key: OKPKey, caplog: pytest.LogCaptureFixture
 ) -> None:
     forged = answer(OKPKey.generate_key("Ed25519"))
-    client = client_for(
-        settings_for(tmp_path, gateway_key), lambda request: httpx.Response(200, content=forged)
-    )
+    client = client_for(settings_for(tmp_path, gateway_key), lambda request: (200, forged))
     with caplog.at_level(logging.ERROR), pytest.raises(OutcomeUnknown):
         await client.send(MESSAGE_ID, BODY, deadline_s=0.6)
     assert "SECURITY ALARM" in caplog.text
@@ -182,10 +211,10 @@ async def test_documented_refusals_are_not_retried(
 ) -> None:
     calls = 0
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Sent) -> Answer:
         nonlocal calls
         calls += 1
-        return httpx.Response(status, json={"error": code, "message": "no"})
+        return (status, json.dumps({"error": code, "message": "no"}).encode())
 
     with pytest.raises(ProtocolRejected) as refused:
         await client_for(settings_for(tmp_path, gateway_key), handler).send(MESSAGE_ID, BODY)
@@ -196,7 +225,7 @@ async def test_documented_refusals_are_not_retried(
 async def test_health_reports_the_link(tmp_path: Path, gateway_key: OKPKey) -> None:
     client = client_for(
         settings_for(tmp_path, gateway_key),
-        lambda request: httpx.Response(200, json={"status": "ok", "time": "now"}),
+        lambda request: (200, json.dumps({"status": "ok", "time": "now"}).encode()),
     )
     assert await client.health()
     assert client.online

@@ -1,5 +1,5 @@
 """The gateway link's transport on real loopback sockets: keep-alive, and each failure as the
-httpx exception the client sorts into "nothing sent" or "sent, no answer"."""
+httpcore exception the client sorts into "nothing sent" or "sent, no answer"."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import httpx
+import httpcore
 import pytest
 
 from terminal.gateway.transport import GatewayTransport
@@ -97,24 +97,14 @@ async def transport() -> AsyncIterator[GatewayTransport]:
 
 async def post(
     transport: GatewayTransport, url: str, body: bytes, read_s: float = 2.0
-) -> httpx.Response:
-    request = httpx.Request(
-        "POST",
-        url,
-        content=body,
-        extensions={"timeout": httpx.Timeout(read_s, connect=1.0).as_dict()},
-    )
-    response = await transport.handle_async_request(request)
-    await response.aread()
-    await response.aclose()
-    return response
+) -> tuple[int, bytes]:
+    return await transport.exchange("POST", url, body, connect_s=1.0, read_s=read_s)
 
 
 async def test_requests_share_one_keep_alive_connection(transport: GatewayTransport) -> None:
     async with LoopbackServer(echo_forever) as server:
         for n in range(5):
-            response = await post(transport, server.url, b"advice %d" % n)
-            assert (response.status_code, response.content) == (200, b"advice %d" % n)
+            assert await post(transport, server.url, b"advice %d" % n) == (200, b"advice %d" % n)
         assert server.connections == 1
 
 
@@ -147,21 +137,21 @@ async def test_a_connection_the_server_closed_is_replaced_not_reported(
     close_now = threading.Event()
     server = serve_in_thread(port, close_now)
     url = f"http://127.0.0.1:{port}/v1/messages"
-    assert (await post(transport, url, b"one")).content == b"answer 0"
+    assert (await post(transport, url, b"one"))[1] == b"answer 0"
     close_now.set()
     time.sleep(0.2)  # the server closes while this loop is blocked: it has not seen the FIN
-    assert (await post(transport, url, b"two")).content == b"answer 1"
+    assert (await post(transport, url, b"two"))[1] == b"answer 1"
     server.join(5)
 
 
 async def test_nobody_listening_is_a_connect_error(transport: GatewayTransport) -> None:
-    with pytest.raises(httpx.ConnectError):
+    with pytest.raises(httpcore.ConnectError):
         await post(transport, f"http://127.0.0.1:{free_port()}/v1/messages", b"x")
 
 
 async def test_silence_after_sending_is_a_read_timeout(transport: GatewayTransport) -> None:
     async with LoopbackServer(never_answer) as server:
-        with pytest.raises(httpx.ReadTimeout):
+        with pytest.raises(httpcore.ReadTimeout):
             await post(transport, server.url, b"x", read_s=0.2)
 
 
@@ -169,5 +159,5 @@ async def test_a_connection_cut_mid_answer_is_a_protocol_error(
     transport: GatewayTransport,
 ) -> None:
     async with LoopbackServer(cut_mid_answer) as server:
-        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+        with pytest.raises((httpcore.RemoteProtocolError, httpcore.ReadError)):
             await post(transport, server.url, b"x")

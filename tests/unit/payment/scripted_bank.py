@@ -7,25 +7,20 @@ simulator cannot be made to take on demand (a 409 for a queued advice) and to ch
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from terminal.emv.card_data import CardData
-from terminal.money import Amount
-from terminal.payment.bank import Delivery, Reply
+from terminal.payment.bank import Answered, Delivery, NotSent, Operation, Reply
 
 Step = Delivery | Callable[[str, dict[str, Any]], Delivery]
 
 
 def answer(result: str, code: str = "00", auth_code: str = "", reason: str = "") -> Step:
     def reply(message_id: str, payload: dict[str, Any]) -> Delivery:
-        return Delivery(
-            "answered",
+        return Answered(
             Reply(
                 message_id,
                 payload["type"],
@@ -37,7 +32,7 @@ def answer(result: str, code: str = "00", auth_code: str = "", reason: str = "")
                 "",
                 {},
                 b"signed-answer",
-            ),
+            )
         )
 
     return reply
@@ -56,50 +51,39 @@ class ScriptedBank:
     def new_id(self) -> str:
         return str(uuid.uuid4())
 
-    def fingerprint(self, pan: str) -> str:
-        return hmac.new(b"k" * 32, pan.encode(), hashlib.sha256).hexdigest()
-
-    def seal_card(self, card: CardData) -> dict[str, Any]:
-        return {
-            "scheme": card.scheme,
-            "aid": card.aid,
-            "masked_pan": card.masked_pan,
-            "data": "sealed-for-the-gateway",
-        }
-
-    def seal_qr(self, text: str) -> dict[str, Any]:
-        return {"data": "sealed-code"}
-
-    def sign(
-        self,
-        type: str,
-        *,
-        id: str,
-        seq: int,
-        created_at: datetime,
-        amount: Amount | None = None,
-        **fields: Any,
-    ) -> bytes:
-        payload = {
-            "type": type,
-            "id": id,
+    def encode(self, operation: Operation, seq: int, at: datetime) -> bytes:
+        """JSON instead of a signed message; the card only as a scheme (never its PAN)."""
+        payload: dict[str, Any] = {
+            "type": operation.type,
+            "id": operation.id,
             "seq": seq,
-            "created_at": created_at.isoformat(),
-            "amount": amount.to_json() if amount else None,
-            **{k: v for k, v in fields.items() if v is not None},
+            "created_at": at.isoformat(),
+            "amount": operation.amount.to_json() if operation.amount else None,
         }
+        if operation.entry is not None:
+            payload["entry"] = operation.entry
+        if operation.card is not None:
+            payload["card"] = {"scheme": operation.card.scheme, "data": "sealed"}
+        if operation.qr_text is not None:
+            payload["qr"] = {"data": "sealed-code"}
+        if operation.ref is not None:
+            payload["ref"] = operation.ref
+        if operation.offline is not None:
+            payload["offline"] = {"floor_limit": operation.offline.floor_limit}
+        if operation.totals is not None:
+            payload["totals"] = operation.totals
         return json.dumps(payload).encode()
 
     async def deliver(
-        self, message_id: str, body: bytes, *, deadline_s: float | None = None
+        self, message_id: str, stored: bytes, *, deadline_s: float | None = None
     ) -> Delivery:
-        payload = json.loads(body)
+        payload = json.loads(stored)
         assert payload["id"] == message_id
         if self.on_deliver is not None:
             self.on_deliver(message_id, payload)
         self.sent.append(payload)
         if not self.script:
-            return Delivery("not_sent", detail="script ended")
+            return NotSent("script ended")
         step = self.script.pop(0)
         return step(message_id, payload) if callable(step) else step
 

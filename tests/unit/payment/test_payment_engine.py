@@ -15,15 +15,17 @@ from terminal.emv.card_data import CardData
 from terminal.errors import UsageError
 from terminal.money import Amount
 from terminal.payment.api import EntryMethod, Progress, Result, SaleRequest, Stage
-from terminal.payment.bank import Delivery
+from terminal.payment.bank import NoAnswer, NotSent, Refused
 from terminal.payment.engine import Engine
 from terminal.payment.errors import RefundNotAllowed, UnknownTransaction, VoidNotAllowed
+from terminal.payment.fingerprint import CardFingerprint
 from terminal.payment.journal import Change, Journal
 from terminal.payment.recovery import OwnerLock
 from terminal.payment.states import Event, State
 from terminal.settings import Settings
 
 PAN = "4761739001010010"
+FINGERPRINT = CardFingerprint(b"k" * 32)
 
 
 def eur(text: str) -> Amount:
@@ -87,7 +89,7 @@ def bank() -> ScriptedBank:
 async def engine(tmp_path: Path, bank: ScriptedBank) -> AsyncIterator[Engine]:
     settings = settings_for(tmp_path)
     journal = Journal.open(settings.data_dir)
-    engine = Engine(settings, journal, bank, card_capture=PlainCard())
+    engine = Engine(settings, journal, bank, fingerprint=FINGERPRINT, card_capture=PlainCard())
     await engine.start(forward=False)
     yield engine
     await engine.stop()
@@ -125,6 +127,17 @@ async def test_online_approval_commits_the_signed_message_before_sending(
     assert engine.transaction(outcome.id).state == "approved"
 
 
+async def test_an_online_sale_waits_for_two_fsyncs_its_request_and_its_result(
+    engine: Engine, bank: ScriptedBank
+) -> None:
+    bank.add(answer("approved", "00", "A1B2C3"))
+    syncs, commits = engine.journal.syncs, engine.journal.commits
+    outcome, _ = await sale(engine)
+    assert outcome.result is Result.APPROVED
+    assert engine.journal.commits - commits == 3  # row, request, result
+    assert engine.journal.syncs - syncs == 2  # the row rides on the request's fsync
+
+
 async def test_online_decline_names_the_code(engine: Engine, bank: ScriptedBank) -> None:
     bank.add(answer("declined", "51", reason=""))
     outcome, _ = await sale(engine)
@@ -135,7 +148,7 @@ async def test_online_decline_names_the_code(engine: Engine, bank: ScriptedBank)
 async def test_gateway_down_approves_offline_and_queues_the_advice_with_the_sale_id(
     engine: Engine, bank: ScriptedBank
 ) -> None:
-    bank.add(Delivery("not_sent", detail="connection refused"))
+    bank.add(NotSent("connection refused"))
     outcome, _ = await sale(engine, "12.00")
     assert outcome.result is Result.APPROVED_OFFLINE
     assert "floor limit of EUR 50.00" in outcome.message
@@ -149,7 +162,7 @@ async def test_gateway_down_above_the_floor_limit_declines_naming_it(
     engine: Engine, bank: ScriptedBank
 ) -> None:
     engine.card_capture = PlainCard(cdcvm=True)  # a phone: above the CVM limit is fine
-    bank.add(Delivery("not_sent"))
+    bank.add(NotSent())
     outcome, _ = await sale(engine, "50.01")
     assert (outcome.result, outcome.code) == (Result.DECLINED, "61")
     assert "above the offline floor limit of EUR 50.00" in outcome.message
@@ -161,7 +174,7 @@ async def test_offline_velocity_stops_the_fourth_sale_on_one_card(
 ) -> None:
     results = []
     for _ in range(4):
-        bank.add(Delivery("not_sent"))
+        bank.add(NotSent())
         outcome, _ = await sale(engine, "5.00")
         results.append(outcome.result)
     assert results[:3] == [Result.APPROVED_OFFLINE] * 3
@@ -173,7 +186,7 @@ async def test_offline_velocity_stops_the_fourth_sale_on_one_card(
 async def test_no_answer_queues_a_reversal_before_the_operator_is_told(
     engine: Engine, bank: ScriptedBank
 ) -> None:
-    bank.add(Delivery("no_answer", detail="read timeout"), answer("reversed"))
+    bank.add(NoAnswer("read timeout"), answer("reversed"))
     outcome, steps = await sale(engine)
     assert outcome.result is Result.ERROR and outcome.code == "68"
     assert [p["type"] for p in bank.sent] == ["authorize", "reverse"]
@@ -188,7 +201,7 @@ async def test_no_answer_queues_a_reversal_before_the_operator_is_told(
 async def test_reversal_stays_queued_while_the_gateway_is_silent(
     engine: Engine, bank: ScriptedBank
 ) -> None:
-    bank.add(Delivery("no_answer"), Delivery("not_sent"))
+    bank.add(NoAnswer(), NotSent())
     outcome, _ = await sale(engine)
     assert engine.journal.get(outcome.id).state is State.REVERSING
     assert "A reversal is stored" in outcome.message
@@ -198,7 +211,7 @@ async def test_reversal_stays_queued_while_the_gateway_is_silent(
 async def test_a_refused_message_fails_without_money_moving(
     engine: Engine, bank: ScriptedBank
 ) -> None:
-    bank.add(Delivery("refused", detail="401 unknown_key", http_status=401))
+    bank.add(Refused("401 unknown_key"))
     outcome, _ = await sale(engine)
     assert outcome.result is Result.ERROR
     assert "401 unknown_key" in outcome.message
@@ -272,9 +285,17 @@ async def test_above_the_contactless_limit_nothing_starts(
     assert engine.history() == []
 
 
-async def test_wrong_currency_is_a_usage_error(engine: Engine) -> None:
-    with pytest.raises(UsageError):
-        await engine.sale(SaleRequest(Amount.parse("1.00", "USD")), Steps(), asyncio.Event())
+async def test_wrong_currency_is_a_usage_error_before_the_engine(engine: Engine) -> None:
+    request = SaleRequest(Amount.parse("1.00", "USD"))
+    with pytest.raises(UsageError) as raised:
+        request.check(engine.currency)
+    assert raised.value.sentence == "This terminal takes EUR, not USD."
+    assert raised.value.exit_code == 2
+    # A door that forgot to check still gets an outcome, and nothing starts.
+    outcome = await engine.sale(request, Steps(), asyncio.Event())
+    assert (outcome.result, outcome.id) == (Result.ERROR, "")
+    assert outcome.message == "This terminal takes EUR, not USD."
+    assert engine.history() == []
 
 
 async def test_qr_scan_without_a_camera_is_a_device_error(engine: Engine) -> None:
@@ -352,7 +373,7 @@ async def test_void_of_an_open_sale_and_then_a_second_void_is_refused(
 async def test_an_offline_sale_cannot_be_refunded_before_it_is_forwarded(
     engine: Engine, bank: ScriptedBank
 ) -> None:
-    bank.add(Delivery("not_sent"))
+    bank.add(NotSent())
     outcome, _ = await sale(engine)
     with pytest.raises(RefundNotAllowed) as raised:
         await engine.refund(outcome.id, None, Steps())
@@ -364,7 +385,7 @@ async def test_forwarder_records_a_declined_advice_and_parks_a_refused_one(
 ) -> None:
     ids = []
     for _ in range(3):
-        bank.add(Delivery("not_sent"))
+        bank.add(NotSent())
         outcome, _ = await sale(
             engine,
             "4.00",
@@ -372,7 +393,7 @@ async def test_forwarder_records_a_declined_advice_and_parks_a_refused_one(
         ids.append(outcome.id)
         engine.card_capture = PlainCard(pan=f"47617390010100{len(ids)}8")
     bank.add(
-        Delivery("refused", detail="409 id_conflict", http_status=409),
+        Refused("409 id_conflict"),
         answer("declined", "51"),
         answer("approved", "00", "OFF001"),
     )
@@ -392,7 +413,7 @@ async def test_forwarded_answers_share_journal_commits_and_a_stale_one_is_parked
 ) -> None:
     ids = []
     for n in range(6):
-        bank.add(Delivery("not_sent"))
+        bank.add(NotSent())
         engine.card_capture = PlainCard(pan=f"47617390010100{n}8")
         ids.append((await sale(engine, "4.00"))[0].id)
     bank.add(*(answer("approved", "00", f"OFF00{n}") for n in range(6)))
@@ -410,10 +431,10 @@ async def test_forwarding_stops_at_the_head_when_the_gateway_is_down(
     engine: Engine, bank: ScriptedBank
 ) -> None:
     for n in range(2):
-        bank.add(Delivery("not_sent"))
+        bank.add(NotSent())
         engine.card_capture = PlainCard(pan=f"47617390010100{n}8")
         await sale(engine, "4.00")
-    bank.add(Delivery("not_sent", detail="connection refused"))
+    bank.add(NotSent("connection refused"))
     engine.forwarder.window = 1  # strictly one at a time
     report = await engine.flush()
     assert report.blocked and (report.sent, report.left) == (0, 2)
@@ -435,7 +456,7 @@ async def test_recovery_reverses_what_a_dead_process_left_in_flight(
             journal.sign_and_apply(Change(txn_id, Event.SEND), lambda seq, at: b"authorize")
         if step == 2:
             journal.apply(Change(txn_id, Event.NO_ANSWER))
-    engine = Engine(settings, journal, bank, card_capture=PlainCard())
+    engine = Engine(settings, journal, bank, fingerprint=FINGERPRINT, card_capture=PlainCard())
     bank.add(answer("reversed"), answer("reversed"))
     await engine.start(forward=False)
     try:
@@ -453,7 +474,7 @@ async def test_recovery_reverses_what_a_dead_process_left_in_flight(
 
 async def test_history_and_totals_show_what_happened(engine: Engine, bank: ScriptedBank) -> None:
     sale_id = await approved_sale(engine, bank, "20.00")
-    bank.add(Delivery("not_sent"))
+    bank.add(NotSent())
     offline, _ = await sale(engine, "5.00")
     bank.add(answer("declined", "51"))
     await sale(engine, "6.00")

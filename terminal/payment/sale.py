@@ -1,0 +1,263 @@
+"""One sale, from the operator's amount to a definite, journaled end.
+
+The order is what makes it safe:
+
+1. Risk pre-checks, then the journal must accept a write (disk full or read-only → refused
+   here, before any card is read); the sale's row is created.
+2. The card (or code) is captured through the injected device protocol; only the masked PAN,
+   scheme, AID and keyed fingerprint are journaled. The card data itself goes to the bank
+   port in the `authorize` operation, which seals it.
+3. The settlement step commits the `authorize` (state `authorising`, with its seq and exact
+   bytes, together with `card_read`) before it is sent; the sale's id is that message's id.
+4. The settlement table decides what the delivery means; when nothing was sent, the offline
+   rules here decide (advice encoded and queued in the approving commit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from terminal.emv.card_data import CardData
+from terminal.payment import reports
+from terminal.payment.api import (
+    CardCapture,
+    CodePresenter,
+    CodeScanner,
+    EntryMethod,
+    Outcome,
+    Progress,
+    ProgressCallback,
+    Result,
+    SaleRequest,
+    Stage,
+)
+from terminal.payment.bank import OfflineApproval, Operation
+from terminal.payment.capture import Stopped, read_card, scan_code
+from terminal.payment.context import Core, Tracker
+from terminal.payment.errors import JournalUnavailable
+from terminal.payment.journal import Change
+from terminal.payment.risk import Decision, Limits, Rule, check_card, check_sale, decide_offline
+from terminal.payment.settlement import Settlement, Subject, finish
+from terminal.payment.states import Event
+
+log = logging.getLogger("terminal.payment.sale")
+
+RESERVE_BYTES = 256 * 1024
+"""Free space a sale needs before it starts: its rows, history, queue entry, with margin."""
+
+
+@dataclass(frozen=True, slots=True)
+class Devices:
+    """The capture devices a sale may use (None: not configured)."""
+
+    card_capture: CardCapture | None = None
+    code_scanner: CodeScanner | None = None
+    code_presenter: CodePresenter | None = None
+
+
+class SaleRun:
+    """Runs sales over a `Core`; the engine makes one and hands it each request."""
+
+    def __init__(
+        self,
+        core: Core,
+        settlement: Settlement,
+        limits: Limits,
+        fingerprint: Callable[[str], str],
+        extra_rules: Sequence[Rule] = (),
+    ) -> None:
+        self.core = core
+        self.settlement = settlement
+        self.limits = limits
+        self.fingerprint = fingerprint
+        self.extra_rules = tuple(extra_rules)
+
+    async def run(
+        self,
+        request: SaleRequest,
+        devices: Devices,
+        progress: ProgressCallback,
+        cancel: asyncio.Event,
+        tracker: Tracker,
+    ) -> Outcome:
+        """The sale's end; raises only for a bug or a journal failure (the engine turns
+        those into an outcome)."""
+        core = self.core
+        amount, method = request.amount, request.method
+        entry = method.protocol_entry
+        refusal = check_sale(self.limits, amount, method.value)
+        if refusal is not None:
+            # An invalid amount or currency is the door's to refuse (SaleRequest.check); one
+            # that got here anyway ends as an error, never as a decline with a code.
+            result = Result.ERROR if refusal.rule in ("amount", "currency") else Result.DECLINED
+            code = "" if result is Result.ERROR else refusal.code
+            return finish(
+                progress, Outcome("", result, amount, entry, code, message=refusal.reason)
+            )
+        progress(Progress(Stage.CHECKING, "Checking that the payment can be recorded…"))
+        txn_id = core.bank.new_id()
+        try:
+            owner = core.owner.acquire()
+            await asyncio.to_thread(
+                core.journal.create,
+                txn_id,
+                "sale",
+                amount,
+                entry=entry,
+                reference=request.reference,
+                tip=request.tip,
+                fields={"owner": owner},
+                reserve_bytes=RESERVE_BYTES,  # the disk check and the row: one commit
+            )
+        except JournalUnavailable as error:
+            log.error("sale refused: %s", error.sentence)
+            return finish(
+                progress, Outcome("", Result.ERROR, amount, entry, message=error.sentence)
+            )
+        tracker.txn_id = txn_id
+        if method is EntryMethod.QR_SHOW:
+            from terminal.payment.merchant_qr import merchant_presented_sale
+
+            return await merchant_presented_sale(
+                core, self.settlement, devices.code_presenter, txn_id, request, progress, cancel
+            )
+        return await self._capture_and_send(txn_id, request, devices, progress, cancel, tracker)
+
+    async def _capture_and_send(
+        self,
+        txn_id: str,
+        request: SaleRequest,
+        devices: Devices,
+        progress: ProgressCallback,
+        cancel: asyncio.Event,
+        tracker: Tracker,
+    ) -> Outcome:
+        core = self.core
+        amount, entry = request.amount, request.method.protocol_entry
+        card: CardData | None = None
+        text: str | None = None
+        device_started = time.perf_counter()
+        try:
+            if request.method is EntryMethod.NFC:
+                timeout = request.timeout_s or core.settings.nfc.tap_timeout_s
+                card = await read_card(
+                    devices.card_capture, txn_id, request, timeout, progress, cancel
+                )
+            else:
+                timeout = request.timeout_s or core.settings.qr.scan_timeout_s
+                text = await scan_code(devices.code_scanner, txn_id, timeout, progress, cancel)
+        except Stopped as stop:
+            if stop.result is Result.DECLINED:  # the card refused: nothing was sent
+                fields = {"code": stop.code, "rule": "card", "message": stop.sentence}
+                change = Change(txn_id, Event.DECLINE, fields)
+            else:
+                change = Change(txn_id, Event.CANCEL, {"message": stop.sentence})
+            await asyncio.to_thread(core.journal.apply, change)
+            return finish(
+                progress,
+                Outcome(txn_id, stop.result, amount, entry, stop.code, message=stop.sentence),
+            )
+        finally:
+            tracker.device_s = time.perf_counter() - device_started
+        subject = Subject(txn_id, amount, entry)
+        # `card_read` is committed together with the next step (send or decline): alone it
+        # changes nothing outside the terminal, and a crash before either is cancelled anyway.
+        if card is not None:
+            subject = Subject(txn_id, amount, entry, card.masked_pan, card.scheme, card.aid)
+            fields = {
+                "masked_pan": card.masked_pan,
+                "scheme": card.scheme,
+                "aid": card.aid,
+                "fingerprint": self.fingerprint(card.pan),
+            }
+            read = Change(txn_id, Event.CARD_READ, fields)
+            label = card.label or card.scheme.upper()
+            progress(Progress(Stage.CARD_READ, f"Card read: {label} {card.masked_pan}", txn_id))
+            objection = check_card(self.limits, amount, cdcvm=card.cdcvm)
+            if objection is not None:
+                return await self._decline_here(subject, objection, Event.DECLINE, progress, read)
+        else:
+            read = Change(txn_id, Event.CARD_READ)
+            progress(Progress(Stage.CODE_SCANNED, "Code scanned.", txn_id))
+        authorize = Operation("authorize", txn_id, amount, entry, card=card, qr_text=text)
+
+        async def offline() -> Outcome:
+            return await self._offline(subject, card, progress)
+
+        settled = await self.settlement.send(
+            "sale",
+            authorize,
+            subject,
+            progress,
+            announce="Authorising with the bank…",
+            before=(read,),
+            offline=offline,
+        )
+        tracker.bank_s = settled.bank_s
+        assert settled.outcome is not None, "every sale row ends the sale"
+        return settled.outcome
+
+    async def _offline(
+        self, subject: Subject, card: CardData | None, progress: ProgressCallback
+    ) -> Outcome:
+        """Nothing was sent: approve here if the offline rules allow (PROTOCOL.md rule 4)."""
+        core, txn_id = self.core, subject.txn_id
+        facts = await asyncio.to_thread(
+            reports.offline_facts,
+            core.journal,
+            self.limits.velocity_window,
+            self.fingerprint(card.pan) if card else "",
+            subject.amount,
+            subject.entry,
+            card.expiry if card else "",
+        )
+        decision = decide_offline(self.limits, facts, self.extra_rules)
+        if not decision.approved:
+            return await self._decline_here(subject, decision, Event.DECLINE_OFFLINE, progress)
+        # The advice keeps the sale's id: nothing with this id reached the gateway, and if it
+        # somehow had, the gateway answers 409 instead of charging twice.
+        advice = Operation(
+            "advice",
+            txn_id,
+            subject.amount,
+            subject.entry,
+            card=card,
+            offline=OfflineApproval(self.limits.floor_limit.minor),
+        )
+        change = Change(
+            txn_id,
+            Event.APPROVE_OFFLINE,
+            {"offline": True, "rule": decision.rule, "message": decision.reason, "code": "00"},
+        )
+        await asyncio.to_thread(
+            core.journal.enqueue,
+            change,
+            "advice",
+            txn_id,
+            subject.amount,
+            lambda seq, at: core.bank.encode(advice, seq, at),
+        )
+        core.forwarder.wake()
+        outcome = subject.outcome(Result.APPROVED_OFFLINE, "00", "", decision.reason)
+        return finish(progress, outcome)
+
+    async def _decline_here(
+        self,
+        subject: Subject,
+        decision: Decision,
+        event: Event,
+        progress: ProgressCallback,
+        first: Change | None = None,
+    ) -> Outcome:
+        """The terminal's own decline (CVM limit, offline limits); nothing reaches the bank."""
+        fields = {"code": decision.code, "rule": decision.rule, "message": decision.reason}
+        changes = (first,) if first is not None else ()
+        await asyncio.to_thread(
+            self.core.journal.apply, *changes, Change(subject.txn_id, event, fields)
+        )
+        outcome = subject.outcome(Result.DECLINED, decision.code, "", decision.reason)
+        return finish(progress, outcome)

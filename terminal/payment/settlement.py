@@ -1,0 +1,549 @@
+"""What a bank delivery means, decided in one place: a table and the one step that applies it.
+
+`TABLE` maps (operation, how the delivery ended) to a `Row`: what happens next (`Then`), the
+state event, the operator's result, the ISO response code and the operator's sentence. How a
+delivery ended is the answer's `result` ("approved", "declined", "pending", ...) when the
+bank answered, else `not_sent`, `no_answer`, `refused` (retrying cannot help) or
+`refused_transient`; an answer the operation does not expect falls to its `other_answer` row.
+`classify` is the only code that takes a `Delivery` apart (an exhaustive `match`, checked by
+mypy), so a new operation (pre-authorisation, capture) or a second acquirer protocol adds rows,
+never branches.
+
+`Settlement.send` is the one function that sends, waits and settles a transaction's message:
+the signed bytes are committed (state `authorising`) before they leave, and a `no_answer`
+queues the reversal in the same commit that records `unknown`, before the operator is told
+(PROTOCOL.md rule 3). The store-and-forward queue (forwarder.py) and the batch close read the
+same table for their own messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal, assert_never
+
+from terminal.money import Amount
+from terminal.payment.api import Outcome, Progress, ProgressCallback, Result, Stage
+from terminal.payment.bank import (
+    Answered,
+    Delivery,
+    NoAnswer,
+    NotSent,
+    Operation,
+    Refused,
+    Reply,
+)
+from terminal.payment.context import Core
+from terminal.payment.journal import Change
+from terminal.payment.response_codes import describe_code
+from terminal.payment.states import Event, State
+
+log = logging.getLogger("terminal.payment.settlement")
+
+Name = Literal[
+    "sale",
+    "refund",
+    "void",
+    "qr_intent",
+    "qr_status",
+    "qr_withdraw",
+    "advice",
+    "reverse",
+    "close_batch",
+]
+"""The operations whose deliveries the table settles (queue items use their kind)."""
+
+NOT_ANSWERED = ("not_sent", "no_answer", "refused", "refused_transient")
+"""How a delivery ends without an answer."""
+
+
+class Then(StrEnum):
+    """What follows a delivery."""
+
+    DONE = "done"
+    """Apply the row's event; the operation ends with the row's result."""
+    OFFLINE = "offline"
+    """Nothing was sent: the terminal's offline rules decide (a sale)."""
+    REVERSE = "reverse"
+    """The outcome is unknown: queue a reversal before telling the operator."""
+    PENDING = "pending"
+    """The bank says not yet: the operation goes on (a merchant-presented code)."""
+    SILENT = "silent"
+    """No news this time: ask again (until the operation's own deadline)."""
+    PARK = "park"
+    """A queued message re-sending cannot help: park it, shown by `saf status`."""
+    RETRY = "retry"
+    """A queued message (or the batch close) stays where it is and is sent again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What a sentence may name."""
+
+    amount: Amount | None = None
+    kind: str = ""
+    sale_id: str = ""
+    why: str = ""
+    detail: str = ""
+    reply: Reply | None = None
+    batch: int = 0
+
+    @property
+    def code(self) -> str:
+        return self.reply.code if self.reply else ""
+
+    @property
+    def reason(self) -> str:
+        return self.reply.reason if self.reply else ""
+
+    @property
+    def auth_code(self) -> str:
+        return self.reply.auth_code if self.reply else ""
+
+    @property
+    def result(self) -> str:
+        return self.reply.result if self.reply else ""
+
+
+def _nothing(facts: Facts) -> str:
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the settlement table."""
+
+    then: Then
+    event: Event | None = None
+    result: Result | None = None
+    code: str | None = None
+    """The outcome's ISO code; None takes the answer's."""
+    say: Callable[[Facts], str] = _nothing
+    """The operator's sentence (for PARK and RETRY: why, for the queue's status)."""
+    keep: tuple[str, ...] = ()
+    """Answer fields journaled with the event ("auth_code?": only when not empty)."""
+    rule: str = ""
+    moves_ref: bool = False
+    """The approval also moves the transaction acted on (a refund or void moves its sale)."""
+
+
+# -- sentences -------------------------------------------------------------------------------
+def _approved(f: Facts) -> str:
+    return "Approved" + (f" (auth code {f.auth_code})." if f.auth_code else ".")
+
+
+def _declined(f: Facts) -> str:
+    return f"Declined by the bank: {describe_code(f.code, f.reason)}."
+
+
+def _sale_refused(f: Facts) -> str:
+    return (
+        f"The bank refused the message ({f.detail}); nothing was charged. "
+        "Call the technician if this repeats."
+    )
+
+
+def _adjustment_declined(f: Facts) -> str:
+    return f"The bank declined the {f.kind}: {describe_code(f.code, f.reason)}."
+
+
+def _adjustment_not_sent(f: Facts) -> str:
+    return f"The bank cannot be reached: the {f.kind} was not sent. Try again later."
+
+
+def _adjustment_refused(f: Facts) -> str:
+    return (
+        f"The bank refused the {f.kind} ({f.detail}); nothing changed. "
+        "Call the technician if this repeats."
+    )
+
+
+def _qr_never_offline(f: Facts) -> str:
+    return (
+        "The bank cannot be reached and QR payments are never approved offline: "
+        "ask the customer to pay by card."
+    )
+
+
+def _advice_declined(f: Facts) -> str:
+    return (
+        f"The bank declined this offline sale when it was forwarded (code {f.code}"
+        + (f": {f.reason}" if f.reason else "")
+        + ")."
+    )
+
+
+def _with_detail(words: str) -> Callable[[Facts], str]:
+    return lambda f: words + (f" ({f.detail})" if f.detail else "")
+
+
+def _batch_not_closed(words: str) -> Callable[[Facts], str]:
+    return lambda f: (
+        f"The batch could not be closed ({words}"
+        + (f": {f.detail}" if f.detail else "")
+        + "); it stays open. Try again later: the same close is sent again."
+    )
+
+
+def _batch_closed(f: Facts) -> str:
+    if f.result == "balanced":
+        return f"Batch {f.batch} closed and balanced with the bank."
+    return (
+        f"Batch {f.batch} closed OUT OF BALANCE: the bank's totals differ from the terminal's. "
+        "Compare the reports and call the bank."
+    )
+
+
+# -- the table -------------------------------------------------------------------------------
+T, E, R = Then, Event, Result
+ANSWER = ("code", "auth_code", "gateway_ref", "answer")
+QUEUED = ("code", "gateway_ref", "answer", "auth_code?")
+_REVERSE = Row(T.REVERSE)
+
+
+def _adjustment(name: Name, approved: Callable[[Facts], str]) -> dict[tuple[Name, str], Row]:
+    done = Row(T.DONE, E.APPROVE, R.APPROVED, None, approved, ANSWER, moves_ref=True)
+    refused = Row(T.DONE, E.REJECT, R.ERROR, "96", _adjustment_refused)
+    return {
+        (name, "approved"): done,
+        (name, "reversed"): done,
+        (name, "declined"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _adjustment_declined, ANSWER),
+        (name, "other_answer"): _REVERSE,
+        (name, "not_sent"): Row(T.DONE, E.NOT_SENT, R.ERROR, "91", _adjustment_not_sent),
+        (name, "no_answer"): _REVERSE,
+        (name, "refused"): refused,
+        (name, "refused_transient"): refused,
+    }
+
+
+def _queued(name: Name) -> dict[tuple[Name, str], Row]:
+    """How a store-and-forward message's delivery ends when it is not answered."""
+    return {
+        (name, "not_sent"): Row(T.RETRY, say=_with_detail("gateway unreachable")),
+        (name, "no_answer"): Row(T.RETRY, say=_with_detail("no answer from the gateway")),
+        (name, "refused"): Row(T.PARK, say=lambda f: f"refused by the gateway: {f.detail}"),
+        (name, "refused_transient"): Row(T.RETRY, say=_with_detail("gateway error")),
+    }
+
+
+_SALE_REFUSED = Row(T.DONE, E.REJECT, R.ERROR, "96", _sale_refused)
+_INTENT_REFUSED = Row(
+    T.DONE,
+    E.REJECT,
+    R.ERROR,
+    "96",
+    lambda f: f"The bank refused the payment request ({f.detail}); nothing was charged.",
+)
+_STATUS_KEEP = ("code", "auth_code", "answer")
+_ADVICE_DECLINED = Row(T.DONE, E.FORWARD_DECLINED, R.DECLINED, None, _advice_declined, QUEUED)
+_REVERSAL_DONE = Row(T.DONE, E.REVERSAL_DONE, R.APPROVED, keep=("answer",))
+_CLOSED = Row(T.DONE, say=_batch_closed)
+
+TABLE: dict[tuple[Name, str], Row] = {
+    ("sale", "approved"): Row(T.DONE, E.APPROVE, R.APPROVED, None, _approved, ANSWER),
+    ("sale", "declined"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _declined, ANSWER),
+    ("sale", "other_answer"): _REVERSE,
+    ("sale", "not_sent"): Row(T.OFFLINE),
+    ("sale", "no_answer"): _REVERSE,
+    ("sale", "refused"): _SALE_REFUSED,
+    ("sale", "refused_transient"): _SALE_REFUSED,
+    **_adjustment("refund", lambda f: f"Refund of {f.amount} approved."),
+    **_adjustment("void", lambda f: f"Sale {f.sale_id} voided: {f.amount} will not be charged."),
+    ("qr_intent", "pending"): Row(T.PENDING),
+    ("qr_intent", "declined"): Row(
+        T.DONE,
+        E.DECLINE,
+        R.DECLINED,
+        None,
+        lambda f: f"The bank refused the payment request: {describe_code(f.code, f.reason)}.",
+        ("code", "answer"),
+    ),
+    ("qr_intent", "other_answer"): _REVERSE,
+    ("qr_intent", "not_sent"): Row(
+        T.DONE, E.DECLINE_OFFLINE, R.DECLINED, "91", _qr_never_offline, rule="offline_entry"
+    ),
+    ("qr_intent", "no_answer"): _REVERSE,
+    ("qr_intent", "refused"): _INTENT_REFUSED,
+    ("qr_intent", "refused_transient"): _INTENT_REFUSED,
+    ("qr_status", "approved"): Row(T.DONE, E.APPROVE, R.APPROVED, None, _approved, _STATUS_KEEP),
+    ("qr_status", "declined"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _declined, _STATUS_KEEP),
+    ("qr_status", "expired"): Row(
+        T.DONE,
+        E.DECLINE,
+        R.DECLINED,
+        None,
+        lambda f: "The code expired before it was paid.",
+        _STATUS_KEEP,
+    ),
+    ("qr_status", "other_answer"): Row(T.PENDING),
+    **{("qr_status", ending): Row(T.SILENT) for ending in NOT_ANSWERED},
+    ("qr_withdraw", "approved"): Row(
+        T.DONE,
+        E.WITHDRAW,
+        R.CANCELLED,
+        "",
+        lambda f: f"{f.why} Nothing was charged.",
+        ("answer",),
+    ),
+    ("qr_withdraw", "other_answer"): _REVERSE,
+    **{("qr_withdraw", ending): _REVERSE for ending in NOT_ANSWERED},
+    ("advice", "approved"): Row(T.DONE, E.FORWARD_ACCEPTED, R.APPROVED, None, keep=QUEUED),
+    ("advice", "declined"): _ADVICE_DECLINED,
+    ("advice", "other_answer"): _ADVICE_DECLINED,
+    **_queued("advice"),
+    ("reverse", "reversed"): _REVERSAL_DONE,
+    ("reverse", "approved"): _REVERSAL_DONE,
+    ("reverse", "other_answer"): Row(
+        T.PARK, say=lambda f: f"answered {f.result} ({f.code} {f.reason})"
+    ),
+    **_queued("reverse"),
+    ("close_batch", "balanced"): _CLOSED,
+    ("close_batch", "out_of_balance"): _CLOSED,
+    ("close_batch", "other_answer"): _CLOSED,
+    ("close_batch", "not_sent"): Row(T.RETRY, say=_batch_not_closed("not sent")),
+    ("close_batch", "no_answer"): Row(T.RETRY, say=_batch_not_closed("no answer")),
+    ("close_batch", "refused"): Row(T.RETRY, say=_batch_not_closed("refused")),
+    ("close_batch", "refused_transient"): Row(T.RETRY, say=_batch_not_closed("refused")),
+}
+
+
+def ending_of(delivery: Delivery) -> tuple[str, Reply | None, str]:
+    """(how it ended, the answer if any, detail): the one place a `Delivery` is taken apart."""
+    match delivery:
+        case Answered(reply=reply):
+            return reply.result, reply, ""
+        case NotSent(detail=detail):
+            return "not_sent", None, detail
+        case NoAnswer(detail=detail):
+            return "no_answer", None, detail
+        case Refused(detail=detail, final=final):
+            return ("refused" if final else "refused_transient"), None, detail
+        case _:
+            assert_never(delivery)
+
+
+def classify(name: Name, delivery: Delivery) -> tuple[Row, Reply | None, str]:
+    """The table's row for this delivery of operation `name`, with the answer and detail."""
+    ending, reply, detail = ending_of(delivery)
+    row = TABLE.get((name, ending))
+    if row is None:
+        row = TABLE[(name, "other_answer")]
+    return row, reply, detail
+
+
+def journal_fields(row: Row, facts: Facts) -> dict[str, Any]:
+    """The columns a settled row writes with its event."""
+    fields: dict[str, Any] = {}
+    reply = facts.reply
+    if reply is not None:
+        values = {
+            "code": reply.code,
+            "auth_code": reply.auth_code,
+            "gateway_ref": reply.gateway_ref,
+            "answer": reply.raw,
+        }
+        for name in row.keep:
+            if name.endswith("?"):
+                name = name[:-1]
+                if not values[name]:
+                    continue
+            fields[name] = values[name]
+    else:
+        if row.code:
+            fields["code"] = row.code
+        if row.rule:
+            fields["rule"] = row.rule
+    message = row.say(facts)
+    if message:
+        fields["message"] = message
+    return fields
+
+
+# -- the step -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The transaction a delivery settles, as its outcome shows it."""
+
+    txn_id: str
+    amount: Amount
+    entry: str
+    masked_pan: str = ""
+    scheme: str = ""
+    aid: str = ""
+    kind: str = "sale"
+    sale_id: str = ""
+    """For a refund or void: the sale acted on."""
+
+    def outcome(
+        self,
+        result: Result,
+        code: str = "",
+        auth_code: str = "",
+        message: str = "",
+        state: str = "",
+    ) -> Outcome:
+        return Outcome(
+            self.txn_id,
+            result,
+            self.amount,
+            self.entry,
+            code,
+            auth_code,
+            self.masked_pan,
+            message,
+            self.scheme,
+            self.aid,
+            state,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """Where a delivery left the operation: ended (`outcome`), or going on (PENDING, SILENT)."""
+
+    outcome: Outcome | None
+    row: Row
+    reply: Reply | None = None
+    bank_s: float = 0.0
+    """Seconds spent waiting for the bank."""
+
+
+def finish(progress: ProgressCallback, outcome: Outcome) -> Outcome:
+    """Tell the operator the end, and return it."""
+    progress(Progress(Stage.RESULT, outcome.message, outcome.id, {"result": outcome.result.value}))
+    return outcome
+
+
+class Settlement:
+    """Sends a transaction's message and settles its delivery by the table."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    async def send(
+        self,
+        name: Name,
+        operation: Operation,
+        subject: Subject,
+        progress: ProgressCallback,
+        *,
+        announce: str = "",
+        before: tuple[Change, ...] = (),
+        stored: bool = True,
+        deadline_s: float | None = None,
+        why: str = "",
+        offline: Callable[[], Awaitable[Outcome]] | None = None,
+        moves_ref: Callable[[], tuple[Change, ...]] | None = None,
+    ) -> Settled:
+        """Encode, (commit,) send, wait and settle one message.
+
+        `stored`: the message is the transaction's own request, committed with `before` and
+        the `send` event before it leaves; otherwise (a status question, an intent's void) it
+        only takes the next `seq`. `offline` runs when the row says the offline rules decide;
+        `moves_ref` gives the changes of the transaction acted on, committed with the approval.
+        """
+        core = self.core
+
+        def encode(seq: int, at: datetime) -> bytes:
+            return core.bank.encode(operation, seq, at)
+
+        if stored:
+            change = Change(subject.txn_id, Event.SEND)
+            body = await asyncio.to_thread(
+                core.journal.sign_and_apply, change, encode, before=before
+            )
+        else:
+            seq = await asyncio.to_thread(core.journal.next_seq)
+            body = encode(seq, core.journal.clock())
+        if announce:
+            progress(Progress(Stage.AUTHORISING, announce, subject.txn_id))
+        started = time.perf_counter()
+        delivery = await core.bank.deliver(operation.id, body, deadline_s=deadline_s)
+        bank_s = time.perf_counter() - started
+        row, reply, detail = classify(name, delivery)
+        facts = Facts(subject.amount, subject.kind, subject.sale_id, why, detail, reply)
+        outcome: Outcome | None = None
+        match row.then:
+            case Then.DONE:
+                outcome = await self._record(row, facts, subject, progress, moves_ref)
+            case Then.REVERSE:
+                if reply is not None:
+                    log.error(
+                        "%s %s: unexpected answer %r; reversing", name, operation.id, reply.result
+                    )
+                outcome = await self.reverse_unknown(subject, progress)
+            case Then.OFFLINE:
+                if offline is None:
+                    raise ValueError(f"{name} has no offline rules")
+                outcome = await offline()
+            case Then.PENDING | Then.SILENT:
+                pass
+            case Then.PARK | Then.RETRY:
+                raise ValueError(f"{name}: a queue row for a transaction's own message")
+            case _:
+                assert_never(row.then)
+        return Settled(outcome, row, reply, bank_s)
+
+    async def _record(
+        self,
+        row: Row,
+        facts: Facts,
+        subject: Subject,
+        progress: ProgressCallback,
+        moves_ref: Callable[[], tuple[Change, ...]] | None,
+    ) -> Outcome:
+        assert row.event is not None and row.result is not None, row
+        journal = self.core.journal
+        change = Change(subject.txn_id, row.event, journal_fields(row, facts))
+
+        def commit() -> None:
+            others = moves_ref() if row.moves_ref and moves_ref is not None else ()
+            journal.apply(change, *others)
+
+        await asyncio.to_thread(commit)
+        code = row.code if row.code is not None else facts.code
+        auth_code = facts.auth_code if row.result is Result.APPROVED else ""
+        return finish(progress, subject.outcome(row.result, code, auth_code, row.say(facts)))
+
+    async def reverse_unknown(self, subject: Subject, progress: ProgressCallback) -> Outcome:
+        """Commit a reversal with `unknown` before telling the operator, then try it at once
+        (PROTOCOL.md rule 3)."""
+        core, txn_id = self.core, subject.txn_id
+        progress(
+            Progress(Stage.REVERSING, "No answer from the bank: reversing the payment…", txn_id)
+        )
+        reverse = Operation("reverse", core.bank.new_id(), amount=subject.amount, ref=txn_id)
+
+        def encode(seq: int, at: datetime) -> bytes:
+            return core.bank.encode(reverse, seq, at)
+
+        item = await asyncio.to_thread(
+            core.journal.enqueue,
+            Change(txn_id, Event.REVERSE),
+            "reverse",
+            reverse.id,
+            subject.amount,
+            encode,
+            before=(Change(txn_id, Event.NO_ANSWER),),
+        )
+        # Committed: now try it at once; if it fails the forwarder keeps trying.
+        await core.forwarder.forward_one(item, deadline_s=core.settings.gateway.timeout_s)
+        state = (await asyncio.to_thread(core.journal.get, txn_id)).state
+        if state is State.REVERSED:
+            message = (
+                "No answer from the bank in time, so the payment was reversed: nothing is charged. "
+                "Ask for the payment again."
+            )
+        else:
+            core.forwarder.wake()
+            message = (
+                "No answer from the bank in time. A reversal is stored and will be sent as soon "
+                "as the bank answers, so nothing stays charged. Ask for another payment."
+            )
+        await asyncio.to_thread(core.journal.note, txn_id, message)
+        return finish(progress, subject.outcome(Result.ERROR, "68", "", message, state.value))
