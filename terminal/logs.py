@@ -9,6 +9,11 @@ nfcpy's own DEBUG records (loggers `nfc.*`) dump every radio frame and APDU in h
 answers carry the PAN (tag 5A) and track 2 (tag 57) as BCD, which no digit-shaped mask can
 see. Their hex dumps are cut to the first and last two bytes (command or tag, status word) and
 the length, which is what a technician needs to follow the exchange.
+
+A flood of records from one place in the code (an accept loop failing with "Too many open
+files" thousands of times a second) is cut to a few lines per window by `RepeatLimitFilter`;
+the first record let through after the window says how many were dropped, so a log never
+fills a disk and nothing is silently lost.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ import os
 import re
 import socket
 import sys
+import threading
 import time
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from terminal.security.pan import redact_text
@@ -72,6 +79,53 @@ class PanMaskingFilter(logging.Filter):
         for key, value in extra_fields(record).items():
             if isinstance(value, str):
                 setattr(record, key, redact_text(value))
+        return True
+
+
+class RepeatLimitFilter(logging.Filter):
+    """At most `burst` records per call site (logger, level, file, line) every `window_s`;
+    the rest are counted, and the site's first record of a later window carries the count."""
+
+    def __init__(
+        self,
+        burst: int = 20,
+        window_s: float = 10.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_sites: int = 1024,
+    ) -> None:
+        super().__init__()
+        self.burst = burst
+        self.window_s = window_s
+        self.clock = clock
+        self.max_sites = max_sites
+        self._sites: OrderedDict[tuple[str, int, str, int], list[float]] = OrderedDict()
+        """Per site: [window start, records let through, records dropped]."""
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, record.pathname, record.lineno)
+        now = self.clock()
+        with self._lock:
+            site = self._sites.get(key)
+            if site is not None and now - site[0] < self.window_s:
+                if site[1] < self.burst:
+                    site[1] += 1
+                    return True
+                site[2] += 1
+                return False
+            dropped = int(site[2]) if site is not None else 0
+            self._sites[key] = [now, 1, 0]
+            self._sites.move_to_end(key)
+            while len(self._sites) > self.max_sites:
+                self._sites.popitem(last=False)
+        if dropped:
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken format string must not lose the record
+                message = f"{record.msg!r} {record.args!r}"
+            record.msg = f"{message} ({dropped} more like this were dropped in the last flood)"
+            record.args = None
         return True
 
 
@@ -178,6 +232,7 @@ def configure_logging(
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(StructuredFormatter())
+    handler.addFilter(RepeatLimitFilter())  # first: it counts by call site, before masking
     handler.addFilter(PanMaskingFilter())
     setattr(handler, "_posterm", True)  # noqa: B010 - marks our own handler for reconfiguration
     root.addHandler(handler)

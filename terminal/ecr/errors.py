@@ -4,6 +4,7 @@ EcrError                 base: status, code, sentence
 ├── BadRequest           400 malformed body or query (the reason says which field)
 ├── Unauthorized         401 missing or wrong bearer token
 ├── NotFound             404 no such payment
+├── RequestTimeout       408 the body did not arrive within ecr.body_timeout_s
 └── Conflict             409 busy terminal, reference reused, not cancellable, wrong state
 """
 
@@ -36,6 +37,11 @@ class Unauthorized(EcrError):
 class NotFound(EcrError):
     status = 404
     code = "not_found"
+
+
+class RequestTimeout(EcrError):
+    status = 408
+    code = "timeout"
 
 
 class Conflict(EcrError):

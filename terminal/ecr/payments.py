@@ -3,6 +3,10 @@ long-poll and cancel, and the operator screen can watch (listeners).
 
 Ids are this API's own (UUID4), handed out before the engine has done anything; the journal's
 id is `transaction_id` in every answer, and refunds accept either.
+
+A till's `reference` makes a POST idempotent: the journal is asked for sales with exactly that
+reference (an indexed lookup over everything it holds, so restarts and busy days do not make
+it forget); the in-memory map only spares that lookup for payments of this run.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,7 +31,10 @@ from terminal.payment.api import (
     Result,
     SaleRequest,
     Stage,
+    TransactionView,
 )
+from terminal.payment.journal import Journal
+from terminal.payment.reports import view
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +44,34 @@ KEEP = 500
 APPROVED = {Result.APPROVED, Result.APPROVED_OFFLINE, "approved", "approved_offline"}
 
 UNSAFE_TO_CANCEL = {Stage.AUTHORISING, Stage.RETRYING, Stage.REVERSING, Stage.RESULT}
+
+CHARGED = APPROVED | {"pending"}
+"""Journal results a reference retry must not charge again (pending: may still be approved)."""
+
+SalesByReference = Callable[[str], list[TransactionView]]
+"""Sales with exactly this reference, newest first, from the whole journal."""
+
+
+def journal_sales(engine: PaymentEngine) -> SalesByReference:
+    """The exact-reference lookup for `engine`: its journal's index (the real engine), else its
+    history filtered to exact matches (an engine that keeps its history in memory)."""
+    journal = getattr(engine, "journal", None)
+    if isinstance(journal, Journal):
+        found = journal
+
+        def from_journal(reference: str) -> list[TransactionView]:
+            return [view(txn) for txn in found.sales_with_reference(reference)]
+
+        return from_journal
+
+    def from_history(reference: str) -> list[TransactionView]:
+        return [
+            sale
+            for sale in engine.history(limit=sys.maxsize, search=reference)
+            if sale.type == "sale" and sale.reference == reference
+        ]
+
+    return from_history
 
 
 class PaymentListener(Protocol):
@@ -102,9 +138,11 @@ class EcrPayments:
         engine: PaymentEngine,
         *,
         busy: Callable[[], bool] | None = None,
+        sales_by_reference: SalesByReference | None = None,
     ) -> None:
         self.engine = engine
         self.busy = busy or (lambda: False)
+        self.sales_by_reference = sales_by_reference or journal_sales(engine)
         self._payments: OrderedDict[str, EcrPayment] = OrderedDict()
         self._by_reference: dict[str, str] = {}
         self.listeners: list[PaymentListener] = []
@@ -148,35 +186,25 @@ class EcrPayments:
         return payment, True
 
     def _earlier(self, request: PaymentRequest) -> EcrPayment | str | None:
-        """The payment this reference already stands for, if it must not be charged again."""
+        """The payment this reference already stands for, if it must not be charged again.
+
+        Raises `Conflict` when that payment was for another amount or method, and lets the
+        journal's `PostermError` through: a retry the terminal cannot check is not charged.
+        """
         payment = self._payments.get(self._by_reference.get(request.reference, ""))
         if payment is not None:
-            charged = payment.outcome is None or payment.outcome.result in APPROVED
-            if not charged:
-                return None  # declined or cancelled: the till may try again
-            if payment.request != request:
-                raise Conflict(
-                    f'Reference "{request.reference}" was used for another payment '
-                    f"(id {payment.id}); use a new reference.",
-                    "reference_conflict",
-                )
-            return payment
-        try:
-            views = self.engine.history(limit=20, search=request.reference)
-        except PostermError:
-            return None
-        for view in views:
-            if view.type != "sale" or view.reference != request.reference:
+            if payment.outcome is None or payment.outcome.result in APPROVED:
+                if payment.request != request:
+                    raise _reused(request.reference, payment.id)
+                return payment
+            # declined or cancelled here: the till may try again, unless the journal says
+            # this reference was charged by an earlier run
+        for sale in self.sales_by_reference(request.reference):
+            if sale.result not in CHARGED:
                 continue
-            if view.result not in APPROVED:
-                continue
-            if view.amount != request.amount:
-                raise Conflict(
-                    f'Reference "{request.reference}" was used for another payment '
-                    f"(id {view.id}); use a new reference.",
-                    "reference_conflict",
-                )
-            return view.id
+            if sale.amount != request.amount or sale.entry != request.method.protocol_entry:
+                raise _reused(request.reference, sale.id)
+            return sale.id
         return None
 
     async def _run(self, payment: EcrPayment) -> None:
@@ -247,6 +275,14 @@ class EcrPayments:
             del self._payments[oldest_id]
             if oldest.request.reference:
                 self._by_reference.pop(oldest.request.reference, None)
+
+
+def _reused(reference: str, payment_id: str) -> Conflict:
+    return Conflict(
+        f'Reference "{reference}" was used for another payment (id {payment_id}); '
+        "use a new reference.",
+        "reference_conflict",
+    )
 
 
 def _safely(call: Callable[..., None], *args: Any) -> None:

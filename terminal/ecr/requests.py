@@ -1,20 +1,37 @@
-"""Pure parsers for what a till sends: every bad input becomes a `BadRequest` with the reason."""
+"""Pure parsers for what a till sends: every bad input becomes a `BadRequest` with the reason.
+
+Python's json module is not safe on hostile input by itself: 15,000 nested `[` exhaust its
+recursion (RecursionError) and a 5,000-digit integer trips the int conversion limit
+(ValueError). So the nesting is measured before decoding, and every number literal goes
+through a parser that refuses long ones, each with a sentence.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from terminal.ecr.errors import BadRequest
-from terminal.money import Amount, AmountError, Currency
+from terminal.money import DEFAULT_MAX_MINOR, Amount, AmountError, Currency
 from terminal.payment.api import EntryMethod
 
 MAX_BODY = 16 * 1024
 MAX_WAIT_S = 120.0
 REFERENCE_LIMIT = 25
 """The EMVCo QR reference label (62/05) and most acquirers' merchant reference hold 25."""
+MAX_DEPTH = 32
+"""Deepest nesting of arrays and objects in a body; a till's request needs 2."""
+MAX_NUMBER_CHARS = 64
+"""Longest number literal: far above any amount, far below Python's 4,300-digit int limit."""
+MAX_MINOR = DEFAULT_MAX_MINOR
+"""999,999,999,999 minor units: EMV's amount field (n12) and the QR amount (54) hold no more,
+on every method; nfc.transaction_limit is lower for cards and the engine declines above it."""
+
+_STRINGS_AND_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+"""A string (or an unterminated one, to the end: one pass, no backtracking) or a bracket."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +47,39 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         raise BadRequest("The body is empty; send a JSON object.")
     try:
-        value = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+    except UnicodeDecodeError as error:
+        raise BadRequest(f"The body is not valid JSON: {error}.") from None
+    _check_depth(text)
+    try:
+        value = json.loads(text, parse_int=_number(int), parse_float=_number(float))
+    except json.JSONDecodeError as error:
         raise BadRequest(f"The body is not valid JSON: {error}.") from None
     if not isinstance(value, dict):
         raise BadRequest("The body must be a JSON object.")
     return value
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH (brackets inside strings do not count)."""
+    depth = 0
+    for match in _STRINGS_AND_BRACKETS.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise BadRequest(f"The body nests arrays or objects deeper than {MAX_DEPTH}.")
+        elif token in ("]", "}"):
+            depth -= 1
+
+
+def _number(kind: type[int] | type[float]) -> Any:
+    def parse(literal: str) -> int | float:
+        if len(literal) > MAX_NUMBER_CHARS:
+            raise BadRequest(f"The body has a number longer than {MAX_NUMBER_CHARS} characters.")
+        return kind(literal)
+
+    return parse
 
 
 def parse_amount(value: object, currency: Currency, field: str = "amount") -> Amount:
@@ -55,6 +99,11 @@ def parse_amount(value: object, currency: Currency, field: str = "amount") -> Am
         )
     if amount.minor <= 0:
         raise BadRequest(f'"{field}": the value must be more than zero (minor units).')
+    if amount.minor > MAX_MINOR:
+        raise BadRequest(
+            f'"{field}": the amount is above the terminal\'s maximum of '
+            f"{Amount(MAX_MINOR, currency)}."
+        )
     return amount
 
 

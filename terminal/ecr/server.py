@@ -1,7 +1,15 @@
-"""The ECR API over aiohttp: routes, bearer-token check, and errors as JSON sentences."""
+"""The ECR API over aiohttp: routes, bearer-token check, and errors as JSON sentences.
+
+Hardened for a port anyone on the network segment might reach: header lines and counts are
+bounded, a connection without the token is closed after `ecr.header_timeout_s` and pushed out
+first when `ecr.max_connections` is reached (connections.py), a body must arrive within
+`ecr.body_timeout_s`, an answer to a request without the token closes its connection, and
+bodies are parsed with depth and number limits (requests.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -9,7 +17,15 @@ from typing import Any
 
 from aiohttp import web
 
-from terminal.ecr.errors import BadRequest, Conflict, EcrError, NotFound, Unauthorized
+from terminal.ecr.connections import ConnectionGuard
+from terminal.ecr.errors import (
+    BadRequest,
+    Conflict,
+    EcrError,
+    NotFound,
+    RequestTimeout,
+    Unauthorized,
+)
 from terminal.ecr.payments import EcrPayments
 from terminal.ecr.requests import MAX_BODY, parse_payment, parse_refund, parse_wait
 from terminal.errors import PostermError
@@ -23,6 +39,18 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PAYMENTS: web.AppKey[EcrPayments] = web.AppKey("payments", EcrPayments)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 ENGINE: web.AppKey[Any] = web.AppKey("engine", object)
+GUARD: web.AppKey[ConnectionGuard] = web.AppKey("guard", ConnectionGuard)
+
+KEEPALIVE_S = 75.0
+"""Idle time after which a trusted keep-alive connection is closed (aiohttp's default: 1 h)."""
+HTTP_LIMITS: dict[str, Any] = {
+    "max_line_size": 4096,
+    "max_field_size": 4096,
+    "max_headers": 32,
+    "lingering_time": 1.0,
+    "keepalive_timeout": KEEPALIVE_S,
+}
+"""aiohttp's request-handler limits: a till sends a handful of short headers."""
 
 
 def error_body(error: EcrError) -> dict[str, str]:
@@ -40,15 +68,19 @@ def check_token(header: str | None, token: str) -> None:
         raise Unauthorized("The ECR token is wrong.")
 
 
-def _middleware(token: str) -> Any:
+def _middleware(token: str, connections: ConnectionGuard) -> Any:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             check_token(request.headers.get("Authorization"), token)
+            connections.trust(request.protocol)
             return await handler(request)
         except EcrError as error:
             headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-            return web.json_response(error_body(error), status=error.status, headers=headers)
+            answer = web.json_response(error_body(error), status=error.status, headers=headers)
+            if error.status in (401, 408):
+                answer.force_close()  # a stranger keeps no connection; a stalled body ends it
+            return answer
         except web.HTTPException as error:
             if error.status == 413:
                 body = {
@@ -82,7 +114,14 @@ def _middleware(token: str) -> Any:
 async def _body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise BadRequest(f"The body is larger than {MAX_BODY} bytes.")
-    return await request.read()
+    seconds = request.app[SETTINGS].ecr.body_timeout_s
+    try:
+        async with asyncio.timeout(seconds):
+            return await request.read()
+    except TimeoutError:
+        raise RequestTimeout(
+            f"The body did not arrive within {seconds:g} seconds; send it again."
+        ) from None
 
 
 async def create_payment(request: web.Request) -> web.Response:
@@ -193,7 +232,11 @@ def build_ecr_app(
     settings: Settings, engine: PaymentEngine, payments: EcrPayments
 ) -> web.Application:
     """The aiohttp application (tests run it with aiohttp's test server or `EcrServer`)."""
-    app = web.Application(middlewares=[_middleware(settings.ecr.token)], client_max_size=MAX_BODY)
+    guard = ConnectionGuard(settings.ecr.max_connections, settings.ecr.header_timeout_s)
+    app = web.Application(
+        middlewares=[_middleware(settings.ecr.token, guard)], client_max_size=MAX_BODY
+    )
+    app[GUARD] = guard
     app[PAYMENTS] = payments
     app[SETTINGS] = settings
     app[ENGINE] = engine
@@ -217,6 +260,7 @@ class EcrServer:
         self.payments = payments or EcrPayments(engine)
         self.app = build_ecr_app(settings, engine, self.payments)
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
         host, _, port = settings.ecr.listen.rpartition(":")
         self.host = host.strip("[]")
         self.port = int(port)
@@ -224,11 +268,15 @@ class EcrServer:
     async def start(self) -> None:
         if not self.settings.ecr.token:
             raise Conflict("The ECR API needs ecr.token to be set.")
-        runner = web.AppRunner(self.app, access_log=None)
+        runner = web.AppRunner(self.app, access_log=None, **HTTP_LIMITS)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        server = runner.server
+        assert server is not None  # setup() made it
+        factory = self.app[GUARD].protocol_factory(server)
         try:
-            await site.start()
+            self._listener = await asyncio.get_running_loop().create_server(
+                factory, self.host, self.port
+            )
         except OSError as error:
             await runner.cleanup()
             raise EcrUnavailable(
@@ -238,11 +286,20 @@ class EcrServer:
         self._runner = runner
         log.info("ECR API listening on %s", self.settings.ecr.listen)
 
+    @property
+    def connections(self) -> ConnectionGuard:
+        return self.app[GUARD]
+
     async def stop(self) -> None:
         await self.payments.close()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if listener is not None:
+            await listener.wait_closed()
 
 
 class EcrUnavailable(PostermError):

@@ -76,6 +76,12 @@ __all__ = [
 ]
 
 
+ADDED_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS transactions_reference ON transactions (reference, type)",
+)
+"""Indexes added after the first release; created at open, so older journals get them too."""
+
+
 class Journal:
     """One SQLite journal file; safe to share between the engine and the forwarder task."""
 
@@ -122,6 +128,8 @@ class Journal:
                 names = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
                 if column not in names:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            for index in ADDED_INDEXES:
+                conn.execute(index)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('seq', 0), ('batch', 1)")
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             conn.execute(
@@ -427,6 +435,16 @@ class Journal:
             (*params, limit),
         )
         return [transaction_of(row) for row in rows]
+
+    def sales_with_reference(self, reference: str) -> list[Transaction]:
+        """Sales carrying exactly this till reference, newest first, over the whole journal.
+
+        An indexed equality lookup (never a substring search): a till retrying "ORD-7" after a
+        restart must find ORD-7 however many ORD-70... came after it.
+        """
+        if not reference:
+            return []
+        return self.find("reference = ? AND type = 'sale'", (reference,))
 
     def in_flight(self) -> list[Transaction]:
         """Transactions a crash left between steps, oldest first (start-up recovery)."""

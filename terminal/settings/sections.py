@@ -324,6 +324,14 @@ class EcrSection(BaseModel):
     """Address and port to listen on, host:port."""
     token: SecretField = ""
     """Bearer token the till must send; required when enabled."""
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """Seconds a new connection has to send a request with the token; a connection that has
+    not by then is closed (so idle or dribbling clients cannot hold the API)."""
+    body_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """Seconds to receive a request's body once its headers are in; a slower one gets 408."""
+    max_connections: int = Field(default=64, ge=2, le=1000)
+    """Most connections open at once. At the limit the oldest connection that has not sent
+    the token is closed to make room; when all have sent it, new connections are refused."""
 
     @field_validator("listen")
     @classmethod
