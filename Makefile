@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench soak clean install
+.PHONY: setup demo test lint typecheck unit bench soak clean install lock
 
 setup: $(STAMP)
 
@@ -30,6 +30,9 @@ bench: $(STAMP)
 
 soak: $(STAMP)
 	$(BIN)/pytest -m slow -q --timeout=3600
+
+lock:  # requirements.lock, what install.sh installs: pinned with hashes (needs the network)
+	bash scripts/lock.sh
 
 install:  # no dev venv needed: the script builds /opt/posterm/venv itself
 	bash scripts/install.sh

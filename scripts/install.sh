@@ -9,12 +9,22 @@
 # user (groups plugdev, video, dialout). It does not enable or start the service: configure,
 # probe and enrol first (docs/install.md). Safe to run again to upgrade.
 #
+# What runs as the service and under `sudo posterm` must not be changeable by anyone but root
+# (docs/security-deployment.md): only the files git tracks are installed (never an untracked
+# site file or simulator key from the clone), owned root:root and not writable by others;
+# Python packages come from requirements.lock, each checked against its sha256 (never "the
+# latest"); the service user owns only its state directory.
+#
 # Variables (for packaging and tests): DESTDIR (staging root, default none), PREFIX
 # (/opt/posterm), CONFDIR (/etc/posterm), STATEDIR (/var/lib/posterm), UNITDIR
 # (/etc/systemd/system), UDEVDIR (/etc/udev/rules.d), MODPROBEDIR (/etc/modprobe.d),
 # INSTALL_VENV (1; 0 skips building the venv, e.g. when a package builds it elsewhere),
-# SYSTEM_SETUP (1 when DESTDIR is empty; 0 skips apt, the user and systemctl/udevadm calls).
+# SYSTEM_SETUP (1 when DESTDIR is empty; 0 skips apt, the user and systemctl/udevadm calls),
+# CREDENTIAL (as SYSTEM_SETUP; 1 creates the service's root secret credential if missing: on the
+# terminal itself, since it is sealed to this machine), SYSTEMD_CREDS (the systemd-creds
+# command; without it the secret is a plain root-only file).
 set -euo pipefail
+umask 022
 cd "$(dirname "$0")/.."
 SOURCE=$(pwd)
 
@@ -27,6 +37,8 @@ UDEVDIR=${UDEVDIR:-/etc/udev/rules.d}
 MODPROBEDIR=${MODPROBEDIR:-/etc/modprobe.d}
 INSTALL_VENV=${INSTALL_VENV:-1}
 if [ -z "$DESTDIR" ]; then SYSTEM_SETUP=${SYSTEM_SETUP:-1}; else SYSTEM_SETUP=${SYSTEM_SETUP:-0}; fi
+CREDENTIAL=${CREDENTIAL:-$SYSTEM_SETUP}
+SYSTEMD_CREDS=${SYSTEMD_CREDS:-systemd-creds}
 SERVICE_USER=posterm
 DEVICE_GROUPS=(plugdev video dialout)
 
@@ -67,29 +79,62 @@ owner() {  # owner USER:GROUP PATH... (only when we manage users)
 }
 
 # -- the application and its venv -------------------------------------------------------------
-app="$DESTDIR$PREFIX/app"
-say "copying posterm to $PREFIX/app"
-install -d -m 0755 "$DESTDIR$PREFIX" "$app"
-if git -C "$SOURCE" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    # Tracked and new files as they are in the working tree (a file deleted there is skipped).
-    (cd "$SOURCE" && git ls-files -z --cached --others --exclude-standard \
-        | while IFS= read -r -d '' file; do if [ -e "$file" ]; then printf '%s\0' "$file"; fi; done \
-        | tar --null -T - -cf -) | tar -C "$app" -xf -
-else
-    tar -C "$SOURCE" --exclude=.venv --exclude=.git --exclude=var --exclude='__pycache__' -cf - . \
-        | tar -C "$app" -xf -
+# Only what git tracks, so the list of files is the repository's, not whatever lies in the clone.
+# The clone usually belongs to the user who made it and git refuses to read another user's
+# repository as root ("dubious ownership"): we name it safe for these read-only calls (whoever
+# runs this script as root trusts the clone already, it is the code being installed) and turn
+# off the one repository setting that would run a program (core.fsmonitor).
+in_source() { git -c safe.directory="$SOURCE" -c core.fsmonitor=false -C "$SOURCE" "$@"; }
+top=$(in_source rev-parse --show-toplevel 2>/dev/null || true)
+if [ "$top" != "$SOURCE" ]; then
+    die "$SOURCE is not a git clone of posterm: install from a clone (git clone), since only the files git tracks are installed"
 fi
+app="$DESTDIR$PREFIX/app"
+say "copying posterm to $PREFIX/app (the files git tracks)"
+install -d -m 0755 "$DESTDIR$PREFIX"
+rm -rf "$app.new" "$app.old"
+install -d -m 0755 "$app.new"
+# Tracked files as they are in the working tree (a file deleted there is skipped); archived as
+# root-owned and unpacked without the clone's owner or modes.
+(cd "$SOURCE" && in_source ls-files -z --cached \
+    | while IFS= read -r -d '' file; do if [ -e "$file" ]; then printf '%s\0' "$file"; fi; done \
+    | tar --null -T - --owner=0 --group=0 --numeric-owner -cf -) \
+    | tar -C "$app.new" --no-same-owner --no-same-permissions -xf -
+chmod -R u=rwX,go=rX "$app.new"
+if [ "$(id -u)" -eq 0 ]; then chown -R -h 0:0 "$app.new"; fi
+# A new tree replaces the old one whole: nothing an earlier install left (a file since deleted
+# from the repository, an untracked file an older install.sh copied) stays behind.
+if [ -e "$app" ]; then mv "$app" "$app.old"; fi
+mv "$app.new" "$app"
+rm -rf "$app.old"
+
+lock_entries() {  # lock_entries NAME...: those packages' pins and hashes from requirements.lock
+    awk -v names=" $* " '
+        /^[A-Za-z0-9]/ { split($1, pin, "=="); keep = index(names, " " tolower(pin[1]) " ") > 0 }
+        keep && !/^ *#/ { print }' "$app/requirements.lock"
+}
+
 if [ "$INSTALL_VENV" = 1 ]; then
+    [ -f "$app/requirements.lock" ] || die "requirements.lock is missing from the clone (make lock)"
     python=${PYTHON:-python3}
     "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
         || die "posterm needs Python 3.11 or newer ($python is older)"
-    [ -x "$DESTDIR$PREFIX/venv/bin/python" ] || "$python" -m venv "$DESTDIR$PREFIX/venv"
-    say "installing Python packages into $PREFIX/venv (a few minutes on a Raspberry Pi)"
-    "$DESTDIR$PREFIX/venv/bin/python" -m pip install -q --disable-pip-version-check \
-        --upgrade pip </dev/null
-    # Editable, so config/default.toml and config/sim/ next to the code are found.
-    "$DESTDIR$PREFIX/venv/bin/python" -m pip install -q --disable-pip-version-check \
-        -e "$app" </dev/null
+    venv="$DESTDIR$PREFIX/venv"
+    [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+    pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check --no-input)
+    say "installing the Python packages of requirements.lock into $PREFIX/venv, each checked"
+    say "against its sha256 (a few minutes on a Raspberry Pi)"
+    # First the build tools, from the lock too: a package without a wheel for this machine is
+    # then built with them, offline, rather than with whatever the index serves that day.
+    lock_entries setuptools wheel packaging >"$venv/build-tools.lock"
+    "${pip[@]}" --require-hashes --no-deps -r "$venv/build-tools.lock" </dev/null
+    rm -f "$venv/build-tools.lock"
+    "${pip[@]}" --require-hashes --no-build-isolation -r "$app/requirements.lock" </dev/null
+    # posterm itself, from the files just copied, with nothing more from the index. Editable,
+    # so config/default.toml and config/sim/ next to the code are found.
+    "${pip[@]}" --no-deps --no-build-isolation -e "$app" </dev/null
+    if [ "$(id -u)" -eq 0 ]; then chown -R -h 0:0 "$app" "$venv"; fi
+    chmod -R go-w "$app" "$venv"
     install -d -m 0755 "$DESTDIR/usr/local/bin"
     ln -sf "$PREFIX/venv/bin/posterm" "$DESTDIR/usr/local/bin/posterm"
 fi
@@ -99,7 +144,7 @@ install -d -m 0750 "$DESTDIR$CONFDIR"
 owner "root:$SERVICE_USER" "$DESTDIR$CONFDIR"
 if [ ! -e "$DESTDIR$CONFDIR/posterm.toml" ]; then
     say "writing a first $CONFDIR/posterm.toml from config/examples/posterm.toml: edit it"
-    install -m 0640 config/examples/posterm.toml "$DESTDIR$CONFDIR/posterm.toml"
+    install -m 0640 "$app/config/examples/posterm.toml" "$DESTDIR$CONFDIR/posterm.toml"
     owner "root:$SERVICE_USER" "$DESTDIR$CONFDIR/posterm.toml"
 else
     say "keeping the existing $CONFDIR/posterm.toml"
@@ -107,15 +152,46 @@ fi
 install -d -m 0750 "$DESTDIR$STATEDIR"
 owner "$SERVICE_USER:$SERVICE_USER" "$DESTDIR$STATEDIR"
 
+# -- the root secret of the key hierarchy ---------------------------------------------------------
+# 32 random bytes that systemd hands the service as $CREDENTIALS_DIRECTORY/posterm-root. Sealed
+# with `systemd-creds encrypt` (to the TPM2 when the machine has one, else to the host key in
+# /var/lib/systemd/credential.secret), so the file alone, copied off the terminal or its SD card,
+# is useless. Without systemd-creds (systemd before 250) a root-only plain file outside the data
+# directory, loaded with LoadCredential=. Never replaced: a new secret would lock the key store.
+credentials="$DESTDIR$CONFDIR/credentials"
+sealed="$credentials/posterm-root.cred"
+plain="$credentials/posterm-root"
+if [ "$CREDENTIAL" = 1 ]; then
+    install -d -m 0700 "$credentials"
+    if [ -e "$sealed" ] || [ -e "$plain" ]; then
+        say "keeping the existing root secret in $CONFDIR/credentials"
+    elif command -v "$SYSTEMD_CREDS" >/dev/null 2>&1; then
+        say "sealing a new root secret with systemd-creds: $CONFDIR/credentials/posterm-root.cred"
+        (umask 077 && head -c 32 /dev/urandom \
+            | "$SYSTEMD_CREDS" encrypt --name=posterm-root - "$sealed.tmp") \
+            || { rm -f "$sealed.tmp"; die "systemd-creds could not seal the root secret"; }
+        chmod 0600 "$sealed.tmp"
+        mv "$sealed.tmp" "$sealed"
+    else
+        say "no systemd-creds here: the root secret is a plain root-only file,"
+        say "$CONFDIR/credentials/posterm-root (LoadCredential=)"
+        (umask 077 && head -c 32 /dev/urandom >"$plain.tmp")
+        mv "$plain.tmp" "$plain"
+    fi
+fi
+# The units name the sealed credential; a plain one is loaded with LoadCredential= instead.
+credential_rule="s#^LoadCredentialEncrypted=posterm-root:$CONFDIR/credentials/posterm-root.cred\$#LoadCredential=posterm-root:$CONFDIR/credentials/posterm-root#"
+if [ ! -e "$plain" ]; then credential_rule=""; fi
+
 # -- units, udev rules, module blacklist --------------------------------------------------------
 install -d -m 0755 "$DESTDIR$UNITDIR" "$DESTDIR$UDEVDIR" "$DESTDIR$MODPROBEDIR"
-for unit in systemd/*.service; do
-    sed -e "s#/opt/posterm/#$PREFIX/#g" -e "s#/etc/posterm/#$CONFDIR/#g" \
+for unit in "$app"/systemd/*.service; do
+    sed -e "s#/opt/posterm/#$PREFIX/#g" -e "s#/etc/posterm/#$CONFDIR/#g" -e "$credential_rule" \
         "$unit" >"$DESTDIR$UNITDIR/$(basename "$unit")"
     chmod 0644 "$DESTDIR$UNITDIR/$(basename "$unit")"
 done
-install -m 0644 systemd/60-posterm-nfc.rules "$DESTDIR$UDEVDIR/60-posterm-nfc.rules"
-install -m 0644 systemd/posterm-nfc.conf "$DESTDIR$MODPROBEDIR/posterm-nfc.conf"
+install -m 0644 "$app/systemd/60-posterm-nfc.rules" "$DESTDIR$UDEVDIR/60-posterm-nfc.rules"
+install -m 0644 "$app/systemd/posterm-nfc.conf" "$DESTDIR$MODPROBEDIR/posterm-nfc.conf"
 
 if [ "$SYSTEM_SETUP" = 1 ]; then
     if [ -d /run/systemd/system ]; then
@@ -128,6 +204,11 @@ if [ "$SYSTEM_SETUP" = 1 ]; then
     for module in pn533_usb pn533 port100 nfc; do
         modprobe -r "$module" 2>/dev/null || true
     done
+fi
+
+if [ ! -e "$sealed" ] && [ ! -e "$plain" ]; then
+    say "the service needs its root secret before it starts; on the terminal, as root:"
+    say "  head -c 32 /dev/urandom | systemd-creds encrypt --name=posterm-root - $CONFDIR/credentials/posterm-root.cred"
 fi
 
 cat <<EOF

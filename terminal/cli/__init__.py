@@ -20,6 +20,7 @@ from typing import NoReturn
 
 from terminal import __version__
 from terminal.errors import PostermError
+from terminal.process_guard import forbid_core_dumps
 
 log = logging.getLogger("terminal.cli")
 
@@ -111,6 +112,7 @@ def parse(parser: CliParser, argv: Sequence[str] | None) -> argparse.Namespace |
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    forbid_core_dumps()  # before any card data or key is in memory
     parser = build_parser()
     args = parse(parser, argv)
     if isinstance(args, int):
