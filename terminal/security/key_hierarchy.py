@@ -25,9 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from terminal.security.private import private_folder
 from terminal.security.root_secret import (
     DEFAULT_CREDENTIAL_FILE,
@@ -55,7 +52,7 @@ KEYS_FOLDER = "keys"
 class RootPlace:
     """Where the configuration says the root is (`[security]`), for opening it later."""
 
-    root_secret_file: str = ""
+    root_key_file: str = ""
     root_credential_file: str = DEFAULT_CREDENTIAL_FILE
 
     @classmethod
@@ -63,7 +60,7 @@ class RootPlace:
         """The settings' places, or the defaults when there are no (valid) settings."""
         if settings is None:
             return cls()
-        return cls(settings.security.root_secret_file, settings.security.root_credential_file)
+        return cls(settings.security.root_key_file, settings.security.root_credential_file)
 
     @classmethod
     def from_site(cls, site: Path | None) -> RootPlace:
@@ -78,13 +75,17 @@ class RootPlace:
     def open(self, data_dir: Path | str) -> KeyHierarchy:
         return KeyHierarchy.open(
             data_dir,
-            root_secret_file=self.root_secret_file,
+            root_key_file=self.root_key_file,
             root_credential_file=self.root_credential_file,
         )
 
 
 def derive(root: bytes, info: bytes) -> bytes:
     """A 32-byte key for one purpose (HKDF-SHA256, no salt: the root is uniformly random)."""
+    # Imported here: the CLI's parser imports this module and must stay light to start.
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(root)
 
 
@@ -99,7 +100,7 @@ class KeyHierarchy:
         cls,
         data_dir: Path | str,
         *,
-        root_secret_file: str = "",
+        root_key_file: str = "",
         root_credential_file: str = DEFAULT_CREDENTIAL_FILE,
         environ: Mapping[str, str] | None = None,
     ) -> KeyHierarchy:
@@ -109,7 +110,7 @@ class KeyHierarchy:
         sealed = check_path.exists()
         root = load_root_secret(
             data_dir,
-            root_secret_file=root_secret_file,
+            root_key_file=root_key_file,
             root_credential_file=root_credential_file,
             may_create=not sealed,
             environ=environ,

@@ -10,7 +10,7 @@ one root secret (key_hierarchy.py). It is looked for, in this order:
 3. `security.root_credential_file`, the same encrypted credential decrypted with
    `systemd-creds decrypt` when the command runs as root outside the service (`sudo posterm
    audit verify`, `sudo posterm keys rotate`).
-4. `security.root_secret_file`, a plain file for development, the demo and machines without
+4. `security.root_key_file`, a plain file for development, the demo and machines without
    systemd; empty means `<data_dir>.root-secret`, next to the data folder. A missing file is
    created (32 random bytes as 64 hex digits, mode 0600) with a loud warning, but only while
    the data folder holds nothing sealed by a root yet: a second root would orphan the keys
@@ -43,7 +43,7 @@ DEFAULT_CREDENTIAL_FILE = "/etc/posterm/credentials/posterm-root.cred"
 ROOT_FILE_SUFFIX = ".root-secret"
 ROOT_BYTES = 32
 MIN_BYTES = 16
-ENV_ROOT_FILE = "POSTERM_SECURITY__ROOT_SECRET_FILE"
+ENV_ROOT_FILE = "POSTERM_SECURITY__ROOT_KEY_FILE"
 ENV_CREDENTIAL_FILE = "POSTERM_SECURITY__ROOT_CREDENTIAL_FILE"
 
 
@@ -78,10 +78,10 @@ def root_file_for(data_dir: Path | str, configured: str = "") -> Path:
     folder = Path(os.path.abspath(data_dir))
     if path == folder or folder in path.parents:
         raise RootSecretError(
-            f"security.root_secret_file = {str(path)!r} is inside terminal.data_dir "
+            f"security.root_key_file = {str(path)!r} is inside terminal.data_dir "
             f"({folder}): a copy of the data folder would carry its own key. Move the file "
             f"outside it (e.g. /etc/posterm/root-secret, or {default_root_file(folder)}) and "
-            "set security.root_secret_file to the new place."
+            "set security.root_key_file to the new place."
         )
     return path
 
@@ -89,7 +89,7 @@ def root_file_for(data_dir: Path | str, configured: str = "") -> Path:
 def load_root_secret(
     data_dir: Path | str,
     *,
-    root_secret_file: str = "",
+    root_key_file: str = "",
     root_credential_file: str = DEFAULT_CREDENTIAL_FILE,
     may_create: bool = True,
     environ: Mapping[str, str] | None = None,
@@ -113,7 +113,7 @@ def load_root_secret(
         return RootSecret(
             _decrypt_credential(Path(credential_file)), f"credential {credential_file}"
         )
-    path = root_file_for(data_dir, env.get(ENV_ROOT_FILE, root_secret_file))
+    path = root_file_for(data_dir, env.get(ENV_ROOT_FILE, root_key_file))
     if path.exists():
         return _read_root_file(path)
     if not may_create:
@@ -177,7 +177,7 @@ def _create_root_file(path: Path) -> RootSecret:
         raise RootSecretError(
             f"The root secret file {path} cannot be created ({error.strerror}). Under systemd "
             f"pass the credential {CREDENTIAL_NAME} (LoadCredentialEncrypted=); otherwise set "
-            "security.root_secret_file to a writable place outside terminal.data_dir."
+            "security.root_key_file to a writable place outside terminal.data_dir."
         ) from None
     warning = _file_warning(path)
     log.warning("created a new root secret in %s. %s", path, warning)

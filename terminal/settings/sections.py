@@ -391,7 +391,7 @@ class SecuritySection(BaseModel):
 
     model_config = _STRICT
 
-    root_secret_file: PathField = ""
+    root_key_file: PathField = ""
     """Plain file holding the root secret when no systemd credential is passed (development,
     the demo, a machine without systemd): 32 random bytes, mode 0600, never inside
     terminal.data_dir. Empty: "<data_dir>.root-secret" beside the data folder. A missing file

@@ -83,7 +83,7 @@ def shop(gateway_sim: Any, tmp_path: Path) -> dict[str, Any]:
     config = gateway_sim.terminal_config(
         tmp_path,
         terminal_id="COPY0001",
-        security={"root_secret_file": str(root_file)},
+        security={"root_key_file": str(root_file)},
         devices={"nfc": "none"},
         gateway={"timeout_s": 5.0, "connect_timeout_s": 2.0},
     )
@@ -150,7 +150,7 @@ def test_a_copy_of_the_data_folder_opens_nothing(shop: dict[str, Any], tmp_path:
     with pytest.raises(AuditError, match="root secret is missing"):
         AuditLog(stolen).append("config.set", {"note": "covering tracks"})
 
-    attacker = RootPlace(root_secret_file=str(tmp_path / "attacker-root"))
+    attacker = RootPlace(root_key_file=str(tmp_path / "attacker-root"))
     (tmp_path / "attacker-root").write_text("ab" * 32)
     (tmp_path / "attacker-root").chmod(0o600)
     with pytest.raises(KeystoreError, match="not the one"):

@@ -17,7 +17,7 @@ from terminal.security.root_secret import RootSecretError, load_root_secret
 def test_a_root_file_inside_the_data_folder_is_refused_with_the_fix(tmp_path: Path) -> None:
     inside = tmp_path / "data" / "keys" / "root"
     with pytest.raises(RootSecretError, match=r"inside terminal\.data_dir.*Move the file outside"):
-        load_root_secret(tmp_path / "data", root_secret_file=str(inside), environ={})
+        load_root_secret(tmp_path / "data", root_key_file=str(inside), environ={})
     assert not inside.exists()
 
 
@@ -26,7 +26,7 @@ def test_the_config_check_names_the_fix_for_a_root_file_in_the_data_folder(
 ) -> None:
     config = write_config(
         f'[terminal]\ndata_dir = "{tmp_path / "data"}"\n'
-        f'[security]\nroot_secret_file = "{tmp_path / "data" / "root"}"\n'
+        f'[security]\nroot_key_file = "{tmp_path / "data" / "root"}"\n'
     )
     assert main(["--config", str(config), "keys", "show-public"]) == 3
     assert "Move the file outside" in capsys.readouterr().err
@@ -35,7 +35,7 @@ def test_the_config_check_names_the_fix_for_a_root_file_in_the_data_folder(
 def test_a_configured_root_file_is_created_private_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    place = RootPlace(root_secret_file=str(tmp_path / "etc" / "root-secret"))
+    place = RootPlace(root_key_file=str(tmp_path / "etc" / "root-secret"))
     keys = place.open(tmp_path / "data")
     root = tmp_path / "etc" / "root-secret"
     assert stat.S_IMODE(root.stat().st_mode) == 0o600 and len(root.read_bytes().strip()) == 64
