@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from terminal.emv.testcards import load_test_cards
+from simulators.card.tap import TappedCard
+from simulators.card.testcards import load_test_cards
 from terminal.money import Amount
 from terminal.payment.api import SaleRequest
 from terminal.payment.factory import build_engine
@@ -32,7 +33,6 @@ from terminal.security.keystore import Keystore, KeystoreError
 from terminal.security.pan import luhn_valid
 from terminal.security.pins import PinGuard, PinRejected, hash_pin
 from terminal.settings import load_settings
-from tests.integration.payment.payment_cards import TappedCard
 
 
 def candidates(masked: str) -> list[bytes]:
