@@ -1,0 +1,178 @@
+"""The reporter task that `posterm serve` and `posterm run` start when `[fleet] enabled`:
+samples the engine each second, publishes the retained status on every change and at least
+every `heartbeat_s`, and turns changes into events (queued, bounded, while the broker is down).
+
+It only reads the engine; a failure here is logged and never reaches a sale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from terminal.fleet.events import EventQueue
+from terminal.fleet.link import BrokerLink
+from terminal.fleet.status import changed, config_digest, events_between, iso, status_of
+from terminal.fleet.topics import TerminalTopics
+from terminal.payment.api import PaymentEngine
+from terminal.settings import Settings
+from terminal.wiring.presence import DevicesLook
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), sort_keys=True).encode()
+
+
+class FleetReporter:
+    """Status and events of one terminal to the fleet broker."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: PaymentEngine,
+        devices: DevicesLook,
+        *,
+        tick_s: float = TICK_S,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.devices = devices
+        self.tick_s = tick_s
+        self.clock = clock
+        terminal = settings.terminal
+        self.topics = TerminalTopics(
+            settings.fleet.topic_prefix, terminal.merchant_id, terminal.terminal_id
+        )
+        self.events = EventQueue(settings.fleet.max_queued_events)
+        self.started_at = clock()
+        self.digest = config_digest(settings)
+        self.status: dict[str, Any] | None = None
+        self._published_at: datetime | None = None
+        self._batch_since: Any = None
+        self._batch_totals: dict[str, Any] | None = None
+        self._send = threading.Lock()
+        self.link: BrokerLink | None = None
+
+    # -- the task ----------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Report until `stop` is set, then leave a retained `online: false` behind."""
+        try:
+            self.link = BrokerLink(
+                self.settings.fleet,
+                f"posterm-{self.topics.terminal_id}",
+                will=self._will,
+                on_connected=self._reconnected,
+            )
+        except Exception as error:  # paho missing, unreadable CA: a sentence, selling goes on
+            log.error("fleet: reporting is off: %s", getattr(error, "sentence", error))
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            while not stop.is_set():
+                try:
+                    await self.sample(await loop.run_in_executor(None, self.devices))
+                except Exception:
+                    log.exception("fleet: sampling the terminal's status failed")
+                if not self.link.started and self.status is not None:
+                    self.link.start()  # after the first status: it is the last will
+                try:
+                    await asyncio.wait_for(stop.wait(), self.tick_s)
+                except TimeoutError:
+                    pass
+        finally:
+            await loop.run_in_executor(None, self.link.stop, self._will())
+
+    async def sample(self, devices: dict[str, str]) -> None:
+        """Read the engine once; queue the events the change means; publish when due."""
+        now = self.clock()
+        status = status_of(
+            self.settings,
+            self.engine,
+            devices,
+            started_at=self.started_at,
+            digest=self.digest,
+            now=now,
+        )
+        for event in events_between(self.status, status):
+            self.event(event)
+        self._watch_batch()
+        due = changed(self.status, status) or (
+            self._published_at is None
+            or (now - self._published_at).total_seconds() >= self.settings.fleet.heartbeat_s
+        )
+        self.status = status
+        if due:
+            self._published_at = None
+        self._flush()
+
+    def event(self, event: dict[str, Any]) -> None:
+        """Queue one event (stamped with who and when) for the broker."""
+        terminal = self.settings.terminal
+        self.events.put(
+            {
+                **event,
+                "terminal_id": terminal.terminal_id,
+                "merchant_id": terminal.merchant_id,
+                "at": iso(self.clock()),
+            }
+        )
+
+    def _watch_batch(self) -> None:
+        """A batch closed when the totals' start moves: report the closed batch's totals."""
+        totals = self.engine.totals()
+        if self._batch_totals is not None and totals.since != self._batch_since:
+            self.event({"event": "batch_closed", "totals": self._batch_totals})
+        self._batch_since = totals.since
+        self._batch_totals = totals.to_json()
+
+    # -- publishing (event loop or link thread) ----------------------------------------
+    def _flush(self) -> None:
+        """Publish the status if not yet published, then the queued events in order."""
+        link = self.link
+        if link is None or not link.connected:
+            return
+        with self._send:
+            status = self.status
+            if status is not None and self._published_at is None:
+                if link.publish(self.topics.status, encode(status), retain=True):
+                    self._published_at = self.clock()
+            dropped = self.events.take_dropped()
+            if dropped and not self._send_event(
+                {"event": "events_dropped", "count": dropped, "at": iso(self.clock())}
+            ):
+                self.events.dropped += dropped
+                return
+            while (event := self.events.peek()) is not None:
+                if not self._send_event(event):
+                    return
+                self.events.pop()
+
+    def _reconnected(self) -> None:
+        """The broker may have lost the retained status or shown our will: publish it again."""
+        self._published_at = None
+        self._flush()
+
+    def _send_event(self, event: dict[str, Any]) -> bool:
+        assert self.link is not None
+        return self.link.publish(self.topics.events, encode(event), retain=False)
+
+    def _will(self) -> tuple[str, bytes] | None:
+        """The retained status the broker shows once we vanish: the last one, offline."""
+        status = self.status
+        if status is None:
+            return None
+        return self.topics.status, encode({**status, "online": False})
