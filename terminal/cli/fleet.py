@@ -1,0 +1,123 @@
+"""`posterm fleet ...`: the technician's view of a fleet of terminals over the MQTT broker.
+
+`status` lists every terminal's retained status (one row each, or `--json` the status objects
+plus `last_seen`); `watch` prints events as they happen; `keys init` makes the fleet operator's
+Ed25519 key pair. The broker address and credentials are the `[fleet]` settings of the
+configuration given (the technician's own account on the broker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from terminal.cli._common import print_json, settings_from
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "fleet", help="a fleet of terminals over the MQTT broker: status, watch, keys"
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    status = actions.add_parser("status", help="one row per terminal: online, bank, queue ...")
+    status.add_argument("--merchant", metavar="ID", help="only this merchant's terminals")
+    status.add_argument("--json", action="store_true", help="print a JSON array")
+    status.set_defaults(handler=status_command)
+    watch = actions.add_parser("watch", help="print the terminals' events as they happen")
+    watch.add_argument("--merchant", metavar="ID", help="only this merchant's terminals")
+    watch.add_argument("--json", action="store_true", help="one JSON object per line")
+    watch.add_argument("--for", dest="for_s", type=float, metavar="S", help="stop after S seconds")
+    watch.set_defaults(handler=watch_command)
+    keys = actions.add_parser("keys", help="the fleet operator's signing key")
+    key_actions = keys.add_subparsers(dest="key_action", metavar="ACTION", required=True)
+    init = key_actions.add_parser("init", help="make a new Ed25519 operator key pair (JWK)")
+    init.add_argument(
+        "--out", type=Path, default=Path("."), metavar="DIR", help="folder for the two files"
+    )
+    init.add_argument("--name", default="fleet-operator", help="file name stem")
+    init.set_defaults(handler=keys_init_command)
+
+
+def _fleet(args: argparse.Namespace) -> Any:
+    return settings_from(args, quiet_logs=True).fleet
+
+
+def _queue_text(status: dict[str, Any]) -> str:
+    from terminal.money import Amount
+
+    queue = status.get("queue") or {}
+    try:
+        total = Amount.from_json(queue.get("total")).format_plain()
+    except Exception:
+        total = "?"
+    return f"{queue.get('count', '?')} / {total}"
+
+
+def _devices_text(status: dict[str, Any]) -> str:
+    devices = status.get("devices") or {}
+    trouble = [f"{kind} {state}" for kind, state in devices.items() if state not in ("ok", "none")]
+    return ", ".join(trouble) or "ok"
+
+
+def status_command(args: argparse.Namespace) -> int:
+    from terminal.fleet.listing import read_statuses
+
+    statuses = read_statuses(_fleet(args), args.merchant)
+    if args.json:
+        print_json(statuses)
+        return 0
+    if not statuses:
+        print("No terminal has reported to this broker yet.")
+        return 0
+    header = ("TERMINAL", "MERCHANT", "ONLINE", "LAST SEEN", "BANK", "QUEUE", "DEVICES", "CONFIG")
+    rows = [
+        (
+            str(s.get("terminal_id")),
+            str(s.get("merchant_id")),
+            "yes" if s.get("online") else "NO",
+            str(s.get("last_seen")),
+            str(s.get("bank")),
+            _queue_text(s),
+            _devices_text(s),
+            str(s.get("config_digest", ""))[7:19],
+        )
+        for s in statuses
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    return 0
+
+
+def watch_command(args: argparse.Namespace) -> int:
+    from terminal.fleet.listing import watch_events
+
+    until = time.monotonic() + args.for_s if args.for_s is not None else None
+    for event in watch_events(_fleet(args), args.merchant, until=until):
+        if args.json:
+            print(json.dumps(event, sort_keys=True), flush=True)
+            continue
+        details = {
+            k: v for k, v in event.items() if k not in ("event", "terminal_id", "merchant_id", "at")
+        }
+        extra = " ".join(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in details.items())
+        print(
+            f"{event.get('at')} {event.get('merchant_id')}/{event.get('terminal_id')} "
+            f"{event.get('event')} {extra}".rstrip(),
+            flush=True,
+        )
+    return 0
+
+
+def keys_init_command(args: argparse.Namespace) -> int:
+    from terminal.fleet.operator_keys import init_keys
+
+    pair = init_keys(args.out, args.name)
+    print(f"private key (keep it on the operator's machine, never on a terminal): {pair.private}")
+    print(f"public key (copy to each terminal, list it in [fleet] operator_keys): {pair.public}")
+    print(f"key id: {pair.kid}", file=sys.stderr)
+    return 0
