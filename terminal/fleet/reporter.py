@@ -81,6 +81,7 @@ class FleetReporter:
             log.error("fleet: reporting is off: %s", getattr(error, "sentence", error))
             return
         loop = asyncio.get_running_loop()
+        await self._link_known()
         try:
             while not stop.is_set():
                 try:
@@ -96,6 +97,18 @@ class FleetReporter:
         finally:
             await loop.run_in_executor(None, self.link.stop, self._will())
 
+    async def _link_known(self) -> None:
+        """Wait for the engine's link check at start, so that the first status says the
+        bank's real state and its result is not reported as a "restored" link."""
+        checked = getattr(self.engine, "link_checked", None)
+        if checked is None:
+            return
+        gateway = self.settings.gateway
+        try:
+            await asyncio.wait_for(checked(), gateway.connect_timeout_s + gateway.timeout_s)
+        except Exception as error:  # a slow check only delays the first status
+            log.info("fleet: first status without the start-up link check (%r)", error)
+
     async def sample(self, devices: dict[str, str]) -> None:
         """Read the engine once; queue the events the change means; publish when due."""
         now = self.clock()
@@ -109,6 +122,13 @@ class FleetReporter:
         )
         for event in events_between(self.status, status):
             self.event(event)
+            if self.link is None or not self.link.connected:
+                log.info(
+                    "fleet: %s kept until the broker is back (%d waiting, %d dropped)",
+                    event["event"],
+                    len(self.events),
+                    self.events.dropped,
+                )
         self._watch_batch()
         due = changed(self.status, status) or (
             self._published_at is None

@@ -95,3 +95,61 @@ def wait_for(
         time.sleep(0.3)
     detail = f"\n--- serve log ---\n{serve.output()}" if serve is not None else ""
     raise AssertionError(f"{what} not seen within {timeout_s} s (last: {last!r}){detail}")
+
+
+TOKEN = "fleet-till-token-0123456789"
+
+
+def till_sale(port: int, reader: str, minor: int, reference: str) -> dict[str, Any]:
+    """A card sale through the ECR API with the simulated card tapped: the answer the till
+    sees at the end."""
+    import threading
+
+    import httpx
+
+    from simulators.card.present import present_card, simulated_card
+
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    created = httpx.post(
+        f"{base}/ecr/v1/payments",
+        headers=headers,
+        json={
+            "amount": {"value": minor, "currency": "EUR"},
+            "method": "nfc",
+            "reference": reference,
+        },
+    )
+    assert created.status_code == 202, created.text
+    tap = threading.Thread(
+        target=present_card,
+        args=(simulated_card("visa-credit"), reader),
+        kwargs={"taps": 1, "duration_s": 20},
+    )
+    tap.start()
+    done: dict[str, Any] = httpx.get(
+        f"{base}/ecr/v1/payments/{created.json()['id']}?wait=40", headers=headers, timeout=50
+    ).json()
+    tap.join(timeout=20)
+    return done
+
+
+def ecr_status(port: int) -> dict[str, Any]:
+    import httpx
+
+    answer: dict[str, Any] = httpx.get(
+        f"http://127.0.0.1:{port}/ecr/v1/status",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    ).json()
+    return answer
+
+
+def ecr_listening(port: int) -> bool:
+    import httpx
+
+    try:
+        ecr_status(port)
+    except httpx.HTTPError:
+        return False
+    return True
