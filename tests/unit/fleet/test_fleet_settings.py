@@ -62,7 +62,7 @@ def test_bad_broker_addresses_are_refused_with_the_reason(
 
 @pytest.mark.parametrize("prefix", ["a/+/b", "#", "with space", "", "trailing/"])
 def test_topic_prefix_without_wildcards(write_config: Callable[[str], Path], prefix: str) -> None:
-    with pytest.raises(ConfigError, match="fleet.topic_prefix"):
+    with pytest.raises(ConfigError, match=r"fleet\.topic_prefix"):
         load_settings(write_config(f'[fleet]\ntopic_prefix = "{prefix}"\n'), NO_ENV)
 
 
