@@ -32,6 +32,34 @@ def register(subparsers: Any) -> None:
     watch.add_argument("--json", action="store_true", help="one JSON object per line")
     watch.add_argument("--for", dest="for_s", type=float, metavar="S", help="stop after S seconds")
     watch.set_defaults(handler=watch_command)
+    push = actions.add_parser(
+        "push-config", help="sign a settings fragment and apply it on terminals"
+    )
+    push.add_argument("file", type=Path, metavar="FILE", help="TOML fragment of settings")
+    targets = push.add_mutually_exclusive_group(required=True)
+    targets.add_argument("--terminal", nargs="+", metavar="ID", help="these terminals")
+    targets.add_argument("--merchant", metavar="ID", help="every terminal of this merchant")
+    push.add_argument(
+        "--wait", type=float, default=30.0, metavar="S", help="seconds to wait for answers"
+    )
+    push.add_argument(
+        "--key",
+        type=Path,
+        default=Path("fleet-operator.jwk"),
+        metavar="PATH",
+        help="the operator's private JWK (default: ./fleet-operator.jwk)",
+    )
+    push.add_argument(
+        "--version", type=int, metavar="N", help="bundle version (default: the time now)"
+    )
+    push.add_argument(
+        "--expires-in",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="seconds the bundle stays valid (default 3600)",
+    )
+    push.set_defaults(handler=push_config_command)
     keys = actions.add_parser("keys", help="the fleet operator's signing key")
     key_actions = keys.add_subparsers(dest="key_action", metavar="ACTION", required=True)
     init = key_actions.add_parser("init", help="make a new Ed25519 operator key pair (JWK)")
@@ -111,6 +139,39 @@ def watch_command(args: argparse.Namespace) -> int:
             flush=True,
         )
     return 0
+
+
+def push_config_command(args: argparse.Namespace) -> int:
+    """Exit 0 only when every target terminal answered `applied`; 1 when one refused; 3 when
+    one did not answer (or is unknown to the broker)."""
+    from terminal.fleet.push import prepare, send
+
+    fleet = _fleet(args)
+    push = prepare(
+        fleet,
+        args.file,
+        args.key,
+        terminals=args.terminal or [],
+        merchant=args.merchant,
+        version=args.version,
+        expires_in_s=args.expires_in,
+    )
+    for terminal_id in push.unknown:
+        print(f"{terminal_id} unknown: it never reported to this broker; nothing sent")
+    if not push.recipients:
+        print("No target terminal is known to the broker; nothing sent.", file=sys.stderr)
+        return 3
+    print(f"version {push.version} sent to {len(push.recipients)} terminal(s)", file=sys.stderr)
+    answered: dict[str, str] = {}
+    for answer in send(fleet, push, args.wait):
+        answered[answer["terminal_id"]] = answer["result"]
+        print(f"{answer['terminal_id']} {answer['result']}: {answer['sentence']}", flush=True)
+    missing = sorted(set(push.recipients) - set(answered))
+    for terminal_id in missing:
+        print(f"{terminal_id} no answer within {args.wait:g} s")
+    if missing or push.unknown:
+        return 3
+    return 0 if all(result == "applied" for result in answered.values()) else 1
 
 
 def keys_init_command(args: argparse.Namespace) -> int:

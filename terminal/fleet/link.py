@@ -39,6 +39,8 @@ class BrokerLink:
         *,
         will: Callable[[], tuple[str, bytes] | None],
         on_connected: Callable[[], None],
+        subscriptions: tuple[str, ...] = (),
+        on_message: Callable[[str, bytes], None] | None = None,
     ) -> None:
         self.fleet = fleet
         self._will = will
@@ -46,6 +48,10 @@ class BrokerLink:
         self._client, self.address = new_client(fleet, client_id)
         self._client.on_connect = self._connected_cb
         self._client.on_disconnect = self._disconnected_cb
+        self._subscriptions = subscriptions
+        if on_message is not None:
+            deliver = on_message
+            self._client.on_message = lambda c, u, m: deliver(m.topic, bytes(m.payload))
         self._up = threading.Event()
         self._stopping = threading.Event()
         self._attempt = 0
@@ -130,6 +136,8 @@ class BrokerLink:
             log.info("fleet: connected to the broker at %s", self.address)
         self.last_problem = ""
         self._attempt = 0
+        for topic in self._subscriptions:
+            client.subscribe(topic, qos=1)
         self._up.set()
         try:
             self._on_connected()

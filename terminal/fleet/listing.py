@@ -55,6 +55,11 @@ class Subscription:
         self._client.disconnect()
         self._client.loop_stop()
 
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Publish (QoS 1) and wait until the broker has it."""
+        info = self._client.publish(topic, payload, qos=1)
+        info.wait_for_publish(self.timeout_s)
+
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
             self._problem = str(reason)

@@ -17,6 +17,7 @@ from typing import Any
 
 from terminal.fleet.events import EventQueue
 from terminal.fleet.link import BrokerLink
+from terminal.fleet.remote_config import RemoteConfig
 from terminal.fleet.status import changed, config_digest, events_between, iso, status_of
 from terminal.fleet.topics import TerminalTopics
 from terminal.payment.api import PaymentEngine
@@ -66,6 +67,9 @@ class FleetReporter:
         self._batch_totals: dict[str, Any] | None = None
         self._send = threading.Lock()
         self.link: BrokerLink | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bundles: asyncio.Queue[bytes] = asyncio.Queue(maxsize=16)
+        self.remote_config = RemoteConfig(settings, engine, clock=clock)
 
     # -- the task ----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -76,11 +80,15 @@ class FleetReporter:
                 f"posterm-{self.topics.terminal_id}",
                 will=self._will,
                 on_connected=self._reconnected,
+                subscriptions=(self.topics.config_set,),
+                on_message=self._received,
             )
         except Exception as error:  # paho missing, unreadable CA: a sentence, selling goes on
             log.error("fleet: reporting is off: %s", getattr(error, "sentence", error))
             return
         loop = asyncio.get_running_loop()
+        self._loop = loop
+        bundles = asyncio.create_task(self._take_bundles(), name="fleet-config")
         await self._link_known()
         try:
             while not stop.is_set():
@@ -95,6 +103,7 @@ class FleetReporter:
                 except TimeoutError:
                     pass
         finally:
+            bundles.cancel()
             await loop.run_in_executor(None, self.link.stop, self._will())
 
     async def _link_known(self) -> None:
@@ -180,6 +189,34 @@ class FleetReporter:
                 if not self._send_event(event):
                     return
                 self.events.pop()
+
+    def _received(self, topic: str, payload: bytes) -> None:
+        """From the link thread: a bundle on config/set, handed to the event loop."""
+        if topic != self.topics.config_set or self._loop is None:
+            return
+
+        def enqueue() -> None:
+            try:
+                self._bundles.put_nowait(payload)
+            except asyncio.QueueFull:
+                log.warning("fleet: configuration bundles arrive faster than taken; one dropped")
+
+        self._loop.call_soon_threadsafe(enqueue)
+
+    async def _take_bundles(self) -> None:
+        """One bundle at a time: verify, validate, apply between sales, answer."""
+        while True:
+            token = await self._bundles.get()
+            answer = await self.remote_config.take(token)
+            log.info("fleet: configuration bundle %s: %s", answer["result"], answer["sentence"])
+            if answer["result"] == "applied":
+                self.settings = self.remote_config.settings
+                self.digest = config_digest(self.settings)
+            link = self.link
+            if link is None or not link.publish(
+                self.topics.config_result, encode(answer), retain=False
+            ):
+                log.warning("fleet: the answer to a configuration bundle could not be sent")
 
     def _reconnected(self) -> None:
         """The broker may have lost the retained status or shown our will: publish it again."""

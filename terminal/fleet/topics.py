@@ -31,6 +31,16 @@ class TerminalTopics:
         """Not retained: one event object per message."""
         return f"{self.base}/events"
 
+    @property
+    def config_set(self) -> str:
+        """Signed configuration bundles for this terminal (written by the operator)."""
+        return f"{self.base}/config/set"
+
+    @property
+    def config_result(self) -> str:
+        """The terminal's answer to each bundle: applied or refused, with the sentence."""
+        return f"{self.base}/config/result"
+
 
 def all_status(prefix: str, merchant_id: str | None = None) -> str:
     """Subscription for every terminal's status (of one merchant when given)."""
@@ -40,3 +50,8 @@ def all_status(prefix: str, merchant_id: str | None = None) -> str:
 def all_events(prefix: str, merchant_id: str | None = None) -> str:
     """Subscription for every terminal's events (of one merchant when given)."""
     return f"{prefix}/{merchant_id or '+'}/+/events"
+
+
+def all_config_results(prefix: str) -> str:
+    """Subscription for every terminal's configuration answers."""
+    return f"{prefix}/+/+/config/result"
