@@ -105,14 +105,16 @@ class RemoteConfig:
             )
         new_text = _merged_text(self.site_file, bundle.settings)
         # Audited before anything changes: no change reaches the terminal unaudited.
-        self._audit("fleet.config.applied", digest, bundle.version, "", bundle=bundle)
+        self._audit("fleet.config.apply", digest, bundle.version, "", bundle=bundle)
         old_text = self.site_file.read_bytes()
         _replace(self.site_file, new_text.encode("utf-8"))
         try:
             await reconfigure(new_settings)  # waits for the sale in progress, if any
-        except Exception:
+        except Exception as error:
             _replace(self.site_file, old_text)
-            raise
+            raise BundleRefused(  # audited as the refusal, after the apply record
+                f"The engine refused the new settings ({error}); rolled back, nothing changed."
+            ) from None
         self.settings = new_settings
         _replace(self.state_file, json.dumps({"version": bundle.version}).encode())
 
@@ -142,7 +144,7 @@ class RemoteConfig:
                 actor=f"fleet operator {bundle.kid if bundle else '?'}",
             )
         except Exception as error:
-            if action.endswith("applied"):
+            if action == "fleet.config.apply":
                 raise BundleRefused(
                     f"The audit log cannot be written ({error}); nothing changed."
                 ) from None

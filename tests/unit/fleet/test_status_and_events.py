@@ -99,7 +99,7 @@ def test_no_sale_yet_is_null_and_an_empty_queue_has_age_zero() -> None:
 
 def test_config_digest_changes_with_a_setting_and_hides_secrets() -> None:
     plain = load_settings(None, {})
-    other = load_settings(None, {"POSTERM_OFFLINE__FLOOR_LIMIT": "\"25.00\""})
+    other = load_settings(None, {"POSTERM_OFFLINE__FLOOR_LIMIT": '"25.00"'})
     secret_a = load_settings(None, {"POSTERM_FLEET__PASSWORD": "aaaaaaaa"})
     secret_b = load_settings(None, {"POSTERM_FLEET__PASSWORD": "bbbbbbbb"})
     assert config_digest(plain) != config_digest(other)
