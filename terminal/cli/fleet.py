@@ -60,6 +60,27 @@ def register(subparsers: Any) -> None:
         help="seconds the bundle stays valid (default 3600)",
     )
     push.set_defaults(handler=push_config_command)
+    command = actions.add_parser(
+        "command", help="run a signed command on terminals (saf-flush, close-batch, ...)"
+    )
+    command.add_argument(
+        "name", choices=["saf-flush", "close-batch", "probe", "reload-status"], metavar="NAME"
+    )
+    command_targets = command.add_mutually_exclusive_group(required=True)
+    command_targets.add_argument("--terminal", nargs="+", metavar="ID", help="these terminals")
+    command_targets.add_argument("--merchant", metavar="ID", help="every terminal of a merchant")
+    command.add_argument(
+        "--wait", type=float, default=60.0, metavar="S", help="seconds to wait for answers"
+    )
+    command.add_argument(
+        "--key",
+        type=Path,
+        default=Path("fleet-operator.jwk"),
+        metavar="PATH",
+        help="the operator's private JWK (default: ./fleet-operator.jwk)",
+    )
+    command.add_argument("--json", action="store_true", help="one JSON answer per line")
+    command.set_defaults(handler=command_command)
     keys = actions.add_parser("keys", help="the fleet operator's signing key")
     key_actions = keys.add_subparsers(dest="key_action", metavar="ACTION", required=True)
     init = key_actions.add_parser("init", help="make a new Ed25519 operator key pair (JWK)")
@@ -172,6 +193,46 @@ def push_config_command(args: argparse.Namespace) -> int:
     if missing or push.unknown:
         return 3
     return 0 if all(result == "applied" for result in answered.values()) else 1
+
+
+def command_command(args: argparse.Namespace) -> int:
+    """Exit 0 only when every target terminal answered `done`."""
+    from datetime import UTC, datetime, timedelta
+
+    from terminal.fleet.bundles import Target
+    from terminal.fleet.commands import sign_command
+    from terminal.fleet.push import load_private_key, recipients_of, send_command
+
+    fleet = _fleet(args)
+    now = datetime.now(UTC)
+    target = Target(merchant=args.merchant) if args.merchant else Target(tuple(args.terminal))
+    command_id, token = sign_command(
+        load_private_key(args.key),
+        args.name,
+        target=target,
+        version=time.time_ns() // 1000,  # microseconds: strictly increasing per operator
+        expires_at=now + timedelta(minutes=10),
+    )
+    recipients, unknown = recipients_of(fleet, args.terminal or [], args.merchant)
+    for terminal_id in unknown:
+        print(f"{terminal_id} unknown: it never reported to this broker; nothing sent")
+    if not recipients:
+        print("No target terminal is known to the broker; nothing sent.", file=sys.stderr)
+        return 3
+    answered: dict[str, str] = {}
+    for answer in send_command(fleet, command_id, token, recipients, args.wait):
+        answered[answer["terminal_id"]] = answer["result"]
+        if args.json:
+            print(json.dumps(answer, sort_keys=True), flush=True)
+        else:
+            detail = answer["sentence"] or json.dumps(answer["details"], sort_keys=True)
+            print(f"{answer['terminal_id']} {answer['result']}: {detail}", flush=True)
+    missing = sorted(set(recipients) - set(answered))
+    for terminal_id in missing:
+        print(f"{terminal_id} no answer within {args.wait:g} s")
+    if missing or unknown:
+        return 3
+    return 0 if all(result == "done" for result in answered.values()) else 1
 
 
 def keys_init_command(args: argparse.Namespace) -> int:

@@ -114,16 +114,13 @@ def sign_bundle(
     allowed_fragment(settings_toml)
     if version < 1:
         raise BundleRefused("The version must be a whole number from 1 up.")
-    key = OKPKey.import_key(dict(private_jwk))
     payload = {
         "target": target.to_json(),
         "version": version,
         "expires_at": expires_at.astimezone(UTC).isoformat(timespec="seconds"),
         "settings": settings_toml,
     }
-    header = {"alg": ALG, "typ": TYP, "kid": key.kid}
-    data = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-    return jws.serialize_compact(header, data, key, registry=_REGISTRY)
+    return sign_payload(private_jwk, payload, TYP)
 
 
 def trusted_keys(paths: Sequence[str]) -> dict[str, OKPKey]:
@@ -153,32 +150,8 @@ def verify_bundle(
     now: datetime,
 ) -> Bundle:
     """The bundle, if this terminal takes it; `BundleRefused` with the reason otherwise."""
-    raw = token.encode() if isinstance(token, str) else token
-    if len(raw) > MAX_BUNDLE_BYTES or raw.count(b".") != 2:
-        raise BundleRefused("This is not a signed configuration bundle (a compact JWS).")
-    try:
-        compact = jws.extract_compact(raw)
-        header = compact.headers()
-    except (JoseError, ValueError, TypeError):
-        raise BundleRefused("This is not a signed configuration bundle (a compact JWS).") from None
-    kid = header.get("kid")
-    if header.get("alg") != ALG or not isinstance(kid, str):
-        raise BundleRefused(f"The bundle must be signed with {ALG} and name its key (kid).")
-    key = keys.get(kid)
-    if key is None:
-        raise BundleRefused(
-            f"The bundle is signed by key {kid}, which this terminal does not trust "
-            "(fleet.operator_keys)."
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            valid = jws.validate_compact(compact, key, registry=_REGISTRY)
-    except (JoseError, ValueError, TypeError):
-        valid = False
-    if not valid:
-        raise BundleRefused("The bundle's signature does not verify: it was altered or forged.")
-    bundle = _payload(compact.payload, kid)
+    data, kid = signed_payload(token, keys, TYP)
+    bundle = _payload(data, kid)
     if not bundle.target.includes(terminal_id, merchant_id):
         raise BundleRefused(f"The bundle is for other terminals, not {terminal_id}.")
     if bundle.expires_at <= now:
@@ -191,10 +164,59 @@ def verify_bundle(
     return bundle
 
 
+def signed_payload(token: str | bytes, keys: Mapping[str, OKPKey], typ: str) -> tuple[bytes, str]:
+    """The payload of a compact JWS of type `typ` signed by one of `keys`, and the key id;
+    `BundleRefused` naming the problem otherwise."""
+    raw = token.encode() if isinstance(token, str) else token
+    what = "configuration bundle" if typ == TYP else "command"
+    if len(raw) > MAX_BUNDLE_BYTES or raw.count(b".") != 2:
+        raise BundleRefused(f"This is not a signed {what} (a compact JWS).")
+    try:
+        compact = jws.extract_compact(raw)
+        header = compact.headers()
+    except (JoseError, ValueError, TypeError):
+        raise BundleRefused(f"This is not a signed {what} (a compact JWS).") from None
+    kid = header.get("kid")
+    if header.get("alg") != ALG or not isinstance(kid, str):
+        raise BundleRefused(f"The {what} must be signed with {ALG} and name its key (kid).")
+    if header.get("typ") != typ:
+        raise BundleRefused(f"This is not a {what} (JWS type {header.get('typ')!r}).")
+    key = keys.get(kid)
+    if key is None:
+        raise BundleRefused(
+            f"The {what} is signed by key {kid}, which this terminal does not trust "
+            "(fleet.operator_keys)."
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            valid = jws.validate_compact(compact, key, registry=_REGISTRY)
+    except (JoseError, ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise BundleRefused(f"The {what}'s signature does not verify: it was altered or forged.")
+    return compact.payload, kid
+
+
+def sign_payload(private_jwk: Mapping[str, Any], payload: Mapping[str, Any], typ: str) -> str:
+    """A compact JWS (Ed25519) of `payload` with the operator's key."""
+    key = OKPKey.import_key(dict(private_jwk))
+    header = {"alg": ALG, "typ": typ, "kid": key.kid}
+    data = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return jws.serialize_compact(header, data, key, registry=_REGISTRY)
+
+
+def target_of(payload: Mapping[str, Any]) -> Target:
+    """The target of a signed payload (raises KeyError/TypeError/AttributeError if malformed)."""
+    target = payload["target"]
+    if "merchant" in target:
+        return Target(merchant=str(target["merchant"]))
+    return Target(terminals=tuple(str(t) for t in target["terminals"]))
+
+
 def _payload(data: bytes, kid: str) -> Bundle:
     try:
         payload = json.loads(data)
-        target = payload["target"]
         version = payload["version"]
         expires_at = datetime.fromisoformat(payload["expires_at"])
         settings = payload["settings"]
@@ -205,10 +227,7 @@ def _payload(data: bytes, kid: str) -> Bundle:
             or expires_at.tzinfo is None
         ):
             raise ValueError
-        if "merchant" in target:
-            parsed = Target(merchant=str(target["merchant"]))
-        else:
-            parsed = Target(terminals=tuple(str(t) for t in target["terminals"]))
+        parsed = target_of(payload)
     except (ValueError, KeyError, TypeError, AttributeError):
         raise BundleRefused(
             "The bundle's content is malformed (target, version, expires_at, settings)."

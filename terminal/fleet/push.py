@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import queue
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +15,7 @@ from typing import Any
 from terminal.fleet.bundles import Target, sign_bundle
 from terminal.fleet.errors import FleetUsage
 from terminal.fleet.listing import Subscription, read_statuses
-from terminal.fleet.topics import TerminalTopics, all_config_results
+from terminal.fleet.topics import TerminalTopics, all_command_results, all_config_results
 from terminal.settings.sections import FleetSection
 
 
@@ -80,14 +80,69 @@ def prepare(
     return Push(token, version, recipients, unknown)
 
 
+def recipients_of(
+    fleet: FleetSection, terminals: list[str], merchant: str | None
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """(terminal id -> merchant id of the targets seen on the broker, ids never seen)."""
+    seen = {
+        str(s.get("terminal_id")): str(s.get("merchant_id")) for s in read_statuses(fleet, merchant)
+    }
+    if merchant:
+        return seen, ()
+    return (
+        {t: seen[t] for t in terminals if t in seen},
+        tuple(t for t in terminals if t not in seen),
+    )
+
+
 def send(fleet: FleetSection, push: Push, wait_s: float) -> Iterator[dict[str, Any]]:
-    """Publish to every recipient and yield each answer to this version as it arrives, until
-    all answered or `wait_s` passed."""
-    waiting = set(push.recipients)
-    with Subscription(fleet, all_config_results(fleet.topic_prefix)) as subscription:
-        for terminal_id, merchant_id in push.recipients.items():
-            topic = TerminalTopics(fleet.topic_prefix, merchant_id, terminal_id).config_set
-            subscription.publish(topic, push.token.encode())
+    """Publish a bundle to every recipient and yield each answer to its version as it arrives,
+    until all answered or `wait_s` passed."""
+    return _exchange(
+        fleet,
+        push.token,
+        push.recipients,
+        results=all_config_results(fleet.topic_prefix),
+        topic_of=lambda topics: topics.config_set,
+        ours=lambda answer: answer.get("version") in (push.version, None),
+        wait_s=wait_s,
+    )
+
+
+def send_command(
+    fleet: FleetSection,
+    command_id: str,
+    token: str,
+    recipients: dict[str, str],
+    wait_s: float,
+) -> Iterator[dict[str, Any]]:
+    """Publish a command to every recipient and yield each answer to it as it arrives."""
+    return _exchange(
+        fleet,
+        token,
+        recipients,
+        results=all_command_results(fleet.topic_prefix),
+        topic_of=lambda topics: topics.command,
+        ours=lambda answer: answer.get("id") in (command_id, None),
+        wait_s=wait_s,
+    )
+
+
+def _exchange(
+    fleet: FleetSection,
+    token: str,
+    recipients: dict[str, str],
+    *,
+    results: str,
+    topic_of: Callable[[TerminalTopics], str],
+    ours: Callable[[dict[str, Any]], bool],
+    wait_s: float,
+) -> Iterator[dict[str, Any]]:
+    waiting = set(recipients)
+    with Subscription(fleet, results) as subscription:
+        for terminal_id, merchant_id in recipients.items():
+            topics = TerminalTopics(fleet.topic_prefix, merchant_id, terminal_id)
+            subscription.publish(topic_of(topics), token.encode())
         deadline = time.monotonic() + wait_s
         while waiting and time.monotonic() < deadline:
             try:
@@ -100,7 +155,7 @@ def send(fleet: FleetSection, push: Push, wait_s: float) -> Iterator[dict[str, A
                 continue
             if not isinstance(answer, dict) or answer.get("terminal_id") not in waiting:
                 continue
-            if answer.get("version") not in (push.version, None):
+            if not ours(answer):
                 continue
             waiting.discard(answer["terminal_id"])
             yield answer

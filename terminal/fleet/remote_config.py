@@ -107,16 +107,16 @@ class RemoteConfig:
         # Audited before anything changes: no change reaches the terminal unaudited.
         self._audit("fleet.config.apply", digest, bundle.version, "", bundle=bundle)
         old_text = self.site_file.read_bytes()
-        _replace(self.site_file, new_text.encode("utf-8"))
+        replace_file(self.site_file, new_text.encode("utf-8"))
         try:
             await reconfigure(new_settings)  # waits for the sale in progress, if any
         except Exception as error:
-            _replace(self.site_file, old_text)
+            replace_file(self.site_file, old_text)
             raise BundleRefused(  # audited as the refusal, after the apply record
                 f"The engine refused the new settings ({error}); rolled back, nothing changed."
             ) from None
         self.settings = new_settings
-        _replace(self.state_file, json.dumps({"version": bundle.version}).encode())
+        replace_file(self.state_file, json.dumps({"version": bundle.version}).encode())
 
     def _audit(
         self,
@@ -176,7 +176,7 @@ def _merged_text(site_file: Path, fragment: dict[str, dict[str, Any]]) -> str:
     return tomlkit.dumps(document)
 
 
-def _replace(path: Path, data: bytes) -> None:
+def replace_file(path: Path, data: bytes) -> None:
     """Write-then-rename in the same folder, fsync'd: readers see the old or the new file."""
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from terminal.fleet.commands import RemoteCommands
 from terminal.fleet.events import EventQueue
 from terminal.fleet.link import BrokerLink
 from terminal.fleet.remote_config import RemoteConfig
@@ -68,8 +69,9 @@ class FleetReporter:
         self._send = threading.Lock()
         self.link: BrokerLink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._bundles: asyncio.Queue[bytes] = asyncio.Queue(maxsize=16)
+        self._bundles: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=16)
         self.remote_config = RemoteConfig(settings, engine, clock=clock)
+        self.remote_commands = RemoteCommands(settings, self._run_command, clock=clock)
 
     # -- the task ----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -80,7 +82,7 @@ class FleetReporter:
                 f"posterm-{self.topics.terminal_id}",
                 will=self._will,
                 on_connected=self._reconnected,
-                subscriptions=(self.topics.config_set,),
+                subscriptions=(self.topics.config_set, self.topics.command),
                 on_message=self._received,
             )
         except Exception as error:  # paho missing, unreadable CA: a sentence, selling goes on
@@ -191,32 +193,66 @@ class FleetReporter:
                 self.events.pop()
 
     def _received(self, topic: str, payload: bytes) -> None:
-        """From the link thread: a bundle on config/set, handed to the event loop."""
-        if topic != self.topics.config_set or self._loop is None:
+        """From the link thread: a bundle or a command, handed to the event loop."""
+        if topic not in (self.topics.config_set, self.topics.command) or self._loop is None:
             return
 
         def enqueue() -> None:
             try:
-                self._bundles.put_nowait(payload)
+                self._bundles.put_nowait((topic, payload))
             except asyncio.QueueFull:
                 log.warning("fleet: configuration bundles arrive faster than taken; one dropped")
 
         self._loop.call_soon_threadsafe(enqueue)
 
     async def _take_bundles(self) -> None:
-        """One bundle at a time: verify, validate, apply between sales, answer."""
+        """One bundle or command at a time: verify, then apply or run, then answer."""
         while True:
-            token = await self._bundles.get()
-            answer = await self.remote_config.take(token)
-            log.info("fleet: configuration bundle %s: %s", answer["result"], answer["sentence"])
-            if answer["result"] == "applied":
-                self.settings = self.remote_config.settings
-                self.digest = config_digest(self.settings)
+            topic, token = await self._bundles.get()
+            if topic == self.topics.command:
+                answer = await self.remote_commands.take(token)
+                reply_to = self.topics.command_result
+            else:
+                answer = await self.remote_config.take(token)
+                reply_to = self.topics.config_result
+                if answer["result"] == "applied":
+                    self.settings = self.remote_config.settings
+                    self.digest = config_digest(self.settings)
+            log.info("fleet: %s %s: %s", reply_to, answer["result"], answer["sentence"])
             link = self.link
-            if link is None or not link.publish(
-                self.topics.config_result, encode(answer), retain=False
-            ):
-                log.warning("fleet: the answer to a configuration bundle could not be sent")
+            if link is None or not link.publish(reply_to, encode(answer), retain=False):
+                log.warning("fleet: an answer to the operator could not be sent")
+
+    async def _run_command(self, name: str) -> dict[str, Any]:
+        """Run one verified command through the engine's public API; its figures only."""
+        loop = asyncio.get_running_loop()
+        if name == "reload-status":
+            self._published_at = None
+            self._flush()
+            return {}
+        if name == "close-batch":
+            batch = await self.engine.close_batch()
+            return {
+                "result": batch.result,
+                "terminal_totals": batch.terminal_totals,
+                "gateway_totals": batch.gateway_totals,
+            }
+        if name == "saf-flush":
+            report = await self.engine.flush(deadline_s=60)  # type: ignore[attr-defined]
+            return {
+                "sent": report.sent,
+                "declined": report.declined,
+                "parked": report.parked,
+                "left": report.left,
+            }
+        from terminal.wiring.probes import check_gateway
+
+        devices = await loop.run_in_executor(None, self.devices)
+        gateway = await loop.run_in_executor(None, check_gateway, self.settings)
+        return {
+            "devices": devices,
+            "gateway": {"healthy": gateway.healthy, "problem": gateway.problem},
+        }
 
     def _reconnected(self) -> None:
         """The broker may have lost the retained status or shown our will: publish it again."""

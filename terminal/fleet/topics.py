@@ -41,6 +41,15 @@ class TerminalTopics:
         """The terminal's answer to each bundle: applied or refused, with the sentence."""
         return f"{self.base}/config/result"
 
+    @property
+    def command(self) -> str:
+        """Signed commands for this terminal (written by the operator)."""
+        return f"{self.base}/command"
+
+    @property
+    def command_result(self) -> str:
+        return f"{self.base}/command/result"
+
 
 def all_status(prefix: str, merchant_id: str | None = None) -> str:
     """Subscription for every terminal's status (of one merchant when given)."""
@@ -50,6 +59,11 @@ def all_status(prefix: str, merchant_id: str | None = None) -> str:
 def all_events(prefix: str, merchant_id: str | None = None) -> str:
     """Subscription for every terminal's events (of one merchant when given)."""
     return f"{prefix}/{merchant_id or '+'}/+/events"
+
+
+def all_command_results(prefix: str) -> str:
+    """Subscription for every terminal's command answers."""
+    return f"{prefix}/+/+/command/result"
 
 
 def all_config_results(prefix: str) -> str:

@@ -6,62 +6,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from terminal.fleet.bundles import Target, sign_bundle
 from terminal.security.audit import AuditLog
 from tests.fixtures.mosquitto import OPERATOR, OPERATOR_PASSWORD, Broker
+from tests.integration.fleet.conftest import MERCHANT, TERMINAL
 from tests.integration.fleet.mqtt_peer import Peer
 from tests.integration.fleet.terminals import (
-    Serve,
-    fleet_status,
-    operator_config,
     posterm,
-    wait_for,
 )
-
-MERCHANT = "SHOP55"
-TERMINAL = "CONFIG01"
-
-
-@pytest.fixture
-def setup(gateway_sim: Any, mosquitto: Broker, tmp_path: Path) -> Any:
-    keys = tmp_path / "keys"
-    assert posterm("fleet", "keys", "init", "--out", str(keys)).returncode == 0
-    mosquitto.add_user(TERMINAL, "pw-config")
-    data = tmp_path / f"data-{TERMINAL}"
-    data.mkdir()
-    (data / "fleet-config.json").write_text('{"version": 10}')  # applied earlier
-    config = gateway_sim.terminal_config(
-        tmp_path,
-        terminal_id=TERMINAL,
-        merchant_id=MERCHANT,
-        fleet=mosquitto.fleet(
-            TERMINAL,
-            "pw-config",
-            heartbeat_s=2,
-            operator_keys=[str(keys / "fleet-operator.pub.jwk")],
-        ),
-        devices={"nfc": "none"},
-        gateway={"timeout_s": 2.0, "connect_timeout_s": 1.0},
-    )
-    serve = Serve(config, tmp_path / "serve.log")
-    operator = operator_config(mosquitto, tmp_path)
-    wait_for(lambda: fleet_status(operator), "the terminal's status", serve=serve)
-    try:
-        yield {
-            "config": config,
-            "operator": operator,
-            "key": keys / "fleet-operator.jwk",
-            "data": data,
-            "tmp": tmp_path,
-            "serve": serve,
-        }
-    finally:
-        assert serve.stop() == 0, serve.output()
 
 
 def push(setup: dict[str, Any], fragment: str, *extra: str) -> Any:
@@ -148,7 +102,7 @@ def forbidden(private: dict[str, Any], fragment: str) -> str:
         "settings": fragment,
     }
     return jws.serialize_compact(
-        {"alg": "Ed25519", "kid": key.kid},
+        {"alg": "Ed25519", "typ": "posterm-config+jws", "kid": key.kid},
         json.dumps(payload).encode(),
         key,
         registry=jws.JWSRegistry(algorithms=["Ed25519"]),

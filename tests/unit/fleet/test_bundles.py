@@ -154,7 +154,7 @@ def forged_fragment(operator: dict[str, Any], fragment: str) -> str:
         "settings": fragment,
     }
     return jws.serialize_compact(
-        {"alg": "Ed25519", "kid": key.kid},
+        {"alg": "Ed25519", "typ": "posterm-config+jws", "kid": key.kid},
         json.dumps(payload).encode(),
         key,
         registry=jws.JWSRegistry(algorithms=["Ed25519"]),
