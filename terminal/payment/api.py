@@ -200,7 +200,9 @@ class CardCapture(Protocol):
     async def read_card(
         self, amount: Amount, cancel: asyncio.Event, progress: ProgressCallback
     ) -> CardData:
-        """The card's data, or raises a `PostermError` with the operator's sentence."""
+        """The card's data, or raises the driver's `DriverError` (reader, field, timeout,
+        cancel) or the kernel's `EmvError` (this card cannot pay), with the operator's
+        sentence; `terminal.payment.capture.ENDINGS` says how each ends the sale."""
         ...
 
 
