@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from bench.harness import Row, measure, timed
 from terminal.cli._config_edit import change_setting
 from terminal.security.audit import AuditLog
+from terminal.security.key_hierarchy import KeyHierarchy
 from terminal.security.pins import PinGuard, PinRejected, hash_pin
 
 AREA = "tech"
@@ -69,19 +70,20 @@ def _audit_rows(folder: Path, runs: int, batch: int) -> list[Row]:
 
 
 def _pin_rows(folder: Path, runs: int) -> list[Row]:
-    pin_hash = hash_pin("2468")
+    keys = KeyHierarchy.open(folder / "pins")
+    pin_hash = hash_pin("246813", keys.pin_pepper())
     hasher = PasswordHasher()
 
     def bare() -> float:
         def check() -> None:
             try:
-                hasher.verify(pin_hash, "1357")
+                hasher.verify(pin_hash, "135791")
             except Exception:  # the mismatch is the point
                 return
 
         return timed(check) * 1000
 
-    guard = PinGuard(folder / "pins")
+    guard = PinGuard(folder / "pins", keys=keys)
     clock = [time.time()]
     guard.clock = lambda: clock[0]
 
@@ -89,7 +91,7 @@ def _pin_rows(folder: Path, runs: int) -> list[Row]:
         clock[0] += 10_000  # past any lockout: every attempt is a full check
         try:
             started = time.perf_counter()
-            guard.check("technician", "1357", pin_hash, purpose="bench")
+            guard.check("technician", "135791", pin_hash, purpose="bench")
         except PinRejected:
             pass
         except Exception:  # a lockout also ends a full check

@@ -111,6 +111,8 @@ class DemoStack:
     printer: Any = None
     settings: Settings | None = None
     last_code: str = ""
+    root_warning: str = ""
+    """Set when the demo's root secret is a plain file (it always is): shown on screen."""
     _taps: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _frame_lock: threading.Lock = field(default_factory=threading.Lock)
     _gateway_down: bool = False
@@ -139,10 +141,14 @@ class DemoStack:
         return settings
 
     def _enrol(self, settings: Settings) -> None:
+        from terminal.security.key_hierarchy import RootPlace
         from terminal.security.keystore import Keystore
 
         assert self.gateway is not None
-        keystore = Keystore.open(settings.data_dir, settings.terminal.terminal_id)
+        keystore = Keystore.open(
+            settings.data_dir, settings.terminal.terminal_id, root=RootPlace.of(settings)
+        )
+        self.root_warning = keystore.root_warning  # a plain-file root: the demo says so
         self.gateway.enroll(settings.terminal.terminal_id, keystore.public_jwks())
 
     def _start_printer(self, settings: Settings) -> None:

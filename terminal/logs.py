@@ -210,6 +210,19 @@ def under_journald() -> bool:
     return bool(os.environ.get("JOURNAL_STREAM")) and os.path.exists(_JOURNAL_SOCKET)
 
 
+class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time of the record, not the one at set-up (a
+    replaced or closed stderr, as in a test harness or after a redirect, loses nothing)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
+
+
 def configure_logging(
     level: str = "INFO",
     target: Literal["auto", "stderr", "journald"] = "auto",
@@ -230,7 +243,7 @@ def configure_logging(
         handler = JournaldHandler(fields=journal_fields)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = CurrentStderrHandler()
         handler.setFormatter(StructuredFormatter())
     handler.addFilter(RepeatLimitFilter())  # first: it counts by call site, before masking
     handler.addFilter(PanMaskingFilter())

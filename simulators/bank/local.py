@@ -30,7 +30,8 @@ A `GatewaySim` has:
         directly, other sections as dicts: gateway={"timeout_s": 3}, offline={"floor_limit":
         "30.00"}, devices={"nfc": "udp:localhost:1234"}. Defaults: terminal_id POS00001,
         data_dir tmp_path/"data-<terminal_id>", the [gateway] section of terminal-gateway.toml.
-        The terminal keystore is created with `Keystore.open(data_dir, terminal_id)` and all its
+        The terminal keystore is created with `Keystore.open(data_dir, terminal_id, root)` (root
+        where `security=` puts it, default `<data_dir>.root-secret`) and all its
         public keys are enrolled (POST /sim/terminals).
 
 `new_card(sim)` adds a card of its own to a (shared) simulator.
@@ -73,6 +74,7 @@ class GatewaySim(SimulatorProcess):
 
     def terminal_config(self, tmp_path: Path, **overrides: Any) -> Path:
         """A complete site TOML for a terminal whose key is enrolled here (see module doc)."""
+        from terminal.security.key_hierarchy import RootPlace
         from terminal.security.keystore import Keystore
         from terminal.settings.toml_text import tables_text
 
@@ -89,7 +91,8 @@ class GatewaySim(SimulatorProcess):
         terminal.setdefault("data_dir", str(tmp_path / f"data-{terminal_id}"))
         data_dir = Path(terminal["data_dir"])
         data_dir.mkdir(parents=True, exist_ok=True)
-        keystore = Keystore.open(data_dir, terminal_id)
+        root = RootPlace(**sections.get("security", {}))  # where the terminal finds its root
+        keystore = Keystore.open(data_dir, terminal_id, root=root)
         self.enroll(terminal_id, keystore.public_jwks())
         text = tables_text(sections, comment="Written by the gateway_sim fixture.")
         path = tmp_path / f"posterm-{terminal_id}.toml"

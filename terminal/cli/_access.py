@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from terminal.errors import UsageError
 from terminal.security.audit import AuditLog
+from terminal.security.key_hierarchy import RootPlace
 from terminal.security.pins import PinGuard, Role
 
 if TYPE_CHECKING:
@@ -78,7 +79,10 @@ def require_pin(
     if not pin_hash:
         return f"{role} (no PIN configured)"
     pin = read_secret(args, f"{role} PIN: ")
-    PinGuard(data_dir, AuditLog(data_dir)).check(role, pin, pin_hash, purpose=purpose)
+    keys = RootPlace.from_site(site)  # the PIN pepper and audit key: the key hierarchy
+    PinGuard(data_dir, AuditLog(data_dir, keys), keys=keys).check(
+        role, pin, pin_hash, purpose=purpose
+    )
     return role
 
 

@@ -17,6 +17,7 @@ from terminal.cli._access import add_pin_option, data_dir_of, require_pin
 from terminal.cli._common import print_json, settings_from
 from terminal.cli._config_edit import Change, change_setting, permission_denied, target_file
 from terminal.security.audit import AuditLog, current_actor
+from terminal.security.key_hierarchy import RootPlace
 
 if TYPE_CHECKING:
     from terminal.settings import Settings
@@ -95,7 +96,7 @@ def _set(args: argparse.Namespace, path: Path) -> int:
 
     def audit(change: Change) -> None:
         old, new = change.shown()
-        AuditLog(data_dir).append(
+        AuditLog(data_dir, RootPlace.of(current)).append(
             "config.set",
             {
                 "file": str(change.path),

@@ -38,6 +38,8 @@ def demo_command(args: argparse.Namespace) -> int:
     stack = DemoStack()
     try:
         stack.start()
+        if stack.root_warning:
+            print(stack.root_warning, flush=True)
         args.config = str(DEMO_CONFIG)
         settings = settings_from(args)
         screen_logging(settings)
@@ -58,6 +60,8 @@ def demo_command(args: argparse.Namespace) -> int:
             DemoAction("f11", "Cut / restore the bank link", stack.toggle_gateway),
         ]
         app = assemble(settings, demo_actions=actions, presenter=DemoPresenter())
+        if stack.root_warning:
+            app.status_note = "WARNING: demo keys from a plain root-secret file, not sealed"
         status = app.run()
         return status if isinstance(status, int) else 0
     finally:

@@ -7,8 +7,11 @@ posterm keys show-public [--format jwk|jwks] [--kid KID]
 posterm keys enroll --gateway-admin URL [--ca-file PEM]
                                    enrol the public keys with the gateway simulator
                                    (labs, demos); real banks: docs/install.md section 6
-posterm keys pin-hash              read a PIN on stdin, print its argon2 hash for
+posterm keys pin-hash              read a PIN on stdin, print its peppered argon2 hash for
                                    ui.supervisor_pin_hash / ui.technician_pin_hash
+
+Every key comes from the key hierarchy (`[security]`, docs/security.md); a root kept in a plain
+file is announced with a warning on stderr.
 """
 
 from __future__ import annotations
@@ -70,7 +73,25 @@ def _keystore(args: argparse.Namespace) -> Any:
     from terminal.security.keystore import Keystore
 
     settings = settings_from(args, quiet_logs=True)
-    return Keystore.open(settings.data_dir, settings.terminal.terminal_id)
+    store = Keystore.open(
+        settings.data_dir, settings.terminal.terminal_id, root=_hierarchy(settings)
+    )
+    return store
+
+
+def _hierarchy(settings: Settings) -> Any:
+    from terminal.security.key_hierarchy import KeyHierarchy
+    from terminal.security.root_secret import RootSecretError
+
+    try:
+        keys = KeyHierarchy.for_settings(settings)
+    except RootSecretError as error:
+        from terminal.security.keystore import KeystoreError
+
+        raise KeystoreError(f"The key store cannot be opened: {error.sentence}") from None
+    if keys.warning:
+        progress(keys.warning)
+    return keys
 
 
 def _technician(args: argparse.Namespace, settings: Settings, purpose: str) -> str:
@@ -86,8 +107,11 @@ def _technician(args: argparse.Namespace, settings: Settings, purpose: str) -> s
 
 def _audit(settings: Settings, action: str, role: str, details: dict[str, Any]) -> None:
     from terminal.security.audit import AuditLog, current_actor
+    from terminal.security.key_hierarchy import RootPlace
 
-    AuditLog(settings.data_dir).append(action, details, role=role, actor=current_actor())
+    AuditLog(settings.data_dir, RootPlace.of(settings)).append(
+        action, details, role=role, actor=current_actor()
+    )
 
 
 def init_command(args: argparse.Namespace) -> int:
@@ -161,11 +185,13 @@ def enroll_command(args: argparse.Namespace) -> int:
 def pin_hash_command(args: argparse.Namespace) -> int:
     from terminal.security.pins import hash_pin
 
+    settings = settings_from(args, quiet_logs=True)
     if sys.stdin.isatty():
         pin = getpass.getpass("PIN: ")
         if getpass.getpass("PIN again: ") != pin:
             raise UsageError("the two PINs differ")
     else:
         pin = sys.stdin.readline().strip()
-    print(hash_pin(pin))  # PinFormatError carries the operator sentence
+    pepper = _hierarchy(settings).pin_pepper()
+    print(hash_pin(pin, pepper))  # PinFormatError carries the operator sentence
     return 0

@@ -1,10 +1,12 @@
-"""`posterm pin hash|set`: make argon2 hashes of technician and supervisor PINs.
+"""`posterm pin hash|set`: make peppered argon2 hashes of technician and supervisor PINs.
 
 `hash` prints a hash to paste into the configuration (`ui.technician_pin_hash`,
 `ui.supervisor_pin_hash`); `set ROLE` asks for the new PIN twice and writes its hash with
 `config set` (so it is validated, atomic, backed up and audited; the current technician PIN is
 asked first when one is configured). PINs are read without echo, or with `--pin-stdin` one per
-line in the order asked.
+line in the order asked. A new PIN is 6 to 12 digits. The hash is peppered with a key derived
+from this terminal's root secret, so it only verifies on this terminal (or one sharing its
+root).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from terminal.cli._access import add_pin_option, data_dir_of, read_secret, requi
 from terminal.cli._config_edit import Change, change_setting, permission_denied, target_file
 from terminal.errors import UsageError
 from terminal.security.audit import AuditLog, current_actor
-from terminal.security.pins import ROLES, hash_pin, validate_pin
+from terminal.security.key_hierarchy import KeyHierarchy, RootPlace
+from terminal.security.pins import ROLES, hash_pin, validate_new_pin
 
 if TYPE_CHECKING:
     from terminal.settings import Settings
@@ -37,14 +40,28 @@ def register(subparsers: Any) -> None:
 
 
 def _new_pin(args: argparse.Namespace, role: str) -> str:
-    pin = validate_pin(read_secret(args, f"new {role} PIN (4 to 12 digits): "))
+    pin = validate_new_pin(read_secret(args, f"new {role} PIN (6 to 12 digits): "))
     if not args.pin_stdin and read_secret(args, f"repeat the new {role} PIN: ") != pin:
         raise UsageError("the two PINs differ; nothing was changed")
     return pin
 
 
+def _site_settings(args: argparse.Namespace) -> tuple[Path | None, Settings | None]:
+    from terminal.settings import ConfigError, load_settings
+
+    path = target_file(args.config)
+    site = path if path.exists() else None
+    try:
+        return site, load_settings(site, environ={})
+    except ConfigError:
+        return site, None  # a broken file may be repaired with `config set`
+
+
 def hash_command(args: argparse.Namespace) -> int:
-    print(hash_pin(_new_pin(args, "technician or supervisor")))
+    site, current = _site_settings(args)
+    pin = _new_pin(args, "technician or supervisor")
+    keys = RootPlace.of(current).open(data_dir_of(current, site))
+    print(hash_pin(pin, keys.pin_pepper()))
     return 0
 
 
@@ -57,19 +74,14 @@ def set_command(args: argparse.Namespace) -> int:
 
 
 def _set(args: argparse.Namespace, path: Path) -> int:
-    from terminal.settings import ConfigError, load_settings
-
-    site = path if path.exists() else None
-    try:
-        current: Settings | None = load_settings(site, environ={})
-    except ConfigError:
-        current = None
+    site, current = _site_settings(args)
     data_dir = data_dir_of(current, site)
     acting = require_pin(args, site, data_dir, purpose=f"pin set {args.role}")
-    pin_hash = hash_pin(_new_pin(args, args.role))
+    keys: KeyHierarchy = RootPlace.of(current).open(data_dir)
+    pin_hash = hash_pin(_new_pin(args, args.role), keys.pin_pepper())
 
     def audit(change: Change) -> None:
-        AuditLog(data_dir).append(
+        AuditLog(data_dir, keys).append(
             "pin.changed",
             {"file": str(change.path), "key": change.key, "pin": args.role},
             role=acting,

@@ -32,13 +32,16 @@ def build_engine(
     from terminal.payment.errors import NotConfigured
     from terminal.payment.fingerprint import CardFingerprint
     from terminal.payment.gateway_link import GatewayBank
+    from terminal.security.key_hierarchy import RootPlace
     from terminal.security.keystore import Keystore
 
     try:
         keys = GatewayKeys.from_settings(settings.gateway)
     except MessageError as error:
         raise NotConfigured(f"Payments cannot start: {error.sentence}") from None
-    keystore = Keystore.open(settings.data_dir, settings.terminal.terminal_id)
+    keystore = Keystore.open(
+        settings.data_dir, settings.terminal.terminal_id, root=RootPlace.of(settings)
+    )
     journal = Journal.open(settings.data_dir)
     client = GatewayClient(settings, keys)
     bank = GatewayBank(settings, keystore, keys, client)

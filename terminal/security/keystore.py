@@ -1,22 +1,28 @@
-"""The terminal's keys, encrypted at rest: Ed25519 signing keys and the card-fingerprint secret.
+"""The terminal's signing keys, encrypted at rest under a key from the key hierarchy.
 
 Layout under `data_dir/keys/` (folder mode 0700, files 0600):
 
-- `keystore.enc` — AES-256-GCM ciphertext of the key material (JSON inside), written atomically.
-- `machine-secret` — 32 random bytes the encryption key is derived from (HKDF-SHA256). When
-  systemd passes a credential (`LoadCredential=posterm-keystore:...`), the secret is read from
-  `$CREDENTIALS_DIRECTORY/posterm-keystore` instead and no secret file is written.
+- `keystore.enc` — AES-256-GCM ciphertext of the Ed25519 signing keys (JSON inside), written
+  atomically, under a key derived from the root secret (key_hierarchy.py). The root is never in
+  the data folder, so a copy of the folder does not open it.
+- `root-check` — the check value that tells a wrong root from a damaged file (no secret).
 
 Signing keys are numbered; `kid` is `"{terminal_id}-{n}"`. `rotate()` makes key n+1 current and
 keeps the older public keys listed (`public_jwks()`) so messages queued before a rotation are
-still recognised. The fingerprint key (32 bytes) keys the HMAC the payment core uses to spot the
-same card without storing its PAN; it is made once and never rotated.
+still recognised. The card-fingerprint key is derived from the root too and never stored.
+
+Older key stores (format 1: encrypted under `keys/machine-secret` or the `posterm-keystore`
+credential, the fingerprint key stored inside) are moved on the first open: re-encrypted under
+the hierarchy, the stored fingerprint key dropped, `machine-secret` overwritten and deleted, and
+the move sealed into the audit log. The derived fingerprint key differs from the stored one, so
+velocity counts restart at the move (docs/security.md).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
 from datetime import UTC, datetime
@@ -30,12 +36,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from terminal.errors import PostermError
-from terminal.security.private import private_folder
+from terminal.security.key_hierarchy import KeyHierarchy, RootPlace
+from terminal.security.private import private_folder, shred
+from terminal.security.root_secret import RootSecretError
 
-FORMAT = "posterm-keystore/1"
+log = logging.getLogger("terminal.security.keystore")
+
+FORMAT = "posterm-keystore/2"
+LEGACY_FORMAT = "posterm-keystore/1"
 KEYS_FOLDER = "keys"
 STORE_FILE = "keystore.enc"
-SECRET_FILE = "machine-secret"  # noqa: S105 (a file name, not a secret)
+SECRET_FILE = "machine-secret"  # noqa: S105 (the legacy file's name, not a secret)
 CREDENTIAL_NAME = "posterm-keystore"
 
 
@@ -78,42 +89,55 @@ def public_jwk_of(key: Ed25519PrivateKey, kid: str) -> dict[str, Any]:
 
 
 class Keystore:
-    """The terminal's signing keys and fingerprint secret; see the module docstring."""
+    """The terminal's signing keys; see the module docstring."""
 
-    def __init__(self, folder: Path, terminal_id: str, secret: bytes) -> None:
+    def __init__(self, folder: Path, terminal_id: str, hierarchy: KeyHierarchy) -> None:
         self._folder = folder
         self._terminal_id = terminal_id
-        self._secret = secret
+        self._hierarchy = hierarchy
         self._data: dict[str, Any] = {}
-        self._mtime = 0
+        self._stamp: tuple[int, int] = (0, 0)
 
     # -- opening ------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, data_dir: Path, terminal_id: str) -> Keystore:
-        """Open the key store, creating it with key 1 on first start."""
+    def open(
+        cls, data_dir: Path, terminal_id: str, root: KeyHierarchy | RootPlace | None = None
+    ) -> Keystore:
+        """Open the key store, creating it with key 1 on first start.
+
+        `root` is the key hierarchy, or where the configuration puts its root
+        (`RootPlace.of(settings)`); None: where the default configuration puts it."""
         folder = Path(data_dir) / KEYS_FOLDER
         try:
             private_folder(data_dir)
             folder.mkdir(mode=0o700, exist_ok=True)
-            secret = _machine_secret(folder)
+            hierarchy = (
+                root if isinstance(root, KeyHierarchy) else (root or RootPlace()).open(data_dir)
+            )
+        except RootSecretError as error:
+            raise KeystoreError(f"The key store cannot be opened: {error.sentence}") from None
         except OSError as error:
             raise KeystoreError(
                 f"The key store folder {folder} cannot be used ({error.strerror}); "
                 "check that data_dir exists and belongs to the posterm user."
             ) from None
-        store = cls(folder, terminal_id, secret)
+        store = cls(folder, terminal_id, hierarchy)
         if (folder / STORE_FILE).exists():
-            store._load()
+            if _stored_format(store.path) == LEGACY_FORMAT:
+                store._move_to_hierarchy(Path(data_dir))
+            else:
+                store._load()
         else:
             now = _now()
             store._data = {
                 "terminal_id": terminal_id,
                 "current": 1,
                 "keys": [{"n": 1, "private": _new_private(), "created_at": now}],
-                "fingerprint_key": _b64(secrets.token_bytes(32)),
             }
             store._save()
+        if (folder / SECRET_FILE).exists():  # a leftover beside a moved store: not needed
+            shred(folder / SECRET_FILE)
         return store
 
     @property
@@ -166,9 +190,14 @@ class Keystore:
         return f"{self._terminal_id}-{number}"
 
     def fingerprint_key(self) -> bytes:
-        """The 32-byte secret for HMAC card fingerprints (created once, never rotated)."""
-        self._reload_if_changed()
-        return _unb64(self._data["fingerprint_key"])
+        """The 32-byte secret for HMAC card fingerprints, derived from the root (never stored;
+        the same for as long as the root is)."""
+        return self._hierarchy.fingerprint_key()
+
+    @property
+    def root_warning(self) -> str:
+        """Non-empty when the root secret is a plain file (development, demo): show it."""
+        return self._hierarchy.warning
 
     def __repr__(self) -> str:
         return f"Keystore({str(self._folder)!r}, kid={self.kid!r})"
@@ -184,7 +213,62 @@ class Keystore:
     def _cipher_key(self, salt: bytes) -> bytes:
         return HKDF(
             algorithm=hashes.SHA256(), length=32, salt=salt, info=FORMAT.encode("ascii")
-        ).derive(self._secret)
+        ).derive(self._hierarchy.keystore_key())
+
+    def _move_to_hierarchy(self, data_dir: Path) -> None:
+        """Format 1 → 2: re-encrypt under the hierarchy, drop the stored fingerprint key, shred
+        the machine secret, and seal the move into the audit log."""
+        old_secret = _legacy_secret(self._folder)
+        try:
+            envelope = json.loads(self.path.read_bytes())
+            key = HKDF(
+                algorithm=hashes.SHA256(),
+                length=32,
+                salt=_unb64(envelope["salt"]),
+                info=LEGACY_FORMAT.encode("ascii"),
+            ).derive(old_secret)
+            data = json.loads(
+                AESGCM(key).decrypt(
+                    _unb64(envelope["nonce"]),
+                    _unb64(envelope["ciphertext"]),
+                    LEGACY_FORMAT.encode(),
+                )
+            )
+        except InvalidTag:
+            raise KeystoreError(
+                f"The old key store {self.path} cannot be decrypted with its machine secret; "
+                "restore the secret it was made with, or re-enrol the terminal with "
+                "`posterm keys init --force`."
+            ) from None
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise KeystoreError(f"The key store {self.path} is damaged ({error}).") from None
+        if data.get("terminal_id") != self._terminal_id:
+            raise KeystoreError(
+                f"The key store {self.path} belongs to terminal {data.get('terminal_id')!r}, "
+                f"not {self._terminal_id!r}; use the matching data_dir or re-enrol with "
+                "`posterm keys init --force`."
+            )
+        data.pop("fingerprint_key", None)
+        self._data = data
+        self._save()
+        shredded = shred(self._folder / SECRET_FILE)
+        log.warning(
+            "key store moved to the key hierarchy (root: %s); card fingerprints change, so "
+            "velocity counts start again",
+            self._hierarchy.source,
+        )
+        from terminal.security.audit import AuditLog
+
+        AuditLog(data_dir, keys=self._hierarchy).append(
+            "keys.moved_to_hierarchy",
+            {
+                "root": self._hierarchy.source,
+                "machine_secret_deleted": shredded,
+                "fingerprint_key": "derived from the root (the stored one was dropped)",
+            },
+            role="system",
+            actor="posterm",
+        )
 
     def _save(self) -> None:
         salt = secrets.token_bytes(16)
@@ -198,7 +282,7 @@ class Keystore:
             "ciphertext": _b64(sealed),
         }
         _write_private(self.path, json.dumps(envelope).encode("ascii"))
-        self._mtime = self.path.stat().st_mtime_ns
+        self._stamp = _stamp(self.path)
 
     def _load(self) -> None:
         try:
@@ -212,8 +296,8 @@ class Keystore:
             data = json.loads(plaintext)
         except InvalidTag:
             raise KeystoreError(
-                f"The key store {self.path} cannot be decrypted with this machine's secret; "
-                "restore the secret (or systemd credential) it was made with, "
+                f"The key store {self.path} cannot be decrypted with the root secret from "
+                f"{self._hierarchy.source}; restore the root secret it was made with, "
                 "or re-enrol the terminal with `posterm keys init --force`."
             ) from None
         except (OSError, ValueError, KeyError, TypeError) as error:
@@ -225,15 +309,15 @@ class Keystore:
                 "`posterm keys init --force`."
             )
         self._data = data
-        self._mtime = self.path.stat().st_mtime_ns
+        self._stamp = _stamp(self.path)
 
     def _reload_if_changed(self) -> None:
         """Pick up a rotation done by `posterm keys rotate` while this process runs."""
         try:
-            mtime = self.path.stat().st_mtime_ns
+            stamp = _stamp(self.path)
         except OSError:
             return
-        if mtime != self._mtime:
+        if stamp != self._stamp:
             self._load()
 
 
@@ -250,26 +334,34 @@ def _new_private() -> str:
     return _b64(raw)
 
 
-def _machine_secret(folder: Path) -> bytes:
-    """The systemd credential if present, else `machine-secret` (created 0600 on first use)."""
+def _stamp(path: Path) -> tuple[int, int]:
+    """Inode and mtime: every save is a new file (atomic rename), so the inode changes even
+    when two saves fall within the file system's timestamp granularity."""
+    info = path.stat()
+    return info.st_ino, info.st_mtime_ns
+
+
+def _stored_format(path: Path) -> str:
+    try:
+        envelope = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return ""
+    return str(envelope.get("format", "")) if isinstance(envelope, dict) else ""
+
+
+def _legacy_secret(folder: Path) -> bytes:
+    """The secret a format-1 store was made with: the old credential, else machine-secret."""
     credentials = os.environ.get("CREDENTIALS_DIRECTORY")
     if credentials:
         candidate = Path(credentials) / CREDENTIAL_NAME
         if candidate.is_file():
-            secret = candidate.read_bytes().strip()
-            if len(secret) < 16:
-                raise KeystoreError(
-                    f"The systemd credential {candidate} is shorter than 16 bytes; "
-                    "make one with `head -c 32 /dev/urandom`."
-                )
-            return secret
-    path = folder / SECRET_FILE
-    if not path.exists():
-        _write_private(path, secrets.token_bytes(32))
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
+            return candidate.read_bytes().strip()
+    try:
+        return (folder / SECRET_FILE).read_bytes()
+    except OSError:
         raise KeystoreError(
-            f"The machine secret {path} is readable by others (mode {mode:o}); "
-            f"run `chmod 600 {path}`."
-        )
-    return path.read_bytes()
+            f"The old key store {folder / STORE_FILE} needs its machine secret "
+            f"{folder / SECRET_FILE} (or the posterm-keystore credential) to be moved to the "
+            "key hierarchy, and it is missing; restore it, or re-enrol the terminal with "
+            "`posterm keys init --force`."
+        ) from None

@@ -82,3 +82,22 @@ def tighten(path: Path | str, mode: int = FILE_MODE) -> bool:
             "%s was readable by others (mode %o); changed to %o", file, current, current & mode
         )
     return True
+
+
+def shred(path: Path | str) -> bool:
+    """Overwrite a small secret file with random bytes, fsync, then unlink it; True if it was
+    there. Best effort: a copy-on-write or journaling file system or an SSD may keep the old
+    blocks, which is why secrets are moved out of the data folder rather than trusted to this."""
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+    except FileNotFoundError:
+        return False
+    fd = os.open(file, os.O_WRONLY)
+    try:
+        os.write(fd, os.urandom(max(size, 1)))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    file.unlink()
+    return True

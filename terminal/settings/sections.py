@@ -393,6 +393,22 @@ class LoggingSection(BaseModel):
     """auto: journald when run under systemd, else stderr."""
 
 
+class SecuritySection(BaseModel):
+    """Where the root secret of the key hierarchy comes from (docs/security.md). Under systemd
+    the service's credential `posterm-root` (LoadCredentialEncrypted=) always comes first."""
+
+    model_config = _STRICT
+
+    root_key_file: PathField = ""
+    """Plain file holding the root secret when no systemd credential is passed (development,
+    the demo, a machine without systemd): 32 random bytes, mode 0600, never inside
+    terminal.data_dir. Empty: "<data_dir>.root-secret" beside the data folder. A missing file
+    is created, with a warning, while the data folder holds no keys sealed by another root."""
+    root_credential_file: PathField = "/etc/posterm/credentials/posterm-root.cred"
+    """The encrypted credential (`systemd-creds encrypt --name=posterm-root`) that technician
+    commands run with sudo outside the service decrypt to reach the root secret."""
+
+
 class Settings(BaseModel):
     """The whole configuration; one section per table in the TOML file."""
 
@@ -408,6 +424,7 @@ class Settings(BaseModel):
     ecr: EcrSection = Field(default_factory=EcrSection)
     ui: UiSection = Field(default_factory=UiSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
+    security: SecuritySection = Field(default_factory=SecuritySection)
 
     # -- amounts that depend on the configured currency ---------------------------------
     @property

@@ -24,6 +24,7 @@ from terminal.errors import PostermError
 from terminal.i18n import N_, _, set_language
 from terminal.payment.api import PaymentEngine, QueueStatus
 from terminal.receipts.printing import ReceiptPrinting
+from terminal.security.key_hierarchy import RootPlace
 from terminal.security.pins import PinGuard
 from terminal.settings import Settings
 from terminal.ui.customer_display import CustomerDisplay
@@ -97,7 +98,7 @@ class PostermApp(App[int]):
         self.status_note = ""
         self._declined_warned = 0
         """Offline sales declined later that the merchant was already warned about."""
-        self.pin_guard = PinGuard(settings.data_dir)
+        self.pin_guard = PinGuard(settings.data_dir, keys=RootPlace.of(settings))
         self.sale_screen: Any = None
         self.ecr = ecr
         self.ecr_payment: Any = None

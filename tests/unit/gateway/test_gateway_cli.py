@@ -97,38 +97,27 @@ def test_enroll_writes_the_key_into_the_simulator_ledger(
     assert "kid" in capsys.readouterr().err
 
 
-def test_pin_hash_verifies_with_argon2(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import io
-
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr("sys.stdin", io.StringIO("4321\n"))
-    status, out = run(capsys, "keys", "pin-hash")
-    assert status == 0
-    assert PasswordHasher().verify(out.strip(), "4321")
-
-
 def test_rotation_asks_for_the_technician_pin_and_is_audited(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import io
 
     from terminal.security.audit import AuditLog
+    from terminal.security.key_hierarchy import KeyHierarchy
     from terminal.security.pins import hash_pin
 
+    pepper = KeyHierarchy.open(tmp_path / "data").pin_pepper()
     site = tmp_path / "posterm.toml"
     site.write_text(
         f'[terminal]\nterminal_id = "CAFE0001"\ndata_dir = "{tmp_path / "data"}"\n'
-        f'[ui]\ntechnician_pin_hash = "{hash_pin("2468")}"\n',
+        f'[ui]\ntechnician_pin_hash = "{hash_pin("246813", pepper)}"\n',
         encoding="utf-8",
     )
     run(capsys, "--config", str(site), "keys", "init")
-    monkeypatch.setattr("sys.stdin", io.StringIO("1111\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("111111\n"))
     assert main(["--config", str(site), "keys", "rotate", "--pin-stdin"]) != 0
     capsys.readouterr()
-    monkeypatch.setattr("sys.stdin", io.StringIO("2468\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("246813\n"))
     status, out = run(capsys, "--config", str(site), "keys", "rotate", "--pin-stdin")
     assert status == 0 and json.loads(out)["kid"] == "CAFE0001-2"
     actions = [record.action for record in AuditLog(tmp_path / "data").records()]

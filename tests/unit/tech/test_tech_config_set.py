@@ -181,11 +181,11 @@ def test_environment_cannot_switch_the_pin_off(site: Path, monkeypatch, capsys) 
 
 
 def test_pin_set_writes_a_hash_that_the_next_command_demands(site: Path, monkeypatch) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("4321\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("432198\n"))
     assert main(["--config", str(site), "pin", "set", "technician", "--pin-stdin"]) == 0
     assert 'technician_pin_hash = "$argon2id$' in site.read_text()
-    assert "4321" not in site.read_text()
-    monkeypatch.setattr("sys.stdin", io.StringIO("4321\n"))
+    assert "432198" not in site.read_text()
+    monkeypatch.setattr("sys.stdin", io.StringIO("432198\n"))
     assert run(site, "set", "ui.language", "zh", "--pin-stdin") == 0
 
 

@@ -1,4 +1,5 @@
-"""The audit log is append-only and tamper-evident: edits and deletions are caught."""
+"""The audit log is append-only and tamper-evident: edits and deletions are caught, even when
+the records are re-sealed with anything found in the data folder."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from terminal.cli import main
 from terminal.security.audit import AuditError, AuditLog
+from terminal.security.root_secret import default_root_file
 
 
 def filled_log(folder: Path, count: int = 5) -> AuditLog:
@@ -96,17 +98,20 @@ def test_card_numbers_in_details_are_masked(tmp_path: Path) -> None:
     assert log.verify().intact
 
 
-def test_lost_key_refuses_to_start_a_new_chain(tmp_path: Path) -> None:
-    log = filled_log(tmp_path, 2)
-    log.key_path.unlink()
-    with pytest.raises(AuditError, match="missing"):
-        log.append("config.set", {})
-    assert any("key" in p for p in log.verify().problems)
+def test_lost_root_refuses_to_start_a_new_chain(tmp_path: Path) -> None:
+    log = filled_log(tmp_path / "data", 2)
+    default_root_file(tmp_path / "data").unlink()
+    with pytest.raises(AuditError, match="root secret is missing"):
+        AuditLog(tmp_path / "data").append("config.set", {})
+    assert any("root secret is missing" in p for p in AuditLog(tmp_path / "data").verify().problems)
+    assert len(log.records()) == 2
 
 
-def test_key_file_is_private(tmp_path: Path) -> None:
-    log = filled_log(tmp_path, 1)
-    assert log.key_path.stat().st_mode & 0o077 == 0
+def test_no_key_lives_in_the_data_folder_and_the_root_file_is_private(tmp_path: Path) -> None:
+    log = filled_log(tmp_path / "data", 1)
+    assert not log.key_path.exists()
+    root = default_root_file(tmp_path / "data")
+    assert root.parent == tmp_path and root.stat().st_mode & 0o077 == 0
 
 
 def _append_many(folder: str, worker: int) -> None:

@@ -1,4 +1,5 @@
-"""The terminal key store: created on first start, encrypted at rest, rotated by a technician."""
+"""The terminal key store: created on first start, encrypted at rest under the key hierarchy,
+rotated by a technician; older stores move into the hierarchy on their first open."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import pytest
 from terminal.security.keystore import Keystore, KeystoreError
 
 
-def test_first_open_creates_key_one_and_a_private_secret(tmp_path: Path) -> None:
-    store = Keystore.open(tmp_path, "POS00001")
+def test_first_open_creates_key_one_and_a_private_root_outside_the_data_folder(
+    tmp_path: Path,
+) -> None:
+    store = Keystore.open(tmp_path / "data", "POS00001")
     assert store.kid == "POS00001-1"
-    secret = tmp_path / "keys" / "machine-secret"
-    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert not (tmp_path / "data" / "keys" / "machine-secret").exists()
+    root = tmp_path / "data.root-secret"
+    assert stat.S_IMODE(root.stat().st_mode) == 0o600
+    assert "plain file" in store.root_warning
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     assert store.public_jwk()["crv"] == "Ed25519"
     assert "d" not in store.public_jwk()
@@ -22,6 +27,7 @@ def test_first_open_creates_key_one_and_a_private_secret(tmp_path: Path) -> None
 
 def test_key_material_is_not_on_disk_in_clear(tmp_path: Path) -> None:
     store = Keystore.open(tmp_path, "POS00001")
+    assert b"fingerprint" not in store.path.read_bytes()
     from cryptography.hazmat.primitives import serialization
 
     raw = store.signing_key.private_bytes(
@@ -59,12 +65,19 @@ def test_a_running_process_sees_a_rotation_made_elsewhere(tmp_path: Path) -> Non
     assert running.kid == "POS00001-2"
 
 
-def test_wrong_machine_secret_is_a_clear_error(tmp_path: Path) -> None:
-    Keystore.open(tmp_path, "POS00001")
-    secret = tmp_path / "keys" / "machine-secret"
-    secret.write_bytes(b"x" * 32)
-    with pytest.raises(KeystoreError, match="cannot be decrypted"):
-        Keystore.open(tmp_path, "POS00001")
+def test_a_different_root_secret_is_a_clear_error(tmp_path: Path) -> None:
+    Keystore.open(tmp_path / "data", "POS00001")
+    (tmp_path / "data.root-secret").write_bytes(b"x" * 32)
+    with pytest.raises(KeystoreError, match=r"not the one the keys in .* were sealed with"):
+        Keystore.open(tmp_path / "data", "POS00001")
+
+
+def test_a_missing_root_secret_is_not_replaced_by_a_new_one(tmp_path: Path) -> None:
+    Keystore.open(tmp_path / "data", "POS00001")
+    (tmp_path / "data.root-secret").unlink()
+    with pytest.raises(KeystoreError, match=r"root secret is missing.*Restore"):
+        Keystore.open(tmp_path / "data", "POS00001")
+    assert not (tmp_path / "data.root-secret").exists()
 
 
 def test_keystore_of_another_terminal_is_refused(tmp_path: Path) -> None:
@@ -73,23 +86,26 @@ def test_keystore_of_another_terminal_is_refused(tmp_path: Path) -> None:
         Keystore.open(tmp_path, "POS00002")
 
 
-def test_secret_readable_by_others_is_refused(tmp_path: Path) -> None:
-    Keystore.open(tmp_path, "POS00001")
-    (tmp_path / "keys" / "machine-secret").chmod(0o644)
+def test_root_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    Keystore.open(tmp_path / "data", "POS00001")
+    (tmp_path / "data.root-secret").chmod(0o644)
     with pytest.raises(KeystoreError, match="chmod 600"):
-        Keystore.open(tmp_path, "POS00001")
+        Keystore.open(tmp_path / "data", "POS00001")
 
 
-def test_systemd_credential_replaces_the_secret_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("name", ["posterm-root", "posterm-keystore"])
+def test_systemd_credential_is_the_root_and_no_secret_file_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     credentials = tmp_path / "creds"
     credentials.mkdir()
-    (credentials / "posterm-keystore").write_bytes(b"k" * 32)
+    (credentials / name).write_bytes(b"k" * 32)
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     store = Keystore.open(tmp_path / "data", "POS00001")
+    assert store.root_warning == ""
     assert not (tmp_path / "data" / "keys" / "machine-secret").exists()
-    (credentials / "posterm-keystore").write_bytes(b"z" * 32)
-    with pytest.raises(KeystoreError):
+    assert not (tmp_path / "data.root-secret").exists()
+    (credentials / name).write_bytes(b"z" * 32)
+    with pytest.raises(KeystoreError, match="not the one"):
         Keystore.open(tmp_path / "data", "POS00001")
     assert store.kid == "POS00001-1"

@@ -1,4 +1,5 @@
-"""Technician and supervisor PINs: argon2 hashes, lockouts that survive restarts, audited."""
+"""Technician and supervisor PINs: peppered argon2 hashes, lockouts that survive restarts,
+audited; hashes from older versions (no pepper, 4 digits) keep working with a warning."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from argon2.exceptions import VerifyMismatchError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from terminal.security.audit import AuditLog
+from terminal.security.key_hierarchy import KeyHierarchy
 from terminal.security.pins import (
     FREE_ATTEMPTS,
     LOCK_BASE_S,
@@ -20,6 +23,7 @@ from terminal.security.pins import (
     PinLocked,
     PinRejected,
     hash_pin,
+    is_peppered,
     is_pin_hash,
     lockout_seconds,
 )
@@ -110,16 +114,52 @@ def test_a_hash_that_is_not_argon2_is_a_configuration_error(tmp_path: Path) -> N
         guard(tmp_path, Clock()).check("technician", "2468", "sha256:abcdef")
 
 
-@pytest.mark.parametrize("pin", ["", "123", "1234567890123", "12a4", " 1234"])
-def test_pins_are_4_to_12_digits(pin: str) -> None:
-    with pytest.raises(PinFormatError):
-        hash_pin(pin)
+PEPPER = b"p" * 32
 
 
-def test_hashes_are_salted_argon2id() -> None:
-    first, second = hash_pin("2468"), hash_pin("2468")
+@pytest.mark.parametrize("pin", ["", "123", "2468", "12345", "1234567890123", "12a456", " 12345"])
+def test_new_pins_are_6_to_12_digits(pin: str) -> None:
+    with pytest.raises(PinFormatError, match="6 to 12 digits"):
+        hash_pin(pin, PEPPER)
+
+
+def test_hashes_are_salted_peppered_argon2id() -> None:
+    first, second = hash_pin("246813", PEPPER), hash_pin("246813", PEPPER)
     assert first != second
     assert first.startswith("$argon2id$") and is_pin_hash(first)
+    assert is_peppered(first) and not is_peppered(HASH)
+
+
+def test_a_peppered_pin_is_accepted_by_the_terminal_that_made_it(tmp_path: Path) -> None:
+    keys = KeyHierarchy.open(tmp_path)
+    pin_hash = hash_pin("246813", keys.pin_pepper())
+    PinGuard(tmp_path, keys=keys).check("technician", "246813", pin_hash)
+    with pytest.raises(PinRejected):
+        PinGuard(tmp_path, keys=keys).check("technician", "246814", pin_hash)
+    details = [r.details for r in AuditLog(tmp_path, keys).records()]
+    assert "change_pin" not in details[0]
+
+
+def test_the_site_file_hash_alone_does_not_verify_the_pin(tmp_path: Path) -> None:
+    """The offline attack: argon2 over the PIN space with nothing but the site file's hash.
+    The right PIN does not verify without the pepper, nor with another terminal's."""
+    pin_hash = hash_pin("246813", KeyHierarchy.open(tmp_path / "shop").pin_pepper())
+    with pytest.raises(VerifyMismatchError):
+        PasswordHasher().verify(pin_hash, "246813")
+    other = tmp_path / "attacker"
+    with pytest.raises(PinRejected):
+        PinGuard(other, keys=KeyHierarchy.open(other)).check("technician", "246813", pin_hash)
+
+
+def test_an_old_4_digit_unpeppered_pin_still_works_with_a_warning_to_change_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    guard(tmp_path, Clock()).check("technician", "2468", HASH)
+    (record,) = AuditLog(tmp_path).records()
+    assert record.action == "pin.accepted"
+    assert "shorter than 6 digits" in record.details["change_pin"]
+    assert "older posterm" in record.details["change_pin"]
+    assert "posterm pin set technician" in caplog.text
 
 
 @settings(max_examples=50)
