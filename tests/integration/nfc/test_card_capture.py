@@ -27,7 +27,7 @@ from terminal.payment.capture import Stopped, ending
 from terminal.settings import Settings, load_settings
 from terminal.wiring.nfc import NfcCardCapture, card_capture
 from tests.conftest import free_port
-from tests.drivers.nfc.udp_field import wait_listening
+from tests.unit.drivers.nfc.udp_field import wait_listening
 
 CARDS = load_test_cards()
 POSTERM = [sys.executable, "-m", "terminal"]

@@ -1,5 +1,5 @@
 """More than one card in the field on a PN532 reader: nfcpy's real PN532 driver and `NfcReader`
-against replayed chip frames (tests/drivers/nfc/pn532_chip.py). With `--nfc-device` naming a
+against replayed chip frames (tests/unit/drivers/nfc/pn532_chip.py). With `--nfc-device` naming a
 PN531/PN532 reader, the last test asks a person to hold two cards on it."""
 
 from __future__ import annotations
