@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 from terminal.money import Amount
 from terminal.payment import reports
-from terminal.payment.api import BatchResult, Outcome, ProgressCallback
+from terminal.payment.api import BatchResult, Outcome, ProgressCallback, Result
 from terminal.payment.bank import Operation
 from terminal.payment.context import Core, Tracker
-from terminal.payment.errors import GatewayUnreachable, RefundNotAllowed, VoidNotAllowed
+from terminal.payment.errors import RefundNotAllowed, VoidNotAllowed
 from terminal.payment.forwarder import FlushReport
 from terminal.payment.journal import Change, Journal, Transaction
 from terminal.payment.settlement import Facts, Settlement, Subject, Then, classify
@@ -193,14 +193,17 @@ def batch_totals(journal: Journal) -> dict[str, Any]:
 
 async def close_batch(core: Core, report: FlushReport) -> BatchResult:
     """Send the totals once `report` (the queue's flush) left nothing waiting; the bank
-    balances and a new batch opens. Raises `GatewayUnreachable` (the batch stays open) when
-    the queue was not emptied or the close is not answered."""
+    balances and a new batch opens. When the queue was not emptied or the close is not
+    answered, the result is "error" with the sentence, and the batch stays open."""
     waiting = report.left - await asyncio.to_thread(reports.parked_count, core.journal)
     if waiting > 0:
-        raise GatewayUnreachable(
+        return BatchResult(
+            Result.ERROR,
+            await asyncio.to_thread(batch_totals, core.journal),
+            {},
             f"{waiting} offline sale(s) or reversal(s) could not be forwarded "
             f"({report.last_error or 'gateway unreachable'}); the batch stays open. "
-            "Try again when the bank is reachable."
+            "Try again when the bank is reachable.",
         )
     journal, bank = core.journal, core.bank
     pending = await asyncio.to_thread(journal.pending_close)
@@ -220,8 +223,8 @@ async def close_batch(core: Core, report: FlushReport) -> BatchResult:
         )
     delivery = await bank.deliver(message_id, body)
     row, reply, detail = classify("close_batch", delivery)
-    if row.then is not Then.DONE or reply is None:
-        raise GatewayUnreachable(row.say(Facts(detail=detail)))
+    if row.then is not Then.DONE or reply is None:  # the table's RETRY rows: result error
+        return BatchResult(row.result or Result.ERROR, totals, {}, row.say(Facts(detail=detail)))
     gateway_totals = reply.payload.get("totals", {})
     if not isinstance(gateway_totals, dict):
         gateway_totals = {}

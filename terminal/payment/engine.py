@@ -262,9 +262,18 @@ class Engine:
         return await self.adjust(await self.check_void(sale_id), progress)
 
     async def close_batch(self) -> BatchResult:
-        """Forward what is queued, then close the batch with the bank (see adjustments.py)."""
-        report = await self.forwarder.flush()
-        return await close_batch_with(self.core, report)
+        """Forward what is queued, then close the batch with the bank (see adjustments.py).
+        Never raises: a failure inside the terminal leaves the batch open, result "error"."""
+        try:
+            report = await self.forwarder.flush()
+            return await close_batch_with(self.core, report)
+        except JournalUnavailable as error:
+            log.error("journal failed during the batch close: %s", error.sentence)
+            return BatchResult(Result.ERROR, {}, {}, f"{error.sentence} The batch stays open.")
+        except Exception:
+            log.exception("the batch close failed inside the terminal")
+            message = f"{INTERNAL_PROBLEM} The batch stays open; try again."
+            return BatchResult(Result.ERROR, {}, {}, message)
 
     # -- the guard ------------------------------------------------------------------------
     async def _guarded(

@@ -305,10 +305,12 @@ TABLE: dict[tuple[Name, str], Row] = {
     ("close_batch", "balanced"): _CLOSED,
     ("close_batch", "out_of_balance"): _CLOSED,
     ("close_batch", "other_answer"): _CLOSED,
-    ("close_batch", "not_sent"): Row(T.RETRY, say=_batch_not_closed("not sent")),
-    ("close_batch", "no_answer"): Row(T.RETRY, say=_batch_not_closed("no answer")),
-    ("close_batch", "refused"): Row(T.RETRY, say=_batch_not_closed("refused")),
-    ("close_batch", "refused_transient"): Row(T.RETRY, say=_batch_not_closed("refused")),
+    ("close_batch", "not_sent"): Row(T.RETRY, result=R.ERROR, say=_batch_not_closed("not sent")),
+    ("close_batch", "no_answer"): Row(T.RETRY, result=R.ERROR, say=_batch_not_closed("no answer")),
+    ("close_batch", "refused"): Row(T.RETRY, result=R.ERROR, say=_batch_not_closed("refused")),
+    ("close_batch", "refused_transient"): Row(
+        T.RETRY, result=R.ERROR, say=_batch_not_closed("refused")
+    ),
 }
 
 

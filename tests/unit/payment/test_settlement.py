@@ -122,10 +122,11 @@ OUT_OF_BALANCE = (
 
 
 def batch(words: str) -> Expected:
+    """Not closed: the batch stays open and the close ends as an error."""
     return (
         T.RETRY,
         None,
-        None,
+        Result.ERROR,
         "",
         f"The batch could not be closed ({words}: 409 id_conflict); it stays open. "
         "Try again later: the same close is sent again.",
