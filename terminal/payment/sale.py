@@ -36,6 +36,7 @@ from terminal.payment.api import (
     Stage,
 )
 from terminal.payment.bank import OfflineApproval, Operation
+from terminal.payment.cancel import CancelledBeforeSend, pass_point_of_no_return
 from terminal.payment.capture import Stopped, read_card, scan_code
 from terminal.payment.context import Core, Tracker
 from terminal.payment.errors import JournalUnavailable
@@ -188,15 +189,23 @@ class SaleRun:
         async def offline() -> Outcome:
             return await self._offline(subject, card, progress)
 
-        settled = await self.settlement.send(
-            "sale",
-            authorize,
-            subject,
-            progress,
-            announce="Authorising with the bank…",
-            before=(read,),
-            offline=offline,
-        )
+        try:
+            settled = await self.settlement.send(
+                "sale",
+                authorize,
+                subject,
+                progress,
+                announce="Authorising with the bank…",
+                before=(read,),
+                offline=offline,
+                gate=lambda: pass_point_of_no_return(cancel),
+            )
+        except CancelledBeforeSend:
+            message = "Cancelled by the operator before anything was sent; nothing was charged."
+            await asyncio.to_thread(
+                core.journal.apply, Change(txn_id, Event.CANCEL, {"message": message})
+            )
+            return finish(progress, subject.outcome(Result.CANCELLED, message=message))
         tracker.bank_s = settled.bank_s
         assert settled.outcome is not None, "every sale row ends the sale"
         return settled.outcome

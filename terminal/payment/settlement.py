@@ -38,6 +38,7 @@ from terminal.payment.bank import (
     Refused,
     Reply,
 )
+from terminal.payment.cancel import CancelledBeforeSend
 from terminal.payment.context import Core
 from terminal.payment.journal import Change
 from terminal.payment.response_codes import describe_code
@@ -439,6 +440,7 @@ class Settlement:
         why: str = "",
         offline: Callable[[], Awaitable[Outcome]] | None = None,
         moves_ref: Callable[[], tuple[Change, ...]] | None = None,
+        gate: Callable[[], bool] | None = None,
     ) -> Settled:
         """Encode, (commit,) send, wait and settle one message.
 
@@ -446,10 +448,15 @@ class Settlement:
         the `send` event before it leaves; otherwise (a status question, an intent's void) it
         only takes the next `seq`. `offline` runs when the row says the offline rules decide;
         `moves_ref` gives the changes of the transaction acted on, committed with the approval.
+        `gate` is asked inside the commit that stores the request (the point of no return): when
+        it says no (a cancel was accepted), nothing is committed or sent and
+        `CancelledBeforeSend` is raised.
         """
         core = self.core
 
         def encode(seq: int, at: datetime) -> bytes:
+            if gate is not None and not gate():
+                raise CancelledBeforeSend(subject.txn_id)
             return core.bank.encode(operation, seq, at)
 
         if stored:

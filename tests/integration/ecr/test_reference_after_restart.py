@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from terminal.wiring.nfc import present_card, simulated_card
+from simulators.card.present import present_card, simulated_card
 from tests.conftest import free_port
 from tests.integration.ecr.test_serve_real_engine import REPO, TOKEN, wait_listening
 
