@@ -129,6 +129,12 @@ class Bank(Protocol):
         """Send `stored` (re-sending the same bytes until the deadline); how it ended."""
         ...
 
+    def redact(self, stored: bytes) -> bytes:
+        """`stored` without its card data (sealed card, scanned code), kept for audit once it
+        can no longer be re-sent (PCI DSS 3.3.1: no track data after authorisation, even
+        encrypted); the same bytes when there is none or it was already redacted."""
+        ...
+
     async def health(self) -> bool:
         """The bank's link check."""
         ...

@@ -15,7 +15,10 @@ Why it is built this way:
 - Every state change goes through `states.next_state` and appends a history row in the same
   commit; `apply` can move several transactions at once (a refund and its sale) atomically.
 - Card data is never stored in clear: only the signed message (whose card data is a JWE the
-  terminal cannot open), the masked PAN, the scheme, the AID and a keyed fingerprint.
+  terminal cannot open), the masked PAN, the scheme, the AID and a keyed fingerprint. Even the
+  JWE is kept only while the message may be sent again (PCI DSS 3.3.1): the commit that moves a
+  transaction out of `KEEPS_REQUEST` replaces it with the adapter's redacted record (`redact`),
+  with `secure_delete` on and the WAL emptied after, so the old bytes do not linger.
 
 Reports (history, totals, queue status) are in `reports.py`; the store-and-forward queue's
 rows live here because they are written in the same commits as transaction states.
@@ -23,10 +26,11 @@ rows live here because they are written in the same commits as transaction state
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -76,6 +80,12 @@ __all__ = [
 ]
 
 
+log = logging.getLogger("terminal.payment.journal")
+
+KEEPS_REQUEST = frozenset({State.AUTHORISING, State.APPROVED_OFFLINE})
+"""States whose stored request may still be sent (retried, or forwarded as an advice); in
+every other state its card data is wiped in the commit that gets there."""
+
 ADDED_INDEXES = (
     "CREATE INDEX IF NOT EXISTS transactions_reference ON transactions (reference, type)",
 )
@@ -106,6 +116,10 @@ class Journal:
         """The connection's current `synchronous` setting is FULL (else NORMAL)."""
         self.path = path
         self.clock = clock
+        self.redact: Callable[[bytes], bytes] | None = None
+        """The bank adapter's redaction of its stored bytes (`Bank.redact`); the engine sets
+        it, and every commit that ends a transaction's need to re-send wipes its card data."""
+        self._wiped_in_txn = False
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -122,6 +136,8 @@ class Journal:
             for companion in ("-wal", "-shm"):  # left loose by an older posterm
                 tighten(path.with_name(path.name + companion))
             conn.execute("PRAGMA synchronous=FULL")
+            # Overwritten card data must not survive in free pages (PCI DSS 3.3.1).
+            conn.execute("PRAGMA secure_delete=ON")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.executescript(SCHEMA)
             for table, column, kind in ADDED_COLUMNS:
@@ -218,11 +234,24 @@ class Journal:
             self._conn.execute("COMMIT")
         except sqlite3.Error as error:
             self._rollback()
+            self._wiped_in_txn = False
             self._failed[generation] = journal_unavailable(self.path, error)
             return
         self._committed = generation
         self.commits += 1
         self.syncs += self._txn_durable
+        if self._wiped_in_txn:
+            self._wiped_in_txn = False
+            self._truncate_wal()
+
+    def _truncate_wal(self) -> None:
+        """Copy the WAL into the database and empty it, so the frames that held card data
+        before it was redacted leave the -wal file (best effort: a reader in another process
+        may hold it; the next redaction tries again)."""
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as error:
+            log.warning("journal checkpoint after wiping card data failed: %s", error)
 
     def _rollback(self) -> None:
         try:
@@ -404,12 +433,70 @@ class Journal:
         target = next_state(change.txn_id, current, change.event)
         check_fields(change.fields)
         _update(conn, change.txn_id, {**change.fields, "state": target.value}, now)
+        if target not in KEEPS_REQUEST:
+            self._wipe_card_data(conn, change.txn_id)
         conn.execute(
             "INSERT INTO history (txn_id, from_state, event, to_state, at, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (change.txn_id, current.value, change.event.value, target.value, now, change.detail),
         )
         return target
+
+    # -- card data retention -------------------------------------------------------------
+    def _wipe_card_data(self, conn: sqlite3.Connection, txn_id: str) -> int:
+        """Redact the stored request and forwarded advice of a transaction whose bytes can no
+        longer be re-sent, in the caller's commit; how many blobs changed."""
+        redact = self.redact
+        if redact is None:
+            return 0
+        changed = 0
+        row = conn.execute("SELECT request FROM transactions WHERE id = ?", (txn_id,)).fetchone()
+        if row is not None and row[0] is not None:
+            kept = redact(bytes(row[0]))
+            if kept != row[0]:
+                conn.execute("UPDATE transactions SET request = ? WHERE id = ?", (kept, txn_id))
+                changed += 1
+        for qid, body in conn.execute(
+            "SELECT qid, body FROM outbox WHERE txn_id = ? AND kind = 'advice' "
+            "AND done_at IS NOT NULL",
+            (txn_id,),
+        ).fetchall():
+            kept = redact(bytes(body))
+            if kept != body:
+                conn.execute("UPDATE outbox SET body = ? WHERE qid = ?", (kept, qid))
+                changed += 1
+        if changed:
+            self._wiped_in_txn = True
+        return changed
+
+    def wipe_card_data(self) -> int:
+        """Redact every stored request that can no longer be re-sent (journals written before
+        card data was wiped at the final answer); how many blobs changed. Idempotent."""
+        if self.redact is None:
+            raise ValueError("the journal has no bank adapter to redact with")
+        keep = tuple(state.value for state in KEEPS_REQUEST)
+        marks = ", ".join("?" * len(keep))
+        ids = [
+            row[0]
+            for row in self._read(
+                f"SELECT id FROM transactions WHERE request IS NOT NULL "  # noqa: S608
+                f"AND state NOT IN ({marks})",
+                keep,
+            )
+        ]
+        changed = 0
+        for start in range(0, len(ids), 200):
+            with self._write() as conn:
+                for txn_id in ids[start : start + 200]:
+                    changed += self._wipe_card_data(conn, txn_id)
+        with self._write() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('card_data_wiped', 1)")
+        return changed
+
+    @property
+    def card_data_wiped(self) -> bool:
+        """The whole journal was redacted once (`wipe_card_data`) since this rule exists."""
+        return bool(self.scalar("SELECT value FROM meta WHERE key = 'card_data_wiped'"))
 
     def note(self, txn_id: str, message: str) -> None:
         """Replace the operator message of a transaction (not a state change: no history)."""
