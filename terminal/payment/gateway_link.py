@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from terminal.gateway.errors import (
     BadAnswer,
     GatewayError,
+    LocalFailure,
     NothingSent,
     OutcomeUnknown,
     ProtocolRejected,
@@ -33,6 +34,7 @@ from terminal.gateway.messages import Answer, build_request, new_message_id
 from terminal.payment.bank import (
     Answered,
     Delivery,
+    LocalFault,
     NoAnswer,
     NotSent,
     Operation,
@@ -176,6 +178,9 @@ class GatewayBank:
             answer = await self.client.send(message_id, stored, deadline_s=deadline_s)
         except NothingSent as error:
             return NotSent(error.detail or "connection failed")
+        except LocalFailure as error:
+            log.error("local fault while sending %s: %s", message_id, error.problem)
+            return LocalFault(error.problem)
         except OutcomeUnknown as error:
             return NoAnswer(error.detail or f"{error.attempts} attempts")
         except ProtocolRejected as error:
