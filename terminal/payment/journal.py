@@ -72,6 +72,7 @@ __all__ = [
     "Clock",
     "Journal",
     "QueueItem",
+    "Rows",
     "Signer",
     "Transaction",
     "iso",
@@ -81,6 +82,9 @@ __all__ = [
 
 
 log = logging.getLogger("terminal.payment.journal")
+
+Rows = Callable[[str, tuple[Any, ...]], list[Any]]
+"""Reads inside the caller's commit: (sql, params) -> rows."""
 
 KEEPS_REQUEST = frozenset({State.AUTHORISING, State.APPROVED_OFFLINE})
 """States whose stored request may still be sent (retried, or forwarded as an advice); in
@@ -395,33 +399,74 @@ class Journal:
         """Sign a store-and-forward message (advice or reverse) and commit it to the queue in
         the same commit as `change` (approve_offline or reverse) and any `before` moves."""
         with self._write() as conn:
-            moment = self.clock()
-            for earlier in before:
-                self._move(conn, earlier, iso(moment))
-            seq = _next_seq(conn)
-            body = sign(seq, moment)
-            now = iso(moment)
-            fields = dict(change.fields)
-            if kind == "advice":
-                fields.update(seq=seq, request=body)
-            self._move(conn, Change(change.txn_id, change.event, fields, change.detail), now)
-            cursor = conn.execute(
-                "INSERT INTO outbox (message_id, kind, txn_id, seq, body, amount, currency, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    message_id,
-                    kind,
-                    change.txn_id,
-                    seq,
-                    body,
-                    amount.minor,
-                    amount.currency.code,
-                    now,
-                ),
-            )
-            qid = cursor.lastrowid
-        assert qid is not None
+            qid = self._enqueue(conn, change, kind, message_id, amount, sign, before)
         return self.queue_item(qid)
+
+    def enqueue_unless(
+        self,
+        objection: Callable[[Rows, datetime], Change | None],
+        change: Callable[[], Change],
+        kind: str,
+        message_id: str,
+        amount: Amount,
+        sign: Signer,
+    ) -> QueueItem | Change:
+        """`enqueue` of `change()`, unless `objection` (reading the journal inside the same
+        commit) returns a change, which is then applied instead: the queued item, or that
+        change.
+
+        The check and the write are one `BEGIN IMMEDIATE` commit holding SQLite's write lock,
+        so two processes cannot both pass the last slot of a cap (the offline limits).
+        """
+        with self._write() as conn:
+
+            def rows(sql: str, params: tuple[Any, ...]) -> list[Any]:
+                return list(conn.execute(sql, params).fetchall())
+
+            refusal = objection(rows, self.clock())
+            if refusal is not None:
+                self._move(conn, refusal, iso(self.clock()))
+                return refusal
+            qid = self._enqueue(conn, change(), kind, message_id, amount, sign, ())
+        return self.queue_item(qid)
+
+    def _enqueue(
+        self,
+        conn: sqlite3.Connection,
+        change: Change,
+        kind: str,
+        message_id: str,
+        amount: Amount,
+        sign: Signer,
+        before: tuple[Change, ...],
+    ) -> int:
+        moment = self.clock()
+        for earlier in before:
+            self._move(conn, earlier, iso(moment))
+        seq = _next_seq(conn)
+        body = sign(seq, moment)
+        now = iso(moment)
+        fields = dict(change.fields)
+        if kind == "advice":
+            fields.update(seq=seq, request=body)
+        self._move(conn, Change(change.txn_id, change.event, fields, change.detail), now)
+        cursor = conn.execute(
+            "INSERT INTO outbox (message_id, kind, txn_id, seq, body, amount, currency, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message_id,
+                kind,
+                change.txn_id,
+                seq,
+                body,
+                amount.minor,
+                amount.currency.code,
+                now,
+            ),
+        )
+        qid = cursor.lastrowid
+        assert qid is not None
+        return qid
 
     def _move(self, conn: sqlite3.Connection, change: Change, now: str) -> State:
         row = conn.execute(
