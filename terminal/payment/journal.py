@@ -72,6 +72,7 @@ __all__ = [
     "Clock",
     "Journal",
     "QueueItem",
+    "Reader",
     "Rows",
     "Signer",
     "Transaction",
@@ -94,6 +95,33 @@ ADDED_INDEXES = (
     "CREATE INDEX IF NOT EXISTS transactions_reference ON transactions (reference, type)",
 )
 """Indexes added after the first release; created at open, so older journals get them too."""
+
+
+class Reader:
+    """The journal's reads inside an open write unit: a check made here and the write that
+    follows are one commit (`Journal.create(guard=...)`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
+        cursor = self._conn.execute(sql, params)
+        cursor.row_factory = sqlite3.Row
+        return list(cursor.fetchall())
+
+    def get(self, txn_id: str) -> Transaction:
+        rows = self._rows("SELECT * FROM transactions WHERE id = ?", (txn_id,))
+        if not rows:
+            raise UnknownTransaction(txn_id)
+        return transaction_of(rows[0])
+
+    def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        rows = self._rows(sql, params)
+        return rows[0][0] if rows else None
+
+    @property
+    def batch_no(self) -> int:
+        return int(self.scalar("SELECT value FROM meta WHERE key = 'batch'"))
 
 
 class Journal:
@@ -311,12 +339,16 @@ class Journal:
         ref: str = "",
         fields: dict[str, Any] | None = None,
         reserve_bytes: int = 0,
+        guard: Callable[[Reader], object] | None = None,
     ) -> Transaction:
         """Insert a transaction in `created` (its first history row in the same commit).
 
         With `reserve_bytes`, the same commit first proves the journal can grow by that much
         (see `check_writable`). The commit does not wait for an fsync (module doc): a row that
         only says "nothing sent yet" is made durable by the transaction's next commit.
+
+        `guard` checks the journal inside the same `BEGIN IMMEDIATE` commit and raises to
+        refuse (nothing is written): two processes cannot both pass it (one void per sale).
         """
         now = iso(self.clock())
         extra = dict(fields or {})
@@ -324,6 +356,8 @@ class Journal:
         if reserve_bytes:
             self.check_free_space(reserve_bytes)
         with self._write(durable=False) as conn:  # see the module doc: nothing was sent yet
+            if guard is not None:
+                guard(Reader(conn))
             if reserve_bytes:
                 _probe(conn, reserve_bytes)
             conn.execute(
