@@ -18,6 +18,10 @@ from terminal.emv.card_data import CardData
 from terminal.errors import UsageError
 from terminal.money import Amount, Currency
 
+# Re-exported: the doors cancel through the API.
+from terminal.payment.cancel import CancelAnswer as CancelAnswer
+from terminal.payment.cancel import CancelToken as CancelToken
+
 
 class EntryMethod(StrEnum):
     """How the customer pays (CLI `--method`, ECR `method`)."""

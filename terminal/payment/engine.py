@@ -97,6 +97,7 @@ class Engine:
         self.settings = settings
         self.journal = journal
         self.bank = bank
+        journal.redact = bank.redact  # card data is wiped in the commit of the final answer
         self.card_capture = card_capture
         self.code_scanner = code_scanner
         self.code_presenter = code_presenter
@@ -119,6 +120,10 @@ class Engine:
         slow gateway delaying start-up)."""
         self.owner.acquire()
         await self.recover()
+        if not await asyncio.to_thread(lambda: self.journal.card_data_wiped):
+            # A journal written before card data was wiped at the final answer: once.
+            wiped = await asyncio.to_thread(self.journal.wipe_card_data)
+            log.info("card data wiped from %d stored messages of an older journal", wiped)
         if self._link_check is None:
             self._link_check = asyncio.create_task(self._check_link(), name="link-check")
         if forward and self._task is None:

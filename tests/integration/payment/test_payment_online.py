@@ -200,11 +200,16 @@ async def test_no_full_pan_or_track_data_reaches_the_disk(
     bodies = [row[0] for row in engine.journal.rows("SELECT request FROM transactions")]
     bodies += [row[0] for row in engine.journal.rows("SELECT body FROM outbox")]
     for body in bodies:
-        payload = json.loads(_b64(body.split(b".")[1]))
+        if body.startswith(b"{"):  # answered: its card data was wiped, the rest kept
+            payload = json.loads(body)["payload"]
+            assert "data" not in payload.get("card", {})
+        else:
+            payload = json.loads(_b64(body.split(b".")[1]))
+            if "card" in payload:  # may still be sent: sealed
+                assert payload["card"]["data"].count(".") == 4  # a JWE only the gateway opens
         assert pan not in json.dumps(payload)
         if "card" in payload:
             assert payload["card"]["masked_pan"] == "476173******0010"
-            assert payload["card"]["data"].count(".") == 4  # a JWE only the gateway opens
     fingerprints = {t.fingerprint for t in engine.journal.find("type = 'sale'")}
     assert len(fingerprints) == 1 and len(next(iter(fingerprints))) == 64
 
