@@ -238,7 +238,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "local_fault": (
             T.RETRY,
             None,
-            None,
+            Result.ERROR,
             "",
             f"The batch could not be closed (local fault: {EMFILE}); it stays open. "
             "Try again later: the same close is sent again.",
