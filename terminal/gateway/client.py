@@ -6,7 +6,8 @@ What each failure means for money decides what the client does:
   URL (if any) is tried at once; if it fails too and the message never went out on an earlier
   attempt, `NothingSent` (the sale may go offline).
 - read timeout, connection dropped after sending, 5xx, or an answer whose signature does not
-  verify (logged as an alarm): the outcome is unknown. The SAME bytes are sent again with jittered
+  verify or that passes the 64 KiB cap while it is read (logged as an alarm): the outcome is
+  unknown. The SAME bytes are sent again with jittered
   exponential backoff until the deadline, then `OutcomeUnknown` (the engine reverses).
 - a documented 4xx (`{"error": code}`): `ProtocolRejected` at once; retrying cannot help.
 
@@ -35,6 +36,7 @@ import httpcore
 
 from terminal.backoff import backoff_s as backoff
 from terminal.gateway.errors import (
+    AnswerTooLarge,
     BadAnswer,
     GatewayError,
     NothingSent,
@@ -195,6 +197,15 @@ class GatewayClient:
                         extra={"url": url, "txn_id": message_id, "attempt": attempt},
                     )
                     break
+                except AnswerTooLarge as alarm:
+                    connected = sent = True
+                    last_problem = f"{url}: {alarm.reason}"
+                    log.error(
+                        "SECURITY ALARM: gateway answer rejected (%s); treated as no answer",
+                        alarm.reason,
+                        extra={"url": url, "txn_id": message_id},
+                    )
+                    break
                 connected = sent = True
                 self.online = True
                 answer = self._read(message_id, status, content)
@@ -250,6 +261,8 @@ class GatewayClient:
                     read_s=HEALTH_TIMEOUT_S,
                 )
             except _LINK_DOWN:
+                continue
+            except AnswerTooLarge:
                 continue
             if status == 200:
                 try:

@@ -9,7 +9,9 @@ PostermError
     │                         (`status`, `code`: 400 malformed, 401 bad_signature / unknown_key,
     │                         409 id_conflict, 422 stale, ...)
     ├── BadAnswer             an answer whose signature or shape is invalid; the client treats
-    │                         it as no answer and logs an alarm
+    │   │                     it as no answer and logs an alarm
+    │   └── AnswerTooLarge    the answer passed the size cap while it was read: the connection
+    │                         was closed at the cap, the rest never read (no big allocation)
     └── MessageError          a message the terminal is about to send cannot be built
 ```
 
@@ -87,6 +89,14 @@ class BadAnswer(GatewayError):
             f"(security alarm: {reason}). Call the technician."
         )
         self.reason = reason
+
+
+class AnswerTooLarge(BadAnswer):
+    """The answer body passed `limit` bytes; reading stopped there and the connection closed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"answer larger than {limit} bytes")
+        self.limit = limit
 
 
 class MessageError(GatewayError):
