@@ -142,7 +142,7 @@ def enroll_command(args: argparse.Namespace) -> int:
         args.gateway_admin,
         settings.terminal.terminal_id,
         store.public_jwks(),
-        ca_file=args.ca_file or settings.gateway.ca_file,
+        ca_file=args.ca_file or settings.gateway.ca_bundle or "",
     )
     _audit(
         settings,

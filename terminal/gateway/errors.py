@@ -4,6 +4,8 @@
 PostermError
 └── GatewayError              exit code 3; anything on the way to or from the gateway
     ├── NothingSent           no connection to primary or secondary: nothing left the terminal
+    │   └── Untrusted         ... because a TLS certificate failed verification (a security
+    │                         alarm: a man in the middle must not be able to force offline)
     ├── OutcomeUnknown        sent, but no valid answer before the deadline (retries exhausted)
     ├── ProtocolRejected      the gateway refused the message with a documented protocol error
     │                         (`status`, `code`: 400 malformed, 401 bad_signature / unknown_key,
@@ -50,6 +52,19 @@ class NothingSent(GatewayError):
     def __init__(self, detail: str = "") -> None:
         sentence = "The bank cannot be reached: nothing was sent, the card was not charged."
         super().__init__(f"{sentence} ({detail})" if detail else sentence)
+        self.detail = detail
+
+
+class Untrusted(NothingSent):
+    """Nothing was sent because the gateway's certificate did not verify (security alarm)."""
+
+    def __init__(self, detail: str = "") -> None:
+        GatewayError.__init__(
+            self,
+            "SECURITY ALARM: the bank's certificate could not be verified, so nothing was sent "
+            "and the card was not charged. Call the technician."
+            + (f" ({detail})" if detail else ""),
+        )
         self.detail = detail
 
 

@@ -19,6 +19,7 @@ from terminal.gateway.errors import (
     NothingSent,
     OutcomeUnknown,
     ProtocolRejected,
+    Untrusted,
 )
 from terminal.gateway.jose import GatewayKeys, TerminalSigner
 from terminal.gateway.messages import Answer, build_request, new_message_id
@@ -131,6 +132,8 @@ class GatewayBank:
     ) -> Delivery:
         try:
             answer = await self.client.send(message_id, stored, deadline_s=deadline_s)
+        except Untrusted as error:
+            return NotSent(error.detail or "certificate not trusted", untrusted=True)
         except NothingSent as error:
             return NotSent(error.detail or "connection failed")
         except OutcomeUnknown as error:

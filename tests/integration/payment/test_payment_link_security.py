@@ -3,21 +3,27 @@
 - A gateway (or a man in the middle) that streams a 300 MB answer: the terminal reads 64 KiB,
   closes the connection and treats the delivery as an unverifiable answer (security alarm,
   the same message re-sent, then a reversal queued), its memory never near the answer's size.
+- A man in the middle whose certificate does not verify: not "the bank is down" but a security
+  alarm; no sale is approved offline while the link fails verification (setting, default on).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from payment_terminal import Terminal, pay
 
+from simulators.bank.setup import prepare
 from simulators.card.tap import TappedCard
 from terminal.payment.api import Result
+from terminal.payment.factory import build_engine
 from terminal.payment.states import State
 from tests.conftest import free_port
 
@@ -95,3 +101,57 @@ async def test_a_300_mb_answer_is_cut_at_64_kib_and_the_sale_is_reversed(
     finally:
         stop.set()
         server.join(5)
+
+
+async def test_a_gateway_whose_certificate_fails_verification_gets_no_offline_approval(
+    terminal: Callable[..., Terminal], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A man in the middle (here: the simulator's certificate, but another CA configured)
+    must not pass for "the bank is down": no offline approval, a security alarm in the log,
+    in `saf status` and on the operator's status; with the right CA everything is normal."""
+    other_ca, _ = prepare(tmp_path / "another-ca")
+    term = terminal(gateway={"ca_file": str(other_ca.ca_pem)})
+    engine = term.engine(TappedCard("visa-credit"))
+    await engine.start(forward=False)
+    try:
+        with caplog.at_level(logging.ERROR):
+            outcome = await pay(engine, "5.00")  # well under the offline floor limit
+        assert (outcome.result, outcome.code) == (Result.DECLINED, "91"), outcome.message
+        assert outcome.message.startswith("SECURITY ALARM: the bank's certificate")
+        assert engine.journal.get(outcome.id).state is State.DECLINED
+        assert engine.queue_status().count == 0, "nothing was approved offline"
+        assert "security alarm: the gateway's TLS certificate failed verification" in caplog.text
+    finally:
+        await engine.stop()
+    assert term.ledger() == []
+    status = json.loads(term.cli("saf", "status", "--json").stdout)
+    assert status["link"] == "untrusted" and "certificate" in status["link_alarm"]
+    text = term.cli("saf", "status").stdout
+    assert "link:       UNTRUSTED - security alarm" in text
+
+    # The technician points ca_file at the bank's real CA: the link verifies, the alarm clears.
+    gateway = term.settings.gateway.model_copy(update={"ca_file": str(term.sim.ca_file)})
+    fixed = term.settings.model_copy(update={"gateway": gateway})
+    engine = build_engine(fixed, card_capture=TappedCard("visa-credit"))
+    await engine.start(forward=False)
+    try:
+        assert (await pay(engine, "5.00")).result is Result.APPROVED
+    finally:
+        await engine.stop()
+    assert json.loads(term.cli("saf", "status", "--json").stdout)["link"] == "ok"
+
+
+async def test_with_the_suspension_off_an_untrusted_link_may_approve_offline(
+    terminal: Callable[..., Terminal], tmp_path: Path
+) -> None:
+    other_ca, _ = prepare(tmp_path / "another-ca")
+    term = terminal(
+        gateway={"ca_file": str(other_ca.ca_pem)}, offline={"suspend_on_tls_failure": False}
+    )
+    engine = term.engine(TappedCard("visa-credit"))
+    await engine.start(forward=False)
+    try:
+        assert (await pay(engine, "5.00")).result is Result.APPROVED_OFFLINE
+    finally:
+        await engine.stop()
+    assert json.loads(term.cli("saf", "status", "--json").stdout)["link"] == "untrusted"

@@ -38,6 +38,7 @@ def settings_for(tmp_path: Path, gateway_key: OKPKey, **gateway: object) -> Sett
         f'signing_key = "{signing}"',
         f'encryption_key = "{encryption}"',
         'url = "https://primary.test:8443"',
+        'ca_file = "system"',
     ]
     lines += [f"{key} = {json.dumps(value)}" for key, value in gateway.items()]
     path = tmp_path / "posterm.toml"
