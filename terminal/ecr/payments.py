@@ -23,7 +23,6 @@ from typing import Any, Protocol
 
 from terminal.ecr.errors import Conflict, NotFound
 from terminal.ecr.requests import PaymentRequest
-from terminal.errors import PostermError
 from terminal.payment.api import (
     Outcome,
     PaymentEngine,
