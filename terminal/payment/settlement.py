@@ -3,8 +3,10 @@
 `TABLE` maps (operation, how the delivery ended) to a `Row`: what happens next (`Then`), the
 state event, the operator's result, the ISO response code and the operator's sentence. How a
 delivery ended is the answer's `result` ("approved", "declined", "pending", ...) when the
-bank answered, else `not_sent`, `no_answer`, `refused` (retrying cannot help) or
-`refused_transient`; an answer the operation does not expect falls to its `other_answer` row.
+bank answered, else `not_sent`, `untrusted` (not sent: the bank's certificate failed
+verification), `no_answer`, `refused` (retrying cannot help) or `refused_transient`; an answer
+the operation does not expect falls to its `other_answer` row, an `untrusted` delivery without
+a row of its own (or with `offline.suspend_on_tls_failure` off) to `not_sent`.
 `classify` is the only code that takes a `Delivery` apart (an exhaustive `match`, checked by
 mypy), so a new operation (pre-authorisation, capture) or a second acquirer protocol adds rows,
 never branches.
@@ -32,12 +34,14 @@ from terminal.payment.api import Outcome, Progress, ProgressCallback, Result, St
 from terminal.payment.bank import (
     Answered,
     Delivery,
+    LocalFault,
     NoAnswer,
     NotSent,
     Operation,
     Refused,
     Reply,
 )
+from terminal.payment.cancel import CancelledBeforeSend
 from terminal.payment.context import Core
 from terminal.payment.journal import Change
 from terminal.payment.response_codes import describe_code
@@ -58,7 +62,7 @@ Name = Literal[
 ]
 """The operations whose deliveries the table settles (queue items use their kind)."""
 
-NOT_ANSWERED = ("not_sent", "no_answer", "refused", "refused_transient")
+NOT_ANSWERED = ("not_sent", "no_answer", "refused", "refused_transient", "local_fault")
 """How a delivery ends without an answer."""
 
 
@@ -163,10 +167,29 @@ def _adjustment_refused(f: Facts) -> str:
     )
 
 
+def _local_fault(f: Facts) -> str:
+    what = f"the {f.kind}" if f.kind in ("refund", "void") else "the payment"
+    return (
+        f"The terminal {f.detail or 'had a local fault'}; nothing was charged and {what} was "
+        "not sent to the bank. Restart the terminal or call the technician."
+    )
+
+
+_LOCAL_FAULT = Row(Then.DONE, Event.NOT_SENT, Result.ERROR, "96", _local_fault, rule="local_fault")
+"""The terminal's own failure before sending: an error, never the offline rules."""
+
+
 def _qr_never_offline(f: Facts) -> str:
     return (
         "The bank cannot be reached and QR payments are never approved offline: "
         "ask the customer to pay by card."
+    )
+
+
+def _untrusted(f: Facts) -> str:
+    return (
+        "SECURITY ALARM: the bank's certificate could not be verified, so nothing was sent and "
+        "offline approval is suspended: the card was not charged. Call the technician."
     )
 
 
@@ -218,6 +241,7 @@ def _adjustment(name: Name, approved: Callable[[Facts], str]) -> dict[tuple[Name
         (name, "no_answer"): _REVERSE,
         (name, "refused"): refused,
         (name, "refused_transient"): refused,
+        (name, "local_fault"): _LOCAL_FAULT,
     }
 
 
@@ -228,6 +252,7 @@ def _queued(name: Name) -> dict[tuple[Name, str], Row]:
         (name, "no_answer"): Row(T.RETRY, say=_with_detail("no answer from the gateway")),
         (name, "refused"): Row(T.PARK, say=lambda f: f"refused by the gateway: {f.detail}"),
         (name, "refused_transient"): Row(T.RETRY, say=_with_detail("gateway error")),
+        (name, "local_fault"): Row(T.RETRY, say=_with_detail("local fault")),
     }
 
 
@@ -249,9 +274,13 @@ TABLE: dict[tuple[Name, str], Row] = {
     ("sale", "declined"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _declined, ANSWER),
     ("sale", "other_answer"): _REVERSE,
     ("sale", "not_sent"): Row(T.OFFLINE),
+    ("sale", "untrusted"): Row(
+        T.DONE, E.DECLINE_OFFLINE, R.DECLINED, "91", _untrusted, rule="link_untrusted"
+    ),
     ("sale", "no_answer"): _REVERSE,
     ("sale", "refused"): _SALE_REFUSED,
     ("sale", "refused_transient"): _SALE_REFUSED,
+    ("sale", "local_fault"): _LOCAL_FAULT,
     **_adjustment("refund", lambda f: f"Refund of {f.amount} approved."),
     **_adjustment("void", lambda f: f"Sale {f.sale_id} voided: {f.amount} will not be charged."),
     ("qr_intent", "pending"): Row(T.PENDING),
@@ -270,6 +299,7 @@ TABLE: dict[tuple[Name, str], Row] = {
     ("qr_intent", "no_answer"): _REVERSE,
     ("qr_intent", "refused"): _INTENT_REFUSED,
     ("qr_intent", "refused_transient"): _INTENT_REFUSED,
+    ("qr_intent", "local_fault"): _LOCAL_FAULT,
     ("qr_status", "approved"): Row(T.DONE, E.APPROVE, R.APPROVED, None, _approved, _STATUS_KEEP),
     ("qr_status", "declined"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _declined, _STATUS_KEEP),
     ("qr_status", "expired"): Row(
@@ -305,10 +335,15 @@ TABLE: dict[tuple[Name, str], Row] = {
     ("close_batch", "balanced"): _CLOSED,
     ("close_batch", "out_of_balance"): _CLOSED,
     ("close_batch", "other_answer"): _CLOSED,
-    ("close_batch", "not_sent"): Row(T.RETRY, say=_batch_not_closed("not sent")),
-    ("close_batch", "no_answer"): Row(T.RETRY, say=_batch_not_closed("no answer")),
-    ("close_batch", "refused"): Row(T.RETRY, say=_batch_not_closed("refused")),
-    ("close_batch", "refused_transient"): Row(T.RETRY, say=_batch_not_closed("refused")),
+    ("close_batch", "not_sent"): Row(T.RETRY, result=R.ERROR, say=_batch_not_closed("not sent")),
+    ("close_batch", "no_answer"): Row(T.RETRY, result=R.ERROR, say=_batch_not_closed("no answer")),
+    ("close_batch", "refused"): Row(T.RETRY, result=R.ERROR, say=_batch_not_closed("refused")),
+    ("close_batch", "refused_transient"): Row(
+        T.RETRY, result=R.ERROR, say=_batch_not_closed("refused")
+    ),
+    ("close_batch", "local_fault"): Row(
+        T.RETRY, result=R.ERROR, say=_batch_not_closed("local fault")
+    ),
 }
 
 
@@ -317,19 +352,28 @@ def ending_of(delivery: Delivery) -> tuple[str, Reply | None, str]:
     match delivery:
         case Answered(reply=reply):
             return reply.result, reply, ""
-        case NotSent(detail=detail):
-            return "not_sent", None, detail
+        case NotSent(detail=detail, untrusted=untrusted):
+            return ("untrusted" if untrusted else "not_sent"), None, detail
         case NoAnswer(detail=detail):
             return "no_answer", None, detail
         case Refused(detail=detail, final=final):
             return ("refused" if final else "refused_transient"), None, detail
+        case LocalFault(detail=detail):
+            return "local_fault", None, detail
         case _:
             assert_never(delivery)
 
 
-def classify(name: Name, delivery: Delivery) -> tuple[Row, Reply | None, str]:
-    """The table's row for this delivery of operation `name`, with the answer and detail."""
+def classify(
+    name: Name, delivery: Delivery, *, suspend_untrusted: bool = True
+) -> tuple[Row, Reply | None, str]:
+    """The table's row for this delivery of operation `name`, with the answer and detail.
+
+    `suspend_untrusted` is `offline.suspend_on_tls_failure`: off, an untrusted link counts as
+    an unreachable one (the offline rules decide again)."""
     ending, reply, detail = ending_of(delivery)
+    if ending == "untrusted" and (not suspend_untrusted or (name, ending) not in TABLE):
+        ending = "not_sent"
     row = TABLE.get((name, ending))
     if row is None:
         row = TABLE[(name, "other_answer")]
@@ -439,6 +483,7 @@ class Settlement:
         why: str = "",
         offline: Callable[[], Awaitable[Outcome]] | None = None,
         moves_ref: Callable[[], tuple[Change, ...]] | None = None,
+        gate: Callable[[], bool] | None = None,
     ) -> Settled:
         """Encode, (commit,) send, wait and settle one message.
 
@@ -446,10 +491,15 @@ class Settlement:
         the `send` event before it leaves; otherwise (a status question, an intent's void) it
         only takes the next `seq`. `offline` runs when the row says the offline rules decide;
         `moves_ref` gives the changes of the transaction acted on, committed with the approval.
+        `gate` is asked inside the commit that stores the request (the point of no return): when
+        it says no (a cancel was accepted), nothing is committed or sent and
+        `CancelledBeforeSend` is raised.
         """
         core = self.core
 
         def encode(seq: int, at: datetime) -> bytes:
+            if gate is not None and not gate():
+                raise CancelledBeforeSend(subject.txn_id)
             return core.bank.encode(operation, seq, at)
 
         if stored:
@@ -465,7 +515,9 @@ class Settlement:
         started = time.perf_counter()
         delivery = await core.bank.deliver(operation.id, body, deadline_s=deadline_s)
         bank_s = time.perf_counter() - started
-        row, reply, detail = classify(name, delivery)
+        row, reply, detail = classify(
+            name, delivery, suspend_untrusted=core.settings.offline.suspend_on_tls_failure
+        )
         facts = Facts(subject.amount, subject.kind, subject.sale_id, why, detail, reply)
         outcome: Outcome | None = None
         match row.then:

@@ -26,6 +26,8 @@ class Secret:
 
 
 PathField = Annotated[str, ConfigPath()]
+SYSTEM_CAS = "system"
+"""`gateway.ca_file` value meaning "the operating system's CAs" (a word, never a path)."""
 SecretField = Annotated[str, Secret()]
 
 _STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
@@ -137,7 +139,10 @@ class GatewaySection(BaseModel):
     secondary_url: str = ""
     """Backup gateway address, tried only when the primary cannot be connected to. Empty: none."""
     ca_file: PathField = ""
-    """PEM file of the CA that signed the gateway's TLS certificate. Empty: the system CAs."""
+    """PEM file of the CA that signed the gateway's TLS certificate (from the bank). "system":
+    trust the operating system's CAs, written explicitly. Empty is allowed only for a gateway
+    on this machine (loopback); for any other host it is a configuration error, so nobody
+    trusts every public CA by leaving the key out."""
     signing_key: str = ""
     """Gateway's Ed25519 public JWK that signs answers: a file path or inline JSON."""
     encryption_key: str = ""
@@ -148,6 +153,11 @@ class GatewaySection(BaseModel):
     """Seconds to wait for a connection; past it nothing was sent and offline rules apply."""
     allow_plain_http_loopback: bool = False
     """Allow http:// (no TLS) for a gateway on 127.0.0.1/localhost only, e.g. in a lab."""
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """The CA file to verify the gateway against; None: the system's CAs."""
+        return None if self.ca_file in ("", SYSTEM_CAS) else self.ca_file
 
     @field_validator("url", "secondary_url")
     @classmethod
@@ -189,6 +199,10 @@ class OfflineSection(BaseModel):
     """Largest total of offline sales waiting to be forwarded, in the terminal currency."""
     max_age_hours: int = Field(default=24, ge=1, le=168)
     """Refuse offline sales when the oldest unforwarded one is older than this (1 to 168 h)."""
+    suspend_on_tls_failure: bool = True
+    """While the gateway's TLS certificate fails verification (a man in the middle, or a wrong
+    gateway.ca_file), approve nothing offline: such a sale is declined with a security alarm,
+    because anyone able to break the link could otherwise force offline approvals."""
 
 
 class RiskSection(BaseModel):
@@ -332,6 +346,11 @@ class EcrSection(BaseModel):
     max_connections: int = Field(default=64, ge=2, le=1000)
     """Most connections open at once. At the limit the oldest connection that has not sent
     the token is closed to make room; when all have sent it, new connections are refused."""
+    refunds: Literal["allowed", "supervisor_pin", "refused"] = "allowed"
+    """Refunds and voids asked by the till: allowed (referenced, up to the sale's amount),
+    supervisor_pin (the request carries "supervisor_pin", checked against
+    ui.supervisor_pin_hash with the screen's lockout) or refused (403: only the screen or the
+    CLI may). Every one is audited either way."""
 
     @field_validator("listen")
     @classmethod

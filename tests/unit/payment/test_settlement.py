@@ -12,7 +12,15 @@ import pytest
 
 from terminal.money import Amount
 from terminal.payment.api import Result
-from terminal.payment.bank import Answered, Delivery, NoAnswer, NotSent, Refused, Reply
+from terminal.payment.bank import (
+    Answered,
+    Delivery,
+    LocalFault,
+    NoAnswer,
+    NotSent,
+    Refused,
+    Reply,
+)
 from terminal.payment.settlement import (
     TABLE,
     Facts,
@@ -25,9 +33,17 @@ from terminal.payment.settlement import (
 from terminal.payment.states import Event
 
 ANSWERS = ("approved", "declined", "pending", "expired", "reversed", "balanced", "out_of_balance")
-NOT_ANSWERED = ("not_sent", "no_answer", "refused", "refused_transient")
+NOT_ANSWERED = (
+    "not_sent",
+    "untrusted",
+    "no_answer",
+    "refused",
+    "refused_transient",
+    "local_fault",
+)
 ENDINGS = ANSWERS + NOT_ANSWERED
 DETAIL = "409 id_conflict"
+EMFILE = "ran out of file handles (EMFILE)"
 FIVE = Amount.parse("5.00", "EUR")
 T, E, R = Then, Event, Result
 
@@ -43,10 +59,24 @@ def delivery(ending: str) -> Delivery:
         return Answered(reply(ending))
     return {
         "not_sent": NotSent(DETAIL),
+        "untrusted": NotSent(DETAIL, untrusted=True),
         "no_answer": NoAnswer(DETAIL),
         "refused": Refused(DETAIL, final=True),
         "refused_transient": Refused(DETAIL, final=False),
+        "local_fault": LocalFault(EMFILE),
     }[ending]
+
+
+def local_fault(what: str) -> Expected:
+    """The terminal's own failure: an error with code 96, never offline, never a reversal."""
+    return (
+        T.DONE,
+        E.NOT_SENT,
+        R.ERROR,
+        "96",
+        f"The terminal ran out of file handles (EMFILE); nothing was charged and {what} was "
+        "not sent to the bank. Restart the terminal or call the technician.",
+    )
 
 
 Expected = tuple[Then, Event | None, Result | None, str, str]
@@ -89,6 +119,7 @@ def adjustment(kind: str, approved: str) -> dict[str, Expected]:
         ),
         "refused": refused,
         "refused_transient": refused,
+        "local_fault": local_fault(f"the {kind}"),
     }
 
 
@@ -100,6 +131,7 @@ def queued(answered: dict[str, Expected], other: Expected) -> dict[str, Expected
             "no_answer": (T.RETRY, None, None, "", "no answer from the gateway (409 id_conflict)"),
             "refused": (T.PARK, None, None, "", "refused by the gateway: 409 id_conflict"),
             "refused_transient": (T.RETRY, None, None, "", "gateway error (409 id_conflict)"),
+            "local_fault": (T.RETRY, None, None, "", f"local fault ({EMFILE})"),
         }
     )
     return rows
@@ -122,10 +154,11 @@ OUT_OF_BALANCE = (
 
 
 def batch(words: str) -> Expected:
+    """Not closed: the batch stays open and the close ends as an error."""
     return (
         T.RETRY,
         None,
-        None,
+        Result.ERROR,
         "",
         f"The batch could not be closed ({words}: 409 id_conflict); it stays open. "
         "Try again later: the same close is sent again.",
@@ -143,8 +176,17 @@ EXPECTED: dict[str, dict[str, Expected]] = {
             "Declined by the bank: insufficient funds (code 51).",
         ),
         "not_sent": (T.OFFLINE, None, None, "", ""),
+        "untrusted": (
+            T.DONE,
+            E.DECLINE_OFFLINE,
+            R.DECLINED,
+            "91",
+            "SECURITY ALARM: the bank's certificate could not be verified, so nothing was sent "
+            "and offline approval is suspended: the card was not charged. Call the technician.",
+        ),
         "refused": SALE_REFUSED,
         "refused_transient": SALE_REFUSED,
+        "local_fault": local_fault("the payment"),
     },
     "refund": adjustment("refund", "Refund of EUR 5.00 approved."),
     "void": adjustment("void", "Sale S1 voided: EUR 5.00 will not be charged."),
@@ -167,6 +209,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         ),
         "refused": INTENT_REFUSED,
         "refused_transient": INTENT_REFUSED,
+        "local_fault": local_fault("the payment"),
     },
     "qr_status": {
         **{ending: (T.PENDING, None, None, "", "") for ending in ANSWERS},
@@ -208,12 +251,22 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "no_answer": batch("no answer"),
         "refused": batch("refused"),
         "refused_transient": batch("refused"),
+        "local_fault": (
+            T.RETRY,
+            None,
+            Result.ERROR,
+            "",
+            f"The batch could not be closed (local fault: {EMFILE}); it stays open. "
+            "Try again later: the same close is sent again.",
+        ),
     },
 }
 """Per operation, the endings that differ from REVERSE (everything unlisted reverses)."""
 
 
 def expected(name: str, ending: str) -> Expected:
+    if ending == "untrusted" and ending not in EXPECTED[name]:
+        ending = "not_sent"  # only a sale could go offline: elsewhere it is "not sent"
     row = EXPECTED[name].get(ending, REVERSE)
     code = "51" if ending == "declined" else "00"
     answer_code = code if row[3] == "00" else row[3]  # "00" here: the answer's own code
@@ -233,6 +286,14 @@ def test_every_row_of_the_table(name: Name, ending: str) -> None:
     if row.then is Then.DONE and row.result is not None:
         assert code == want_code
     assert row.say(facts) == want_sentence
+
+
+def test_an_untrusted_link_goes_offline_only_when_the_setting_allows_it() -> None:
+    untrusted = NotSent("certificate not trusted", untrusted=True)
+    assert classify("sale", untrusted)[0].then is Then.DONE
+    assert classify("sale", untrusted, suspend_untrusted=False)[0].then is Then.OFFLINE
+    row = classify("sale", untrusted)[0]
+    assert journal_fields(row, Facts())["rule"] == "link_untrusted"
 
 
 def test_the_table_has_no_row_for_an_unknown_operation_or_ending() -> None:
