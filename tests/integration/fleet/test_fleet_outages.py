@@ -107,7 +107,14 @@ def test_broker_down_sales_continue_events_bounded_status_republished(
             gateway_sim.faults(down=True)
             done = till_sale(port, reader, 1500, "NO-BROKER")
             assert done["result"] == "approved_offline", done  # the broker is not needed
-            wait_for(lambda: not ecr_status(port)["gateway_online"], "bank link seen lost")
+            wait_for(
+                lambda: (
+                    "bank_link_lost kept until the broker is back (1 waiting, 0 dropped)"
+                    in serve.output()
+                ),
+                "the lost link queued",
+                serve=serve,
+            )
             gateway_sim.faults()
             wait_for(lambda: ecr_status(port)["queue"]["count"] == 0, "the offline sale forwarded")
             wait_for(
@@ -116,6 +123,7 @@ def test_broker_down_sales_continue_events_bounded_status_republished(
                     in serve.output()
                 ),
                 "the restored link queued",
+                serve=serve,
             )
             mosquitto.start()
             (status,) = wait_for(
