@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(libzbar0 libusb-1.0-0 tmux systemd gettext)
+SYSTEM_PACKAGES=(libzbar0 libusb-1.0-0 tmux systemd gettext mosquitto)
 VENV=.venv
 STAMP="$VENV/.installed"
 

@@ -9,7 +9,7 @@ import pytest
 
 from simulators.loopback import free_port
 
-pytest_plugins = ["tests.fixtures.gateway_sim"]
+pytest_plugins = ["tests.fixtures.gateway_sim", "tests.fixtures.mosquitto"]
 
 __all__ = ["free_port"]
 

@@ -38,15 +38,18 @@ def screen_logging(settings: Settings) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from terminal.fleet.service import screen_reporting
+
     settings = settings_from(args)
     screen_logging(settings)
     app = assemble(settings)
     notifier = ServiceNotifier()
+    supervisor = None
     if notifier.enabled:  # posterm-kiosk.service: Type=notify with a watchdog
         ready = f"operator screen of terminal {settings.terminal.terminal_id} ready"
-        status = app.run(auto_pilot=screen_supervisor(notifier, ready))
-    else:
-        status = app.run()
+        supervisor = screen_supervisor(notifier, ready)
+    pilot = screen_reporting(settings, supervisor)  # [fleet] enabled: status to the broker
+    status = app.run(auto_pilot=pilot) if pilot is not None else app.run()
     return status if isinstance(status, int) else 0
 
 

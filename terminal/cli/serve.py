@@ -96,6 +96,7 @@ async def serve(
 ) -> None:
     """Run until `stop` is set. The engine's own context (recovery, forwarder) wraps it all."""
     from terminal.ecr.server import EcrServer  # aiohttp: only the commands that serve load it
+    from terminal.fleet.service import start_reporting
 
     opened = hasattr(engine, "__aenter__")
     if opened:
@@ -116,10 +117,19 @@ async def serve(
         ecr = f"ECR API on {settings.ecr.listen}" if server is not None else "ECR API off"
         notifier.ready(f"terminal {settings.terminal.terminal_id} ready; {ecr}")
         watchdog = asyncio.create_task(watchdog_task(notifier))
+        fleet = start_reporting(
+            settings,
+            engine,
+            stop,
+            printer_opened=printing.configured,
+            display_opened=display.display is not None,
+        )
         try:
             await stop.wait()
         finally:
             watchdog.cancel()
+            if fleet is not None:
+                await fleet  # leaves "online": false on the broker
             notifier.stopping()
     finally:
         if server is not None:

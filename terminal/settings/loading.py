@@ -211,6 +211,13 @@ def _resolve_paths(
             merged[section][key] = (
                 str((base / value).resolve()) if not Path(value).is_absolute() else value
             )
+        elif isinstance(value, list) and is_marked(section, key, ConfigPath):
+            merged[section][key] = [
+                str((base / item).resolve())
+                if isinstance(item, str) and item and not Path(item).is_absolute()
+                else item
+                for item in value
+            ]
     gateway = merged.get("gateway", {})
     for key in ("signing_key", "encryption_key"):
         value = gateway.get(key)
