@@ -42,8 +42,9 @@ from terminal.payment.api import (
     TransactionView,
 )
 from terminal.payment.bank import Bank, Operation
+from terminal.payment.between_sales import BetweenSales
 from terminal.payment.context import Core, Tracker
-from terminal.payment.errors import JournalUnavailable
+from terminal.payment.errors import JournalUnavailable, NotConfigured
 from terminal.payment.forwarder import FlushReport, Forwarder
 from terminal.payment.journal import Journal
 from terminal.payment.recovery import OwnerLock, recover, resolve
@@ -101,17 +102,51 @@ class Engine:
         self.card_capture = card_capture
         self.code_scanner = code_scanner
         self.code_presenter = code_presenter
-        self.limits = Limits.from_settings(settings)
         self.forwarder = forwarder or Forwarder(journal, bank)
         self.owner = OwnerLock(settings.data_dir)
         self.currency = settings.currency
-        self.core = Core(settings, journal, bank, self.owner, self.forwarder)
-        self.settlement = Settlement(self.core)
-        self.sales = SaleRun(self.core, self.settlement, self.limits, fingerprint, extra_rules)
+        self._fingerprint = fingerprint
+        self._extra_rules = extra_rules
+        self._compose(settings)
+        self.gate = BetweenSales()
         self.last_timing: SaleTiming | None = None
         self._task: asyncio.Task[None] | None = None
         self._link_check: asyncio.Task[None] | None = None
         self._closed = False
+
+    def _compose(self, settings: Settings) -> None:
+        """The parts that read the settings (limits, timeouts), built from `settings`."""
+        self.settings = settings
+        self.limits = Limits.from_settings(settings)
+        self.core = Core(settings, self.journal, self.bank, self.owner, self.forwarder)
+        self.settlement = Settlement(self.core)
+        self.sales = SaleRun(
+            self.core, self.settlement, self.limits, self._fingerprint, self._extra_rules
+        )
+
+    async def reconfigure(self, settings: Settings) -> None:
+        """Take new settings between payments (a fleet configuration bundle): waits for the
+        payment under way, then swaps limits, risk rules and timeouts at once; the card
+        reader's kernel takes its new limits too. Identity, data folder, currency and the bank
+        link are not changed while running: a `NotConfigured` says so and nothing changes."""
+        unchanged = ("terminal", "gateway")
+        moved = [
+            name for name in unchanged if getattr(settings, name) != getattr(self.settings, name)
+        ]
+        if moved or settings.currency != self.settings.currency:
+            what = ", ".join(
+                [*moved, *(["currency"] if settings.currency != self.currency else [])]
+            )
+            raise NotConfigured(
+                f"The running terminal cannot change [{what}]; restart it with the new site "
+                "file instead. Nothing changed."
+            )
+        async with self.gate.between():
+            self._compose(settings)
+            use_settings = getattr(self.card_capture, "use_settings", None)
+            if use_settings is not None:  # the NFC capture's kernel limits (terminal/wiring)
+                use_settings(settings)
+        log.info("settings changed between payments")
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self, *, forward: bool = True) -> None:
@@ -214,23 +249,25 @@ class Engine:
     async def sale(
         self, request: SaleRequest, progress: ProgressCallback, cancel: asyncio.Event
     ) -> Outcome:
-        """Run a sale to a definite end; never raises for a runtime failure."""
-        started = time.perf_counter()
-        tracker = Tracker()
-        devices = Devices(self.card_capture, self.code_scanner, self.code_presenter)
-        try:
-            return await self._guarded(
-                "sale",
-                self.sales.run(request, devices, progress, cancel, tracker),
-                tracker,
-                request.amount,
-                request.method.protocol_entry,
-                progress,
-            )
-        finally:
-            self.last_timing = SaleTiming(
-                time.perf_counter() - started, tracker.device_s, tracker.bank_s
-            )
+        """Run a sale to a definite end; never raises for a runtime failure. It runs under
+        the settings in force when it starts (`reconfigure` waits for it)."""
+        async with self.gate.payment():
+            started = time.perf_counter()
+            tracker = Tracker()
+            devices = Devices(self.card_capture, self.code_scanner, self.code_presenter)
+            try:
+                return await self._guarded(
+                    "sale",
+                    self.sales.run(request, devices, progress, cancel, tracker),
+                    tracker,
+                    request.amount,
+                    request.method.protocol_entry,
+                    progress,
+                )
+            finally:
+                self.last_timing = SaleTiming(
+                    time.perf_counter() - started, tracker.device_s, tracker.bank_s
+                )
 
     async def check_refund(self, sale_id: str, amount: Amount | None) -> Adjustment:
         """The refund the journal allows; raises `RefundNotAllowed` / `UnknownTransaction`
@@ -252,9 +289,10 @@ class Engine:
             return outcome
 
         sale = adjustment.sale
-        return await self._guarded(
-            adjustment.kind, run(), tracker, adjustment.amount, sale.entry, progress
-        )
+        async with self.gate.payment():
+            return await self._guarded(
+                adjustment.kind, run(), tracker, adjustment.amount, sale.entry, progress
+            )
 
     async def refund(
         self, sale_id: str, amount: Amount | None, progress: ProgressCallback

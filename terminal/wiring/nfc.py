@@ -65,6 +65,12 @@ class NfcCardCapture:
         self._reader = reader
         self._lock = threading.Lock()
 
+    def use_settings(self, settings: Settings) -> None:
+        """New kernel limits (contactless and CVM limits, TTQ) for the next tap; called by the
+        engine between payments. The reader stays open: its device is not a fleet setting."""
+        self._settings = settings
+        self._config = KernelConfig.from_settings(settings)
+
     def _ensure_reader(self) -> CardReader:
         with self._lock:
             if self._reader is None:

@@ -78,14 +78,14 @@ def test_each_bad_bundle_is_refused_with_its_sentence(
     assert len(refusals) == 6
 
 
-def test_a_good_bundle_is_not_claimed_applied_without_engine_support(
-    setup: dict[str, Any],
-) -> None:
-    site_before = setup["config"].read_bytes()
+def test_a_good_bundle_is_applied_between_sales_and_audited(setup: dict[str, Any]) -> None:
     run = push(setup, '[offline]\nfloor_limit = "25.00"\n', "--merchant", MERCHANT)
-    assert run.returncode == 1
-    assert "cannot take new settings while running" in run.stdout
-    assert setup["config"].read_bytes() == site_before
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "applied between sales" in run.stdout
+    site = setup["config"].read_text()
+    assert "floor_limit" in site and "25.00" in site
+    actions = [r.action for r in AuditLog(setup["data"]).records()]
+    assert "fleet.config.apply" in actions
 
 
 def forbidden(private: dict[str, Any], fragment: str) -> str:
