@@ -132,15 +132,21 @@ class Host:
     port: int = 0
 
     async def start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        """Listen on a free loopback port (or the same port again after `stop`)."""
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
         self.port = self.server.sockets[0].getsockname()[1]
+        self._connections: set[asyncio.StreamWriter] = set()
 
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
+            for writer in list(self._connections):
+                writer.close()
             await self.server.wait_closed()
+            self.server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections.add(writer)
         try:
             while True:
                 (size,) = struct.unpack(">H", await reader.readexactly(2))
@@ -168,6 +174,7 @@ class Host:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self._connections.discard(writer)
             writer.close()
 
     def answer(self, request: Iso) -> tuple[str, dict[int, bytes]]:

@@ -162,6 +162,15 @@ async def test_batch_close_out_of_balance_reports_the_host_totals(
     assert result.gateway_totals["sale"]["EUR"]["count"] == 0
 
 
+def assert_no_card_data_on_disk(engine: Engine) -> None:
+    """The queued advice carries the PAN and track 2: never in clear in any file."""
+    track = PAN.encode() + b"="
+    for path in engine.settings.data_dir.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert PAN.encode() not in data and track not in data, path
+
+
 def framed(body: bytes) -> bytes:
     return struct.pack(">H", len(body)) + body
 
@@ -252,3 +261,31 @@ async def test_qr_is_refused_up_front_without_a_gateway_url(
     assert outcome.result is Result.ERROR
     assert "QR payments are not available" in outcome.message
     assert not requests(host, "0200")
+
+
+async def test_offline_approval_is_forwarded_as_0220_when_the_host_returns(
+    iso_engine: Callable[..., Engine], host: Host
+) -> None:
+    engine = await started(iso_engine)
+    try:
+        await host.stop()
+        outcome = await sale(engine, "9.00")
+        assert outcome.result is Result.APPROVED_OFFLINE, outcome.message
+        assert_no_card_data_on_disk(engine)
+        host.script = [lambda r: "swallow"]  # the first 0220 gets no answer
+        await host.start()
+        await engine.flush()
+        report = await engine.flush()
+        state = engine.journal.get(outcome.id).state
+    finally:
+        await engine.stop()
+    assert report.left == 0
+    advice, repeat = requests(host, "0220", "0221")
+    assert (advice.mti, repeat.mti) == ("0220", "0221")
+    assert advice.raw[4:] == repeat.raw[4:]  # no MAC configured: only the MTI differs
+    assert advice.text(39) == "Y3" and advice.text(38)
+    assert b"\x9f\x27\x01\x40" in advice.fields[55]  # the TC
+    assert advice.text(2) == PAN
+    assert not requests(host, "0200")
+    assert state is State.FORWARDED
+    assert host.ledger == [("advice", advice.text(11), 900)]
