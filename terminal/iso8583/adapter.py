@@ -34,6 +34,9 @@ from terminal.settings import Settings
 
 log = logging.getLogger("terminal.iso8583.adapter")
 
+ECHOED = (3, 4, 7, 11, 41, 42)
+"""Request fields an answer echoes: an answer that changes one is not the answer."""
+
 
 class ConfigurationError(Iso8583Error):
     """`[iso8583]` names something that cannot be used (dialect, MAC key, certificates)."""
@@ -213,6 +216,9 @@ class IsoBank:
                 error.sentence,
             )
             return NoAnswer(f"unverifiable answer: {error.sentence}")
+        except MessageError as error:
+            log.error("the answer to %s %s is not taken: %s", request.mti, message_id, error)
+            return NoAnswer(f"unusable answer: {error.sentence}")
         reply = messages.reply_of(message_id, kind, answer, body, self.settings.currency.code)
         if reply.result == "approved" and request.mti == "0200":
             self.store.answered(message_id, reply.gateway_ref, reply.auth_code)
@@ -223,7 +229,7 @@ class IsoBank:
         try:
             await self._sign_on()
             self._online = await self._network(messages.ECHO)
-        except (NotConnected, NoReply, MacError) as error:
+        except (NotConnected, NoReply, MacError, MessageError) as error:
             log.warning("ISO 8583 echo failed: %s", error.sentence)
             self._online = False
         return self._online
@@ -243,6 +249,15 @@ class IsoBank:
         answer = await self.link.exchange(key, frame(body, self.dialect), timeout_s=timeout_s)
         if self.mac_key is not None:
             verify_mac(answer.body, answer.message, self.mac_key)
+        sent = decode(body, self.dialect)
+        for number in ECHOED:
+            theirs = answer.message.fields.get(number)
+            if theirs is not None and number in sent.fields and theirs != sent.fields[number]:
+                raise MessageError(
+                    f"the host's {answer.message.mti} echoes field {number} as "
+                    f"{answer.message.text(number)!r}, not as sent",
+                    field=str(number),
+                )
         self._online = True
         return answer.message, answer.body
 
@@ -263,5 +278,5 @@ class IsoBank:
         self._signed_on = True
         try:
             self._online = await self._network(messages.SIGN_ON)
-        except (NoReply, MacError) as error:
+        except (NoReply, MacError, MessageError) as error:
             log.warning("ISO 8583 sign-on had no valid answer: %s", error.sentence)

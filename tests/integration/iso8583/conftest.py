@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ def iso_engine(tmp_path: Path, host: Host) -> Callable[..., Engine]:
             host.mac_key = MAC_KEY
             (tmp_path / "mac.key").write_text(MAC_KEY.hex())
             key_line = f'mac_key_file = "{tmp_path / "mac.key"}"'
-        extra = "\n".join(f"{k} = {v!r}" for k, v in iso.items())
+        iso.setdefault("tls", False)
+        extra = "\n".join(f"{k} = {json.dumps(v)}" for k, v in iso.items())
         config = tmp_path / "posterm.toml"
         config.write_text(
             f"""
@@ -52,7 +54,6 @@ connect_timeout_s = 1.0
 
 [iso8583]
 host = "127.0.0.1:{host.port}"
-tls = false
 timeout_s = 0.5
 {key_line}
 {extra}

@@ -10,6 +10,7 @@ reversals, advices, batch closes and network messages; a test scripts misbehavio
 from __future__ import annotations
 
 import asyncio
+import ssl
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -130,10 +131,11 @@ class Host:
     mac_failures: int = 0
     server: asyncio.Server | None = None
     port: int = 0
+    tls: ssl.SSLContext | None = None
 
     async def start(self) -> None:
         """Listen on a free loopback port (or the same port again after `stop`)."""
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, ssl=self.tls)
         self.port = self.server.sockets[0].getsockname()[1]
         self._connections: set[asyncio.StreamWriter] = set()
 

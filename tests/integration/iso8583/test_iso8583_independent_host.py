@@ -7,6 +7,7 @@ import asyncio
 import logging
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from independent_host import Host, Iso, build, cmac
@@ -205,6 +206,10 @@ BAD_ANSWERS: dict[str, tuple[Callable[[Host, Iso], bytes], str]] = {
         "no request is waiting for",
     ),
     "MAC mismatch": (lambda h, r: framed(_answer(h, r)[:-1] + b"\x00"), "security alarm"),
+    "another amount approved": (
+        lambda h, r: framed(_answer(h, r, f4=b"000000000001")),
+        "echoes field 4 as '000000000001', not as sent",
+    ),
 }
 
 
@@ -289,3 +294,40 @@ async def test_offline_approval_is_forwarded_as_0220_when_the_host_returns(
     assert not requests(host, "0200")
     assert state is State.FORWARDED
     assert host.ledger == [("advice", advice.text(11), 900)]
+
+
+async def test_tls_link_verified_against_ca_file(
+    iso_engine: Callable[..., Engine], host: Host, tmp_path: Path
+) -> None:
+    from simulators.bank.setup import prepare, server_context
+
+    files, _ = prepare(tmp_path / "ca")
+    await host.stop()
+    host.tls = server_context(files, "127.0.0.1")
+    await host.start()
+    engine = await started(iso_engine, tls=True, ca_file=str(files.ca_pem))
+    try:
+        outcome = await sale(engine, "2.00")
+    finally:
+        await engine.stop()
+    assert outcome.result is Result.APPROVED, outcome.message
+    assert len(requests(host, "0200")) == 1
+
+
+async def test_tls_host_with_an_unknown_ca_is_never_sent_to(
+    iso_engine: Callable[..., Engine], host: Host, tmp_path: Path
+) -> None:
+    from simulators.bank.setup import prepare, server_context
+
+    files, _ = prepare(tmp_path / "ca")
+    other, _ = prepare(tmp_path / "other-ca")
+    await host.stop()
+    host.tls = server_context(files, "127.0.0.1")
+    await host.start()
+    engine = await started(iso_engine, tls=True, ca_file=str(other.ca_pem))
+    try:
+        outcome = await sale(engine, "2.00")
+    finally:
+        await engine.stop()
+    assert outcome.result is Result.APPROVED_OFFLINE  # not sent: the offline rules decided
+    assert not requests(host, "0200")
