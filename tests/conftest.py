@@ -55,6 +55,6 @@ def _runner_keeps_its_core_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     """A `posterm` command called in-process (`main([...])`) would clear the test runner's
     dumpable flag and lower its hard core limit to 0 for the rest of the run, which only
     CAP_SYS_RESOURCE can undo; the core-dump tests need a runner whose children may still dump.
-    The guard itself is tested in child processes (tests/unit/test_process_guard.py,
+    The guard itself is tested in child processes (tests/integration/tech/test_process_guard.py,
     tests/integration/tech/test_tech_core_dumps.py)."""
     monkeypatch.setattr("terminal.cli.forbid_core_dumps", lambda: None)

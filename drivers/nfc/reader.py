@@ -3,7 +3,8 @@
 The path is nfcpy's (`usb`, `usb:072f:2200`, `tty:USB0:pn532`, `udp:localhost:PORT`). The wait
 for a card is a bounded loop of single `sense` calls, so it ends on its timeout or on `cancel()`
 (nfcpy's `connect()` without `terminate`/`iterations` would wait forever). nfcpy's exceptions
-are translated here, once, into the `drivers.base` tree with a sentence for the operator.
+are translated once, by the table in `errors.py` that every nfcpy call here goes through, into
+the `drivers.base` tree with a sentence for the operator.
 
 More than one card in the field: nfcpy resolves Type A anticollision and returns one target
 (`sense()` has no collision flag). On readers whose PN53x chip lists two targets (PN531, PN532,
@@ -16,7 +17,6 @@ readers or the UDP simulator (nfcpy lists one target there); see README "Contact
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
 import threading
@@ -32,19 +32,20 @@ import nfc.tag.tt4
 from drivers.base import (
     Cancelled,
     CardRemoved,
-    DeviceBusy,
-    DeviceLost,
     DeviceNotFound,
     MultipleCards,
     NotAPaymentCard,
     Timeout,
 )
-from drivers.nfc.collision import (
-    ChipRefused,
-    MalformedListAnswer,
-    can_count_cards,
-    count_type_a_cards,
+from drivers.nfc.collision import ChipRefused, can_count_cards, count_type_a_cards
+from drivers.nfc.errors import (
+    CARD_REMOVED,
+    MULTIPLE_CARDS,
+    NOT_A_PAYMENT_CARD,
+    nfcpy_errors,
 )
+
+__all__ = ["CARD_REMOVED", "MULTIPLE_CARDS", "NOT_A_PAYMENT_CARD", "IsoDepCard", "NfcReader"]
 
 log = logging.getLogger(__name__)
 
@@ -60,24 +61,6 @@ def quiet_nfcpy() -> None:
 HARDWARE_TECHNOLOGIES = ("106A", "106B", "212F")
 UDP_TECHNOLOGIES = ("106A",)
 """nfcpy's UDP driver waits a full second for an absent technology, so the simulator polls A."""
-
-CARD_REMOVED = (
-    "The card was taken away too soon — ask the customer to tap again and hold it still "
-    "until the beep."
-)
-MULTIPLE_CARDS = "More than one card is in the field — ask the customer to present only one card."
-NOT_A_PAYMENT_CARD = (
-    "This is a tag or a transit card, not a payment card — ask for a payment card or phone."
-)
-
-
-def reader_lost(path: str, detail: str = "") -> DeviceLost:
-    return DeviceLost(
-        "The NFC reader stopped answering (unplugged?) — check its cable and try again; "
-        "nothing was charged.",
-        device=path,
-        detail=detail,
-    )
 
 
 def check_udp_path(path: str) -> None:
@@ -104,24 +87,16 @@ class IsoDepCard:
         self.uid = uid
 
     def transceive(self, apdu: bytes) -> bytes:
-        try:
+        with nfcpy_errors(self._reader.path, "card"):
             answer = self._tag.transceive(bytearray(apdu))
-        except nfc.tag.TagCommandError as error:
-            raise CardRemoved(CARD_REMOVED, device=self._reader.path, detail=str(error)) from None
-        except nfc.clf.CommunicationError as error:
-            raise CardRemoved(CARD_REMOVED, device=self._reader.path, detail=str(error)) from None
-        except OSError as error:
-            raise reader_lost(self._reader.path, str(error)) from None
         if answer is None:
             raise CardRemoved(CARD_REMOVED, device=self._reader.path, detail="no answer")
         return bytes(answer)
 
     def is_present(self) -> bool:
         """Still in the field? (ISO-DEP presence check: an R(NAK) the card must answer.)"""
-        try:
+        with nfcpy_errors(self._reader.path, "card"):
             return bool(self._tag.is_present)
-        except OSError as error:
-            raise reader_lost(self._reader.path, str(error)) from None
 
     def release(self) -> None:
         """DESELECT the card and switch the field off, so the next tap starts clean."""
@@ -155,30 +130,8 @@ class NfcReader:
             return
         if udp:
             check_udp_path(path)
-        try:
+        with nfcpy_errors(path, "open"):
             self._clf = nfc.ContactlessFrontend(path)
-        except OSError as error:
-            if error.errno in (errno.EBUSY, errno.EACCES, errno.EPERM):
-                raise DeviceBusy(
-                    f"The NFC reader at '{path}' is in use or not accessible — close the other "
-                    "program, or give the posterm user access (udev rule) and unload the "
-                    "kernel's pn533 driver.",
-                    device=path,
-                    detail=str(error),
-                ) from None
-            raise DeviceNotFound(
-                f"No NFC reader found at '{path}' — check that it is plugged in and that "
-                "devices.nfc names it (usb, usb:VID:PID, tty:USB0:pn532).",
-                device=path,
-                detail=str(error),
-            ) from None
-        except (ValueError, TypeError, AssertionError) as error:
-            raise DeviceNotFound(
-                f"'{path}' is not an NFC reader path (usb, usb:VID:PID, tty:USB0:pn532, "
-                "udp:HOST:PORT).",
-                device=path,
-                detail=str(error),
-            ) from None
         self.counts_cards = can_count_cards(self._clf.device)
         """Whether a second Type A card in the field is detected (PN531/PN532 chips)."""
 
@@ -229,18 +182,11 @@ class NfcReader:
 
     def _sense(self) -> Any:
         targets = [nfc.clf.RemoteTarget(brty) for brty in self.technologies]
-        try:
-            return self._clf.sense(*targets, iterations=1)
-        except ConnectionRefusedError:
-            return None  # udp: no simulated card listening on the other side
-        except nfc.clf.UnsupportedTargetError as error:
-            raise DeviceNotFound(
-                f"The NFC reader at '{self.path}' cannot poll {', '.join(self.technologies)}.",
-                device=self.path,
-                detail=str(error),
-            ) from None
-        except OSError as error:
-            raise reader_lost(self.path, str(error)) from None
+        with nfcpy_errors(self.path, "poll"):
+            try:
+                return self._clf.sense(*targets, iterations=1)
+            except ConnectionRefusedError:
+                return None  # udp: no simulated card listening on the other side
 
     def _activate(self, target: Any) -> IsoDepCard | None:
         if self.counts_cards and target.brty == "106A" and target.sdd_res:
@@ -256,10 +202,8 @@ class NfcReader:
             raise NotAPaymentCard(
                 NOT_A_PAYMENT_CARD, device=self.path, detail=f"{target.brty} tag {uid.hex()}"
             )
-        try:
+        with nfcpy_errors(self.path, "poll"):
             tag = nfc.tag.activate(self._clf, target)
-        except OSError as error:
-            raise reader_lost(self.path, str(error)) from None
         if tag is None:
             log.debug("activation of %s failed; polling again", target)
             return None
@@ -270,16 +214,13 @@ class NfcReader:
     def _the_only_card(self, target: Any) -> Any:
         """Raise MultipleCards when a second Type A card answers; else the sensed card, selected
         afresh (None when it left meanwhile)."""
-        try:
-            cards = count_type_a_cards(self._clf)
-        except ChipRefused as error:
-            log.warning("%s refuses to list two targets (%s); one card assumed", self, error)
-            self.counts_cards = False
-            cards = 1
-        except MalformedListAnswer as error:
-            raise reader_lost(self.path, str(error)) from None
-        except OSError as error:
-            raise reader_lost(self.path, str(error)) from None
+        with nfcpy_errors(self.path, "poll"):
+            try:
+                cards = count_type_a_cards(self._clf)
+            except ChipRefused as error:
+                log.warning("%s refuses to list two targets (%s); one card assumed", self, error)
+                self.counts_cards = False
+                cards = 1
         if cards == 2:
             raise MultipleCards(
                 MULTIPLE_CARDS, device=self.path, detail="InListPassiveTarget listed 2 targets"
@@ -288,13 +229,12 @@ class NfcReader:
             log.debug("the card left while the field was counted; polling again")
             return None
         uid = bytes(target.sdd_res)
-        try:
-            return self._clf.sense(nfc.clf.RemoteTarget("106A", sel_req=uid), iterations=1)
-        except nfc.clf.CommunicationError as error:
-            log.debug("reselecting %s: %s", uid.hex(), error)
-            return None
-        except OSError as error:
-            raise reader_lost(self.path, str(error)) from None
+        with nfcpy_errors(self.path, "poll"):
+            try:
+                return self._clf.sense(nfc.clf.RemoteTarget("106A", sel_req=uid), iterations=1)
+            except nfc.clf.CommunicationError as error:
+                log.debug("reselecting %s: %s", uid.hex(), error)
+                return None
 
     def _halt(self, target: Any) -> None:
         """HLTA a Type A tag we do not want, so it keeps quiet (ISO 14443-3)."""

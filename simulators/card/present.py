@@ -16,8 +16,7 @@ from drivers.base import DriverError
 from simulators.card.applet import SimulatedCard
 from simulators.card.emulator import CardEmulator
 from simulators.card.testcards import CARDS_FILE, TestCard, load_test_cards
-from terminal.emv.errors import ReaderUnavailable
-from terminal.errors import UsageError
+from terminal.errors import PostermError, UsageError
 from terminal.security.pan import mask_pan
 
 
@@ -44,7 +43,7 @@ def present_card(
             reader_path, card.handle, technology=card.technology, on_tap=card.reset
         )
     except DriverError as error:
-        raise ReaderUnavailable(error.sentence) from None
+        raise PostermError(error.sentence) from None  # exit code 3: a device problem
     served = 0
     end = None if duration_s is None else time.monotonic() + duration_s
     try:

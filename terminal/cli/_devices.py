@@ -57,9 +57,15 @@ def build_engine_for(settings: Settings, presenter: Any) -> Any:
             "This posterm has no payment engine installed (terminal.payment.factory); "
             "reinstall posterm."
         ) from None
+    # A device that is not configured costs no import: nfcpy, OpenCV and numpy load only for
+    # the devices this terminal has.
     return build_engine(
         settings,
-        card_capture=optional_device("terminal.wiring.nfc", "card_capture", settings),
-        code_scanner=optional_device("terminal.wiring.camera", "code_scanner", settings),
+        card_capture=optional_device("terminal.wiring.nfc", "card_capture", settings)
+        if settings.devices.nfc != "none"
+        else None,
+        code_scanner=optional_device("terminal.wiring.camera", "code_scanner", settings)
+        if settings.devices.camera.strip() not in ("", "none")
+        else None,
         code_presenter=presenter,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
 from terminal.cli._common import print_json, progress, settings_from
@@ -96,6 +97,9 @@ def close_batch_command(args: argparse.Namespace) -> int:
             return await engine.close_batch()
 
     result = run(close)
+    if result.result == "error":  # the batch stays open: a device/bank problem (exit 3)
+        print(f"posterm: {result.message}", file=sys.stderr)
+        return 3
     if args.json:
         print_json(
             {

@@ -52,7 +52,6 @@ def run_command(args: argparse.Namespace) -> int:
 
 def assemble(settings: Settings, demo_actions: Any = None, presenter: Any = None) -> Any:
     """The operator screen with the engine, printer, display and ECR API of `settings`."""
-    from terminal.ecr.server import EcrServer
     from terminal.receipts.printing import ReceiptPrinting
     from terminal.ui.app import build_app
     from terminal.ui.presenter import ScreenCodePresenter
@@ -60,6 +59,11 @@ def assemble(settings: Settings, demo_actions: Any = None, presenter: Any = None
     presenter = presenter or ScreenCodePresenter()
     engine = build_engine_for(settings, presenter)
     printer, display = printer_and_display(settings)
+    ecr = None
+    if settings.ecr.enabled:  # aiohttp (~0.15 s of import) only with the till link on
+        from terminal.ecr.server import EcrServer
+
+        ecr = EcrServer(settings, engine)
     return build_app(
         settings,
         engine,
@@ -67,5 +71,5 @@ def assemble(settings: Settings, demo_actions: Any = None, presenter: Any = None
         printing=ReceiptPrinting(settings, printer, columns=settings.ui.receipt_columns),
         display=display,
         presenter=presenter,
-        ecr=EcrServer(settings, engine) if settings.ecr.enabled else None,
+        ecr=ecr,
     )

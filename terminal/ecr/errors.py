@@ -3,6 +3,7 @@
 EcrError                 base: status, code, sentence
 ├── BadRequest           400 malformed body or query (the reason says which field)
 ├── Unauthorized         401 missing or wrong bearer token
+├── Forbidden            403 a refund or void the terminal's settings or PIN do not allow
 ├── NotFound             404 no such payment
 ├── RequestTimeout       408 the body did not arrive within ecr.body_timeout_s
 └── Conflict             409 busy terminal, reference reused, not cancellable, wrong state
@@ -32,6 +33,11 @@ class BadRequest(EcrError):
 class Unauthorized(EcrError):
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(EcrError):
+    status = 403
+    code = "forbidden"
 
 
 class NotFound(EcrError):

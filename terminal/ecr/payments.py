@@ -32,6 +32,7 @@ from terminal.payment.api import (
     Stage,
     TransactionView,
 )
+from terminal.payment.cancel import CancelToken
 from terminal.payment.journal import Journal
 from terminal.payment.reports import view
 
@@ -41,8 +42,6 @@ KEEP = 500
 """Finished payments remembered for GET (older ones are answered from the journal)."""
 
 APPROVED = {Result.APPROVED, Result.APPROVED_OFFLINE, "approved", "approved_offline"}
-
-UNSAFE_TO_CANCEL = {Stage.AUTHORISING, Stage.RETRYING, Stage.REVERSING, Stage.RESULT}
 
 CHARGED = APPROVED | {"pending"}
 """Journal results a reference retry must not charge again (pending: may still be approved)."""
@@ -87,7 +86,7 @@ class PaymentListener(Protocol):
 class EcrPayment:
     id: str
     request: PaymentRequest
-    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    cancel: CancelToken = field(default_factory=CancelToken)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     stage: Stage | None = None
     message: str = ""
@@ -236,15 +235,13 @@ class EcrPayments:
                 await asyncio.wait_for(payment.done.wait(), seconds)
 
     def cancel(self, payment: EcrPayment) -> None:
+        """Cancel now or refuse at once: an accepted cancel (202) means the customer is not
+        charged; once the request is with the bank the answer is 409 with the state."""
         if payment.outcome is not None:
             raise Conflict("The payment has already ended.", "already_completed")
-        if payment.stage in UNSAFE_TO_CANCEL:
-            raise Conflict(
-                "The bank is deciding; the payment cannot be cancelled now. Follow it with "
-                "GET ?wait= and refund or void it if needed.",
-                "not_cancellable",
-            )
-        payment.cancel.set()
+        answer = payment.cancel.request()
+        if not answer.accepted:
+            raise Conflict(answer.sentence, "not_cancellable")
 
     def transaction_id(self, payment_or_transaction_id: str) -> str:
         """The journal id for a till payment id, or the argument itself (a journal id)."""
@@ -260,8 +257,8 @@ class EcrPayments:
     async def close(self) -> None:
         """Cancel what can be cancelled and let running sales reach their end."""
         for payment in list(self._payments.values()):
-            if payment.outcome is None and payment.stage not in UNSAFE_TO_CANCEL:
-                payment.cancel.set()
+            if payment.outcome is None:
+                payment.cancel.request()  # refused once with the bank: it runs to its end
         tasks = [p.task for p in self._payments.values() if p.task and not p.task.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=60)

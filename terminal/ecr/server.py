@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,6 +23,7 @@ from terminal.ecr.errors import (
     BadRequest,
     Conflict,
     EcrError,
+    Forbidden,
     NotFound,
     RequestTimeout,
     Unauthorized,
@@ -29,7 +31,9 @@ from terminal.ecr.errors import (
 from terminal.ecr.payments import EcrPayments
 from terminal.ecr.requests import MAX_BODY, parse_payment, parse_refund, parse_wait
 from terminal.errors import PostermError
-from terminal.payment.api import PaymentEngine, Progress
+from terminal.money import Amount
+from terminal.payment.api import Outcome, PaymentEngine, Progress
+from terminal.payment.authority import PinError, audit_adjustment, check_supervisor_pin
 from terminal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -172,29 +176,117 @@ def _ignore(step: Progress) -> None:
     return None
 
 
-async def refund_payment(request: web.Request) -> web.Response:
-    payments = request.app[PAYMENTS]
-    engine: PaymentEngine = request.app[ENGINE]
-    amount = parse_refund(await _body(request), request.app[SETTINGS].currency)
-    transaction_id = payments.transaction_id(request.match_info["id"])
-    _known(engine, transaction_id)
-    outcome = await engine.refund(transaction_id, amount, _ignore)
+async def _authority(request: web.Request, kind: str, sale_id: str, body: bytes) -> bytes:
+    """`[ecr] refunds` decides whether the till may refund or void, and with which PIN;
+    returns the body without the PIN. Raises `Forbidden` (403, audited) when it may not."""
+    settings = request.app[SETTINGS]
+    policy = settings.ecr.refunds
+    pin: object = None
+    if body.strip():
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and "supervisor_pin" in data:
+            pin = data.pop("supervisor_pin")
+            body = json.dumps(data).encode()
+    refusal = ""
+    if policy == "refused":
+        refusal = (
+            f"Refunds and voids from the till are switched off on this terminal "
+            f'([ecr] refunds = "refused"): the {kind} was not sent. Do it at the terminal.'
+        )
+    elif policy == "supervisor_pin":
+        pin_hash = settings.ui.supervisor_pin_hash
+        if not pin_hash:
+            refusal = (
+                f"This terminal needs the supervisor PIN for a {kind} from the till, but none "
+                f"is set (ui.supervisor_pin_hash): the {kind} was not sent."
+            )
+        elif not isinstance(pin, str) or not pin:
+            refusal = (
+                f"This terminal needs the supervisor PIN for a {kind} from the till: send it "
+                f'as "supervisor_pin" in the body. The {kind} was not sent.'
+            )
+        else:
+            try:
+                await asyncio.to_thread(
+                    check_supervisor_pin, settings.data_dir, pin_hash, pin, f"ecr {kind}"
+                )
+            except PinError as error:
+                refusal = (
+                    f"{error.sentence[:1].upper()}{error.sentence[1:]}: the {kind} was not sent."
+                )
+    if refusal:
+        await asyncio.to_thread(
+            audit_adjustment, settings.data_dir, kind, sale_id, None, "ecr", refusal=refusal
+        )
+        raise Forbidden(refusal)
+    return body
+
+
+async def _adjust(
+    request: web.Request, kind: str, sale_id: str, amount: Amount | None, run: Any
+) -> web.Response:
+    """Run the refund or void and audit how it ended (refused by the journal included)."""
+    settings = request.app[SETTINGS]
+    supervisor = settings.ecr.refunds == "supervisor_pin"
+    try:
+        outcome: Outcome = await run()
+    except PostermError as error:
+        await asyncio.to_thread(
+            audit_adjustment,
+            settings.data_dir,
+            kind,
+            sale_id,
+            amount,
+            "ecr",
+            refusal=error.sentence,
+            supervisor=supervisor,
+        )
+        raise
+    await asyncio.to_thread(
+        audit_adjustment,
+        settings.data_dir,
+        kind,
+        sale_id,
+        amount if amount is not None else outcome.amount,
+        "ecr",
+        outcome=outcome,
+        supervisor=supervisor,
+    )
     body = outcome.to_json()
     body["state"] = "completed"
     return web.json_response(body)
+
+
+async def refund_payment(request: web.Request) -> web.Response:
+    payments = request.app[PAYMENTS]
+    engine: PaymentEngine = request.app[ENGINE]
+    raw = await _authority(request, "refund", request.match_info["id"], await _body(request))
+    amount = parse_refund(raw, request.app[SETTINGS].currency)
+    transaction_id = payments.transaction_id(request.match_info["id"])
+    _known(engine, transaction_id)
+    return await _adjust(
+        request,
+        "refund",
+        transaction_id,
+        amount,
+        lambda: engine.refund(transaction_id, amount, _ignore),
+    )
 
 
 async def void_payment(request: web.Request) -> web.Response:
     payments = request.app[PAYMENTS]
     engine: PaymentEngine = request.app[ENGINE]
-    if (await _body(request)).strip() not in (b"", b"{}"):
+    raw = await _authority(request, "void", request.match_info["id"], await _body(request))
+    if raw.strip() not in (b"", b"{}"):
         raise BadRequest("A void takes no body.")
     transaction_id = payments.transaction_id(request.match_info["id"])
     _known(engine, transaction_id)
-    outcome = await engine.void(transaction_id, _ignore)
-    body = outcome.to_json()
-    body["state"] = "completed"
-    return web.json_response(body)
+    return await _adjust(
+        request, "void", transaction_id, None, lambda: engine.void(transaction_id, _ignore)
+    )
 
 
 def _known(engine: PaymentEngine, transaction_id: str) -> None:

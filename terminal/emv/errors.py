@@ -13,16 +13,14 @@
     ├── CardNotYetValid              before its effective date
     ├── CardDeclinedOffline          the card itself declined (AAC)
     ├── ContactlessLimitExceeded     amount above nfc.transaction_limit
-    ├── CvmRequired                  above nfc.cvm_limit without a verified phone
-    └── TapFailed                    the reader or the field failed (carries the driver's sentence)
-        ├── TapTimedOut              no card presented in time
-        ├── TapCancelled             the operator or the till cancelled the wait
-        └── ReaderUnavailable        no reader, reader unplugged or busy (exit code 3)
+    └── CvmRequired                  above nfc.cvm_limit without a verified phone
 
-Refusals use exit code 1 (the sale did not happen, nothing was sent); reader failures 3.
-Each class has one parent: the capture step (terminal/payment/capture.py) turns this tree into
-the sale's end once, a `TapFailed` with exit code 1 (timed out, cancelled, card pulled away)
-into a cancelled sale with its sentence.
+Every class has one parent and exit code 1: the sale did not happen, nothing was sent. What the
+reader or the field did (no card in time, cancelled, card pulled away, two cards, no reader) is
+not the kernel's to say: those stay the driver's errors (`drivers.base`), each with its
+sentence. The capture step (terminal/payment/capture.py) turns either tree into the sale's end
+in one table: a card that cannot pay this sale is declined, a tap that gave no usable answer is
+cancelled (tap again).
 """
 
 from __future__ import annotations
@@ -125,19 +123,3 @@ class CvmRequired(EmvError):
             "ask the customer to pay with a phone wallet or use another method."
         )
         self.amount = amount
-
-
-class TapFailed(EmvError):
-    """The reader or the field failed; the sentence comes from the driver."""
-
-
-class TapTimedOut(TapFailed):
-    """No card was presented in time (the driver's `Timeout`, with its sentence)."""
-
-
-class TapCancelled(TapFailed):
-    """The operator or the till cancelled the wait (the driver's `Cancelled`)."""
-
-
-class ReaderUnavailable(TapFailed):
-    exit_code = 3

@@ -9,6 +9,9 @@ What each failure means for money decides what the client does:
   verify (logged as an alarm): the outcome is unknown. The SAME bytes are sent again with jittered
   exponential backoff until the deadline, then `OutcomeUnknown` (the engine reverses).
 - a documented 4xx (`{"error": code}`): `ProtocolRejected` at once; retrying cannot help.
+- the terminal's own failure while connecting (out of file handles, memory, disk: `LOCAL_FAULTS`):
+  `LocalFailure` at once when nothing was sent yet; it is not the bank's fault, so the sale must
+  not go offline. After an earlier attempt went out, the outcome stays unknown (reversal).
 
 The HTTP library's exceptions (httpcore's) are sorted into those kinds here, once, where the
 client meets the library; the payment core's adapter (payment/gateway_link.py) turns the
@@ -23,6 +26,7 @@ verified against `gateway.ca_file`; plain http is used only for loopback hosts w
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import random
@@ -37,6 +41,7 @@ from terminal.backoff import backoff_s as backoff
 from terminal.gateway.errors import (
     BadAnswer,
     GatewayError,
+    LocalFailure,
     NothingSent,
     OutcomeUnknown,
     ProtocolRejected,
@@ -77,6 +82,28 @@ _LINK_DOWN: tuple[type[Exception], ...] = (
     httpcore.ProxyError,
 )
 """Any failure of a link check."""
+LOCAL_FAULTS: dict[int, str] = {
+    errno.EMFILE: "ran out of file handles",
+    errno.ENFILE: "ran out of file handles (system-wide)",
+    errno.ENOMEM: "ran out of memory",
+    errno.ENOBUFS: "ran out of network buffers",
+    errno.ENOSPC: "ran out of disk space",
+    errno.EROFS: "found its disk read-only",
+    errno.EIO: "had an input/output error",
+}
+"""Errors the terminal raises itself when it opens a connection: the bank is not at fault."""
+
+
+def local_fault(error: BaseException) -> str | None:
+    """What went wrong inside the terminal, when a connect error is one of `LOCAL_FAULTS`."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError) and cause.errno in LOCAL_FAULTS:
+            return f"{LOCAL_FAULTS[cause.errno]} ({errno.errorcode[cause.errno]})"
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def backoff_s(attempt: int, rng: random.Random) -> float:
@@ -184,6 +211,12 @@ class GatewayClient:
                         body=body,
                     )
                 except _NOT_SENT as error:
+                    fault = local_fault(error)
+                    if fault is not None:
+                        if not sent:  # the terminal's own fault: no offline rules, no secondary
+                            raise LocalFailure(fault) from None
+                        last_problem = f"the terminal {fault}"
+                        break
                     last_problem = f"{url}: cannot connect ({type(error).__name__})"
                     log.info("gateway not reachable", extra={"url": url, "txn_id": message_id})
                     continue

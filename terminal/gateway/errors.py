@@ -4,6 +4,8 @@
 PostermError
 └── GatewayError              exit code 3; anything on the way to or from the gateway
     ├── NothingSent           no connection to primary or secondary: nothing left the terminal
+    ├── LocalFailure          the terminal itself failed (out of file handles, memory, disk):
+    │                         nothing left it, but the bank is not the cause (no offline rules)
     ├── OutcomeUnknown        sent, but no valid answer before the deadline (retries exhausted)
     ├── ProtocolRejected      the gateway refused the message with a documented protocol error
     │                         (`status`, `code`: 400 malformed, 401 bad_signature / unknown_key,
@@ -49,6 +51,17 @@ class NothingSent(GatewayError):
         sentence = "The bank cannot be reached: nothing was sent, the card was not charged."
         super().__init__(f"{sentence} ({detail})" if detail else sentence)
         self.detail = detail
+
+
+class LocalFailure(GatewayError):
+    """The terminal could not even try (EMFILE, ENOMEM, ENOSPC, EIO...): nothing was sent."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(
+            f"The terminal {problem}; nothing was charged and the bank was not asked. "
+            "Restart the terminal or call the technician."
+        )
+        self.problem = problem
 
 
 class OutcomeUnknown(GatewayError):

@@ -16,17 +16,21 @@ import asyncio
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from terminal.money import Amount
 from terminal.payment import reports
-from terminal.payment.api import BatchResult, Outcome, ProgressCallback
+from terminal.payment.api import BatchResult, Outcome, ProgressCallback, Result
 from terminal.payment.bank import Operation
 from terminal.payment.context import Core, Tracker
-from terminal.payment.errors import GatewayUnreachable, RefundNotAllowed, VoidNotAllowed
+from terminal.payment.errors import (
+    RefundNotAllowed,
+    UnknownTransaction,
+    VoidNotAllowed,
+)
 from terminal.payment.forwarder import FlushReport
-from terminal.payment.journal import Change, Journal, Transaction
-from terminal.payment.settlement import Facts, Settlement, Subject, Then, classify
+from terminal.payment.journal import Change, Journal, Reader, Transaction
+from terminal.payment.settlement import Facts, Settlement, Subject, Then, classify, finish
 from terminal.payment.states import REFUNDABLE, VOIDABLE, Event, State
 
 _COUNTED_SALES = frozenset(
@@ -43,7 +47,42 @@ class Adjustment:
     amount: Amount
 
 
-def _sale_of(journal: Journal, sale_id: str, action: str, error: type[Exception]) -> Transaction:
+class JournalReads(Protocol):
+    """The reads a check needs: the journal itself, or a `Reader` inside a commit."""
+
+    def get(self, txn_id: str) -> Transaction: ...
+
+    def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any: ...
+
+    @property
+    def batch_no(self) -> int: ...
+
+
+ADJUSTMENT_IN_PROGRESS = ("created", "card_read", "authorising", "unknown", "reversing")
+"""States of a refund or void whose outcome is not known yet."""
+
+
+def _one_at_a_time(
+    journal: JournalReads, sale_id: str, error: type[RefundNotAllowed | VoidNotAllowed]
+) -> None:
+    """Refuse a second refund or void of a sale while one is not finished: their answers would
+    move the sale twice (the assessor's concurrent voids left rows stuck in authorising)."""
+    marks = ", ".join("?" * len(ADJUSTMENT_IN_PROGRESS))
+    kind = journal.scalar(
+        f"SELECT type FROM transactions WHERE ref = ? AND type IN ('refund', 'void') "  # noqa: S608
+        f"AND state IN ({marks}) LIMIT 1",
+        (sale_id, *ADJUSTMENT_IN_PROGRESS),
+    )
+    if kind:
+        raise error(
+            f"A {kind} of sale {sale_id} is already in progress; wait for its answer "
+            "(history shows it). Nothing was sent."
+        )
+
+
+def _sale_of(
+    journal: JournalReads, sale_id: str, action: str, error: type[Exception]
+) -> Transaction:
     sale = journal.get(sale_id)  # UnknownTransaction (exit 2) for an unknown id
     if sale.type != "sale":
         raise error(f"{sale_id} is a {sale.type}, not a sale: only sales can be {action}.")
@@ -60,7 +99,7 @@ def _why_not(sale: Transaction, action: str) -> str:
     return f"Sale {sale.id} is {state}: it cannot be {action}. Nothing was sent."
 
 
-def refund_in_flight(journal: Journal, sale_id: str) -> int:
+def refund_in_flight(journal: JournalReads, sale_id: str) -> int:
     """Minor units of refunds of this sale that may still be approved (sent, not answered)."""
     value = journal.scalar(
         "SELECT COALESCE(SUM(amount), 0) FROM transactions WHERE type = 'refund' AND ref = ? "
@@ -70,12 +109,13 @@ def refund_in_flight(journal: Journal, sale_id: str) -> int:
     return int(value)
 
 
-def check_refund(journal: Journal, sale_id: str, amount: Amount | None) -> Adjustment:
+def check_refund(journal: JournalReads, sale_id: str, amount: Amount | None) -> Adjustment:
     """A refund of all that is left of a sale, or of `amount` of it; `RefundNotAllowed` or
     `UnknownTransaction` (exit code 2, nothing sent) when the journal says no."""
     sale = _sale_of(journal, sale_id, "refunded", RefundNotAllowed)
     if sale.state not in REFUNDABLE:
         raise RefundNotAllowed(_why_not(sale, "refunded"))
+    _one_at_a_time(journal, sale_id, RefundNotAllowed)
     pending = refund_in_flight(journal, sale_id)
     remaining = sale.amount - sale.refunded - Amount.of(pending, sale.amount.currency)
     wanted = remaining if amount is None else amount
@@ -99,11 +139,12 @@ def check_refund(journal: Journal, sale_id: str, amount: Amount | None) -> Adjus
     return Adjustment("refund", sale, wanted)
 
 
-def check_void(journal: Journal, sale_id: str) -> Adjustment:
+def check_void(journal: JournalReads, sale_id: str) -> Adjustment:
     """A void of a sale not yet settled; `VoidNotAllowed` or `UnknownTransaction` else."""
     sale = _sale_of(journal, sale_id, "voided", VoidNotAllowed)
     if sale.state not in VOIDABLE:
         raise VoidNotAllowed(_why_not(sale, "voided"))
+    _one_at_a_time(journal, sale_id, VoidNotAllowed)
     if sale.batch is not None and sale.batch != journal.batch_no:
         raise VoidNotAllowed(
             f"Sale {sale_id} was settled in batch {sale.batch}: it can no longer be voided; "
@@ -131,16 +172,30 @@ async def run_adjustment(
         "aid": sale.aid,
         "owner": owner,
     }
-    await asyncio.to_thread(
-        journal.create,
-        txn_id,
-        kind,
-        amount,
-        entry=sale.entry,
-        ref=sale.id,
-        fields=fields,
-        reserve_bytes=64 * 1024,
-    )
+
+    def still_allowed(reads: Reader) -> None:
+        """The check again, inside the commit that creates the row: another door or process
+        may have started a refund or void of this sale since (serialised per sale)."""
+        if kind == "void":
+            check_void(reads, sale.id)
+        else:
+            check_refund(reads, sale.id, amount)
+
+    try:
+        await asyncio.to_thread(
+            journal.create,
+            txn_id,
+            kind,
+            amount,
+            entry=sale.entry,
+            ref=sale.id,
+            fields=fields,
+            reserve_bytes=64 * 1024,
+            guard=still_allowed,
+        )
+    except (RefundNotAllowed, VoidNotAllowed, UnknownTransaction) as refusal:
+        outcome = Outcome("", Result.ERROR, amount, sale.entry, message=refusal.sentence)
+        return finish(progress, outcome)
     tracker.txn_id = txn_id
     subject = Subject(
         txn_id, amount, sale.entry, sale.masked_pan, sale.scheme, sale.aid, kind, sale.id
@@ -193,14 +248,17 @@ def batch_totals(journal: Journal) -> dict[str, Any]:
 
 async def close_batch(core: Core, report: FlushReport) -> BatchResult:
     """Send the totals once `report` (the queue's flush) left nothing waiting; the bank
-    balances and a new batch opens. Raises `GatewayUnreachable` (the batch stays open) when
-    the queue was not emptied or the close is not answered."""
+    balances and a new batch opens. When the queue was not emptied or the close is not
+    answered, the result is "error" with the sentence, and the batch stays open."""
     waiting = report.left - await asyncio.to_thread(reports.parked_count, core.journal)
     if waiting > 0:
-        raise GatewayUnreachable(
+        return BatchResult(
+            Result.ERROR,
+            await asyncio.to_thread(batch_totals, core.journal),
+            {},
             f"{waiting} offline sale(s) or reversal(s) could not be forwarded "
             f"({report.last_error or 'gateway unreachable'}); the batch stays open. "
-            "Try again when the bank is reachable."
+            "Try again when the bank is reachable.",
         )
     journal, bank = core.journal, core.bank
     pending = await asyncio.to_thread(journal.pending_close)
@@ -220,8 +278,8 @@ async def close_batch(core: Core, report: FlushReport) -> BatchResult:
         )
     delivery = await bank.deliver(message_id, body)
     row, reply, detail = classify("close_batch", delivery)
-    if row.then is not Then.DONE or reply is None:
-        raise GatewayUnreachable(row.say(Facts(detail=detail)))
+    if row.then is not Then.DONE or reply is None:  # the table's RETRY rows: result error
+        return BatchResult(row.result or Result.ERROR, totals, {}, row.say(Facts(detail=detail)))
     gateway_totals = reply.payload.get("totals", {})
     if not isinstance(gateway_totals, dict):
         gateway_totals = {}

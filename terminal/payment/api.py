@@ -18,6 +18,10 @@ from terminal.emv.card_data import CardData
 from terminal.errors import UsageError
 from terminal.money import Amount, Currency
 
+# Re-exported: the doors cancel through the API.
+from terminal.payment.cancel import CancelAnswer as CancelAnswer
+from terminal.payment.cancel import CancelToken as CancelToken
+
 
 class EntryMethod(StrEnum):
     """How the customer pays (CLI `--method`, ECR `method`)."""
@@ -200,7 +204,9 @@ class CardCapture(Protocol):
     async def read_card(
         self, amount: Amount, cancel: asyncio.Event, progress: ProgressCallback
     ) -> CardData:
-        """The card's data, or raises a `PostermError` with the operator's sentence."""
+        """The card's data, or raises the driver's `DriverError` (reader, field, timeout,
+        cancel) or the kernel's `EmvError` (this card cannot pay), with the operator's
+        sentence; `terminal.payment.capture.ENDINGS` says how each ends the sale."""
         ...
 
 
@@ -256,10 +262,11 @@ class Totals:
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """The gateway's answer to `close_batch`."""
+    """How `close_batch` ended: the gateway's answer, or why the batch stays open."""
 
     result: str
-    """balanced or out_of_balance."""
+    """balanced or out_of_balance (closed); error: the batch stays open and `message` says
+    why and what to do (queue not emptied, bank not reached or not answering)."""
     terminal_totals: dict[str, Any]
     gateway_totals: dict[str, Any]
     message: str = ""
@@ -295,7 +302,10 @@ class PaymentEngine(Protocol):
 
     def totals(self) -> Totals: ...
 
-    async def close_batch(self) -> BatchResult: ...
+    async def close_batch(self) -> BatchResult:
+        """Forward the queue, then close the batch with the bank; never raises for a runtime
+        failure: a batch that could not be closed ends as result "error"."""
+        ...
 
     def queue_status(self) -> QueueStatus: ...
 

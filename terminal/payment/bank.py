@@ -15,6 +15,8 @@ The adapter translates its library's errors once into a `Delivery`, one of four 
 - `NoAnswer`: sent, no valid answer before the deadline even after re-sending the same id
   → queue a reversal durably before telling the operator.
 - `Refused`: the bank refused the message itself; it had no effect.
+- `LocalFault`: the terminal itself failed before sending (out of file handles, memory, disk):
+  nothing was sent, but the bank is not unreachable, so offline rules must not apply.
 """
 
 from __future__ import annotations
@@ -108,7 +110,15 @@ class Refused:
     """Re-sending the same bytes cannot help (the queue parks the message)."""
 
 
-Delivery = Answered | NotSent | NoAnswer | Refused
+@dataclass(frozen=True, slots=True)
+class LocalFault:
+    """The terminal failed before anything left it; not the bank's fault."""
+
+    detail: str = ""
+    """What ran out, for the operator's sentence, e.g. "ran out of file handles (EMFILE)"."""
+
+
+Delivery = Answered | NotSent | NoAnswer | Refused | LocalFault
 """How sending one stored message ended; `settlement.classify` matches it exhaustively."""
 
 
@@ -127,6 +137,12 @@ class Bank(Protocol):
         self, message_id: str, stored: bytes, *, deadline_s: float | None = None
     ) -> Delivery:
         """Send `stored` (re-sending the same bytes until the deadline); how it ended."""
+        ...
+
+    def redact(self, stored: bytes) -> bytes:
+        """`stored` without its card data (sealed card, scanned code), kept for audit once it
+        can no longer be re-sent (PCI DSS 3.3.1: no track data after authorisation, even
+        encrypted); the same bytes when there is none or it was already redacted."""
         ...
 
     async def health(self) -> bool:

@@ -1,16 +1,21 @@
 """Waiting for the customer's card or code: the injected device, the operator's cancel and
 the timeout, whichever comes first. Every way it can end without a card becomes `Stopped`
 with the operator's sentence; nothing has been sent at this point.
+
+A device says what went wrong in its own words: the driver's `DriverError` (reader, field,
+camera) or the contactless kernel's `EmvError` (this card cannot pay this sale). `ENDINGS` is
+the one place either becomes how the sale ends (result, ISO code, sentence).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from drivers.base import Cancelled as DeviceCancelled
-from drivers.base import DriverError
+from drivers.base import CardError, DriverError, NotAPaymentCard
 from drivers.base import Timeout as DeviceTimeout
 from terminal.emv.card_data import CardData
 from terminal.emv.errors import (
@@ -21,7 +26,6 @@ from terminal.emv.errors import (
     ContactlessLimitExceeded,
     CvmRequired,
     EmvError,
-    TapFailed,
 )
 from terminal.errors import PostermError
 from terminal.payment.api import (
@@ -47,23 +51,43 @@ class Stopped(Exception):
         self.code = code
 
 
-REFUSAL_CODES: dict[type[EmvError], str] = {
-    CardExpired: "54",  # as risk.card_expired and the issuer
-    CardDeclinedOffline: "05",
-    ApplicationBlocked: "05",
-    ContactlessLimitExceeded: "61",  # as risk.check_sale
-    CvmRequired: "65",  # as risk.check_card
-}
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """Raised one of `raised`: the sale ends with `result` and `code`, in the exception's own
+    sentence (`sentence` when it carries none)."""
+
+    raised: tuple[type[BaseException], ...]
+    result: Result
+    code: str = ""
+    sentence: str = ""
 
 
-def card_refusal(error: EmvError) -> Stopped:
-    """A kernel error as the sale's end: the reader failed (error), the tap gave no decision
-    (cancelled: tap again), or this card cannot pay this sale (declined, with an ISO code)."""
-    if error.exit_code != 1:
-        return Stopped(Result.ERROR, error.sentence)
-    if isinstance(error, (TapFailed, CardDataError)):
-        return Stopped(Result.CANCELLED, error.sentence)
-    return Stopped(Result.DECLINED, error.sentence, REFUSAL_CODES.get(type(error), ""))
+ENDINGS: tuple[Ending, ...] = (
+    # the reader, the camera and the field (drivers.base)
+    Ending((DeviceCancelled, asyncio.CancelledError), Result.CANCELLED, sentence="Cancelled."),
+    Ending((DeviceTimeout,), Result.CANCELLED),
+    Ending((NotAPaymentCard,), Result.DECLINED),  # a tag or transit card: another card
+    Ending((CardError,), Result.CANCELLED),  # pulled away too soon, two cards: tap again
+    Ending((DriverError,), Result.ERROR),  # no reader, unplugged, busy, no camera
+    # the contactless kernel (terminal.emv.errors): this card cannot pay this sale
+    Ending((CardExpired,), Result.DECLINED, "54"),  # as risk.card_expired and the issuer
+    Ending((CardDeclinedOffline, ApplicationBlocked), Result.DECLINED, "05"),
+    Ending((ContactlessLimitExceeded,), Result.DECLINED, "61"),  # as risk.check_sale
+    Ending((CvmRequired,), Result.DECLINED, "65"),  # as risk.check_card
+    Ending((CardDataError,), Result.CANCELLED),  # the card's answer was unusable: tap again
+    Ending((EmvError,), Result.DECLINED),  # not a payment card, scheme not accepted, ...
+    Ending((PostermError,), Result.ERROR),
+)
+"""First match wins; anything else is a bug, which the engine's guard ends as an error."""
+
+
+def ending(error: BaseException) -> Stopped | None:
+    """How the sale ends when capturing raised `error` (None: not a capture's ending)."""
+    for row in ENDINGS:
+        if isinstance(error, row.raised):
+            sentence = getattr(error, "sentence", "") or row.sentence or str(error)
+            return Stopped(row.result, sentence, row.code)
+    return None
 
 
 async def read_card(
@@ -125,16 +149,8 @@ async def wait_for_device(work: Awaitable[T], cancel: asyncio.Event, timeout: fl
         raise Stopped(Result.CANCELLED, f"No card or code within {timeout:.0f} s: cancelled.")
     try:
         return task.result()
-    except (DeviceCancelled, asyncio.CancelledError):
-        raise Stopped(Result.CANCELLED, "Cancelled.") from None
-    except DeviceTimeout as error:
-        raise Stopped(Result.CANCELLED, error.sentence) from None
-    except EmvError as error:
-        raise card_refusal(error) from None
-    except PostermError as error:
-        # The kernel's refusals of the card (expired, PIN needed, not a payment card, tap
-        # again) carry exit code 1: nothing was sent, the sale just did not happen.
-        result = Result.CANCELLED if error.exit_code == 1 else Result.ERROR
-        raise Stopped(result, error.sentence) from None
-    except DriverError as error:
-        raise Stopped(Result.ERROR, error.sentence) from None
+    except BaseException as error:
+        stop = ending(error)
+        if stop is None:
+            raise
+        raise stop from None

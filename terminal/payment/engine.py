@@ -97,6 +97,7 @@ class Engine:
         self.settings = settings
         self.journal = journal
         self.bank = bank
+        journal.redact = bank.redact  # card data is wiped in the commit of the final answer
         self.card_capture = card_capture
         self.code_scanner = code_scanner
         self.code_presenter = code_presenter
@@ -119,6 +120,10 @@ class Engine:
         slow gateway delaying start-up)."""
         self.owner.acquire()
         await self.recover()
+        if not await asyncio.to_thread(lambda: self.journal.card_data_wiped):
+            # A journal written before card data was wiped at the final answer: once.
+            wiped = await asyncio.to_thread(self.journal.wipe_card_data)
+            log.info("card data wiped from %d stored messages of an older journal", wiped)
         if self._link_check is None:
             self._link_check = asyncio.create_task(self._check_link(), name="link-check")
         if forward and self._task is None:
@@ -262,9 +267,18 @@ class Engine:
         return await self.adjust(await self.check_void(sale_id), progress)
 
     async def close_batch(self) -> BatchResult:
-        """Forward what is queued, then close the batch with the bank (see adjustments.py)."""
-        report = await self.forwarder.flush()
-        return await close_batch_with(self.core, report)
+        """Forward what is queued, then close the batch with the bank (see adjustments.py).
+        Never raises: a failure inside the terminal leaves the batch open, result "error"."""
+        try:
+            report = await self.forwarder.flush()
+            return await close_batch_with(self.core, report)
+        except JournalUnavailable as error:
+            log.error("journal failed during the batch close: %s", error.sentence)
+            return BatchResult(Result.ERROR, {}, {}, f"{error.sentence} The batch stays open.")
+        except Exception:
+            log.exception("the batch close failed inside the terminal")
+            message = f"{INTERNAL_PROBLEM} The batch stays open; try again."
+            return BatchResult(Result.ERROR, {}, {}, message)
 
     # -- the guard ------------------------------------------------------------------------
     async def _guarded(

@@ -11,10 +11,8 @@
     ├── VoidNotAllowed                the sale cannot be voided (settled, refunded, declined)
     │                                                                                  (exit 2)
     ├── NotConfigured                 the gateway keys or terminal identity are missing  (exit 2)
-    ├── DeviceUnavailable             no card reader / camera is configured or it is absent
-    │                                                                                  (exit 3)
-    └── GatewayUnreachable            an online-only operation (refund, void, close batch) found
-                                      the gateway down; nothing was sent               (exit 3)
+    └── DeviceUnavailable             no card reader / camera is configured or it is absent
+                                                                                       (exit 3)
 
 Refusals with exit code 2 are raised before anything is sent, so they never move money.
 """
@@ -84,12 +82,6 @@ class NotConfigured(PaymentError):
 
 class DeviceUnavailable(PaymentError):
     """The entry method's device is not configured or not present."""
-
-    exit_code = 3
-
-
-class GatewayUnreachable(PaymentError):
-    """An operation that needs the bank online found it unreachable; nothing was sent."""
 
     exit_code = 3
 

@@ -9,6 +9,8 @@ knows the gateway client's exceptions: they are translated here, once, into one 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,15 +18,23 @@ from typing import Any, Protocol
 from terminal.gateway.errors import (
     BadAnswer,
     GatewayError,
+    LocalFailure,
     NothingSent,
     OutcomeUnknown,
     ProtocolRejected,
 )
-from terminal.gateway.jose import GatewayKeys, TerminalSigner
+from terminal.gateway.jose import (
+    GatewayKeys,
+    JoseFailure,
+    TerminalSigner,
+    json_object,
+    read_compact,
+)
 from terminal.gateway.messages import Answer, build_request, new_message_id
 from terminal.payment.bank import (
     Answered,
     Delivery,
+    LocalFault,
     NoAnswer,
     NotSent,
     Operation,
@@ -69,6 +79,41 @@ def reply_of(answer: Answer) -> Reply:
         payload=dict(answer.payload),
         raw=answer.raw,
     )
+
+
+REDACTED_MARK = "card data removed after the final answer; this record cannot be re-sent"
+
+
+def redact_request(stored: bytes) -> bytes:
+    """A stored v1 request without `card.data` / `qr.data` (the JWEs): its JWS header, the
+    rest of its payload and the SHA-256 of the original bytes, marked as not re-sendable.
+
+    Bytes with no sealed data, bytes already redacted and bytes that are not a JWS come back
+    unchanged (the last ones are logged: they cannot be checked).
+    """
+    if stored.startswith(b"{"):
+        return stored  # already a redacted record (a JWS compact never starts with "{")
+    try:
+        message = read_compact(stored)
+        payload = json_object(message.payload)
+    except JoseFailure as error:
+        log.error("a stored request is not a JWS (%s); left as it is", error.reason)
+        return stored
+    sealed = False
+    for part in ("card", "qr"):
+        section = payload.get(part)
+        if isinstance(section, dict) and "data" in section:
+            payload[part] = {k: v for k, v in section.items() if k != "data"}
+            sealed = True
+    if not sealed:
+        return stored
+    record = {
+        "redacted": REDACTED_MARK,
+        "header": message.header,
+        "payload": payload,
+        "jws_sha256": hashlib.sha256(stored).hexdigest(),
+    }
+    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
 
 
 class GatewayBank:
@@ -133,6 +178,9 @@ class GatewayBank:
             answer = await self.client.send(message_id, stored, deadline_s=deadline_s)
         except NothingSent as error:
             return NotSent(error.detail or "connection failed")
+        except LocalFailure as error:
+            log.error("local fault while sending %s: %s", message_id, error.problem)
+            return LocalFault(error.problem)
         except OutcomeUnknown as error:
             return NoAnswer(error.detail or f"{error.attempts} attempts")
         except ProtocolRejected as error:
@@ -144,6 +192,9 @@ class GatewayBank:
             # Anything else after the message may have left: treat as unknown (rule 3).
             return NoAnswer(error.sentence)
         return Answered(reply_of(answer))
+
+    def redact(self, stored: bytes) -> bytes:
+        return redact_request(stored)
 
     async def health(self) -> bool:
         return await self.client.health()

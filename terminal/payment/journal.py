@@ -15,7 +15,10 @@ Why it is built this way:
 - Every state change goes through `states.next_state` and appends a history row in the same
   commit; `apply` can move several transactions at once (a refund and its sale) atomically.
 - Card data is never stored in clear: only the signed message (whose card data is a JWE the
-  terminal cannot open), the masked PAN, the scheme, the AID and a keyed fingerprint.
+  terminal cannot open), the masked PAN, the scheme, the AID and a keyed fingerprint. Even the
+  JWE is kept only while the message may be sent again (PCI DSS 3.3.1): the commit that moves a
+  transaction out of `KEEPS_REQUEST` replaces it with the adapter's redacted record (`redact`),
+  with `secure_delete` on and the WAL emptied after, so the old bytes do not linger.
 
 Reports (history, totals, queue status) are in `reports.py`; the store-and-forward queue's
 rows live here because they are written in the same commits as transaction states.
@@ -23,10 +26,11 @@ rows live here because they are written in the same commits as transaction state
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -68,6 +72,8 @@ __all__ = [
     "Clock",
     "Journal",
     "QueueItem",
+    "Reader",
+    "Rows",
     "Signer",
     "Transaction",
     "iso",
@@ -76,10 +82,46 @@ __all__ = [
 ]
 
 
+log = logging.getLogger("terminal.payment.journal")
+
+Rows = Callable[[str, tuple[Any, ...]], list[Any]]
+"""Reads inside the caller's commit: (sql, params) -> rows."""
+
+KEEPS_REQUEST = frozenset({State.AUTHORISING, State.APPROVED_OFFLINE})
+"""States whose stored request may still be sent (retried, or forwarded as an advice); in
+every other state its card data is wiped in the commit that gets there."""
+
 ADDED_INDEXES = (
     "CREATE INDEX IF NOT EXISTS transactions_reference ON transactions (reference, type)",
 )
 """Indexes added after the first release; created at open, so older journals get them too."""
+
+
+class Reader:
+    """The journal's reads inside an open write unit: a check made here and the write that
+    follows are one commit (`Journal.create(guard=...)`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
+        cursor = self._conn.execute(sql, params)
+        cursor.row_factory = sqlite3.Row
+        return list(cursor.fetchall())
+
+    def get(self, txn_id: str) -> Transaction:
+        rows = self._rows("SELECT * FROM transactions WHERE id = ?", (txn_id,))
+        if not rows:
+            raise UnknownTransaction(txn_id)
+        return transaction_of(rows[0])
+
+    def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        rows = self._rows(sql, params)
+        return rows[0][0] if rows else None
+
+    @property
+    def batch_no(self) -> int:
+        return int(self.scalar("SELECT value FROM meta WHERE key = 'batch'"))
 
 
 class Journal:
@@ -106,6 +148,10 @@ class Journal:
         """The connection's current `synchronous` setting is FULL (else NORMAL)."""
         self.path = path
         self.clock = clock
+        self.redact: Callable[[bytes], bytes] | None = None
+        """The bank adapter's redaction of its stored bytes (`Bank.redact`); the engine sets
+        it, and every commit that ends a transaction's need to re-send wipes its card data."""
+        self._wiped_in_txn = False
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -122,6 +168,8 @@ class Journal:
             for companion in ("-wal", "-shm"):  # left loose by an older posterm
                 tighten(path.with_name(path.name + companion))
             conn.execute("PRAGMA synchronous=FULL")
+            # Overwritten card data must not survive in free pages (PCI DSS 3.3.1).
+            conn.execute("PRAGMA secure_delete=ON")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.executescript(SCHEMA)
             for table, column, kind in ADDED_COLUMNS:
@@ -218,11 +266,24 @@ class Journal:
             self._conn.execute("COMMIT")
         except sqlite3.Error as error:
             self._rollback()
+            self._wiped_in_txn = False
             self._failed[generation] = journal_unavailable(self.path, error)
             return
         self._committed = generation
         self.commits += 1
         self.syncs += self._txn_durable
+        if self._wiped_in_txn:
+            self._wiped_in_txn = False
+            self._truncate_wal()
+
+    def _truncate_wal(self) -> None:
+        """Copy the WAL into the database and empty it, so the frames that held card data
+        before it was redacted leave the -wal file (best effort: a reader in another process
+        may hold it; the next redaction tries again)."""
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as error:
+            log.warning("journal checkpoint after wiping card data failed: %s", error)
 
     def _rollback(self) -> None:
         try:
@@ -278,12 +339,16 @@ class Journal:
         ref: str = "",
         fields: dict[str, Any] | None = None,
         reserve_bytes: int = 0,
+        guard: Callable[[Reader], object] | None = None,
     ) -> Transaction:
         """Insert a transaction in `created` (its first history row in the same commit).
 
         With `reserve_bytes`, the same commit first proves the journal can grow by that much
         (see `check_writable`). The commit does not wait for an fsync (module doc): a row that
         only says "nothing sent yet" is made durable by the transaction's next commit.
+
+        `guard` checks the journal inside the same `BEGIN IMMEDIATE` commit and raises to
+        refuse (nothing is written): two processes cannot both pass it (one void per sale).
         """
         now = iso(self.clock())
         extra = dict(fields or {})
@@ -291,6 +356,8 @@ class Journal:
         if reserve_bytes:
             self.check_free_space(reserve_bytes)
         with self._write(durable=False) as conn:  # see the module doc: nothing was sent yet
+            if guard is not None:
+                guard(Reader(conn))
             if reserve_bytes:
                 _probe(conn, reserve_bytes)
             conn.execute(
@@ -366,33 +433,74 @@ class Journal:
         """Sign a store-and-forward message (advice or reverse) and commit it to the queue in
         the same commit as `change` (approve_offline or reverse) and any `before` moves."""
         with self._write() as conn:
-            moment = self.clock()
-            for earlier in before:
-                self._move(conn, earlier, iso(moment))
-            seq = _next_seq(conn)
-            body = sign(seq, moment)
-            now = iso(moment)
-            fields = dict(change.fields)
-            if kind == "advice":
-                fields.update(seq=seq, request=body)
-            self._move(conn, Change(change.txn_id, change.event, fields, change.detail), now)
-            cursor = conn.execute(
-                "INSERT INTO outbox (message_id, kind, txn_id, seq, body, amount, currency, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    message_id,
-                    kind,
-                    change.txn_id,
-                    seq,
-                    body,
-                    amount.minor,
-                    amount.currency.code,
-                    now,
-                ),
-            )
-            qid = cursor.lastrowid
-        assert qid is not None
+            qid = self._enqueue(conn, change, kind, message_id, amount, sign, before)
         return self.queue_item(qid)
+
+    def enqueue_unless(
+        self,
+        objection: Callable[[Rows, datetime], Change | None],
+        change: Callable[[], Change],
+        kind: str,
+        message_id: str,
+        amount: Amount,
+        sign: Signer,
+    ) -> QueueItem | Change:
+        """`enqueue` of `change()`, unless `objection` (reading the journal inside the same
+        commit) returns a change, which is then applied instead: the queued item, or that
+        change.
+
+        The check and the write are one `BEGIN IMMEDIATE` commit holding SQLite's write lock,
+        so two processes cannot both pass the last slot of a cap (the offline limits).
+        """
+        with self._write() as conn:
+
+            def rows(sql: str, params: tuple[Any, ...]) -> list[Any]:
+                return list(conn.execute(sql, params).fetchall())
+
+            refusal = objection(rows, self.clock())
+            if refusal is not None:
+                self._move(conn, refusal, iso(self.clock()))
+                return refusal
+            qid = self._enqueue(conn, change(), kind, message_id, amount, sign, ())
+        return self.queue_item(qid)
+
+    def _enqueue(
+        self,
+        conn: sqlite3.Connection,
+        change: Change,
+        kind: str,
+        message_id: str,
+        amount: Amount,
+        sign: Signer,
+        before: tuple[Change, ...],
+    ) -> int:
+        moment = self.clock()
+        for earlier in before:
+            self._move(conn, earlier, iso(moment))
+        seq = _next_seq(conn)
+        body = sign(seq, moment)
+        now = iso(moment)
+        fields = dict(change.fields)
+        if kind == "advice":
+            fields.update(seq=seq, request=body)
+        self._move(conn, Change(change.txn_id, change.event, fields, change.detail), now)
+        cursor = conn.execute(
+            "INSERT INTO outbox (message_id, kind, txn_id, seq, body, amount, currency, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message_id,
+                kind,
+                change.txn_id,
+                seq,
+                body,
+                amount.minor,
+                amount.currency.code,
+                now,
+            ),
+        )
+        qid = cursor.lastrowid
+        assert qid is not None
+        return qid
 
     def _move(self, conn: sqlite3.Connection, change: Change, now: str) -> State:
         row = conn.execute(
@@ -404,12 +512,70 @@ class Journal:
         target = next_state(change.txn_id, current, change.event)
         check_fields(change.fields)
         _update(conn, change.txn_id, {**change.fields, "state": target.value}, now)
+        if target not in KEEPS_REQUEST:
+            self._wipe_card_data(conn, change.txn_id)
         conn.execute(
             "INSERT INTO history (txn_id, from_state, event, to_state, at, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (change.txn_id, current.value, change.event.value, target.value, now, change.detail),
         )
         return target
+
+    # -- card data retention -------------------------------------------------------------
+    def _wipe_card_data(self, conn: sqlite3.Connection, txn_id: str) -> int:
+        """Redact the stored request and forwarded advice of a transaction whose bytes can no
+        longer be re-sent, in the caller's commit; how many blobs changed."""
+        redact = self.redact
+        if redact is None:
+            return 0
+        changed = 0
+        row = conn.execute("SELECT request FROM transactions WHERE id = ?", (txn_id,)).fetchone()
+        if row is not None and row[0] is not None:
+            kept = redact(bytes(row[0]))
+            if kept != row[0]:
+                conn.execute("UPDATE transactions SET request = ? WHERE id = ?", (kept, txn_id))
+                changed += 1
+        for qid, body in conn.execute(
+            "SELECT qid, body FROM outbox WHERE txn_id = ? AND kind = 'advice' "
+            "AND done_at IS NOT NULL",
+            (txn_id,),
+        ).fetchall():
+            kept = redact(bytes(body))
+            if kept != body:
+                conn.execute("UPDATE outbox SET body = ? WHERE qid = ?", (kept, qid))
+                changed += 1
+        if changed:
+            self._wiped_in_txn = True
+        return changed
+
+    def wipe_card_data(self) -> int:
+        """Redact every stored request that can no longer be re-sent (journals written before
+        card data was wiped at the final answer); how many blobs changed. Idempotent."""
+        if self.redact is None:
+            raise ValueError("the journal has no bank adapter to redact with")
+        keep = tuple(state.value for state in KEEPS_REQUEST)
+        marks = ", ".join("?" * len(keep))
+        ids = [
+            row[0]
+            for row in self._read(
+                f"SELECT id FROM transactions WHERE request IS NOT NULL "  # noqa: S608
+                f"AND state NOT IN ({marks})",
+                keep,
+            )
+        ]
+        changed = 0
+        for start in range(0, len(ids), 200):
+            with self._write() as conn:
+                for txn_id in ids[start : start + 200]:
+                    changed += self._wipe_card_data(conn, txn_id)
+        with self._write() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('card_data_wiped', 1)")
+        return changed
+
+    @property
+    def card_data_wiped(self) -> bool:
+        """The whole journal was redacted once (`wipe_card_data`) since this rule exists."""
+        return bool(self.scalar("SELECT value FROM meta WHERE key = 'card_data_wiped'"))
 
     def note(self, txn_id: str, message: str) -> None:
         """Replace the operator message of a transaction (not a state change: no history)."""

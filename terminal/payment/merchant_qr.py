@@ -24,6 +24,7 @@ from terminal.payment.api import (
     Stage,
 )
 from terminal.payment.bank import Operation
+from terminal.payment.cancel import CancelToken, pass_point_of_no_return
 from terminal.payment.context import Core
 from terminal.payment.journal import Change
 from terminal.payment.settlement import Settlement, Subject, Then, finish
@@ -106,7 +107,9 @@ async def _poll(
                 await cancel.wait()
         except TimeoutError:
             pass
-        if cancel.is_set():
+        # While the bank is asked whether the code was paid, a cancel is refused (its answer
+        # may be "paid"); between questions it is honoured by withdrawing the intent.
+        if not pass_point_of_no_return(cancel, "authorising"):
             return await _withdraw(
                 core, settlement, subject, intent_id, progress, "Cancelled by the operator."
             )
@@ -121,6 +124,8 @@ async def _poll(
         )
         if settled.outcome is not None:
             return settled.outcome
+        if isinstance(cancel, CancelToken):
+            cancel.release()
         if settled.row.then is Then.SILENT and datetime.now(UTC) > give_up:
             return await settlement.reverse_unknown(subject, progress)
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from terminal.money import Amount, Currency
 from terminal.payment.api import QueueStatus, Totals, TotalsLine, TransactionView
-from terminal.payment.journal import Journal, Transaction, iso, parse_iso
+from terminal.payment.journal import Journal, Rows, Transaction, iso, parse_iso
 from terminal.payment.risk import OfflineFacts
 from terminal.payment.states import State
 
@@ -148,7 +148,8 @@ def offline_declined(journal: Journal) -> list[TransactionView]:
 
 
 def offline_facts(
-    journal: Journal,
+    rows: Rows,
+    now: datetime,
     velocity_window: timedelta,
     fingerprint: str,
     amount: Amount,
@@ -156,13 +157,14 @@ def offline_facts(
     expiry: str,
 ) -> OfflineFacts:
     """What the journal says about pending offline sales and this card's recent offline use,
-    for the offline rules (risk.decide_offline)."""
-    now = journal.clock()
-    pending = journal.rows(
+    for the offline rules (risk.decide_offline). `rows` reads inside the commit that approves
+    (`Journal.enqueue_unless`), so the caps are checked and taken in one commit."""
+    pending = rows(
         "SELECT COUNT(*), COALESCE(SUM(amount), 0), MIN(created_at) FROM transactions "
-        "WHERE state = 'approved_offline'"
+        "WHERE state = 'approved_offline'",
+        (),
     )[0]
-    card = journal.rows(
+    card = rows(
         "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM transactions "
         "WHERE fingerprint = ? AND offline = 1 AND created_at >= ?",
         (fingerprint, iso(now - velocity_window)),

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from terminal.emv.card_data import CardData
 from terminal.payment import reports
@@ -36,10 +37,11 @@ from terminal.payment.api import (
     Stage,
 )
 from terminal.payment.bank import OfflineApproval, Operation
+from terminal.payment.cancel import CancelledBeforeSend, pass_point_of_no_return
 from terminal.payment.capture import Stopped, read_card, scan_code
 from terminal.payment.context import Core, Tracker
 from terminal.payment.errors import JournalUnavailable
-from terminal.payment.journal import Change
+from terminal.payment.journal import Change, Rows
 from terminal.payment.risk import Decision, Limits, Rule, check_card, check_sale, decide_offline
 from terminal.payment.settlement import Settlement, Subject, finish
 from terminal.payment.states import Event
@@ -188,15 +190,23 @@ class SaleRun:
         async def offline() -> Outcome:
             return await self._offline(subject, card, progress)
 
-        settled = await self.settlement.send(
-            "sale",
-            authorize,
-            subject,
-            progress,
-            announce="Authorising with the bank…",
-            before=(read,),
-            offline=offline,
-        )
+        try:
+            settled = await self.settlement.send(
+                "sale",
+                authorize,
+                subject,
+                progress,
+                announce="Authorising with the bank…",
+                before=(read,),
+                offline=offline,
+                gate=lambda: pass_point_of_no_return(cancel),
+            )
+        except CancelledBeforeSend:
+            message = "Cancelled by the operator before anything was sent; nothing was charged."
+            await asyncio.to_thread(
+                core.journal.apply, Change(txn_id, Event.CANCEL, {"message": message})
+            )
+            return finish(progress, subject.outcome(Result.CANCELLED, message=message))
         tracker.bank_s = settled.bank_s
         assert settled.outcome is not None, "every sale row ends the sale"
         return settled.outcome
@@ -206,18 +216,38 @@ class SaleRun:
     ) -> Outcome:
         """Nothing was sent: approve here if the offline rules allow (PROTOCOL.md rule 4)."""
         core, txn_id = self.core, subject.txn_id
-        facts = await asyncio.to_thread(
-            reports.offline_facts,
-            core.journal,
-            self.limits.velocity_window,
-            self.fingerprint(card.pan) if card else "",
-            subject.amount,
-            subject.entry,
-            card.expiry if card else "",
-        )
-        decision = decide_offline(self.limits, facts, self.extra_rules)
-        if not decision.approved:
-            return await self._decline_here(subject, decision, Event.DECLINE_OFFLINE, progress)
+        fingerprint = self.fingerprint(card.pan) if card else ""
+        decisions: list[Decision] = []
+
+        def objection(rows: Rows, now: datetime) -> Change | None:
+            """The offline rules, read and decided inside the approving commit (finding: two
+            processes could both pass the last slot of a cap)."""
+            facts = reports.offline_facts(
+                rows,
+                now,
+                self.limits.velocity_window,
+                fingerprint,
+                subject.amount,
+                subject.entry,
+                card.expiry if card else "",
+            )
+            decision = decide_offline(self.limits, facts, self.extra_rules)
+            decisions.append(decision)
+            if decision.approved:
+                return None
+            fields = {"code": decision.code, "rule": decision.rule, "message": decision.reason}
+            return Change(txn_id, Event.DECLINE_OFFLINE, fields)
+
+        def approval() -> Change:
+            decision = decisions[-1]
+            fields = {
+                "offline": True,
+                "rule": decision.rule,
+                "message": decision.reason,
+                "code": "00",
+            }
+            return Change(txn_id, Event.APPROVE_OFFLINE, fields)
+
         # The advice keeps the sale's id: nothing with this id reached the gateway, and if it
         # somehow had, the gateway answers 409 instead of charging twice.
         advice = Operation(
@@ -228,19 +258,19 @@ class SaleRun:
             card=card,
             offline=OfflineApproval(self.limits.floor_limit.minor),
         )
-        change = Change(
-            txn_id,
-            Event.APPROVE_OFFLINE,
-            {"offline": True, "rule": decision.rule, "message": decision.reason, "code": "00"},
-        )
-        await asyncio.to_thread(
-            core.journal.enqueue,
-            change,
+        queued = await asyncio.to_thread(
+            core.journal.enqueue_unless,
+            objection,
+            approval,
             "advice",
             txn_id,
             subject.amount,
             lambda seq, at: core.bank.encode(advice, seq, at),
         )
+        decision = decisions[-1]
+        if isinstance(queued, Change):
+            outcome = subject.outcome(Result.DECLINED, decision.code, "", decision.reason)
+            return finish(progress, outcome)
         core.forwarder.wake()
         outcome = subject.outcome(Result.APPROVED_OFFLINE, "00", "", decision.reason)
         return finish(progress, outcome)

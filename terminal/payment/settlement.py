@@ -32,12 +32,14 @@ from terminal.payment.api import Outcome, Progress, ProgressCallback, Result, St
 from terminal.payment.bank import (
     Answered,
     Delivery,
+    LocalFault,
     NoAnswer,
     NotSent,
     Operation,
     Refused,
     Reply,
 )
+from terminal.payment.cancel import CancelledBeforeSend
 from terminal.payment.context import Core
 from terminal.payment.journal import Change
 from terminal.payment.response_codes import describe_code
@@ -58,7 +60,7 @@ Name = Literal[
 ]
 """The operations whose deliveries the table settles (queue items use their kind)."""
 
-NOT_ANSWERED = ("not_sent", "no_answer", "refused", "refused_transient")
+NOT_ANSWERED = ("not_sent", "no_answer", "refused", "refused_transient", "local_fault")
 """How a delivery ends without an answer."""
 
 
@@ -163,6 +165,18 @@ def _adjustment_refused(f: Facts) -> str:
     )
 
 
+def _local_fault(f: Facts) -> str:
+    what = f"the {f.kind}" if f.kind in ("refund", "void") else "the payment"
+    return (
+        f"The terminal {f.detail or 'had a local fault'}; nothing was charged and {what} was "
+        "not sent to the bank. Restart the terminal or call the technician."
+    )
+
+
+_LOCAL_FAULT = Row(Then.DONE, Event.NOT_SENT, Result.ERROR, "96", _local_fault, rule="local_fault")
+"""The terminal's own failure before sending: an error, never the offline rules."""
+
+
 def _qr_never_offline(f: Facts) -> str:
     return (
         "The bank cannot be reached and QR payments are never approved offline: "
@@ -218,6 +232,7 @@ def _adjustment(name: Name, approved: Callable[[Facts], str]) -> dict[tuple[Name
         (name, "no_answer"): _REVERSE,
         (name, "refused"): refused,
         (name, "refused_transient"): refused,
+        (name, "local_fault"): _LOCAL_FAULT,
     }
 
 
@@ -228,6 +243,7 @@ def _queued(name: Name) -> dict[tuple[Name, str], Row]:
         (name, "no_answer"): Row(T.RETRY, say=_with_detail("no answer from the gateway")),
         (name, "refused"): Row(T.PARK, say=lambda f: f"refused by the gateway: {f.detail}"),
         (name, "refused_transient"): Row(T.RETRY, say=_with_detail("gateway error")),
+        (name, "local_fault"): Row(T.RETRY, say=_with_detail("local fault")),
     }
 
 
@@ -252,6 +268,7 @@ TABLE: dict[tuple[Name, str], Row] = {
     ("sale", "no_answer"): _REVERSE,
     ("sale", "refused"): _SALE_REFUSED,
     ("sale", "refused_transient"): _SALE_REFUSED,
+    ("sale", "local_fault"): _LOCAL_FAULT,
     **_adjustment("refund", lambda f: f"Refund of {f.amount} approved."),
     **_adjustment("void", lambda f: f"Sale {f.sale_id} voided: {f.amount} will not be charged."),
     ("qr_intent", "pending"): Row(T.PENDING),
@@ -270,6 +287,7 @@ TABLE: dict[tuple[Name, str], Row] = {
     ("qr_intent", "no_answer"): _REVERSE,
     ("qr_intent", "refused"): _INTENT_REFUSED,
     ("qr_intent", "refused_transient"): _INTENT_REFUSED,
+    ("qr_intent", "local_fault"): _LOCAL_FAULT,
     ("qr_status", "approved"): Row(T.DONE, E.APPROVE, R.APPROVED, None, _approved, _STATUS_KEEP),
     ("qr_status", "declined"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _declined, _STATUS_KEEP),
     ("qr_status", "expired"): Row(
@@ -305,10 +323,15 @@ TABLE: dict[tuple[Name, str], Row] = {
     ("close_batch", "balanced"): _CLOSED,
     ("close_batch", "out_of_balance"): _CLOSED,
     ("close_batch", "other_answer"): _CLOSED,
-    ("close_batch", "not_sent"): Row(T.RETRY, say=_batch_not_closed("not sent")),
-    ("close_batch", "no_answer"): Row(T.RETRY, say=_batch_not_closed("no answer")),
-    ("close_batch", "refused"): Row(T.RETRY, say=_batch_not_closed("refused")),
-    ("close_batch", "refused_transient"): Row(T.RETRY, say=_batch_not_closed("refused")),
+    ("close_batch", "not_sent"): Row(T.RETRY, result=R.ERROR, say=_batch_not_closed("not sent")),
+    ("close_batch", "no_answer"): Row(T.RETRY, result=R.ERROR, say=_batch_not_closed("no answer")),
+    ("close_batch", "refused"): Row(T.RETRY, result=R.ERROR, say=_batch_not_closed("refused")),
+    ("close_batch", "refused_transient"): Row(
+        T.RETRY, result=R.ERROR, say=_batch_not_closed("refused")
+    ),
+    ("close_batch", "local_fault"): Row(
+        T.RETRY, result=R.ERROR, say=_batch_not_closed("local fault")
+    ),
 }
 
 
@@ -323,6 +346,8 @@ def ending_of(delivery: Delivery) -> tuple[str, Reply | None, str]:
             return "no_answer", None, detail
         case Refused(detail=detail, final=final):
             return ("refused" if final else "refused_transient"), None, detail
+        case LocalFault(detail=detail):
+            return "local_fault", None, detail
         case _:
             assert_never(delivery)
 
@@ -439,6 +464,7 @@ class Settlement:
         why: str = "",
         offline: Callable[[], Awaitable[Outcome]] | None = None,
         moves_ref: Callable[[], tuple[Change, ...]] | None = None,
+        gate: Callable[[], bool] | None = None,
     ) -> Settled:
         """Encode, (commit,) send, wait and settle one message.
 
@@ -446,10 +472,15 @@ class Settlement:
         the `send` event before it leaves; otherwise (a status question, an intent's void) it
         only takes the next `seq`. `offline` runs when the row says the offline rules decide;
         `moves_ref` gives the changes of the transaction acted on, committed with the approval.
+        `gate` is asked inside the commit that stores the request (the point of no return): when
+        it says no (a cancel was accepted), nothing is committed or sent and
+        `CancelledBeforeSend` is raised.
         """
         core = self.core
 
         def encode(seq: int, at: datetime) -> bytes:
+            if gate is not None and not gate():
+                raise CancelledBeforeSend(subject.txn_id)
             return core.bank.encode(operation, seq, at)
 
         if stored:

@@ -383,6 +383,11 @@ class EcrSection(BaseModel):
     max_connections: int = Field(default=64, ge=2, le=1000)
     """Most connections open at once. At the limit the oldest connection that has not sent
     the token is closed to make room; when all have sent it, new connections are refused."""
+    refunds: Literal["allowed", "supervisor_pin", "refused"] = "allowed"
+    """Refunds and voids asked by the till: allowed (referenced, up to the sale's amount),
+    supervisor_pin (the request carries "supervisor_pin", checked against
+    ui.supervisor_pin_hash with the screen's lockout) or refused (403: only the screen or the
+    CLI may). Every one is audited either way."""
 
     @field_validator("listen")
     @classmethod

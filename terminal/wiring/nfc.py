@@ -5,8 +5,9 @@ Nothing here loads a simulator: the simulated card that `posterm sim card` prese
 
 The wait for a tap and the kernel run in a worker thread (`asyncio.to_thread`): the event loop
 never blocks. Cancelling the sale (the `cancel` event, or cancelling the awaiting task) makes
-the reader's wait end at its next poll. Driver errors become `terminal.emv.errors` with the
-driver's operator sentence.
+the reader's wait end at its next poll. The capture raises what went wrong in its own words:
+the driver's `DriverError` (reader, field, timeout, cancel) or the kernel's `EmvError` (this
+card cannot pay this sale); `terminal.payment.capture` turns either into the sale's end, once.
 """
 
 from __future__ import annotations
@@ -17,27 +18,9 @@ import logging
 import threading
 from collections.abc import Callable
 
-from drivers.base import (
-    Cancelled,
-    CardError,
-    CardReader,
-    DeviceBusy,
-    DeviceLost,
-    DeviceNotFound,
-    DriverError,
-    NotAPaymentCard,
-    Timeout,
-)
+from drivers.base import Cancelled, CardReader, DeviceLost, DeviceNotFound, DriverError
 from drivers.nfc import NfcReader
 from terminal.emv.card_data import CardData
-from terminal.emv.errors import (
-    EmvError,
-    NotEmvCard,
-    ReaderUnavailable,
-    TapCancelled,
-    TapFailed,
-    TapTimedOut,
-)
 from terminal.emv.kernel import KernelConfig, check_limits, read_card
 from terminal.emv.terminal_data import Transaction
 from terminal.money import Amount
@@ -48,21 +31,6 @@ log = logging.getLogger(__name__)
 
 READING = "Reading the card — hold it still."
 READ = "Card read — the customer can take it away."
-
-
-def translate(error: DriverError) -> EmvError:
-    """A driver failure as the kernel's error tree (same sentence)."""
-    if isinstance(error, Cancelled):
-        return TapCancelled(error.sentence)
-    if isinstance(error, Timeout):
-        return TapTimedOut(error.sentence)
-    if isinstance(error, NotAPaymentCard):
-        return NotEmvCard(error.detail)
-    if isinstance(error, CardError):
-        return TapFailed(error.sentence)
-    if isinstance(error, (DeviceNotFound, DeviceBusy, DeviceLost)):
-        return ReaderUnavailable(error.sentence)
-    return ReaderUnavailable(error.sentence)
 
 
 def card_capture(settings: Settings) -> NfcCardCapture | None:
@@ -77,17 +45,15 @@ def card_capture(settings: Settings) -> NfcCardCapture | None:
 
 
 def open_reader(settings: Settings) -> NfcReader:
-    """The reader configured in `devices.nfc`; `ReaderUnavailable` when there is none."""
+    """The reader configured in `devices.nfc`; `DeviceNotFound` when there is none."""
     path = settings.devices.nfc
     if path == "none":
-        raise ReaderUnavailable(
+        raise DeviceNotFound(
             "No NFC reader is configured (devices.nfc = none) — set it to the reader's path "
-            "(usb, tty:USB0:pn532) or choose another payment method."
+            "(usb, tty:USB0:pn532) or choose another payment method.",
+            device=path,
         )
-    try:
-        return NfcReader(path)
-    except DriverError as error:
-        raise translate(error) from None
+    return NfcReader(path)
 
 
 class NfcCardCapture:
@@ -129,7 +95,7 @@ class NfcCardCapture:
         finally:
             cancelled.cancel()
         if cancel.is_set():
-            raise TapCancelled("The sale was cancelled; the card was not charged.")
+            raise Cancelled("The sale was cancelled; the card was not charged.")
         return card
 
     def _tap(
@@ -139,14 +105,14 @@ class NfcCardCapture:
             card = reader.wait_for_card(self._settings.nfc.tap_timeout_s)
         except DriverError as error:
             self._forget_lost(reader, error)
-            raise translate(error) from None
+            raise
         report(Stage.READING_CARD, READING)
         transaction = Transaction(amount, self._config.country_numeric)
         try:
             data = read_card(card, transaction, self._config)
         except DriverError as error:
             self._forget_lost(reader, error)
-            raise translate(error) from None
+            raise
         finally:
             release = getattr(card, "release", None)
             if release is not None:

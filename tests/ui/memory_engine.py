@@ -41,6 +41,12 @@ class UnknownTransaction(PostermError):
     exit_code = 2
 
 
+BATCH_NOT_CLOSED = (
+    "The batch could not be closed (no answer: timed out); it stays open. "
+    "Try again later: the same close is sent again."
+)
+
+
 class MemoryEngine:
     def __init__(self, currency: str = "EUR") -> None:
         self.currency = currency
@@ -257,6 +263,8 @@ class MemoryEngine:
 
     async def close_batch(self) -> BatchResult:
         totals = self.totals().to_json()
+        if self.batch_answer == "error":  # as the real engine when the bank does not answer
+            return BatchResult("error", totals, {}, BATCH_NOT_CLOSED)
         return BatchResult(self.batch_answer, totals, totals)
 
     def decline_forwarded(self, sale_id: str) -> None:

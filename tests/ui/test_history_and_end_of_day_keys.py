@@ -18,7 +18,7 @@ from terminal.ui.screens.history import HistoryScreen
 from terminal.ui.screens.supervisor import SupervisorScreen
 from terminal.ui.screens.transaction import TransactionScreen
 from tests.ui.helpers import cheap_pin_hash, screen_text, text_of, type_keys, until
-from tests.ui.memory_engine import MemoryEngine
+from tests.ui.memory_engine import BATCH_NOT_CLOSED, MemoryEngine
 
 PIN = "4321"
 PIN_HASH = cheap_pin_hash(PIN)
@@ -196,6 +196,10 @@ async def test_end_of_day_totals_and_close_batch(tmp_path: Path) -> None:
         engine.batch_answer = "out_of_balance"
         await pilot.press("b", "y")
         await until(pilot, lambda: "OUT OF BALANCE" in text_of(pilot, "#batch"))
+        engine.batch_answer = "error"  # the bank does not answer: the batch stays open
+        await pilot.press("b", "y")
+        await until(pilot, lambda: "could not be closed" in text_of(pilot, "#batch"))
+        assert text_of(pilot, "#batch") == "✘ " + BATCH_NOT_CLOSED
 
 
 async def test_an_offline_sale_the_bank_declines_later_is_announced_and_marked(

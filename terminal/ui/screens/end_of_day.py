@@ -11,7 +11,6 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
-from terminal.errors import PostermError
 from terminal.i18n import N_, _, active
 from terminal.i18n.words import entry_label, result_label, type_label
 from terminal.payment.api import BatchResult, Totals
@@ -136,12 +135,13 @@ class EndOfDayScreen(PostermScreen[None]):
         batch = self.query_one("#batch", Static)
         try:
             result = await self.papp.engine.close_batch()
-        except PostermError as error:
-            batch.update(Text("✘ " + error.sentence, style="bold"))
-        except Exception:
+        except Exception:  # the engine ends every runtime failure as result "error"
             log.exception("batch close failed inside the terminal")
             batch.update(_("The batch could not be closed (details are in the log); try again."))
         else:
+            if result.result == "error":  # the batch stays open
+                batch.update(Text("✘ " + result.message, style="bold"))
+                return
             self.batch_result = result
             batch.update(batch_text(result))
             self.reload()

@@ -16,6 +16,7 @@ from terminal.i18n import N_, _, active
 from terminal.i18n.words import entry_label
 from terminal.money import Amount
 from terminal.payment.api import (
+    CancelToken,
     EntryMethod,
     Outcome,
     Progress,
@@ -231,7 +232,18 @@ class SaleScreen(PostermScreen[None]):
                 return
             self._panel(_("Cancelling…"))
             return
-        if self.stage in UNSAFE_TO_CANCEL:
+        if isinstance(self.cancel_event, CancelToken):
+            answer = self.cancel_event.request()
+            if not answer.accepted:
+                self.notify(
+                    _(
+                        "The payment is authorising with the bank and cannot be cancelled; "
+                        "it will end approved or declined."
+                    ),
+                    severity="warning",
+                )
+                return
+        elif self.stage in UNSAFE_TO_CANCEL:
             self.notify(
                 _(
                     "The bank is deciding: cancelling now could charge the customer without a "
@@ -240,7 +252,8 @@ class SaleScreen(PostermScreen[None]):
                 severity="warning",
             )
             return
-        self.cancel_event.set()
+        else:
+            self.cancel_event.set()
         self._panel(_("Cancelling…"))
 
     def action_history(self) -> None:
@@ -284,7 +297,7 @@ class SaleScreen(PostermScreen[None]):
     # -- running a sale -------------------------------------------------------------------
     def start_sale(self, method: EntryMethod, amount: Amount, tip: Amount | None) -> None:
         request = SaleRequest(amount=amount, method=method, tip=tip)
-        self.cancel_event = asyncio.Event()
+        self.cancel_event = CancelToken()
         self.source = "screen"
         self.follow(amount, tip)
         hint = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from rich.text import Text
@@ -15,6 +16,7 @@ from terminal.i18n import N_, _, active
 from terminal.i18n.words import decline_reason
 from terminal.money import Amount, AmountError
 from terminal.payment.api import Outcome, Progress, Result, TransactionView
+from terminal.payment.authority import audit_adjustment
 from terminal.payment.errors import PaymentError
 from terminal.ui.screens.base import PostermModalScreen
 from terminal.ui.screens.pin_check import pin_refusal
@@ -126,6 +128,7 @@ class SupervisorScreen(PostermModalScreen[bool]):
         def progress(step: Progress) -> None:
             pass
 
+        data_dir = self.papp.settings.data_dir
         try:  # the journal's refusal (nothing sent) is said as it is; the rest is an outcome
             if self.kind == "refund":
                 outcome = await engine.refund(self.view.id, amount, progress)
@@ -133,9 +136,29 @@ class SupervisorScreen(PostermModalScreen[bool]):
                 outcome = await engine.void(self.view.id, progress)
         except PaymentError as refusal:
             self.busy = False
+            await asyncio.to_thread(
+                audit_adjustment,
+                data_dir,
+                self.kind,
+                self.view.id,
+                amount,
+                "screen",
+                refusal=refusal.sentence,
+                supervisor=True,
+            )
             self._say(Text("✘ " + refusal.sentence), "declined")
             return
         self.busy = False
+        await asyncio.to_thread(
+            audit_adjustment,
+            data_dir,
+            self.kind,
+            self.view.id,
+            amount or outcome.amount,
+            "screen",
+            outcome=outcome,
+            supervisor=True,
+        )
         self._finished(outcome)
 
     def _finished(self, outcome: Outcome) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,10 +26,13 @@ class Till:
 
 
 @pytest.fixture
-async def till() -> AsyncIterator[Till]:
+async def till(tmp_path: Path) -> AsyncIterator[Till]:
     port = free_port()
     settings = Settings.model_validate(
-        {"ecr": {"enabled": True, "listen": f"127.0.0.1:{port}", "token": TOKEN}}
+        {
+            "terminal": {"data_dir": str(tmp_path / "data")},  # the audit log goes here
+            "ecr": {"enabled": True, "listen": f"127.0.0.1:{port}", "token": TOKEN},
+        }
     )
     engine = MemoryEngine()
     server = EcrServer(settings, engine)

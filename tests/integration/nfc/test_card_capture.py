@@ -13,26 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from drivers.base import DeviceNotFound
+from drivers.base import Cancelled, DeviceLost, DeviceNotFound, DriverError, Timeout
 from drivers.nfc import NfcReader
 from simulators.card.cryptogram import verify_arqc
 from simulators.card.testcards import load_test_cards
 from terminal.emv.card_data import CardData
-from terminal.emv.errors import (
-    ContactlessLimitExceeded,
-    EmvError,
-    ReaderUnavailable,
-    TapCancelled,
-    TapTimedOut,
-)
+from terminal.emv.errors import ContactlessLimitExceeded
+from terminal.errors import PostermError
 from terminal.logs import configure_logging
 from terminal.money import Amount
 from terminal.payment.api import Progress, Result, Stage
-from terminal.payment.capture import card_refusal
+from terminal.payment.capture import Stopped, ending
 from terminal.settings import Settings, load_settings
 from terminal.wiring.nfc import NfcCardCapture, card_capture
 from tests.conftest import free_port
-from tests.drivers.nfc.udp_field import wait_listening
+from tests.unit.drivers.nfc.udp_field import wait_listening
 
 CARDS = load_test_cards()
 POSTERM = [sys.executable, "-m", "terminal"]
@@ -89,13 +84,20 @@ def test_phone_wallet_tapped_from_another_process(
     assert verify_arqc(CARDS["wallet-token"].issuer, data.pan, data.psn, data.emv)
 
 
+def sale_end(error: BaseException) -> Stopped:
+    """How the engine ends the sale for what the capture raised."""
+    stop = ending(error)
+    assert stop is not None, f"{error!r} is not a capture's ending"
+    return stop
+
+
 @pytest.mark.parametrize(
-    ("profile", "minor", "error", "words"),
+    ("profile", "minor", "error", "result", "code", "words"),
     [
-        ("expired", 1234, "CardExpired", "expired"),
-        ("visa-credit", 7500, "CvmRequired", "phone wallet"),
-        ("pulled-away", 1234, "TapFailed", "tap again"),
-        ("not-emv", 1234, "NotEmvCard", "not a payment card"),
+        ("expired", 1234, "CardExpired", Result.DECLINED, "54", "expired"),
+        ("visa-credit", 7500, "CvmRequired", Result.DECLINED, "65", "phone wallet"),
+        ("pulled-away", 1234, "CardRemoved", Result.CANCELLED, "", "tap again"),
+        ("not-emv", 1234, "NotAPaymentCard", Result.DECLINED, "", "not a payment card"),
     ],
 )
 def test_each_problem_card_gives_its_sentence(
@@ -104,15 +106,19 @@ def test_each_problem_card_gives_its_sentence(
     profile: str,
     minor: int,
     error: str,
+    result: Result,
+    code: str,
     words: str,
 ) -> None:
     settings = settings_for(sim_card(profile), write_config)
-    with pytest.raises(EmvError) as caught:
+    with pytest.raises((PostermError, DriverError)) as caught:
         asyncio.run(
             NfcCardCapture(settings).read_card(Amount.of(minor, "EUR"), asyncio.Event(), print)
         )
     assert type(caught.value).__name__ == error
-    assert words in caught.value.sentence
+    stop = sale_end(caught.value)
+    assert (stop.result, stop.code) == (result, code)
+    assert words in stop.sentence
 
 
 def test_over_the_contactless_limit_is_refused_without_a_reader(
@@ -128,30 +134,32 @@ def test_over_the_contactless_limit_is_refused_without_a_reader(
 
 def test_no_reader_configured(write_config: Callable[[str], Path]) -> None:
     settings = settings_for("none", write_config)
-    with pytest.raises(ReaderUnavailable) as caught:
+    with pytest.raises(DeviceNotFound) as caught:
         asyncio.run(
             NfcCardCapture(settings).read_card(Amount.of(100, "EUR"), asyncio.Event(), print)
         )
-    assert caught.value.exit_code == 3 and "devices.nfc" in caught.value.sentence
+    stop = sale_end(caught.value)
+    assert stop.result is Result.ERROR and "devices.nfc" in stop.sentence
 
 
 def test_operator_cancels_while_waiting(write_config: Callable[[str], Path]) -> None:
     settings = settings_for(f"udp:localhost:{free_port()}", write_config, timeout=30)
     started = time.monotonic()
-    with pytest.raises(TapCancelled) as caught:
+    with pytest.raises(Cancelled) as caught:
         capture(settings, 100, cancel_after=0.2)
-    assert card_refusal(caught.value).result is Result.CANCELLED  # what the engine reports
+    stop = sale_end(caught.value)  # what the engine reports
+    assert stop.result is Result.CANCELLED and "cancelled" in stop.sentence
     assert time.monotonic() - started < 5
 
 
 def test_nobody_taps(write_config: Callable[[str], Path]) -> None:
     settings = settings_for(f"udp:localhost:{free_port()}", write_config, timeout=0.5)
-    with pytest.raises(TapTimedOut) as caught:
+    with pytest.raises(Timeout) as caught:
         asyncio.run(
             NfcCardCapture(settings).read_card(Amount.of(100, "EUR"), asyncio.Event(), print)
         )
-    assert "within 0.5 seconds" in caught.value.sentence
-    assert card_refusal(caught.value).result is Result.CANCELLED  # what the engine reports
+    stop = sale_end(caught.value)  # what the engine reports
+    assert stop.result is Result.CANCELLED and "within 0.5 seconds" in stop.sentence
 
 
 def test_sim_card_names_unknown_profiles() -> None:
@@ -202,9 +210,10 @@ def test_reader_lost_during_a_sale_is_reopened_for_the_next(
         cancel = asyncio.Event()
         # nfcpy's front end goes away under the waiting reader, as when its USB cable is pulled
         asyncio.get_running_loop().call_later(0.2, first._clf.close)
-        with pytest.raises(ReaderUnavailable) as caught:
+        with pytest.raises(DeviceLost) as caught:
             await capture.read_card(Amount.of(100, "EUR"), cancel, print)
-        assert "stopped answering" in caught.value.sentence
+        stop = sale_end(caught.value)
+        assert stop.result is Result.ERROR and "stopped answering" in stop.sentence
         sim_card("visa-credit", path=path)
         return await capture.read_card(Amount.of(100, "EUR"), cancel, print)
 

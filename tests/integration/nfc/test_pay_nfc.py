@@ -33,8 +33,8 @@ from terminal.payment.api import Outcome, Progress, SaleRequest
 from terminal.payment.factory import build_engine
 from terminal.settings import load_settings
 from terminal.wiring.nfc import card_capture
-from tests.drivers.nfc.udp_field import wait_listening
 from tests.fixtures.gateway_sim import GatewaySim
+from tests.unit.drivers.nfc.udp_field import wait_listening
 
 POSTERM = [sys.executable, "-m", "terminal"]
 CARDS = load_test_cards()

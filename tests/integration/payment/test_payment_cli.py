@@ -39,6 +39,10 @@ async def test_saf_status_and_flush(terminal: Callable[..., Terminal]) -> None:
     assert still_down.returncode == 3
     assert "pending:    2" in still_down.stdout
     assert "gateway unreachable" in still_down.stdout
+    not_closed = term.cli("close-batch", "--json", timeout=90)
+    assert not_closed.returncode == 3 and not_closed.stdout == ""
+    assert "could not be forwarded" in not_closed.stderr
+    assert "the batch stays open" in not_closed.stderr
     term.sim.faults()
     flushed = term.cli("saf", "flush", "--json")
     assert flushed.returncode == 0, flushed.stderr

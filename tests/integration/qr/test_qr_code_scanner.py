@@ -25,8 +25,8 @@ from terminal.wiring.camera import (
     code_presenter,
     code_scanner,
 )
-from tests.drivers.camera.frames import PAYLOAD as SHOP_CODE
-from tests.drivers.camera.frames import write_frame_atomically
+from tests.unit.drivers.camera.frames import PAYLOAD as SHOP_CODE
+from tests.unit.drivers.camera.frames import write_frame_atomically
 
 
 def cpm(token: str = "4761739001010119") -> str:

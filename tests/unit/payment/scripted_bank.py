@@ -74,6 +74,23 @@ class ScriptedBank:
             payload["totals"] = operation.totals
         return json.dumps(payload).encode()
 
+    def redact(self, stored: bytes) -> bytes:
+        """Like the real adapter: the sealed parts go, the rest stays, marked."""
+        try:
+            payload = json.loads(stored)
+        except ValueError:  # not one of ours (a hand-written row): left as it is
+            return stored
+        if payload.get("redacted"):
+            return stored
+        sealed = False
+        for part in ("card", "qr"):
+            if isinstance(payload.get(part), dict) and "data" in payload[part]:
+                del payload[part]["data"]
+                sealed = True
+        if not sealed:
+            return stored
+        return json.dumps({**payload, "redacted": True}).encode()
+
     async def deliver(
         self, message_id: str, stored: bytes, *, deadline_s: float | None = None
     ) -> Delivery:

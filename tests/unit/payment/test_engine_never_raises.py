@@ -16,7 +16,7 @@ from scripted_bank import ScriptedBank, answer
 from test_payment_engine import FINGERPRINT, PlainCard, Steps, eur, settings_for
 
 from terminal.payment.api import Result, SaleRequest, Stage
-from terminal.payment.bank import Delivery, Operation
+from terminal.payment.bank import Delivery, NotSent, Operation
 from terminal.payment.engine import Engine
 from terminal.payment.journal import Journal
 from terminal.payment.states import Event, State
@@ -173,3 +173,41 @@ async def test_a_journal_that_fails_after_sending_leaves_the_sale_for_recovery(
     finally:
         engine.journal.apply = real_apply  # type: ignore[method-assign]
         await engine.stop()
+
+
+async def test_a_batch_close_the_bank_never_got_ends_as_error_and_stays_open(
+    tmp_path: Path,
+) -> None:
+    bank = ScriptedBank(answer("approved", "00", "A1"), NotSent("connection refused"))
+    engine = await engine_with(tmp_path, bank)
+    try:
+        await engine.sale(SaleRequest(eur("10.00")), Steps(), asyncio.Event())
+        closed = await engine.close_batch()
+        still_open = [line.total for line in engine.totals().lines]
+    finally:
+        await engine.stop()
+    assert closed.result == "error"
+    assert closed.message == (
+        "The batch could not be closed (not sent: connection refused); it stays open. "
+        "Try again later: the same close is sent again."
+    )
+    assert closed.terminal_totals["sale"]["EUR"]["count"] == 1  # what was offered
+    assert still_open == [eur("10.00")]
+
+
+async def test_a_bug_during_the_batch_close_ends_as_error_and_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bank = BrokenBank(deliver_fails=True)
+    engine = await engine_with(tmp_path, bank)
+    try:
+        with caplog.at_level(logging.ERROR):
+            closed = await engine.close_batch()
+    finally:
+        await engine.stop()
+    assert closed.result == "error"
+    assert closed.message == (
+        "The terminal had an internal problem (details are in the log). "
+        "The batch stays open; try again."
+    )
+    assert logged_with_traceback(caplog)

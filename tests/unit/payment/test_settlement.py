@@ -12,7 +12,15 @@ import pytest
 
 from terminal.money import Amount
 from terminal.payment.api import Result
-from terminal.payment.bank import Answered, Delivery, NoAnswer, NotSent, Refused, Reply
+from terminal.payment.bank import (
+    Answered,
+    Delivery,
+    LocalFault,
+    NoAnswer,
+    NotSent,
+    Refused,
+    Reply,
+)
 from terminal.payment.settlement import (
     TABLE,
     Facts,
@@ -25,9 +33,10 @@ from terminal.payment.settlement import (
 from terminal.payment.states import Event
 
 ANSWERS = ("approved", "declined", "pending", "expired", "reversed", "balanced", "out_of_balance")
-NOT_ANSWERED = ("not_sent", "no_answer", "refused", "refused_transient")
+NOT_ANSWERED = ("not_sent", "no_answer", "refused", "refused_transient", "local_fault")
 ENDINGS = ANSWERS + NOT_ANSWERED
 DETAIL = "409 id_conflict"
+EMFILE = "ran out of file handles (EMFILE)"
 FIVE = Amount.parse("5.00", "EUR")
 T, E, R = Then, Event, Result
 
@@ -46,7 +55,20 @@ def delivery(ending: str) -> Delivery:
         "no_answer": NoAnswer(DETAIL),
         "refused": Refused(DETAIL, final=True),
         "refused_transient": Refused(DETAIL, final=False),
+        "local_fault": LocalFault(EMFILE),
     }[ending]
+
+
+def local_fault(what: str) -> Expected:
+    """The terminal's own failure: an error with code 96, never offline, never a reversal."""
+    return (
+        T.DONE,
+        E.NOT_SENT,
+        R.ERROR,
+        "96",
+        f"The terminal ran out of file handles (EMFILE); nothing was charged and {what} was "
+        "not sent to the bank. Restart the terminal or call the technician.",
+    )
 
 
 Expected = tuple[Then, Event | None, Result | None, str, str]
@@ -89,6 +111,7 @@ def adjustment(kind: str, approved: str) -> dict[str, Expected]:
         ),
         "refused": refused,
         "refused_transient": refused,
+        "local_fault": local_fault(f"the {kind}"),
     }
 
 
@@ -100,6 +123,7 @@ def queued(answered: dict[str, Expected], other: Expected) -> dict[str, Expected
             "no_answer": (T.RETRY, None, None, "", "no answer from the gateway (409 id_conflict)"),
             "refused": (T.PARK, None, None, "", "refused by the gateway: 409 id_conflict"),
             "refused_transient": (T.RETRY, None, None, "", "gateway error (409 id_conflict)"),
+            "local_fault": (T.RETRY, None, None, "", f"local fault ({EMFILE})"),
         }
     )
     return rows
@@ -122,10 +146,11 @@ OUT_OF_BALANCE = (
 
 
 def batch(words: str) -> Expected:
+    """Not closed: the batch stays open and the close ends as an error."""
     return (
         T.RETRY,
         None,
-        None,
+        Result.ERROR,
         "",
         f"The batch could not be closed ({words}: 409 id_conflict); it stays open. "
         "Try again later: the same close is sent again.",
@@ -145,6 +170,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "not_sent": (T.OFFLINE, None, None, "", ""),
         "refused": SALE_REFUSED,
         "refused_transient": SALE_REFUSED,
+        "local_fault": local_fault("the payment"),
     },
     "refund": adjustment("refund", "Refund of EUR 5.00 approved."),
     "void": adjustment("void", "Sale S1 voided: EUR 5.00 will not be charged."),
@@ -167,6 +193,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         ),
         "refused": INTENT_REFUSED,
         "refused_transient": INTENT_REFUSED,
+        "local_fault": local_fault("the payment"),
     },
     "qr_status": {
         **{ending: (T.PENDING, None, None, "", "") for ending in ANSWERS},
@@ -208,6 +235,14 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "no_answer": batch("no answer"),
         "refused": batch("refused"),
         "refused_transient": batch("refused"),
+        "local_fault": (
+            T.RETRY,
+            None,
+            None,
+            "",
+            f"The batch could not be closed (local fault: {EMFILE}); it stays open. "
+            "Try again later: the same close is sent again.",
+        ),
     },
 }
 """Per operation, the endings that differ from REVERSE (everything unlisted reverses)."""

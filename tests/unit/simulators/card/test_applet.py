@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from simulators.card.applet import SimulatedCard
 from simulators.card.tap import CARDS
 from terminal.emv import tlv
-from terminal.wiring.nfc import translate
 
 PPSE = bytes.fromhex("00A404000E325041592E5359532E444446303100")
 
@@ -58,11 +57,3 @@ def test_any_command_gets_a_status_word(command: bytes) -> None:
     card.handle(bytes.fromhex("00A4040007A000000004101000"))
     answer = card.handle(command)
     assert answer is not None and len(answer) >= 2
-
-
-def test_driver_errors_keep_their_sentence_in_the_kernel_tree() -> None:
-    from drivers.base import CardRemoved, DeviceLost, MultipleCards
-
-    assert translate(MultipleCards("Only one card, please.")).sentence == "Only one card, please."
-    assert translate(CardRemoved("Hold it still.")).exit_code == 1
-    assert translate(DeviceLost("Reader unplugged.")).exit_code == 3

@@ -14,7 +14,7 @@ from simulators.card.emulator import CardEmulator
 from simulators.card.isodep import IsoDepParameters
 from simulators.card.testcards import load_test_cards
 from tests.conftest import free_port
-from tests.drivers.nfc.udp_field import wait_listening
+from tests.unit.drivers.nfc.udp_field import wait_listening
 
 CARDS = load_test_cards()
 

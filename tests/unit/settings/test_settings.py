@@ -11,7 +11,7 @@ import pytest
 from terminal.cli import main
 from terminal.settings import ConfigError, load_settings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NO_ENV: dict[str, str] = {}
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import terminal.cli
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 HEAVY = [
     "aiohttp",

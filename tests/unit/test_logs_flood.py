@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterator
 
@@ -15,26 +14,23 @@ from terminal.logs import RepeatLimitFilter, configure_logging
 class Log:
     """The terminal's own log handler, writing to a string, with a clock the test moves."""
 
-    def __init__(self) -> None:
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
         self.now = 1000.0
-        self.stream = io.StringIO()
+        self.capsys = capsys
 
     def __call__(self) -> float:
         return self.now
 
     def lines(self) -> list[str]:
-        text = self.stream.getvalue()
-        self.stream.seek(0)
-        self.stream.truncate()
-        return text.splitlines()
+        """What reached stderr since the last look (the handler writes to the current one)."""
+        return self.capsys.readouterr().err.splitlines()
 
 
 @pytest.fixture
-def log() -> Iterator[Log]:
+def log(capsys: pytest.CaptureFixture[str]) -> Iterator[Log]:
     handler = configure_logging("INFO", target="stderr")
     assert isinstance(handler, logging.StreamHandler)
-    captured = Log()
-    handler.setStream(captured.stream)
+    captured = Log(capsys)
     limit = next(f for f in handler.filters if isinstance(f, RepeatLimitFilter))
     limit.clock = captured
     try:

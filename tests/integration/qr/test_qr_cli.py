@@ -15,9 +15,8 @@ from PIL import Image
 
 from terminal.cli import main
 from terminal.qr.crc import with_crc
-
-from .test_qr_cpm import EMVCO_CPM_SAMPLE
-from .vectors import EMVCO_SAMPLE, PIX_BCB_EXAMPLE
+from tests.unit.qr.test_qr_cpm import EMVCO_CPM_SAMPLE
+from tests.unit.qr.vectors import EMVCO_SAMPLE, PIX_BCB_EXAMPLE
 
 
 def posterm(*args: str) -> subprocess.CompletedProcess[str]:

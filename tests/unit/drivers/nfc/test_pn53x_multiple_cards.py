@@ -1,5 +1,5 @@
 """More than one card in the field on a PN532 reader: nfcpy's real PN532 driver and `NfcReader`
-against replayed chip frames (tests/drivers/nfc/pn532_chip.py). With `--nfc-device` naming a
+against replayed chip frames (tests/unit/drivers/nfc/pn532_chip.py). With `--nfc-device` naming a
 PN531/PN532 reader, the last test asks a person to hold two cards on it."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 from drivers.base import DeviceLost, MultipleCards
 from drivers.nfc import NfcReader
 from drivers.nfc.reader import MULTIPLE_CARDS
-from terminal.emv.errors import TapFailed
 from terminal.money import Amount
-from terminal.payment.api import Progress
+from terminal.payment.api import Progress, Result
+from terminal.payment.capture import ending
 from terminal.settings import Settings
 from terminal.wiring.nfc import NfcCardCapture
 
@@ -147,9 +147,11 @@ def test_the_sale_shows_the_operator_sentence_for_two_cards(chip: ChipFrames) ->
     async def sale() -> None:
         await capture.read_card(Amount.of(1234, "EUR"), asyncio.Event(), progress.append)
 
-    with pytest.raises(TapFailed) as caught:
+    with pytest.raises(MultipleCards) as caught:
         asyncio.run(sale())
-    assert caught.value.sentence == MULTIPLE_CARDS
+    stop = ending(caught.value)  # what the engine reports: tap again, nothing charged
+    assert stop is not None and stop.result is Result.CANCELLED
+    assert stop.sentence == MULTIPLE_CARDS
     close(reader, chip)
 
 
