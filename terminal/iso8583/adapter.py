@@ -15,6 +15,8 @@ MAC, sends, and translates what happened once into a `Delivery`:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import ssl
 import uuid
@@ -28,8 +30,9 @@ from terminal.iso8583.errors import Iso8583Error, MacError, MessageError
 from terminal.iso8583.link import Key, Link, NoReply, NotConnected
 from terminal.iso8583.messages import ANSWER_OF, REPEAT, Identity, Original
 from terminal.iso8583.store import Record, Store
-from terminal.iso8583.vault import SealError, Vault
+from terminal.iso8583.vault import SealError, Vault, message_id_of
 from terminal.payment.bank import Answered, Delivery, NoAnswer, NotSent, Operation, Refused
+from terminal.security.pan import mask_pan
 from terminal.settings import Settings
 
 log = logging.getLogger("terminal.iso8583.adapter")
@@ -223,6 +226,37 @@ class IsoBank:
         if reply.result == "approved" and request.mti == "0200":
             self.store.answered(message_id, reply.gateway_ref, reply.auth_code)
         return Answered(reply)
+
+    def redact(self, stored: bytes) -> bytes:
+        """A record of `stored` for the journal once it can no longer be sent: its MTI, STAN
+        and fields, the PAN masked, without expiry, track 2 or ICC data, and the SHA-256 of
+        the sealed bytes. The adapter's own record keeps no track 2 either from then on (PCI
+        DSS 3.3.1); it keeps the sealed PAN a later reversal or refund refers to."""
+        message_id = message_id_of(stored)
+        if stored.startswith(b"{") or message_id is None:
+            return stored
+        try:
+            request = decode(self.vault.open(message_id, stored), self.dialect)
+        except (SealError, MessageError) as error:
+            log.error("a stored ISO 8583 request cannot be opened (%s); left as it is", error)
+            return stored
+        record = self.store.get(message_id)
+        if record is not None and 35 in request.fields:
+            kept = encode(request.with_fields(f35=None), self.dialect)
+            self.store.reseal(message_id, self.vault.seal(message_id, kept))
+        fields = {
+            str(n): mask_pan(str(v)) if n == 2 else (v.hex() if isinstance(v, bytes) else v)
+            for n, v in sorted(request.fields.items())
+            if n not in (14, 35, 55)
+        }
+        summary = {
+            "redacted": "iso8583",
+            "id": message_id,
+            "mti": request.mti,
+            "fields": fields,
+            "sealed_sha256": hashlib.sha256(stored).hexdigest(),
+        }
+        return json.dumps(summary, sort_keys=True, separators=(",", ":")).encode()
 
     async def health(self) -> bool:
         """An 0800 echo (301); an 0810 with F39 other than 00 means the link is down."""

@@ -58,6 +58,13 @@ class Links:
             return Refused(QR_REFUSED, final=True)
         return await self.gateway.deliver(message_id, stored, deadline_s=deadline_s)
 
+    def redact(self, stored: bytes) -> bytes:
+        if is_sealed(stored):
+            return self.iso.redact(stored)
+        if self.gateway is None:
+            return stored
+        return self.gateway.redact(stored)
+
     async def health(self) -> bool:
         return await self.iso.health()
 

@@ -127,6 +127,13 @@ class Store:
                 raise
         return before
 
+    def reseal(self, message_id: str, sealed: bytes) -> None:
+        """Replace a record's sealed request (its card data reduced once it was answered)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE sent SET sealed = ? WHERE message_id = ?", (sealed, message_id)
+            )
+
     def answered(self, message_id: str, rrn: str, auth_code: str) -> None:
         """Keep the host's references (F37, F38) for later messages about the same sale."""
         with self._lock:

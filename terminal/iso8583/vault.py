@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from terminal.iso8583.errors import Iso8583Error
 
-MAGIC = b"I8583\x01"
+MAGIC = b"I8583\x02"
 _NONCE = 12
+_ID_LENGTH = 2
 
 
 class SealError(Iso8583Error):
@@ -29,15 +30,20 @@ class Vault:
         self._aead = AESGCM(key)
 
     def seal(self, message_id: str, plain: bytes) -> bytes:
+        """MAGIC, the message id (in clear: it names the request, it hides nothing), a nonce
+        and the AES-GCM ciphertext bound to that id."""
+        name = message_id.encode()
         nonce = os.urandom(_NONCE)
-        return MAGIC + nonce + self._aead.encrypt(nonce, plain, _aad(message_id))
+        head = MAGIC + len(name).to_bytes(_ID_LENGTH, "big") + name
+        return head + nonce + self._aead.encrypt(nonce, plain, _aad(message_id))
 
     def open(self, message_id: str, sealed: bytes) -> bytes:
-        if not sealed.startswith(MAGIC) or len(sealed) < len(MAGIC) + _NONCE + 16:
+        if message_id_of(sealed) != message_id:
             raise SealError(f"stored message {message_id} is not a sealed ISO 8583 request")
-        nonce = sealed[len(MAGIC) : len(MAGIC) + _NONCE]
+        start = len(MAGIC) + _ID_LENGTH + len(message_id.encode())
+        nonce = sealed[start : start + _NONCE]
         try:
-            return self._aead.decrypt(nonce, sealed[len(MAGIC) + _NONCE :], _aad(message_id))
+            return self._aead.decrypt(nonce, sealed[start + _NONCE :], _aad(message_id))
         except InvalidTag:
             raise SealError(
                 f"stored message {message_id} does not open with this terminal's key "
@@ -46,6 +52,20 @@ class Vault:
 
     def __repr__(self) -> str:
         return "Vault(<key>)"
+
+
+def message_id_of(sealed: bytes) -> str | None:
+    """The message id a sealed request names, or None when the bytes are not one."""
+    if not sealed.startswith(MAGIC) or len(sealed) < len(MAGIC) + _ID_LENGTH:
+        return None
+    size = int.from_bytes(sealed[len(MAGIC) : len(MAGIC) + _ID_LENGTH], "big")
+    start = len(MAGIC) + _ID_LENGTH
+    if len(sealed) < start + size + _NONCE + 16:
+        return None
+    try:
+        return sealed[start : start + size].decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def is_sealed(stored: bytes) -> bool:

@@ -4,7 +4,9 @@ written only from the issue's table (independent_host.py, which never imports po
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sqlite3
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +18,7 @@ from simulators.card.tap import CARDS
 from terminal.money import Amount
 from terminal.payment.api import Outcome, Result, SaleRequest
 from terminal.payment.engine import Engine
+from terminal.payment.journal import JOURNAL_FILE
 from terminal.payment.states import State
 
 PAN = CARDS["visa-credit"].pan
@@ -48,6 +51,13 @@ async def test_nfc_sale_is_approved_by_the_host(
     finally:
         await engine.stop()
     assert outcome.result is Result.APPROVED, outcome.message
+    with sqlite3.connect(engine.settings.data_dir / JOURNAL_FILE) as db:
+        [(kept,)] = db.execute("SELECT request FROM transactions WHERE id = ?", (outcome.id,))
+    record = json.loads(kept)  # answered: the sealed request is replaced by a redacted record
+    assert record["redacted"] == "iso8583" and record["mti"] == "0200"
+    assert record["fields"]["2"] == outcome.masked_pan
+    assert not {"14", "35", "55"} & set(record["fields"])
+    assert_no_card_data_on_disk(engine)
     assert outcome.auth_code.startswith("A")
     assert outcome.masked_pan.endswith(PAN[-4:]) and PAN not in outcome.masked_pan
     [request] = requests(host, "0200")
