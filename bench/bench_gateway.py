@@ -53,11 +53,13 @@ class Terminal:
         self.signer = TerminalSigner(Keystore.open(self.settings.data_dir, terminal_id))
         self.card = CARDS[card]
         self.amount = Amount.of(100, "EUR")
-        self.plain = wire_card_data(self.card, self.amount)
         self.seq = 0
 
     def build(self) -> tuple[str, bytes]:
-        """Client work before sending: encrypt the card data, build and sign the request."""
+        """Client work before sending: encrypt the card data, build and sign the request.
+
+        Each sale is a tap of its own (a fresh ARQC, made here): the simulator declines card
+        data replayed under a new message id, as an issuer does."""
         self.seq += 1
         message_id = new_message_id()
         payload = build_request(
@@ -73,7 +75,7 @@ class Terminal:
                 "scheme": self.card.scheme,
                 "aid": self.card.aid,
                 "masked_pan": "476173******0000",
-                "data": self.keys.encrypt(self.plain),
+                "data": self.keys.encrypt(wire_card_data(self.card, self.amount)),
             },
         )
         return message_id, self.signer.sign(payload)

@@ -65,10 +65,11 @@ async def serve(
 
     tune_for_commit_threads()
     host, port = split_listen(listen)
-    admin = split_listen(admin_listen) if admin_listen else None
+    admin = split_listen(admin_listen) if admin_listen else ("127.0.0.1", 0)
     sim = Simulator(data_dir, cards_file=cards_file, intent_ttl_s=intent_ttl_s)
     tls = None if plain_http else server_context(sim.files, host)
-    service = Service(sim, host, port, tls=tls, admin=admin)
+    token = sim.files.admin_token.read_text(encoding="ascii").strip()
+    service = Service(sim, host, port, tls=tls, admin=admin, admin_token=token)
     await service.start()
     iso = None
     if iso8583_listen:
@@ -82,12 +83,17 @@ async def serve(
     scheme = "http" if plain_http else "https"
     shown = f"[{host}]" if ":" in host else host
     write_terminal_toml(sim.files, f"{scheme}://{shown}:{port}")
+    admin_host = f"[{admin[0]}]" if ":" in admin[0] else admin[0]
+    admin_url = f"{scheme}://{admin_host}:{service.admin_port}"
+    sim.files.admin_url.write_text(admin_url + "\n", encoding="utf-8")
     log.warning(
-        "gateway simulator listening on %s://%s:%d%s (data in %s)",
+        "gateway simulator listening on %s://%s:%d, admin API on %s (bearer token in %s; "
+        "data in %s)",
         scheme,
         shown,
         port,
-        f", admin on {admin[0]}:{admin[1]}" if admin else "",
+        admin_url,
+        sim.files.admin_token,
         sim.files.root,
     )
     stop = asyncio.Event()

@@ -1,4 +1,6 @@
-"""The simulator's admin API under /sim/ (JSON, loopback clients only; others get 403).
+"""The simulator's admin API under /sim/ (JSON), on its own listener only (the protocol port
+answers 404 there), for loopback clients (others get 403) that show the bearer token of
+DIR/admin-token (`Authorization: Bearer TOKEN`; without it or with another one: 401).
 
     GET  /sim/ledger[?terminal_id=T]  {"entries": [{"id", "ref", "type", "terminal_id",
                                       "amount": {"value", "currency"}, "result", "code", "at"}]}
@@ -20,13 +22,14 @@
     POST /sim/wallet/code             {"card"?: profile, "expires_in_s"?: 1..3600} -> {"code",
                                       "format", "card", "masked_pan", "expires_at"}
 
-Errors: {"error": CODE, "message"}: 400 malformed, 403 forbidden, 404 not_found,
+Errors: {"error": CODE, "message"}: 400 malformed, 401 unauthorized, 403 forbidden, 404 not_found,
 409 conflict (intent not payable, kid of another terminal), never 500; a refused call changes
 nothing.
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import re
@@ -37,7 +40,7 @@ from aiohttp import web
 
 from simulators.bank.faults import Faults
 from simulators.bank.issuer import FraudRule
-from simulators.bank.ledger import Ledger, account_of
+from simulators.bank.ledger import Ledger
 from simulators.bank.processor import Processor
 from simulators.bank.wallet import WalletError, parse_mpm
 from simulators.card.testcards import IssuerKeys
@@ -125,7 +128,9 @@ def upsert_card(sim: Simulator, data: dict[str, Any]) -> dict[str, Any]:
         raise _bad("pan must be 12 to 19 digits passing the Luhn check")
     if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 40):
         raise _bad("name must be text of 1 to 40 characters")
-    row = ledger.card(account_of(pan)) if pan else ledger.card_by_name(name) if name else None
+    row = (
+        ledger.card(ledger.account_of(pan)) if pan else ledger.card_by_name(name) if name else None
+    )
     if row is None and pan is None:
         raise AdminError(404, "not_found", "no such card; give pan and expiry to add one")
     fields: dict[str, Any] = {}
@@ -181,7 +186,7 @@ def upsert_card(sim: Simulator, data: dict[str, Any]) -> dict[str, Any]:
             ledger.run(
                 "INSERT INTO cards (account, name, masked_pan, expiry, psn, status, balance,"
                 " currency, issuer, aid, label) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                account_of(pan),
+                ledger.account_of(pan),
                 name or mask_pan(pan),
                 mask_pan(pan),
                 fields["expiry"],
@@ -193,7 +198,7 @@ def upsert_card(sim: Simulator, data: dict[str, Any]) -> dict[str, Any]:
                 fields.get("aid", "A0000000031010"),
                 fields.get("label", "TEST CARD"),
             )
-            account = account_of(pan)
+            account = ledger.account_of(pan)
         else:
             account = row["account"]
             if name and pan:
@@ -226,12 +231,28 @@ def _loopback(request: web.Request) -> bool:
         return False
 
 
-def admin_routes(sim: Simulator, service: Service) -> list[web.RouteDef]:
+def _authorised(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "replace"), token.encode("utf-8")
+    )
+
+
+def admin_routes(sim: Simulator, service: Service, token: str) -> list[web.RouteDef]:
+    """The /sim/ routes, each refusing non-loopback clients (403) and a missing or wrong
+    bearer `token` (401) before reading anything."""
+
     def endpoint(func: Any) -> Any:
         async def wrapped(request: web.Request) -> web.Response:
             if not _loopback(request):
                 return web.json_response(
                     {"error": "forbidden", "message": "the admin API is loopback only"}, status=403
+                )
+            if not _authorised(request, token):
+                return web.json_response(
+                    {"error": "unauthorized", "message": "give the admin token (DIR/admin-token)"},
+                    status=401,
+                    headers={"WWW-Authenticate": "Bearer"},
                 )
             data: dict[str, Any] = {}
             if request.method == "POST":

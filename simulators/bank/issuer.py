@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from simulators.bank.ledger import Ledger, account_of
+from simulators.bank.ledger import Ledger
 from simulators.card.cryptogram import verify_arqc
 from simulators.card.testcards import IssuerKeys, TestCard
 from terminal.gateway.messages import utc_timestamp
@@ -117,7 +117,7 @@ def seed_cards(ledger: Ledger, cards: dict[str, TestCard]) -> None:
             ledger.run(
                 "INSERT OR IGNORE INTO cards (account, name, masked_pan, expiry, psn, status,"
                 " balance, currency, issuer, aid, label) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                account_of(card.pan),
+                ledger.account_of(card.pan),
                 card.name,
                 mask_pan(card.pan),
                 card.expiry,

@@ -5,16 +5,21 @@ retries idempotent) is written in ONE transaction, so after a crash either all o
 and a retry gets the stored answer, or none of it did and a retry is processed afresh.
 
 Tables: `messages` (id -> digest + signed answer), `entries` (one per message that moved or
-reserved money), `cards` (keyed by SHA-256 of the PAN; no PAN in clear), `intents` (QR),
+reserved money), `cards` (keyed by an HMAC-SHA-256 of the PAN with the simulator's own key, so
+neither the PAN nor a hash anyone could recompute from a PAN list is on disk), `intents` (QR),
 `codes` (one-time consumer-presented codes), `terminals` (enrolled public keys by kid),
-`batches` (current batch number per terminal), `tombstones` (ids reversed before they arrived).
+`batches` (current batch number per terminal), `tombstones` (ids reversed before they arrived),
+`cryptograms` (each card's application cryptograms already authorised: a replay is declined).
+The database file is created 0600 (SQLite gives its WAL and shared-memory files the same mode).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import itertools
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,19 +55,31 @@ CREATE TABLE IF NOT EXISTS terminals (
 CREATE TABLE IF NOT EXISTS batches (terminal_id TEXT PRIMARY KEY, number INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS seqs (terminal_id TEXT PRIMARY KEY, last INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cryptograms (
+    account TEXT NOT NULL, arqc TEXT NOT NULL, atc TEXT NOT NULL, message_id TEXT NOT NULL,
+    PRIMARY KEY (account, arqc));
 """
 
 
-def account_of(pan: str) -> str:
-    """The card's key in the books: SHA-256 of the PAN (the PAN itself is never stored)."""
-    return hashlib.sha256(pan.encode("ascii")).hexdigest()
+def account_of(pan: str, key: bytes) -> str:
+    """The card's key in the books: HMAC-SHA-256 of the PAN under the simulator's key."""
+    return hmac.new(key, pan.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 class Ledger:
     """One SQLite connection, used from the server's event loop thread only."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, pan_key: bytes) -> None:
         self.path = path
+        self.pan_key = pan_key
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        for existing in (
+            path,
+            path.with_name(path.name + "-wal"),
+            path.with_name(path.name + "-shm"),
+        ):
+            if existing.exists():
+                existing.chmod(0o600)
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -109,6 +126,10 @@ class Ledger:
 
     def run(self, sql: str, *args: Any) -> None:
         self.db.execute(sql, args)
+
+    def account_of(self, pan: str) -> str:
+        """The card's account key (keyed fingerprint of the PAN)."""
+        return account_of(pan, self.pan_key)
 
     # -- lookups used everywhere ---------------------------------------------------------
 

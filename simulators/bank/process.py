@@ -62,9 +62,22 @@ class SimulatorProcess:
         return ssl.create_default_context(cafile=str(self.ca_file))
 
     @property
+    def admin_token(self) -> str:
+        """The admin API's bearer token (DIR/admin-token, written by the simulator)."""
+        return (self.data_dir / "admin-token").read_text(encoding="ascii").strip()
+
+    def _admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+    @property
     def admin(self) -> httpx.Client:
         if self._admin is None:
-            self._admin = httpx.Client(base_url=self.admin_url, verify=self.tls(), timeout=10.0)
+            self._admin = httpx.Client(
+                base_url=self.admin_url,
+                verify=self.tls(),
+                timeout=10.0,
+                headers=self._admin_headers(),
+            )
         return self._admin
 
     # -- process ------------------------------------------------------------------------
@@ -107,10 +120,15 @@ class SimulatorProcess:
             if self.ca_file.exists():
                 try:
                     health = httpx.get(f"{self.url}/v1/health", verify=self.tls(), timeout=1.0)
-                    admin = httpx.get(f"{self.admin_url}/sim/faults", verify=self.tls(), timeout=1)
+                    admin = httpx.get(
+                        f"{self.admin_url}/sim/faults",
+                        verify=self.tls(),
+                        timeout=1,
+                        headers=self._admin_headers(),
+                    )
                     if health.status_code == 200 and admin.status_code == 200:
                         return
-                except httpx.HTTPError:
+                except (httpx.HTTPError, OSError):
                     pass
             time.sleep(0.05)
         self.stop()

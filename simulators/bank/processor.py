@@ -14,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from simulators.bank.intents import QrIntents, auth_code
 from simulators.bank.issuer import (
     APPROVE,
+    CardSecret,
     Decision,
     FraudRule,
     check_cryptogram,
@@ -27,7 +29,7 @@ from simulators.bank.issuer import (
     check_status,
     decode_card_data,
 )
-from simulators.bank.ledger import Ledger, account_of
+from simulators.bank.ledger import Ledger
 from simulators.bank.requests import Malformed, Request, normalise_totals
 from simulators.bank.setup import SimKeys
 from simulators.card.testcards import IssuerKeys
@@ -90,17 +92,40 @@ class Processor(QrIntents):
         secret = decode_card_data(plaintext)
         if secret is None:
             return None, Decision("14", "card data is incomplete")
-        card = self.ledger.card(account_of(secret.pan))
+        card = self.ledger.card(self.ledger.account_of(secret.pan))
         if card is None:
             return None, Decision("14", "unknown card")
-        for decision in (
-            check_status(card, when),
-            check_cryptogram(card, secret, req.amount, self.issuers),
-            check_funds(self.ledger, card, req.amount, when, self.fraud),
-        ):
+        amount = req.amount
+        checks: tuple[Callable[[], Decision], ...] = (  # in order: the first refusal decides
+            lambda: check_status(card, when),
+            lambda: check_cryptogram(card, secret, amount, self.issuers),
+            lambda: self._first_use(card["account"], secret, req.id),
+            lambda: check_funds(self.ledger, card, amount, when, self.fraud),
+        )
+        for check in checks:
+            decision = check()
             if not decision.approved:
                 return card, decision
         return card, APPROVE
+
+    def _first_use(self, account: str, secret: CardSecret, message_id: str) -> Decision:
+        """A verified cryptogram is good for one message: card data replayed under a new id
+        (same ATC, same cryptogram) is declined 05. Remembered in this message's commit."""
+        arqc, atc = secret.emv.get("9F26", ""), secret.emv.get("9F36", "")
+        seen = self.ledger.one(
+            "SELECT message_id FROM cryptograms WHERE account = ? AND arqc = ?", account, arqc
+        )
+        if seen is not None and seen["message_id"] != message_id:
+            number = int(atc, 16) if atc else 0
+            return Decision("05", f"replayed cryptogram (ATC {number} already used)")
+        self.ledger.run(
+            "INSERT OR IGNORE INTO cryptograms (account, arqc, atc, message_id) VALUES (?,?,?,?)",
+            account,
+            arqc,
+            atc,
+            message_id,
+        )
+        return APPROVE
 
     def _code_payment(self, req: Request, now: datetime) -> tuple[sqlite3.Row | None, Decision]:
         assert req.amount is not None

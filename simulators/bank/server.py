@@ -16,6 +16,10 @@ Faults (admin API) act on /v1/messages only: `drop_before` (connection dropped b
 message is processed), `drop_after` (processed and booked, then the answer is lost),
 `delay_ms` (answer held back after booking), `error_5xx` (503 before processing), `down`
 (the protocol port stops listening: connections are refused; the admin port stays up).
+
+The admin API (admin.py) is served on its own listener only, behind a bearer token: the
+protocol port answers 404 under /sim/, so a terminal (or anyone on its network path) cannot
+reach the simulator's controls.
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ class Simulator:
         self, data_dir: Path, *, cards_file: Path = CARDS_FILE, intent_ttl_s: float = 120.0
     ) -> None:
         self.files, self.keys = prepare(data_dir)
-        self.ledger = Ledger(self.files.ledger)
+        self.ledger = Ledger(self.files.ledger, self.keys.pan_fingerprint)
         cards = load_test_cards(cards_file)
         self.issuers = {card.issuer.name: card.issuer for card in cards.values()}
         from simulators.bank.issuer import seed_cards
@@ -328,7 +332,8 @@ async def never_500(
 
 
 class Service:
-    """The running servers: protocol port (+ admin routes) and an optional admin-only port."""
+    """The running servers: the protocol port, and the admin API on a listener of its own
+    (`admin`; port 0 picks a free one, see `admin_port`)."""
 
     def __init__(
         self,
@@ -337,30 +342,30 @@ class Service:
         port: int,
         *,
         tls: ssl.SSLContext | None,
-        admin: tuple[str, int] | None = None,
+        admin: tuple[str, int] = ("127.0.0.1", 0),
+        admin_token: str,
     ) -> None:
         self.sim = sim
         self.host, self.port, self.tls, self.admin = host, port, tls, admin
         self.main_app = web.Application(middlewares=[never_500], client_max_size=MAX_BODY)
-        self.main_app.add_routes(protocol_routes(sim) + admin_routes(sim, self))
+        self.main_app.add_routes(protocol_routes(sim))
         self.main_runner = web.AppRunner(self.main_app, access_log=None)
-        self.admin_runner: web.AppRunner | None = None
-        if admin is not None:
-            admin_app = web.Application(middlewares=[never_500], client_max_size=MAX_BODY)
-            admin_app.add_routes(admin_routes(sim, self))
-            self.admin_runner = web.AppRunner(admin_app, access_log=None)
+        admin_app = web.Application(middlewares=[never_500], client_max_size=MAX_BODY)
+        admin_app.add_routes(admin_routes(sim, self, admin_token))
+        self.admin_runner = web.AppRunner(admin_app, access_log=None)
+        self.admin_port = admin[1]
+        """The admin listener's port once started (the one chosen when asked for 0)."""
         self.main_site: web.TCPSite | None = None
         self._cutting: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.main_runner.setup()
         await self._open_main()
-        if self.admin_runner is not None and self.admin is not None:
-            await self.admin_runner.setup()
-            site = web.TCPSite(
-                self.admin_runner, self.admin[0], self.admin[1], ssl_context=self.tls
-            )
-            await site.start()
+        await self.admin_runner.setup()
+        site = web.TCPSite(self.admin_runner, self.admin[0], self.admin[1], ssl_context=self.tls)
+        await site.start()
+        for address in self.admin_runner.addresses:  # the port bound when 0 was asked
+            self.admin_port = int(address[1])
 
     async def _open_main(self) -> None:
         self.main_site = web.TCPSite(self.main_runner, self.host, self.port, ssl_context=self.tls)
@@ -387,8 +392,7 @@ class Service:
 
     async def stop(self) -> None:
         await self.main_runner.cleanup()
-        if self.admin_runner is not None:
-            await self.admin_runner.cleanup()
+        await self.admin_runner.cleanup()
         await self.sim.settle()
         self.sim.close()
 

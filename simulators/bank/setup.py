@@ -7,8 +7,11 @@ server certificate is reissued by that CA on each start for the host being liste
     DIR/gateway-signing.jwk       public Ed25519 JWK that signs answers
     DIR/gateway-encryption.jwk    public X25519 JWK that card data is encrypted to
     DIR/terminal-gateway.toml     a ready [gateway] section for a terminal's site file
-    DIR/private/                  CA key, TLS key and certificate, the private JWKs (mode 0700)
-    DIR/ledger.sqlite             the ledger (see ledger.py)
+    DIR/admin-token               the admin API's bearer token (mode 0600, made once)
+    DIR/admin-url                 where the admin API listens (written on each start)
+    DIR/private/                  CA key, TLS key and certificate, the private JWKs, the key of
+                                  the ledger's PAN fingerprints (mode 0700, files 0600)
+    DIR/ledger.sqlite             the ledger (see ledger.py), mode 0600
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import datetime as dt
 import ipaddress
 import json
 import os
+import secrets
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +63,14 @@ class SimFiles:
         return self.root / "terminal-gateway.toml"
 
     @property
+    def admin_token(self) -> Path:
+        return self.root / "admin-token"
+
+    @property
+    def admin_url(self) -> Path:
+        return self.root / "admin-url"
+
+    @property
     def ledger(self) -> Path:
         return self.root / "ledger.sqlite"
 
@@ -69,6 +81,8 @@ class SimKeys:
 
     signing: OKPKey
     encryption: OKPKey
+    pan_fingerprint: bytes
+    """HMAC key of the ledger's card accounts: a PAN is never stored, nor its plain hash."""
 
 
 def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -90,11 +104,23 @@ def prepare(root: Path) -> tuple[SimFiles, SimKeys]:
     keys = SimKeys(
         signing=_okp(files.private / "gateway-signing.private.jwk", "Ed25519", SIGNING_KID),
         encryption=_okp(files.private / "gateway-encryption.private.jwk", "X25519", ENCRYPTION_KID),
+        pan_fingerprint=_secret(files.private / "pan-fingerprint.key"),
     )
     _write(files.signing_jwk, _public_json(keys.signing, SIGNING_KID, "sig"))
     _write(files.encryption_jwk, _public_json(keys.encryption, ENCRYPTION_KID, "enc"))
     _ensure_ca(files)
+    if not files.admin_token.exists():
+        _write(files.admin_token, secrets.token_urlsafe(32).encode("ascii"), 0o600)
     return files, keys
+
+
+def _secret(path: Path) -> bytes:
+    """32 random bytes kept in `path` (0600), made on first use."""
+    if path.exists():
+        return path.read_bytes()
+    key = os.urandom(32)
+    _write(path, key, 0o600)
+    return key
 
 
 def _okp(path: Path, curve: str, kid: str) -> OKPKey:

@@ -28,7 +28,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--admin-listen",
         metavar="HOST:PORT",
-        help="also serve the /sim/ admin API here (stays up while faults set down=true)",
+        help="serve the /sim/ admin API here (default 127.0.0.1 on a free port, written to "
+        "DATA/admin-url; needs the bearer token in DATA/admin-token; stays up while faults "
+        "set down=true)",
     )
     parser.add_argument(
         "--plain-http", action="store_true", help="serve http:// instead of TLS (loopback labs)"
@@ -102,8 +104,8 @@ def enroll_command(args: argparse.Namespace) -> int:
     except ValueError:
         raise UsageError(f"{args.jwk} is not a JSON JWK") from None
     jwks = data if isinstance(data, list) else data.get("keys", [data])
-    files, _ = prepare(Path(args.data))
-    ledger = Ledger(files.ledger)
+    files, keys = prepare(Path(args.data))
+    ledger = Ledger(files.ledger, keys.pan_fingerprint)
     try:
         with ledger.transaction():
             kids = [enroll(ledger, args.terminal_id, jwk) for jwk in jwks]

@@ -57,7 +57,12 @@ def register(subparsers: Any) -> None:
         "--gateway-admin",
         required=True,
         metavar="URL",
-        help="the simulator's admin API, e.g. https://127.0.0.1:8443 (or its --admin-listen)",
+        help="the simulator's admin API (its --admin-listen, or DATA/admin-url)",
+    )
+    enroll.add_argument(
+        "--admin-token-file",
+        metavar="FILE",
+        help="the simulator's admin token (DATA/admin-token of `posterm gateway-sim`)",
     )
     enroll.add_argument(
         "--ca-file",
@@ -67,6 +72,20 @@ def register(subparsers: Any) -> None:
     enroll.set_defaults(handler=enroll_command)
     pin = actions.add_parser("pin-hash", help="hash a supervisor/technician PIN (argon2)")
     pin.set_defaults(handler=pin_hash_command)
+
+
+def _admin_token(path: str | None) -> str:
+    """The token in `path` ("" without one); a usage error names a file that cannot be read."""
+    from pathlib import Path
+
+    from terminal.errors import UsageError
+
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read the admin token file {path} ({error})") from None
 
 
 def _keystore(args: argparse.Namespace) -> Any:
@@ -166,7 +185,8 @@ def enroll_command(args: argparse.Namespace) -> int:
         args.gateway_admin,
         settings.terminal.terminal_id,
         store.public_jwks(),
-        ca_file=args.ca_file or settings.gateway.ca_file,
+        ca_file=args.ca_file or settings.gateway.ca_bundle or "",
+        token=_admin_token(args.admin_token_file),
     )
     _audit(
         settings,

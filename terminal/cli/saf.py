@@ -1,6 +1,8 @@
 """`posterm saf status|flush`: the store-and-forward queue (offline sales, reversals).
 
-`status` shows what waits to be forwarded: count, total, oldest, reversals, last error.
+`status` shows what waits to be forwarded: count, total, oldest, reversals, last error, and
+whether the link is trusted (`"link": "untrusted"` while the bank's certificate fails
+verification: a security alarm, offline approvals suspended).
 `flush` forwards everything pending now, showing progress on stderr, and exits non-zero
 (3) if anything is left.
 """
@@ -14,6 +16,7 @@ from typing import Any
 
 from terminal.cli._common import print_json, progress, settings_from
 from terminal.cli._payment import run
+from terminal.gateway.trust import TRUSTED, UNTRUSTED, link_alarm
 from terminal.payment.api import QueueStatus, TransactionView
 
 
@@ -32,9 +35,11 @@ def register(subparsers: Any) -> None:
 
 
 def status_object(
-    status: QueueStatus, parked: int, declined: list[TransactionView]
+    status: QueueStatus, parked: int, declined: list[TransactionView], alarm: str = ""
 ) -> dict[str, Any]:
     return {
+        "link": UNTRUSTED if alarm else TRUSTED,
+        "link_alarm": alarm or None,
         "count": status.count,
         "advices": status.count - status.reversals,
         "reversals": status.reversals,
@@ -46,7 +51,11 @@ def status_object(
     }
 
 
-def _print_status(status: QueueStatus, parked: int, declined: list[TransactionView]) -> None:
+def _print_status(
+    status: QueueStatus, parked: int, declined: list[TransactionView], alarm: str = ""
+) -> None:
+    if alarm:
+        print(f"link:       UNTRUSTED - security alarm: {alarm}")
     oldest = status.oldest.astimezone().strftime("%Y-%m-%d %H:%M:%S") if status.oldest else "-"
     print(
         f"pending:    {status.count} ({status.count - status.reversals} advices, "
@@ -73,10 +82,11 @@ def status_command(args: argparse.Namespace) -> int:
         declined = reports.offline_declined(journal)
     finally:
         journal.close()
+    alarm = link_alarm(settings.data_dir)
     if args.json:
-        print_json(status_object(status, parked, declined))
+        print_json(status_object(status, parked, declined, alarm))
     else:
-        _print_status(status, parked, declined)
+        _print_status(status, parked, declined, alarm)
     return 0
 
 
@@ -117,10 +127,11 @@ def flush_command(args: argparse.Namespace) -> int:
             await engine.stop()
 
     report, status, parked, declined = run(flush)
+    alarm = link_alarm(settings.data_dir)
     if args.json:
         print_json(
             {
-                **status_object(status, parked, declined),
+                **status_object(status, parked, declined, alarm),
                 "forwarded": report.sent,
                 "declined": report.declined,
                 "error": report.last_error,
@@ -128,5 +139,5 @@ def flush_command(args: argparse.Namespace) -> int:
         )
     else:
         progress(f"forwarded {report.sent} ({report.declined} declined by the bank)")
-        _print_status(status, parked, declined)
+        _print_status(status, parked, declined, alarm)
     return 0 if status.count == 0 else 3

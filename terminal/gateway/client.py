@@ -4,9 +4,13 @@ What each failure means for money decides what the client does:
 
 - connection refused / connect timeout / TLS handshake failure: nothing was sent. The secondary
   URL (if any) is tried at once; if it fails too and the message never went out on an earlier
-  attempt, `NothingSent` (the sale may go offline).
+  attempt, `NothingSent` (the sale may go offline). When a certificate failed verification on
+  the way, `Untrusted` instead (a `NothingSent`): a security alarm, logged and kept on disk
+  (trust.py) until a verified connection answers, because a man in the middle must not be able
+  to pass for "the bank is down" and force offline approvals.
 - read timeout, connection dropped after sending, 5xx, or an answer whose signature does not
-  verify (logged as an alarm): the outcome is unknown. The SAME bytes are sent again with jittered
+  verify or that passes the 64 KiB cap while it is read (logged as an alarm): the outcome is
+  unknown. The SAME bytes are sent again with jittered
   exponential backoff until the deadline, then `OutcomeUnknown` (the engine reverses).
 - a documented 4xx (`{"error": code}`): `ProtocolRejected` at once; retrying cannot help.
 - the terminal's own failure while connecting (out of file handles, memory, disk: `LOCAL_FAULTS`):
@@ -39,18 +43,22 @@ import httpcore
 
 from terminal.backoff import backoff_s as backoff
 from terminal.gateway.errors import (
+    AnswerTooLarge,
     BadAnswer,
     GatewayError,
     LocalFailure,
     NothingSent,
     OutcomeUnknown,
     ProtocolRejected,
+    Untrusted,
 )
 from terminal.gateway.jose import GatewayKeys
 from terminal.gateway.messages import Answer
 from terminal.gateway.transport import GatewayTransport
+from terminal.gateway.trust import clear_alarm, raise_alarm
 from terminal.loopback import is_loopback
 from terminal.settings import Settings
+from terminal.settings.sections import SYSTEM_CAS
 
 log = logging.getLogger("terminal.gateway")
 
@@ -124,9 +132,11 @@ class Transport(Protocol):
 
 
 def tls_context(ca_file: str) -> ssl.SSLContext:
-    """Verify the gateway against `ca_file` (or the system CAs), TLS 1.2 or newer."""
+    """Verify the gateway against `ca_file` (or the system CAs: "" or "system"), TLS 1.2+."""
     try:
-        context = ssl.create_default_context(cafile=ca_file or None)
+        context = ssl.create_default_context(
+            cafile=None if ca_file in ("", SYSTEM_CAS) else ca_file
+        )
     except (OSError, ssl.SSLError) as error:
         raise GatewayError(
             f"The gateway CA file {ca_file!r} cannot be read ({error}); check gateway.ca_file."
@@ -163,6 +173,8 @@ class GatewayClient:
         self.rng = rng or random.Random()
         self.online = False
         """Last known link state: True after any answer, False after nothing could be sent."""
+        self.data_dir = settings.data_dir
+        """Where the link's trust alarm is kept (trust.py)."""
         self._transport: Transport = transport or GatewayTransport(tls_context(gateway.ca_file))
 
     async def __aenter__(self) -> GatewayClient:
@@ -195,6 +207,7 @@ class GatewayClient:
         """POST the exact signed bytes until a verified answer or the deadline (see module doc)."""
         deadline = time.monotonic() + (deadline_s if deadline_s is not None else self.timeout_s)
         sent = False
+        untrusted = ""
         attempt = 0
         last_problem = ""
         while True:
@@ -217,6 +230,11 @@ class GatewayClient:
                             raise LocalFailure(fault) from None
                         last_problem = f"the terminal {fault}"
                         break
+                    failed = certificate_failure(error)
+                    if failed:
+                        untrusted = last_problem = f"{url}: certificate not trusted ({failed})"
+                        raise_alarm(self.data_dir, untrusted)
+                        continue
                     last_problem = f"{url}: cannot connect ({type(error).__name__})"
                     log.info("gateway not reachable", extra={"url": url, "txn_id": message_id})
                     continue
@@ -228,8 +246,18 @@ class GatewayClient:
                         extra={"url": url, "txn_id": message_id, "attempt": attempt},
                     )
                     break
+                except AnswerTooLarge as alarm:
+                    connected = sent = True
+                    last_problem = f"{url}: {alarm.reason}"
+                    log.error(
+                        "SECURITY ALARM: gateway answer rejected (%s); treated as no answer",
+                        alarm.reason,
+                        extra={"url": url, "txn_id": message_id},
+                    )
+                    break
                 connected = sent = True
                 self.online = True
+                clear_alarm(self.data_dir)
                 answer = self._read(message_id, status, content)
                 if answer is not None:
                     return answer
@@ -238,7 +266,7 @@ class GatewayClient:
             if not connected:
                 self.online = False
                 if not sent:
-                    raise NothingSent(last_problem)
+                    raise Untrusted(untrusted) if untrusted else NothingSent(last_problem)
             remaining = deadline - time.monotonic()
             if remaining <= 0.01:
                 self.online = False if not connected else self.online
@@ -282,8 +310,14 @@ class GatewayClient:
                     connect_s=min(HEALTH_TIMEOUT_S, self.connect_timeout_s),
                     read_s=HEALTH_TIMEOUT_S,
                 )
-            except _LINK_DOWN:
+            except _LINK_DOWN as error:
+                failed = certificate_failure(error)
+                if failed:
+                    raise_alarm(self.data_dir, f"{url}: certificate not trusted ({failed})")
                 continue
+            except AnswerTooLarge:
+                continue
+            clear_alarm(self.data_dir)
             if status == 200:
                 try:
                     data = json.loads(content)
@@ -295,6 +329,19 @@ class GatewayClient:
                     return True
         self.online = False
         return False
+
+
+def certificate_failure(error: BaseException) -> str:
+    """The verification error when `error` is (caused by) a TLS certificate that did not
+    verify, else "" (a refused connection or a timeout says nothing about trust)."""
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen.verify_message or "certificate verify failed"
+        seen = seen.__cause__ or seen.__context__
+    return ""
 
 
 def _error_of(status: int, content: bytes) -> tuple[str, str]:

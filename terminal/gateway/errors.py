@@ -4,6 +4,8 @@
 PostermError
 └── GatewayError              exit code 3; anything on the way to or from the gateway
     ├── NothingSent           no connection to primary or secondary: nothing left the terminal
+    │   └── Untrusted         ... because a TLS certificate failed verification (a security
+    │                         alarm: a man in the middle must not be able to force offline)
     ├── LocalFailure          the terminal itself failed (out of file handles, memory, disk):
     │                         nothing left it, but the bank is not the cause (no offline rules)
     ├── OutcomeUnknown        sent, but no valid answer before the deadline (retries exhausted)
@@ -11,7 +13,9 @@ PostermError
     │                         (`status`, `code`: 400 malformed, 401 bad_signature / unknown_key,
     │                         409 id_conflict, 422 stale, ...)
     ├── BadAnswer             an answer whose signature or shape is invalid; the client treats
-    │                         it as no answer and logs an alarm
+    │   │                     it as no answer and logs an alarm
+    │   └── AnswerTooLarge    the answer passed the size cap while it was read: the connection
+    │                         was closed at the cap, the rest never read (no big allocation)
     └── MessageError          a message the terminal is about to send cannot be built
 ```
 
@@ -64,6 +68,19 @@ class LocalFailure(GatewayError):
         self.problem = problem
 
 
+class Untrusted(NothingSent):
+    """Nothing was sent because the gateway's certificate did not verify (security alarm)."""
+
+    def __init__(self, detail: str = "") -> None:
+        GatewayError.__init__(
+            self,
+            "SECURITY ALARM: the bank's certificate could not be verified, so nothing was sent "
+            "and the card was not charged. Call the technician."
+            + (f" ({detail})" if detail else ""),
+        )
+        self.detail = detail
+
+
 class OutcomeUnknown(GatewayError):
     """The message went out, but no valid answer arrived before the deadline."""
 
@@ -100,6 +117,14 @@ class BadAnswer(GatewayError):
             f"(security alarm: {reason}). Call the technician."
         )
         self.reason = reason
+
+
+class AnswerTooLarge(BadAnswer):
+    """The answer body passed `limit` bytes; reading stopped there and the connection closed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"answer larger than {limit} bytes")
+        self.limit = limit
 
 
 class MessageError(GatewayError):

@@ -10,7 +10,10 @@ advice drain: ~45 % of the terminal's event loop). Here the same `httpcore.Async
 "has the server closed this idle connection" is a flag the event loop already keeps.
 
 `exchange` raises httpcore's own exceptions, untranslated: the gateway client sorts them once
-into "nothing sent" and "sent, no answer" (client.py); nothing in between re-maps them.
+into "nothing sent" and "sent, no answer" (client.py); nothing in between re-maps them. The one
+exception of its own is `AnswerTooLarge`: the body is read in chunks and reading stops (the
+connection is closed, not returned to the pool) as soon as the answer passes the size cap, so a
+hostile or broken peer streaming hundreds of megabytes costs the terminal 64 KiB, not its memory.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from collections.abc import Coroutine, Iterable
 from typing import Any
 
 import httpcore
+
+from terminal.gateway.errors import AnswerTooLarge
+from terminal.gateway.jose import MAX_COMPACT_BYTES
 
 CLOSE_WAIT_S = 1.0
 """How long closing a connection may wait for the TLS goodbye before the socket is dropped."""
@@ -187,7 +193,10 @@ class GatewayTransport:
         *,
         max_connections: int = 32,
         keepalive_expiry_s: float = 5.0,
+        max_answer_bytes: int = MAX_COMPACT_BYTES,
     ) -> None:
+        self.max_answer_bytes = max_answer_bytes
+        """The largest answer body read; past it `AnswerTooLarge` (the protocol's JWS cap)."""
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context,
             max_connections=max_connections,
@@ -203,7 +212,8 @@ class GatewayTransport:
     ) -> tuple[int, bytes]:
         """One request, its body read and the connection back in the pool: (status, body).
 
-        Raises httpcore's exceptions (ConnectError, ReadTimeout, RemoteProtocolError, ...).
+        Raises httpcore's exceptions (ConnectError, ReadTimeout, RemoteProtocolError, ...), and
+        `AnswerTooLarge` once the body passes `max_answer_bytes` (declared or streamed).
         """
         target = httpcore.URL(url)
         host = target.host
@@ -222,10 +232,28 @@ class GatewayTransport:
             )
         )
         try:
-            content = await response.aread()
+            content = await self._read_capped(response)
         finally:
+            # Closing a response whose body was not read to the end closes its connection.
             await response.aclose()
         return response.status, content
+
+    async def _read_capped(self, response: httpcore.Response) -> bytes:
+        """The body, read chunk by chunk and never past the cap (a declared length above the
+        cap is refused before any of it is read)."""
+        limit = self.max_answer_bytes
+        for name, value in response.headers:
+            if name.lower() == b"content-length" and value.strip().isdigit():
+                if int(value) > limit:
+                    raise AnswerTooLarge(limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_stream():
+            size += len(chunk)
+            if size > limit:
+                raise AnswerTooLarge(limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def aclose(self) -> None:
         await self._pool.aclose()

@@ -11,7 +11,9 @@ The adapter translates its library's errors once into a `Delivery`, one of four 
 `settlement.py` alone decides what each means for a transaction (PROTOCOL.md rules 3 and 4):
 
 - `Answered`: a verified answer; its `result` and `code` decide the transaction.
-- `NotSent`: nothing left the terminal (connect failed) → offline rules may apply.
+- `NotSent`: nothing left the terminal (connect failed) → offline rules may apply, unless the
+  bank's identity failed verification (`untrusted`: a security alarm, no offline approval
+  while `offline.suspend_on_tls_failure` holds).
 - `NoAnswer`: sent, no valid answer before the deadline even after re-sending the same id
   → queue a reversal durably before telling the operator.
 - `Refused`: the bank refused the message itself; it had no effect.
@@ -91,6 +93,8 @@ class NotSent:
 
     detail: str = ""
     """For the log and `saf status`, e.g. "connect timeout"."""
+    untrusted: bool = False
+    """The connection failed because the bank's certificate did not verify (security alarm)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from terminal.gateway.errors import (
     NothingSent,
     OutcomeUnknown,
     ProtocolRejected,
+    Untrusted,
 )
 from terminal.gateway.jose import (
     GatewayKeys,
@@ -176,6 +177,8 @@ class GatewayBank:
     ) -> Delivery:
         try:
             answer = await self.client.send(message_id, stored, deadline_s=deadline_s)
+        except Untrusted as error:
+            return NotSent(error.detail or "certificate not trusted", untrusted=True)
         except NothingSent as error:
             return NotSent(error.detail or "connection failed")
         except LocalFailure as error:

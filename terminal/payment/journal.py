@@ -124,6 +124,10 @@ class Reader:
         return int(self.scalar("SELECT value FROM meta WHERE key = 'batch'"))
 
 
+WAL_TRUNCATE_DELAY_S = 0.5
+"""How soon after a commit that wiped card data the WAL is emptied of the old frames."""
+
+
 class Journal:
     """One SQLite journal file; safe to share between the engine and the forwarder task."""
 
@@ -152,6 +156,8 @@ class Journal:
         """The bank adapter's redaction of its stored bytes (`Bank.redact`); the engine sets
         it, and every commit that ends a transaction's need to re-send wipes its card data."""
         self._wiped_in_txn = False
+        self._wal_timer: threading.Timer | None = None
+        self._closed = False
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -193,6 +199,11 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._commit_open()
+            if self._wal_timer is not None:  # a wipe's WAL frames must not outlive the process
+                self._wal_timer.cancel()
+                self._wal_timer = None
+                self._truncate_wal()
+            self._closed = True
             self._conn.close()
 
     @contextmanager
@@ -274,7 +285,33 @@ class Journal:
         self.syncs += self._txn_durable
         if self._wiped_in_txn:
             self._wiped_in_txn = False
+            self._truncate_wal_soon()
+
+    def _truncate_wal_soon(self) -> None:
+        """Empty the WAL `WAL_TRUNCATE_DELAY_S` after the last wipe, off the path of the sale
+        whose answer wiped it: the checkpoint copies pages and syncs the database file (about
+        as long as the sale's own commits), and the operator is waiting for the outcome. Called
+        with the connection lock held; `close` empties it at once if still pending."""
+        if self._wal_timer is not None:
+            self._wal_timer.cancel()
+        self._wal_timer = threading.Timer(WAL_TRUNCATE_DELAY_S, self._truncate_wal_later)
+        self._wal_timer.daemon = True
+        self._wal_timer.start()
+
+    def _truncate_wal_later(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._wal_timer = None
             self._truncate_wal()
+
+    def flush_wiped(self) -> None:
+        """Empty the WAL now if a wipe is waiting for it (tests, maintenance)."""
+        with self._lock:
+            if self._wal_timer is not None and not self._closed:
+                self._wal_timer.cancel()
+                self._wal_timer = None
+                self._truncate_wal()
 
     def _truncate_wal(self) -> None:
         """Copy the WAL into the database and empty it, so the frames that held card data

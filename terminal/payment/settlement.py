@@ -3,8 +3,10 @@
 `TABLE` maps (operation, how the delivery ended) to a `Row`: what happens next (`Then`), the
 state event, the operator's result, the ISO response code and the operator's sentence. How a
 delivery ended is the answer's `result` ("approved", "declined", "pending", ...) when the
-bank answered, else `not_sent`, `no_answer`, `refused` (retrying cannot help) or
-`refused_transient`; an answer the operation does not expect falls to its `other_answer` row.
+bank answered, else `not_sent`, `untrusted` (not sent: the bank's certificate failed
+verification), `no_answer`, `refused` (retrying cannot help) or `refused_transient`; an answer
+the operation does not expect falls to its `other_answer` row, an `untrusted` delivery without
+a row of its own (or with `offline.suspend_on_tls_failure` off) to `not_sent`.
 `classify` is the only code that takes a `Delivery` apart (an exhaustive `match`, checked by
 mypy), so a new operation (pre-authorisation, capture) or a second acquirer protocol adds rows,
 never branches.
@@ -184,6 +186,13 @@ def _qr_never_offline(f: Facts) -> str:
     )
 
 
+def _untrusted(f: Facts) -> str:
+    return (
+        "SECURITY ALARM: the bank's certificate could not be verified, so nothing was sent and "
+        "offline approval is suspended: the card was not charged. Call the technician."
+    )
+
+
 def _advice_declined(f: Facts) -> str:
     return (
         f"The bank declined this offline sale when it was forwarded (code {f.code}"
@@ -265,6 +274,9 @@ TABLE: dict[tuple[Name, str], Row] = {
     ("sale", "declined"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _declined, ANSWER),
     ("sale", "other_answer"): _REVERSE,
     ("sale", "not_sent"): Row(T.OFFLINE),
+    ("sale", "untrusted"): Row(
+        T.DONE, E.DECLINE_OFFLINE, R.DECLINED, "91", _untrusted, rule="link_untrusted"
+    ),
     ("sale", "no_answer"): _REVERSE,
     ("sale", "refused"): _SALE_REFUSED,
     ("sale", "refused_transient"): _SALE_REFUSED,
@@ -340,8 +352,8 @@ def ending_of(delivery: Delivery) -> tuple[str, Reply | None, str]:
     match delivery:
         case Answered(reply=reply):
             return reply.result, reply, ""
-        case NotSent(detail=detail):
-            return "not_sent", None, detail
+        case NotSent(detail=detail, untrusted=untrusted):
+            return ("untrusted" if untrusted else "not_sent"), None, detail
         case NoAnswer(detail=detail):
             return "no_answer", None, detail
         case Refused(detail=detail, final=final):
@@ -352,9 +364,16 @@ def ending_of(delivery: Delivery) -> tuple[str, Reply | None, str]:
             assert_never(delivery)
 
 
-def classify(name: Name, delivery: Delivery) -> tuple[Row, Reply | None, str]:
-    """The table's row for this delivery of operation `name`, with the answer and detail."""
+def classify(
+    name: Name, delivery: Delivery, *, suspend_untrusted: bool = True
+) -> tuple[Row, Reply | None, str]:
+    """The table's row for this delivery of operation `name`, with the answer and detail.
+
+    `suspend_untrusted` is `offline.suspend_on_tls_failure`: off, an untrusted link counts as
+    an unreachable one (the offline rules decide again)."""
     ending, reply, detail = ending_of(delivery)
+    if ending == "untrusted" and (not suspend_untrusted or (name, ending) not in TABLE):
+        ending = "not_sent"
     row = TABLE.get((name, ending))
     if row is None:
         row = TABLE[(name, "other_answer")]
@@ -496,7 +515,9 @@ class Settlement:
         started = time.perf_counter()
         delivery = await core.bank.deliver(operation.id, body, deadline_s=deadline_s)
         bank_s = time.perf_counter() - started
-        row, reply, detail = classify(name, delivery)
+        row, reply, detail = classify(
+            name, delivery, suspend_untrusted=core.settings.offline.suspend_on_tls_failure
+        )
         facts = Facts(subject.amount, subject.kind, subject.sale_id, why, detail, reply)
         outcome: Outcome | None = None
         match row.then:

@@ -43,10 +43,12 @@ def enroll_with_simulator(
     jwks: list[dict[str, Any]],
     *,
     ca_file: str = "",
+    token: str = "",
     timeout_s: float = 10.0,
     transport: httpx.BaseTransport | None = None,
 ) -> list[str]:
-    """POST the public keys to the simulator's admin API; returns the kids it enrolled."""
+    """POST the public keys to the simulator's admin API (bearer `token`, the simulator's
+    DATA/admin-token); returns the kids it enrolled."""
     parts = urlsplit(admin_url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise EnrolmentError(
@@ -66,7 +68,8 @@ def enroll_with_simulator(
     url = admin_url.rstrip("/") + "/sim/terminals"
     try:
         with httpx.Client(verify=verify, timeout=timeout_s, transport=transport) as client:
-            response = client.post(url, json=body)
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            response = client.post(url, json=body, headers=headers)
     except httpx.ConnectError as error:
         if "certificate" in str(error).lower():
             raise EnrolmentError(

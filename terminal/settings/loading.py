@@ -18,7 +18,14 @@ from pydantic import BaseModel, ValidationError
 from terminal.errors import PostermError
 from terminal.loopback import is_loopback
 from terminal.money import AmountError
-from terminal.settings.sections import AMOUNT_KEYS, ConfigPath, Settings, is_marked, is_secret
+from terminal.settings.sections import (
+    AMOUNT_KEYS,
+    SYSTEM_CAS,
+    ConfigPath,
+    Settings,
+    is_marked,
+    is_secret,
+)
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FILE = PACKAGE_ROOT / "config" / "default.toml"
@@ -198,6 +205,8 @@ def _resolve_paths(
 ) -> None:
     for (section, key), (_, base) in origins.items():
         value = merged[section][key]
+        if section == "gateway" and key == "ca_file" and value == SYSTEM_CAS:
+            continue  # a word, not a file name
         if isinstance(value, str) and value and is_marked(section, key, ConfigPath):
             merged[section][key] = (
                 str((base / value).resolve()) if not Path(value).is_absolute() else value
@@ -312,8 +321,23 @@ def _check_cross_fields(
                         "gateway", key, "plain http needs gateway.allow_plain_http_loopback = true"
                     )
                 )
+        elif url.startswith("https://") and not gateway.ca_file:
+            host = urlsplit(url).hostname or ""
+            if not is_loopback(host):
+                problems.append(
+                    ConfigProblem(
+                        origins.get(("gateway", key), ("default.toml", Path()))[0],
+                        "gateway.ca_file",
+                        "",
+                        f"the gateway {host} is not on this machine: set ca_file to the CA "
+                        "certificate the bank gave you (PEM), or write ca_file = "
+                        f'"{SYSTEM_CAS}" to trust the system\'s CAs explicitly',
+                    )
+                )
     for key in ("ca_file", "signing_key", "encryption_key"):
         value = getattr(gateway, key)
+        if key == "ca_file" and value == SYSTEM_CAS:
+            continue
         if value and not value.lstrip().startswith("{") and not Path(value).is_file():
             problems.append(problem("gateway", key, "no such file"))
     if settings.ecr.enabled and len(settings.ecr.token) < 16:

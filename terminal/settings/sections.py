@@ -27,6 +27,8 @@ class Secret:
 
 
 PathField = Annotated[str, ConfigPath()]
+SYSTEM_CAS = "system"
+"""`gateway.ca_file` value meaning "the operating system's CAs" (a word, never a path)."""
 SecretField = Annotated[str, Secret()]
 
 _STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
@@ -138,7 +140,10 @@ class GatewaySection(BaseModel):
     secondary_url: str = ""
     """Backup gateway address, tried only when the primary cannot be connected to. Empty: none."""
     ca_file: PathField = ""
-    """PEM file of the CA that signed the gateway's TLS certificate. Empty: the system CAs."""
+    """PEM file of the CA that signed the gateway's TLS certificate (from the bank). "system":
+    trust the operating system's CAs, written explicitly. Empty is allowed only for a gateway
+    on this machine (loopback); for any other host it is a configuration error, so nobody
+    trusts every public CA by leaving the key out."""
     signing_key: str = ""
     """Gateway's Ed25519 public JWK that signs answers: a file path or inline JSON."""
     encryption_key: str = ""
@@ -153,6 +158,11 @@ class GatewaySection(BaseModel):
     """The link used for card payments: "posterm-v1" (JOSE over HTTPS, this section) or
     "iso8583" (an acquirer host speaking ISO 8583, see [iso8583]). QR payments always use
     posterm-v1: with "iso8583" and url = "" they are refused with a sentence saying why."""
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """The CA file to verify the gateway against; None: the system's CAs."""
+        return None if self.ca_file in ("", SYSTEM_CAS) else self.ca_file
 
     @field_validator("url", "secondary_url")
     @classmethod
@@ -240,6 +250,10 @@ class OfflineSection(BaseModel):
     """Largest total of offline sales waiting to be forwarded, in the terminal currency."""
     max_age_hours: int = Field(default=24, ge=1, le=168)
     """Refuse offline sales when the oldest unforwarded one is older than this (1 to 168 h)."""
+    suspend_on_tls_failure: bool = True
+    """While the gateway's TLS certificate fails verification (a man in the middle, or a wrong
+    gateway.ca_file), approve nothing offline: such a sale is declined with a security alarm,
+    because anyone able to break the link could otherwise force offline approvals."""
 
 
 class RiskSection(BaseModel):

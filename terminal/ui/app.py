@@ -21,6 +21,7 @@ from textual.message import Message
 
 from drivers.base import LineDisplay
 from terminal.errors import PostermError
+from terminal.gateway.trust import link_alarm
 from terminal.i18n import N_, _, set_language
 from terminal.payment.api import PaymentEngine, QueueStatus
 from terminal.receipts.printing import ReceiptPrinting
@@ -55,6 +56,8 @@ class StatusSnapshot:
     devices: dict[str, str]
     terminal_id: str
     note: str = ""
+    link_alarm: str = ""
+    """Set while the bank's TLS certificate fails verification (a security alarm)."""
 
 
 class PostermApp(App[int]):
@@ -97,6 +100,7 @@ class PostermApp(App[int]):
         }
         self.status_note = ""
         self._declined_warned = 0
+        self._link_warned = False
         """Offline sales declined later that the merchant was already warned about."""
         self.pin_guard = PinGuard(settings.data_dir, keys=RootPlace.of(settings))
         self.sale_screen: Any = None
@@ -162,9 +166,24 @@ class PostermApp(App[int]):
         self.devices["printer"] = self.printing.state
         if queue is not None:
             self._warn_about_declined(queue.declined_offline)
+        alarm = link_alarm(self.settings.data_dir)
+        self._warn_about_link(alarm)
         return StatusSnapshot(
-            online, queue, dict(self.devices), self.settings.terminal.terminal_id, note
+            online, queue, dict(self.devices), self.settings.terminal.terminal_id, note, alarm
         )
+
+    def _warn_about_link(self, alarm: str) -> None:
+        """A toast once each time the link stops verifying (the bar keeps showing it)."""
+        if alarm and not self._link_warned:
+            self.notify(
+                _(
+                    "SECURITY ALARM: the bank's certificate could not be verified. Offline "
+                    "approvals are suspended. Call the technician."
+                ),
+                severity="error",
+                timeout=120,
+            )
+        self._link_warned = bool(alarm)
 
     def _warn_about_declined(self, declined: int) -> None:
         """Tell the merchant, once per sale, that the bank declined a sale approved offline:

@@ -62,11 +62,7 @@ def check_gateway(
     verify: ssl.SSLContext | bool = True
     if url.startswith("https://"):
         try:
-            verify = (
-                ssl.create_default_context(cafile=gateway.ca_file)
-                if gateway.ca_file
-                else ssl.create_default_context()
-            )
+            verify = ssl.create_default_context(cafile=gateway.ca_bundle)
         except (OSError, ssl.SSLError) as error:
             return failed(
                 "gateway",

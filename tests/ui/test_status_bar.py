@@ -49,3 +49,18 @@ def test_chinese_wide_characters_count_twice_and_still_fit(width: int) -> None:
     shown = status_text(CROWDED, NOW, width=width).plain
     assert cell_len(shown) <= width
     assert "待发送：12 笔" in shown
+
+
+def test_an_untrusted_link_is_a_security_alarm_not_an_outage() -> None:
+    """A certificate that fails verification is shown as such, even on a crowded line."""
+    alarmed = StatusSnapshot(
+        False,
+        CROWDED.queue,
+        CROWDED.devices,
+        "POSTERM1",
+        link_alarm="https://127.0.0.1:8443: certificate not trusted",
+    )
+    shown = status_text(alarmed, NOW, width=80).plain
+    assert cell_len(shown) <= 80
+    assert "Bank: UNTRUSTED - security alarm" in shown and "OFFLINE" not in shown.split("│")[0]
+    assert "Queue: 12" in shown and "Printer NO PAPER" in shown

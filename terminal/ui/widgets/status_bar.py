@@ -1,4 +1,5 @@
-"""The bottom line of every screen: gateway link, store-and-forward queue, devices, terminal."""
+"""The bottom line of every screen: gateway link (online, OFFLINE, or UNTRUSTED while the bank's
+certificate fails verification), store-and-forward queue, devices, terminal."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ _MOST_COMPACT = 3
 
 def _bar(snapshot: StatusSnapshot, now: datetime, compact: int) -> Text:
     text = Text()
-    if snapshot.gateway_online:
+    if snapshot.link_alarm:  # before online/offline: a man in the middle is not an outage
+        text.append(" " + _("Bank: UNTRUSTED - security alarm") + " ", style="bold reverse")
+    elif snapshot.gateway_online:
         text.append(" " + _("Bank: online") + " ", style="bold")
     else:
         text.append(" " + _("Bank: OFFLINE") + " ", style="bold reverse")

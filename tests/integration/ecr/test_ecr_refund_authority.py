@@ -12,6 +12,7 @@ import httpx
 
 from terminal.ecr.server import EcrServer
 from terminal.security.audit import AuditLog
+from terminal.security.key_hierarchy import KeyHierarchy
 from terminal.security.pins import hash_pin
 from terminal.settings import Settings
 from tests.conftest import free_port
@@ -94,7 +95,8 @@ async def test_refused_setting_answers_403_and_sends_nothing(tmp_path: Path) -> 
 
 
 async def test_supervisor_pin_is_required_and_checked_with_the_lockout(tmp_path: Path) -> None:
-    async with till(tmp_path, "supervisor_pin", hash_pin(PIN)) as (http, engine, payment_id):
+    pin_hash = hash_pin(PIN, KeyHierarchy.open(tmp_path / "data").pin_pepper())
+    async with till(tmp_path, "supervisor_pin", pin_hash) as (http, engine, payment_id):
         url = f"/ecr/v1/payments/{payment_id}/void"
         missing = await http.post(url)
         assert missing.status_code == 403 and "supervisor_pin" in missing.json()["message"]

@@ -7,12 +7,14 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from payment_terminal import REPO, Terminal, pay
 
 from simulators.card.tap import TappedCard
 from terminal.payment.api import Result
 from terminal.security.audit import AuditLog
+from terminal.security.key_hierarchy import KeyHierarchy
 from terminal.security.pins import hash_pin
 
 PIN = "135790"
@@ -32,9 +34,11 @@ def cli(term: Terminal, *args: str, stdin: str = "") -> subprocess.CompletedProc
 
 
 async def test_void_needs_the_supervisor_pin_when_one_is_set_and_is_audited(
-    terminal: Callable[..., Terminal],
+    terminal: Callable[..., Terminal], tmp_path: Path
 ) -> None:
-    term = terminal(ui={"supervisor_pin_hash": hash_pin(PIN)})
+    # The PIN is peppered with this terminal's root (terminal/security/key_hierarchy.py).
+    pepper = KeyHierarchy.open(tmp_path / "data-PAYPIN01").pin_pepper()
+    term = terminal(terminal_id="PAYPIN01", ui={"supervisor_pin_hash": hash_pin(PIN, pepper)})
     engine = term.engine(TappedCard("visa-credit"))
     await engine.start(forward=False)
     try:

@@ -23,6 +23,7 @@ def test_public_keys_are_enrolled_and_listed_by_the_simulator(
         "ENROL001",
         store.public_jwks(),
         ca_file=str(gateway_sim_module.ca_file),
+        token=gateway_sim_module.admin_token,
     )
     assert sorted(kids) == ["ENROL001-1", "ENROL001-2"]
     listed = gateway_sim_module.admin.get("/sim/terminals").json()["terminals"]
@@ -65,6 +66,7 @@ def test_keys_enroll_lets_a_new_terminal_talk_to_the_bank(
     assert main([*posterm, "close-batch"]) != 0  # the bank does not know this key yet
     assert "401 unknown_key" in capsys.readouterr().err
     admin = ["keys", "enroll", "--gateway-admin", gateway_sim_module.admin_url]
+    admin += ["--admin-token-file", str(gateway_sim_module.data_dir / "admin-token")]
     assert main([*posterm, *admin]) == 0
     assert '"enrolled": ["ENROL005-1"]' in capsys.readouterr().out
     assert main([*posterm, "close-batch"]) == 0

@@ -38,6 +38,7 @@ def settings_for(tmp_path: Path, gateway_key: OKPKey, **gateway: object) -> Sett
         f'signing_key = "{signing}"',
         f'encryption_key = "{encryption}"',
         'url = "https://primary.test:8443"',
+        'ca_file = "system"',
     ]
     lines += [f"{key} = {json.dumps(value)}" for key, value in gateway.items()]
     path = tmp_path / "posterm.toml"
@@ -201,6 +202,25 @@ async def test_forged_answer_is_no_answer_and_an_alarm(
     with caplog.at_level(logging.ERROR), pytest.raises(OutcomeUnknown):
         await client.send(MESSAGE_ID, BODY, deadline_s=0.6)
     assert "SECURITY ALARM" in caplog.text
+
+
+async def test_an_oversized_answer_is_no_answer_and_an_alarm(
+    tmp_path: Path, gateway_key: OKPKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    from terminal.gateway.errors import AnswerTooLarge
+
+    calls = 0
+
+    def flood(request: Sent) -> Answer:
+        nonlocal calls
+        calls += 1
+        raise AnswerTooLarge(64 * 1024)  # what the transport says once the cap is passed
+
+    client = client_for(settings_for(tmp_path, gateway_key), flood)
+    with caplog.at_level(logging.ERROR), pytest.raises(OutcomeUnknown):
+        await client.send(MESSAGE_ID, BODY, deadline_s=0.6)
+    assert "SECURITY ALARM" in caplog.text and "larger than 65536 bytes" in caplog.text
+    assert calls >= 2, "the same message is re-sent (it may have arrived), never given up as unsent"
 
 
 @pytest.mark.parametrize(

@@ -161,3 +161,73 @@ async def test_a_connection_cut_mid_answer_is_a_protocol_error(
     async with LoopbackServer(cut_mid_answer) as server:
         with pytest.raises((httpcore.RemoteProtocolError, httpcore.ReadError)):
             await post(transport, server.url, b"x")
+
+
+def flood_in_thread(port: int, *, declare_length: bool, total: int = 300 * 1024 * 1024) -> None:
+    """A blocking server that answers one request with `total` bytes of body (300 MB by
+    default), chunked or with the length declared, one reused 1 MiB block at a time, until the
+    client hangs up. Its own memory stays flat, so a traced peak is the client's."""
+    listener = socket.create_server(("127.0.0.1", port))
+    block = b"A" * (1024 * 1024)
+
+    def run() -> None:
+        with listener:
+            conn, _ = listener.accept()
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(4096)
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: application/jose\r\n"
+                head += (
+                    b"Content-Length: %d\r\n\r\n" % total
+                    if declare_length
+                    else b"Transfer-Encoding: chunked\r\n\r\n"
+                )
+                try:
+                    conn.sendall(head)
+                    for _ in range(total // len(block)):
+                        if not declare_length:
+                            conn.sendall(b"%x\r\n" % len(block))
+                        conn.sendall(block)
+                        if not declare_length:
+                            conn.sendall(b"\r\n")
+                except OSError:
+                    return  # the client closed the connection: what the cap is for
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+@pytest.mark.parametrize("declare_length", [False, True], ids=["chunked", "declared"])
+async def test_a_300_mb_answer_is_cut_at_the_cap_without_a_big_allocation(
+    transport: GatewayTransport, declare_length: bool
+) -> None:
+    import tracemalloc
+
+    from terminal.gateway.errors import AnswerTooLarge
+    from terminal.gateway.jose import MAX_COMPACT_BYTES
+
+    port = free_port()
+    flood_in_thread(port, declare_length=declare_length)
+    tracemalloc.start()
+    try:
+        with pytest.raises(AnswerTooLarge) as refused:
+            await post(transport, f"http://127.0.0.1:{port}/v1/messages", b"x", read_s=10.0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.limit == MAX_COMPACT_BYTES == 64 * 1024
+    assert peak < 4 * 1024 * 1024, f"peak {peak} bytes while refusing the answer"
+
+
+async def test_an_answer_at_the_cap_is_read_whole(transport: GatewayTransport) -> None:
+    from terminal.gateway.jose import MAX_COMPACT_BYTES
+
+    body = b"J" * MAX_COMPACT_BYTES
+
+    async def big_but_allowed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(body))
+        await writer.drain()
+
+    async with LoopbackServer(big_but_allowed) as server:
+        assert await post(transport, server.url, b"x") == (200, body)

@@ -33,7 +33,14 @@ from terminal.payment.settlement import (
 from terminal.payment.states import Event
 
 ANSWERS = ("approved", "declined", "pending", "expired", "reversed", "balanced", "out_of_balance")
-NOT_ANSWERED = ("not_sent", "no_answer", "refused", "refused_transient", "local_fault")
+NOT_ANSWERED = (
+    "not_sent",
+    "untrusted",
+    "no_answer",
+    "refused",
+    "refused_transient",
+    "local_fault",
+)
 ENDINGS = ANSWERS + NOT_ANSWERED
 DETAIL = "409 id_conflict"
 EMFILE = "ran out of file handles (EMFILE)"
@@ -52,6 +59,7 @@ def delivery(ending: str) -> Delivery:
         return Answered(reply(ending))
     return {
         "not_sent": NotSent(DETAIL),
+        "untrusted": NotSent(DETAIL, untrusted=True),
         "no_answer": NoAnswer(DETAIL),
         "refused": Refused(DETAIL, final=True),
         "refused_transient": Refused(DETAIL, final=False),
@@ -168,6 +176,14 @@ EXPECTED: dict[str, dict[str, Expected]] = {
             "Declined by the bank: insufficient funds (code 51).",
         ),
         "not_sent": (T.OFFLINE, None, None, "", ""),
+        "untrusted": (
+            T.DONE,
+            E.DECLINE_OFFLINE,
+            R.DECLINED,
+            "91",
+            "SECURITY ALARM: the bank's certificate could not be verified, so nothing was sent "
+            "and offline approval is suspended: the card was not charged. Call the technician.",
+        ),
         "refused": SALE_REFUSED,
         "refused_transient": SALE_REFUSED,
         "local_fault": local_fault("the payment"),
@@ -238,7 +254,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "local_fault": (
             T.RETRY,
             None,
-            None,
+            Result.ERROR,
             "",
             f"The batch could not be closed (local fault: {EMFILE}); it stays open. "
             "Try again later: the same close is sent again.",
@@ -249,6 +265,8 @@ EXPECTED: dict[str, dict[str, Expected]] = {
 
 
 def expected(name: str, ending: str) -> Expected:
+    if ending == "untrusted" and ending not in EXPECTED[name]:
+        ending = "not_sent"  # only a sale could go offline: elsewhere it is "not sent"
     row = EXPECTED[name].get(ending, REVERSE)
     code = "51" if ending == "declined" else "00"
     answer_code = code if row[3] == "00" else row[3]  # "00" here: the answer's own code
@@ -268,6 +286,14 @@ def test_every_row_of_the_table(name: Name, ending: str) -> None:
     if row.then is Then.DONE and row.result is not None:
         assert code == want_code
     assert row.say(facts) == want_sentence
+
+
+def test_an_untrusted_link_goes_offline_only_when_the_setting_allows_it() -> None:
+    untrusted = NotSent("certificate not trusted", untrusted=True)
+    assert classify("sale", untrusted)[0].then is Then.DONE
+    assert classify("sale", untrusted, suspend_untrusted=False)[0].then is Then.OFFLINE
+    row = classify("sale", untrusted)[0]
+    assert journal_fields(row, Facts())["rule"] == "link_untrusted"
 
 
 def test_the_table_has_no_row_for_an_unknown_operation_or_ending() -> None:

@@ -116,6 +116,15 @@ BROKEN = [
     ),
     ('[gateway]\nca_file = "missing-ca.pem"\n', ": no such file"),
     (
+        '[gateway]\nurl = "https://bank.example.com:8443"\n',
+        "posterm.toml: gateway.ca_file",
+    ),
+    (
+        '[gateway]\nsecondary_url = "https://backup.example.com"\n',
+        "the gateway backup.example.com is not on this machine: set ca_file to the CA "
+        'certificate the bank gave you (PEM), or write ca_file = "system"',
+    ),
+    (
         '[gateway]\nsigning_key = \'{"kty": "OKP", "crv": "Ed25519", "x": "a", "d": "b"}\'\n',
         "holds a private key",
     ),
@@ -127,6 +136,17 @@ BROKEN = [
     ('[ecr]\nenabled = true\ntoken = "short"\n', "the ECR API needs a token of at least 16"),
     ("[terminal\n", "posterm.toml: file: not valid TOML"),
 ]
+
+
+def test_system_cas_are_trusted_only_when_written(write_config: Callable[[str], Path]) -> None:
+    """ca_file = "system" is a word, not a path next to the file; empty stays fine on loopback."""
+    remote = load_settings(
+        write_config('[gateway]\nurl = "https://bank.example.com"\nca_file = "system"\n'), NO_ENV
+    )
+    assert (remote.gateway.ca_file, remote.gateway.ca_bundle) == ("system", None)
+    local = load_settings(write_config('[gateway]\nurl = "https://127.0.0.1:8443"\n'), NO_ENV)
+    assert (local.gateway.ca_file, local.gateway.ca_bundle) == ("", None)
+    assert local.offline.suspend_on_tls_failure is True
 
 
 @pytest.mark.parametrize(("text", "sentence"), BROKEN)
