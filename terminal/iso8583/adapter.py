@@ -133,6 +133,7 @@ class IsoBank:
             ssl_context_of(settings),
             terminal_id=settings.terminal.terminal_id,
             connect_timeout_s=settings.gateway.connect_timeout_s,
+            data_dir=settings.data_dir,
         )
         return cls(
             settings, Store.open(settings.data_dir), Vault(store_key), link, dialect, mac_key
@@ -196,7 +197,7 @@ class IsoBank:
             await self._sign_on()
         except NotConnected as error:
             self._online = False
-            return NotSent(error.sentence)
+            return NotSent(error.sentence, untrusted=error.untrusted)
         before = self.store.attempt(message_id)
         if before:
             if request.mti in REPEAT:
@@ -208,7 +209,7 @@ class IsoBank:
             answer, body = await self._exchange(request, deadline_s or self.timeout_s)
         except NotConnected as error:
             self._online = False
-            return NotSent(error.sentence)
+            return NotSent(error.sentence, untrusted=error.untrusted)
         except NoReply as error:
             return NoAnswer(error.sentence)
         except MacError as error:

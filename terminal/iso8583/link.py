@@ -18,7 +18,9 @@ import contextlib
 import logging
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 
+from terminal.gateway.trust import clear_alarm, raise_alarm
 from terminal.iso8583.codec import Message, decode
 from terminal.iso8583.dialect import Dialect
 from terminal.iso8583.errors import Iso8583Error, MessageError
@@ -31,6 +33,11 @@ Key = tuple[str, str, str]
 
 class NotConnected(Iso8583Error):
     """The host could not be connected to: nothing was sent."""
+
+    def __init__(self, sentence: str, *, untrusted: bool = False) -> None:
+        super().__init__(sentence)
+        self.untrusted = untrusted
+        """The host's TLS certificate did not verify (a security alarm, no offline approval)."""
 
 
 class NoReply(Iso8583Error):
@@ -55,12 +62,15 @@ class Link:
         *,
         terminal_id: str,
         connect_timeout_s: float = 3.0,
+        data_dir: Path | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.dialect = dialect
         self.ssl_context = ssl_context
         self.terminal_id = terminal_id
         self.connect_timeout_s = connect_timeout_s
+        self.data_dir = data_dir
+        """Where the link's trust alarm is kept (terminal.gateway.trust), when given."""
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._waiting: dict[Key, asyncio.Future[Answer]] = {}
@@ -85,6 +95,17 @@ class Link:
                     ),
                     self.connect_timeout_s,
                 )
+            except ssl.SSLCertVerificationError as error:
+                detail = (
+                    f"{self.host}:{self.port}: certificate not trusted ({error.verify_message})"
+                )
+                if self.data_dir is not None:
+                    raise_alarm(self.data_dir, detail)
+                log.error("security alarm: the acquirer host's TLS certificate failed (%s)", detail)
+                raise NotConnected(
+                    f"the acquirer host's certificate did not verify ({error.verify_message})",
+                    untrusted=True,
+                ) from None
             except (OSError, TimeoutError, ssl.SSLError) as error:
                 raise NotConnected(
                     f"the acquirer host {self.host}:{self.port} cannot be reached "
@@ -92,6 +113,8 @@ class Link:
                 ) from None
             self._writer = writer
             self._reader_task = asyncio.create_task(self._read(reader, writer))
+            if self.ssl_context is not None and self.data_dir is not None:
+                clear_alarm(self.data_dir)
 
     async def exchange(self, key: Key, wire: bytes, *, timeout_s: float) -> Answer:
         """Send one framed request and wait for the answer under `key`.

@@ -325,7 +325,10 @@ async def test_tls_link_verified_against_ca_file(
 
 
 async def test_tls_host_with_an_unknown_ca_is_never_sent_to(
-    iso_engine: Callable[..., Engine], host: Host, tmp_path: Path
+    iso_engine: Callable[..., Engine],
+    host: Host,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from simulators.bank.setup import prepare, server_context
 
@@ -339,5 +342,8 @@ async def test_tls_host_with_an_unknown_ca_is_never_sent_to(
         outcome = await sale(engine, "2.00")
     finally:
         await engine.stop()
-    assert outcome.result is Result.APPROVED_OFFLINE  # not sent: the offline rules decided
+    # Not sent, and no offline approval either: a host that fails verification is an alarm.
+    assert (outcome.result, outcome.code) == (Result.DECLINED, "91"), outcome.message
+    assert outcome.message.startswith("SECURITY ALARM")
+    assert "security alarm: the acquirer host's TLS certificate failed" in caplog.text
     assert not requests(host, "0200")
