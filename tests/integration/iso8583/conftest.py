@@ -54,7 +54,7 @@ connect_timeout_s = 1.0
 
 [iso8583]
 host = "127.0.0.1:{host.port}"
-timeout_s = 0.5
+timeout_s = 1.5
 {key_line}
 {extra}
 
