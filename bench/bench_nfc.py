@@ -213,6 +213,8 @@ def _tap_to_approval(runs: int, activation_ms: float, apdus_ms: float) -> list[R
     times: list[float] = []
     tapped: list[float] = []
     https: list[float] = []
+    bank: list[float] = []
+    syncs: list[float] = []
 
     def progress(step: Progress) -> None:
         if step.stage is Stage.READING_CARD:
@@ -231,8 +233,11 @@ def _tap_to_approval(runs: int, activation_ms: float, apdus_ms: float) -> list[R
                     raise RuntimeError(f"sale {i} ended {outcome.result}: {outcome.message}")
                 if i:
                     times.append(finished - tapped[0])
+                    if engine.last_timing is not None:
+                        bank.append(engine.last_timing.bank_s)
                 await asyncio.sleep(0.05)
         https.extend(await _raw_https(settings, runs))
+        syncs.extend(_raw_syncs(settings.data_dir, runs))
 
     try:
         asyncio.run(sales())
@@ -245,6 +250,9 @@ def _tap_to_approval(runs: int, activation_ms: float, apdus_ms: float) -> list[R
     p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
     https_ms = statistics.median(https) * 1000
     floor = activation_ms + apdus_ms + https_ms
+    bank_ms = statistics.median(bank) * 1000
+    sync_ms = statistics.median(syncs) * 1000
+    full_floor = activation_ms + apdus_ms + bank_ms + 2 * sync_ms
     return [
         Row(
             "nfc",
@@ -265,7 +273,35 @@ def _tap_to_approval(runs: int, activation_ms: float, apdus_ms: float) -> list[R
             ratio="baseline",
             note=f"{activation_ms:.2f} + {apdus_ms:.2f} + {https_ms:.2f} ms, medians of this run",
         ),
+        Row(
+            "nfc",
+            "tap to approval over the floor with the bank's answer and 2 journal syncs",
+            statistics.median(values) / full_floor,
+            "x",
+            values[0] / full_floor,
+            values[-1] / full_floor,
+            len(values),
+            note=f"floor {full_floor:.2f} ms = {activation_ms:.2f} activation + {apdus_ms:.2f} "
+            f"APDUs + {bank_ms:.2f} bank answer (send to verified answer, simulator's work "
+            f"and its fsync included) + 2 x {sync_ms:.2f} fsync on the journal's disk "
+            "(request before sending, result before showing)",
+        ),
     ]
+
+
+def _raw_syncs(folder: Path, count: int) -> list[float]:
+    """Seconds of one small write + fsync on the journal's file system, `count` times."""
+    probe = folder / "bench-fsync.tmp"
+    times = []
+    with probe.open("wb") as handle:
+        for _ in range(count):
+            handle.write(b"x" * 4096)
+            start = time.perf_counter()
+            handle.flush()
+            os.fsync(handle.fileno())
+            times.append(time.perf_counter() - start)
+    probe.unlink()
+    return times
 
 
 async def _raw_https(settings: Settings, count: int) -> list[float]:

@@ -25,10 +25,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from terminal.security.audit import AuditRecord
+from typing import Protocol
 
 log = logging.getLogger("terminal.security.audit_anchor")
 
@@ -134,7 +131,17 @@ def parse_journal_json(text: str) -> list[Anchor]:
     return anchors
 
 
-def compare_with_anchors(records: Sequence[AuditRecord], anchors: Sequence[Anchor]) -> list[str]:
+class Sealed(Protocol):
+    """What the comparison reads of an audit record (audit.AuditRecord has it)."""
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def seal(self) -> str: ...
+
+
+def compare_with_anchors(records: Sequence[Sealed], anchors: Sequence[Anchor]) -> list[str]:
     """Problems where the log disagrees with what the journal saw written, as sentences."""
     seals = {record.seq: record.seal for record in records}
     last = max(seals, default=0)

@@ -204,6 +204,15 @@ class Keystore:
 
     # -- storage ------------------------------------------------------------------------
 
+    def _check_owner(self, data: dict[str, Any]) -> None:
+        """A key store opened from another terminal's data folder is refused, not used."""
+        if data.get("terminal_id") != self._terminal_id:
+            raise KeystoreError(
+                f"The key store {self.path} belongs to terminal {data.get('terminal_id')!r}, "
+                f"not {self._terminal_id!r}; use the matching data_dir or re-enrol with "
+                "`posterm keys init --force`."
+            )
+
     def _private(self, number: int) -> Ed25519PrivateKey:
         for entry in self._data["keys"]:
             if int(entry["n"]) == number:
@@ -242,12 +251,7 @@ class Keystore:
             ) from None
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise KeystoreError(f"The key store {self.path} is damaged ({error}).") from None
-        if data.get("terminal_id") != self._terminal_id:
-            raise KeystoreError(
-                f"The key store {self.path} belongs to terminal {data.get('terminal_id')!r}, "
-                f"not {self._terminal_id!r}; use the matching data_dir or re-enrol with "
-                "`posterm keys init --force`."
-            )
+        self._check_owner(data)
         data.pop("fingerprint_key", None)
         self._data = data
         self._save()
@@ -302,12 +306,7 @@ class Keystore:
             ) from None
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise KeystoreError(f"The key store {self.path} is damaged ({error}).") from None
-        if data.get("terminal_id") != self._terminal_id:
-            raise KeystoreError(
-                f"The key store {self.path} belongs to terminal {data.get('terminal_id')!r}, "
-                f"not {self._terminal_id!r}; use the matching data_dir or re-enrol with "
-                "`posterm keys init --force`."
-            )
+        self._check_owner(data)
         self._data = data
         self._stamp = _stamp(self.path)
 
