@@ -56,6 +56,7 @@ async def serve(
     cards_file: Path = CARDS_FILE,
     intent_ttl_s: float = 120.0,
     ready: asyncio.Event | None = None,
+    iso8583_listen: str | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT (or cancellation)."""
     from simulators.bank.server import Service, Simulator
@@ -70,6 +71,15 @@ async def serve(
     token = sim.files.admin_token.read_text(encoding="ascii").strip()
     service = Service(sim, host, port, tls=tls, admin=admin, admin_token=token)
     await service.start()
+    iso = None
+    if iso8583_listen:
+        from simulators.bank.iso8583_listener import IsoListener
+
+        iso_host, iso_port = split_listen(iso8583_listen)
+        iso = IsoListener(sim)
+        iso_tls = None if plain_http else server_context(sim.files, iso_host)
+        iso_port = await iso.start(iso_host, iso_port, iso_tls)
+        log.warning("ISO 8583 listener on %s:%d", iso_host, iso_port)
     scheme = "http" if plain_http else "https"
     shown = f"[{host}]" if ":" in host else host
     write_terminal_toml(sim.files, f"{scheme}://{shown}:{port}")
@@ -98,4 +108,6 @@ async def serve(
     try:
         await stop.wait()
     finally:
+        if iso is not None:
+            await iso.stop()
         await service.stop()

@@ -35,6 +35,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--plain-http", action="store_true", help="serve http:// instead of TLS (loopback labs)"
     )
+    parser.add_argument(
+        "--iso8583-listen",
+        metavar="HOST:PORT",
+        help="also answer ISO 8583 (posterm-1987 dialect) here; TLS unless --plain-http",
+    )
     parser.add_argument("--cards", help="test-card file (default config/sim/cards.toml)")
     parser.add_argument(
         "--intent-ttl", type=float, default=120.0, help="seconds a QR payment intent stays payable"
@@ -62,6 +67,8 @@ def run_command(args: argparse.Namespace) -> int:
         split_listen(args.listen)
         if args.admin_listen:
             split_listen(args.admin_listen)
+        if args.iso8583_listen:
+            split_listen(args.iso8583_listen)
     except ValueError as error:
         raise UsageError(str(error)) from None
     if args.plain_http and not args.listen.startswith(("127.", "localhost", "[::1]")):
@@ -75,6 +82,7 @@ def run_command(args: argparse.Namespace) -> int:
                 plain_http=args.plain_http,
                 cards_file=Path(args.cards) if args.cards else CARDS_FILE,
                 intent_ttl_s=args.intent_ttl,
+                iso8583_listen=args.iso8583_listen,
             )
         )
     except OSError as error:

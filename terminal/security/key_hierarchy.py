@@ -5,6 +5,7 @@
       ├── HKDF "posterm/card-fingerprint/v1" keys the HMAC that spots the same card (velocity)
       ├── HKDF "posterm/audit-mac/v1"        seals the audit log records and head
       ├── HKDF "posterm/pin-pepper/v1"       peppers PIN hashes in the site file
+      ├── HKDF "posterm/iso8583-store/v1"    seals queued ISO 8583 requests (PAN, track 2)
       └── HKDF "posterm/root-check/v1"       a check value kept in keys/root-check
 
 Nothing in the data folder alone opens any of them: the data folder only holds the check value
@@ -42,6 +43,7 @@ KEYSTORE_INFO = b"posterm/keystore/v1"
 FINGERPRINT_INFO = b"posterm/card-fingerprint/v1"
 AUDIT_INFO = b"posterm/audit-mac/v1"
 PIN_PEPPER_INFO = b"posterm/pin-pepper/v1"
+ISO8583_STORE_INFO = b"posterm/iso8583-store/v1"
 CHECK_INFO = b"posterm/root-check/v1"
 CHECK_FILE = "root-check"
 CHECK_FORMAT = "posterm-root-check/1"
@@ -143,6 +145,10 @@ class KeyHierarchy:
     def pin_pepper(self) -> bytes:
         """Mixed into every new PIN hash, so the site file alone cannot be cracked."""
         return derive(self._root.value, PIN_PEPPER_INFO)
+
+    def iso8583_store_key(self) -> bytes:
+        """Seals ISO 8583 requests at rest (AES-GCM): they carry the PAN and track 2 in clear."""
+        return derive(self._root.value, ISO8583_STORE_INFO)
 
     def check_value(self) -> str:
         return derive(self._root.value, CHECK_INFO)[:16].hex()

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from terminal.iso_codes import UnknownCountry, UnknownCurrency, country, currency
+from terminal.loopback import is_loopback
 from terminal.money import Amount, Currency
 
 
@@ -153,6 +154,10 @@ class GatewaySection(BaseModel):
     """Seconds to wait for a connection; past it nothing was sent and offline rules apply."""
     allow_plain_http_loopback: bool = False
     """Allow http:// (no TLS) for a gateway on 127.0.0.1/localhost only, e.g. in a lab."""
+    protocol: Literal["posterm-v1", "iso8583"] = "posterm-v1"
+    """The link used for card payments: "posterm-v1" (JOSE over HTTPS, this section) or
+    "iso8583" (an acquirer host speaking ISO 8583, see [iso8583]). QR payments always use
+    posterm-v1: with "iso8583" and url = "" they are refused with a sentence saying why."""
 
     @property
     def ca_bundle(self) -> str | None:
@@ -182,6 +187,52 @@ class GatewaySection(BaseModel):
             if "d" in parsed:
                 raise ValueError("holds a private key: give the gateway's public JWK only")
         return value
+
+
+class Iso8583Section(BaseModel):
+    """The acquirer host reached over ISO 8583 when [gateway] protocol = "iso8583"."""
+
+    model_config = _STRICT
+
+    host: str = "127.0.0.1:5000"
+    """The host's address, host:port."""
+    tls: bool = True
+    """Talk TLS to the host (verified against ca_file); false only for a loopback host."""
+    ca_file: PathField = ""
+    """PEM file of the CA that signed the host's TLS certificate. Empty: the system CAs."""
+    client_cert: PathField = ""
+    """PEM file holding this terminal's certificate and its key, for hosts that require
+    mutual TLS. Empty: none."""
+    dialect: str = "posterm-1987"
+    """The field table: a file config/iso8583/<name>.toml, or a path to one."""
+    mac_key_file: PathField = ""
+    """File holding the hex AES key (32 or 64 hex digits) of the MAC in F64/F128. Empty: no
+    MAC."""
+    acquirer_id: str = "00000000001"
+    """Acquiring institution id sent in F32: 1 to 11 digits."""
+    timeout_s: float = Field(default=30.0, gt=0, le=120)
+    """Seconds to wait for the host's answer; past it a sale is reversed (0400)."""
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        name, _, port = value.rpartition(":")
+        if not name or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("not host:port (e.g. acquirer.example:5000)")
+        return value
+
+    @field_validator("acquirer_id")
+    @classmethod
+    def _acquirer_id(cls, value: str) -> str:
+        if not re.fullmatch(r"\d{1,11}", value):
+            raise ValueError("must be 1 to 11 digits")
+        return value
+
+    @model_validator(mode="after")
+    def _plain_only_to_loopback(self) -> Iso8583Section:
+        if not self.tls and not is_loopback(self.host.rpartition(":")[0].strip("[]")):
+            raise ValueError("tls = false is allowed for a loopback host only (127.0.0.1)")
+        return self
 
 
 class OfflineSection(BaseModel):
@@ -501,6 +552,7 @@ class Settings(BaseModel):
 
     terminal: TerminalSection = Field(default_factory=TerminalSection)
     gateway: GatewaySection = Field(default_factory=GatewaySection)
+    iso8583: Iso8583Section = Field(default_factory=Iso8583Section)
     offline: OfflineSection = Field(default_factory=OfflineSection)
     risk: RiskSection = Field(default_factory=RiskSection)
     devices: DevicesSection = Field(default_factory=DevicesSection)

@@ -1,0 +1,250 @@
+"""The simulator's ISO 8583 listener (`posterm gateway-sim --iso8583-listen HOST:PORT`).
+
+The same acquirer as the HTTPS listener: each ISO 8583 request becomes the `Request` the
+processor already understands and runs in a ledger transaction, so the issuer rules, ARQC
+checks, balances, idempotency store and `/sim/ledger` are shared by both links. Faults apply
+too: `down` refuses connections' requests, `drop_before` swallows a request, `drop_after`
+processes it and swallows the answer, `delay_ms` delays the answer.
+
+How ISO 8583 maps onto the protocol's ids (the processor keys everything by message id):
+a request's id is a UUID made from (terminal, MTI class, STAN, F7), so a repeat (0401, 0221)
+is the same message and answered from the store; a reversal's `ref` is made the same way
+from F90; F37 (RRN) is the first 12 hex digits of the sale's id, which refunds and voids
+send back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from simulators.bank.requests import Request
+from terminal.emv import tlv
+from terminal.emv.errors import EmvError
+from terminal.gateway.jose import encrypt_to
+from terminal.gateway.messages import encode_payload, utc_timestamp
+from terminal.iso8583.codec import Message, Value, decode, encode, frame
+from terminal.iso8583.dialect import Dialect, load_dialect
+from terminal.iso8583.errors import MessageError
+from terminal.iso_codes import UnknownCurrency, currency
+from terminal.money import Amount
+
+if TYPE_CHECKING:
+    from simulators.bank.server import Simulator
+
+log = logging.getLogger("simulators.bank.iso8583")
+
+_IDS = uuid.UUID("5f8c3a52-95d3-4c1e-9a51-7c0de8583000")
+_KINDS = {"000000": "authorize", "200000": "refund", "020000": "void"}
+ECHOED = (3, 4, 7, 11, 41, 42)
+
+
+def message_id(terminal_id: str, mti: str, stan: str, f7: str) -> str:
+    """The protocol id of an ISO 8583 request: the same for a request and its repeat."""
+    return str(uuid.uuid5(_IDS, f"{terminal_id}/{mti[:3]}/{stan}/{f7}"))
+
+
+def rrn_of(message: str) -> str:
+    return message.replace("-", "")[:12].upper()
+
+
+class IsoListener:
+    """Answers ISO 8583 requests with the simulator's processor and ledger."""
+
+    def __init__(self, sim: Simulator, dialect: Dialect | None = None) -> None:
+        self.sim = sim
+        self.dialect = dialect or load_dialect()
+        self.server: asyncio.Server | None = None
+
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None) -> int:
+        self.server = await asyncio.start_server(self._serve, host, port, ssl=tls)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            with contextlib.suppress(Exception):
+                await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        width = self.dialect.length_prefix
+        try:
+            while True:
+                size = int.from_bytes(await reader.readexactly(width), "big")
+                body = await reader.readexactly(size)
+                faults = self.sim.faults
+                if faults.down or self.sim.hit(faults.drop_before):
+                    continue
+                answer = await self._answer_of(body)
+                if answer is None or self.sim.hit(faults.drop_after):
+                    continue
+                if faults.delay_ms:
+                    await asyncio.sleep(faults.delay_ms / 1000)
+                writer.write(frame(answer, self.dialect))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer_of(self, body: bytes) -> bytes | None:
+        try:
+            message = decode(body, self.dialect)
+        except MessageError as error:
+            log.warning("ISO 8583 request not understood, ignored: %s", error.sentence)
+            return None
+        await self.sim.settle()
+        committed = self.sim._join_commit()
+        try:
+            answer = self.handle(message)
+        finally:
+            await committed
+        return answer
+
+    def handle(self, message: Message, now: datetime | None = None) -> bytes | None:
+        """The answer's bytes (no MAC: the simulator's link is unauthenticated)."""
+        now = now or datetime.now(UTC)
+        if message.mti == "0800":
+            return self._reply(message, {39: "00", 70: message.text(70)})
+        request = self._request_of(message, now)
+        if request is None:
+            return self._reply(message, {39: "30"})  # format error
+        with self.sim.ledger.transaction():
+            stored = self.sim.ledger.stored(request.id)
+            if stored is not None:
+                return bytes(stored["answer"])
+            result: dict[str, Any] = self.sim.processor.process(request, now)
+            answer = self._reply(message, self._fields_of(message, request, result))
+            self.sim.ledger.run(
+                "INSERT INTO messages (id, terminal_id, type, digest, answer, result,"
+                " received_at) VALUES (?,?,?,?,?,?,?)",
+                request.id,
+                request.terminal_id,
+                request.type,
+                "iso8583",
+                answer,
+                result["result"],
+                utc_timestamp(now),
+            )
+        log.info("ISO 8583 %s %s: %s %s", message.mti, request.id, result["result"], result["code"])
+        return answer
+
+    # -- ISO 8583 → Request ----------------------------------------------------------------
+    def _request_of(self, message: Message, now: datetime) -> Request | None:
+        terminal_id = message.text(41)
+        stan, f7 = message.text(11), message.text(7)
+        common: dict[str, Any] = {
+            "id": message_id(terminal_id, message.mti, stan, f7),
+            "terminal_id": terminal_id,
+            "merchant_id": message.text(42),
+            "seq": 0,
+            "created_at": now,
+        }
+        try:
+            amount = self._amount(message)
+            match message.mti[:3]:
+                case "020":
+                    kind = _KINDS[message.text(3)]
+                    if kind == "authorize":
+                        card = self._sealed_card(message)
+                        return Request("authorize", **common, amount=amount, entry="nfc", card=card)
+                    return Request(kind, **common, amount=amount, ref=self._by_rrn(message))
+                case "022":
+                    card = self._sealed_card(message)
+                    offline = {"approved_at": utc_timestamp(now), "reason": "gateway_unreachable"}
+                    return Request(
+                        "advice", **common, amount=amount, entry="nfc", card=card, offline=offline
+                    )
+                case "040":
+                    f90 = message.text(90)
+                    ref = message_id(terminal_id, f90[:4], f90[4:10], f90[10:20])
+                    return Request("reverse", **common, ref=ref)
+                case "050":
+                    return Request("close_batch", **common, totals=self._totals(message))
+        except (KeyError, ValueError, EmvError, UnknownCurrency) as error:
+            log.warning("ISO 8583 %s cannot be processed: %s", message.mti, error)
+        return None
+
+    def _amount(self, message: Message) -> Amount | None:
+        if 4 not in message.fields:
+            return None
+        return Amount.of(int(message.text(4)), currency(message.text(49)).code)
+
+    def _sealed_card(self, message: Message) -> dict[str, Any]:
+        """The card as the JOSE link would carry it: sealed to the simulator's own key."""
+        emv_data = message.fields.get(55, b"")
+        assert isinstance(emv_data, bytes)
+        emv = {
+            tag: value.hex().upper() for tag, value in tlv.primitives(tlv.decode(emv_data)).items()
+        }
+        plain = {
+            "pan": message.text(2),
+            "expiry": message.text(14),
+            "psn": message.text(23)[-2:] if 23 in message.fields else "",
+            "track2": message.text(35).replace("=", "D"),
+            "emv": emv,
+        }
+        public = self.sim.keys.encryption
+        return {"data": encrypt_to(public, encode_payload(plain))}
+
+    def _by_rrn(self, message: Message) -> str:
+        rrn = message.text(37).lower()
+        if not rrn:
+            raise ValueError("a refund or void needs F37")
+        row = self.sim.ledger.one(
+            "SELECT id FROM entries WHERE replace(id, '-', '') LIKE ? AND terminal_id = ?",
+            rrn + "%",
+            message.text(41),
+        )
+        if row is None:
+            raise ValueError(f"no sale with RRN {rrn.upper()}")
+        return str(row["id"])
+
+    def _totals(self, message: Message) -> dict[str, Any]:
+        code = currency(message.text(49)).code
+
+        def line(count: int, value: int) -> dict[str, Any]:
+            if not count and not value:
+                return {}
+            return {code: {"count": count, "total": {"value": value, "currency": code}}}
+
+        return {
+            "sale": line(int(message.text(76)), int(message.text(88))),
+            "refund": line(int(message.text(74)), int(message.text(86))),
+        }
+
+    # -- result → ISO 8583 -----------------------------------------------------------------
+    def _fields_of(
+        self, message: Message, request: Request, result: dict[str, Any]
+    ) -> dict[int, Value]:
+        fields: dict[int, Value] = {39: str(result.get("code") or "05")[:2].ljust(2)}
+        if result["result"] in ("approved", "reversed", "balanced", "out_of_balance"):
+            fields[39] = "00"
+        if result["result"] == "approved" and message.mti[:3] == "020":
+            fields[37] = rrn_of(request.id)
+            if result.get("auth_code"):
+                fields[38] = str(result["auth_code"])[:6]
+        if message.mti[:3] == "050":
+            fields[66] = "1" if result["result"] == "balanced" else "2"
+            if result["result"] != "balanced":
+                theirs = result.get("totals", {})
+                code = currency(message.text(49)).code
+
+                def figures(kind: str) -> tuple[int, int]:
+                    line = theirs.get(kind, {}).get(code, {})
+                    return int(line.get("count", 0)), int(line.get("total", {}).get("value", 0))
+
+                (debits, debit_sum), (credits, credit_sum) = figures("sale"), figures("refund")
+                fields.update({74: str(credits), 76: str(debits)})
+                fields.update({86: str(credit_sum), 88: str(debit_sum)})
+        return fields
+
+    def _reply(self, message: Message, fields: dict[int, Value]) -> bytes:
+        mti = message.mti[:2] + str(int(message.mti[2]) + 1) + "0"
+        echoed = {n: v for n, v in message.fields.items() if n in ECHOED}
+        return encode(Message(mti, {**echoed, **fields}), self.dialect)

@@ -1,0 +1,217 @@
+"""A small acquirer host written only from issue 15's table of the posterm-1987 dialect.
+
+It never imports posterm: messages are parsed and built by hand with `struct`, from its own
+copy of the field table below, so the terminal's dialect file (read by pyiso8583) and the
+published table cannot drift apart without a test noticing. It answers sales, refunds, voids,
+reversals, advices, batch closes and network messages; a test scripts misbehaviour through
+`script` (swallow a request, a bad MAC, a truncated frame, another terminal id, ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.ciphers.algorithms import AES
+from cryptography.hazmat.primitives.cmac import CMAC
+
+# number: (type, length, length-prefix digits) — from the issue's table, written out again.
+TABLE: dict[int, tuple[str, int, int]] = {
+    2: ("n", 19, 2), 3: ("n", 6, 0), 4: ("n", 12, 0), 7: ("n", 10, 0), 11: ("n", 6, 0),
+    12: ("n", 6, 0), 13: ("n", 4, 0), 14: ("n", 4, 0), 22: ("n", 3, 0), 23: ("n", 3, 0),
+    25: ("n", 2, 0), 32: ("n", 11, 2), 35: ("z", 37, 2), 37: ("an", 12, 0), 38: ("an", 6, 0),
+    39: ("an", 2, 0), 41: ("ans", 8, 0), 42: ("ans", 15, 0), 43: ("ans", 40, 0),
+    49: ("n", 3, 0), 55: ("b", 255, 3), 64: ("b", 8, 0), 66: ("n", 1, 0), 70: ("n", 3, 0),
+    74: ("n", 10, 0), 76: ("n", 10, 0), 86: ("n", 16, 0), 88: ("n", 16, 0), 90: ("n", 42, 0),
+    128: ("b", 8, 0),
+}  # fmt: skip
+ECHOED = (3, 4, 7, 11, 41, 42)
+
+
+class Malformed(ValueError):
+    pass
+
+
+@dataclass
+class Iso:
+    mti: str
+    fields: dict[int, bytes]
+    raw: bytes = b""
+
+    def text(self, number: int) -> str:
+        return self.fields[number].decode("ascii").strip() if number in self.fields else ""
+
+
+def parse(body: bytes) -> Iso:
+    """One message (without its length prefix)."""
+    if len(body) < 12:
+        raise Malformed("shorter than MTI and bitmap")
+    mti = body[:4].decode("ascii")
+    (primary,) = struct.unpack(">Q", body[4:12])
+    offset, bitmap, width = 12, primary, 64
+    if primary >> 63:
+        if len(body) < 20:
+            raise Malformed("no secondary bitmap")
+        (secondary,) = struct.unpack(">Q", body[12:20])
+        bitmap, width, offset = (primary << 64) | secondary, 128, 20
+    fields: dict[int, bytes] = {}
+    for number in range(2, width + 1):
+        if not (bitmap >> (width - number)) & 1:
+            continue
+        kind, length, digits = TABLE[number]
+        if digits:
+            length = int(body[offset : offset + digits])
+            offset += digits
+        value = body[offset : offset + length]
+        if len(value) != length:
+            raise Malformed(f"field {number} truncated")
+        if kind == "n" and not value.isdigit():
+            raise Malformed(f"field {number} is numeric but holds {value!r}")
+        fields[number] = value
+        offset += length
+    if offset != len(body):
+        raise Malformed("trailing bytes")
+    return Iso(mti, fields, body)
+
+
+def build(mti: str, fields: dict[int, bytes], mac_key: bytes | None = None) -> bytes:
+    """A message; with `mac_key` the MAC goes in F128 when a field above 64 is present, else F64."""
+    fields = {n: v for n, v in fields.items() if n not in (64, 128)}
+    if mac_key is not None:
+        fields[128 if any(n > 64 for n in fields) else 64] = bytes(8)
+    numbers = sorted(fields)
+    secondary = any(n > 64 for n in numbers)
+    bitmap = 0
+    for number in numbers:
+        bitmap |= 1 << (128 - number)
+    if secondary:
+        bitmap |= 1 << 127
+        head = struct.pack(">QQ", bitmap >> 64, bitmap & (2**64 - 1))
+    else:
+        head = struct.pack(">Q", bitmap >> 64)
+    out = mti.encode() + head
+    for number in numbers:
+        _kind, length, digits = TABLE[number]
+        value = fields[number]
+        if not digits and len(value) != length:
+            raise Malformed(f"field {number} must be {length} long")
+        if digits:
+            out += str(len(value)).zfill(digits).encode() + value
+        else:
+            out += value
+    if mac_key is not None:
+        out = out[:-8] + cmac(out[:-8], mac_key)
+    return out
+
+
+def cmac(data: bytes, key: bytes) -> bytes:
+    mac = CMAC(AES(key))
+    mac.update(data)
+    return mac.finalize()[:8]
+
+
+def n(value: int, size: int) -> bytes:
+    return str(value).zfill(size).encode()
+
+
+@dataclass
+class Host:
+    """The host's state: what arrived, its answers, and the script of misbehaviour."""
+
+    mac_key: bytes | None = None
+    received: list[Iso] = field(default_factory=list)
+    script: list[Callable[[Iso], object]] = field(default_factory=list)
+    """Consulted in order for each request but network ones: a step returns None to pass,
+    "swallow" to send nothing, or bytes to send instead of the answer (raw, already framed)."""
+    ledger: list[tuple[str, str, int]] = field(default_factory=list)
+    """(what, STAN, minor units) of the money the host moved."""
+    mac_failures: int = 0
+    server: asyncio.Server | None = None
+    port: int = 0
+    tls: ssl.SSLContext | None = None
+
+    async def start(self) -> None:
+        """Listen on a free loopback port (or the same port again after `stop`)."""
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, ssl=self.tls)
+        self.port = self.server.sockets[0].getsockname()[1]
+        self._connections: set[asyncio.StreamWriter] = set()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            for writer in list(self._connections):
+                writer.close()
+            await self.server.wait_closed()
+            self.server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections.add(writer)
+        try:
+            while True:
+                (size,) = struct.unpack(">H", await reader.readexactly(2))
+                request = parse(await reader.readexactly(size))
+                self.received.append(request)
+                if self.mac_key is not None:
+                    number = 128 if 128 in request.fields else 64
+                    if request.fields.get(number) != cmac(request.raw[:-8], self.mac_key):
+                        self.mac_failures += 1
+                        continue
+                scripted = self.script and request.mti != "0800"
+                step = self.script.pop(0)(request) if scripted else None
+                if step == "swallow":
+                    continue
+                if isinstance(step, bytes):
+                    writer.write(step)
+                    await writer.drain()
+                    if step.startswith(b"\xff"):
+                        writer.close()
+                        return
+                    continue
+                body = build(*self.answer(request), self.mac_key)
+                writer.write(struct.pack(">H", len(body)) + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._connections.discard(writer)
+            writer.close()
+
+    def answer(self, request: Iso) -> tuple[str, dict[int, bytes]]:
+        """The host's answer: MTI + 10, the echoed fields and F39."""
+        mti = request.mti[:2] + str(int(request.mti[2]) + 1) + "0"
+        fields = {k: v for k, v in request.fields.items() if k in ECHOED}
+        amount = int(request.text(4) or 0)
+        stan = request.text(11)
+        if request.mti == "0200":
+            code = b"51" if amount % 100 == 51 else b"00"
+            fields[39] = code
+            if code == b"00":
+                fields[37] = f"RRN{stan}".ljust(12).encode()
+                fields[38] = f"A{stan[-5:]}".encode()
+                kind = {"000000": "sale", "200000": "refund", "020000": "void"}[request.text(3)]
+                self.ledger.append((kind, stan, amount))
+        elif request.mti in ("0400", "0401"):
+            fields[39] = b"00"
+            original = request.text(90)[4:10]
+            self.ledger = [e for e in self.ledger if e[1] != original]
+        elif request.mti in ("0220", "0221"):
+            fields[39] = b"00"
+            if all(e[1] != stan for e in self.ledger):
+                self.ledger.append(("advice", stan, amount))
+        elif request.mti == "0500":
+            sales = [e for e in self.ledger if e[0] in ("sale", "advice")]
+            credits = [e for e in self.ledger if e[0] == "refund"]
+            ours = (len(credits), len(sales), sum(e[2] for e in credits), sum(e[2] for e in sales))
+            theirs = tuple(int(request.text(f)) for f in (74, 76, 86, 88))
+            fields[39] = b"00"
+            fields[66] = b"1" if ours == theirs else b"2"
+            if ours != theirs:
+                fields.update({74: n(ours[0], 10), 76: n(ours[1], 10)})
+                fields.update({86: n(ours[2], 16), 88: n(ours[3], 16)})
+        else:
+            fields[39] = b"00"
+            fields[70] = request.fields[70]
+        return mti, fields

@@ -1,0 +1,90 @@
+"""Which fields each message of the posterm-1987 set carries (issue 15's list), built from the
+payment core's operations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from terminal.emv.card_data import CardData
+from terminal.iso8583 import messages
+from terminal.iso8583.codec import Message
+from terminal.iso8583.messages import Identity, Original
+from terminal.money import Amount
+from terminal.payment.bank import OfflineApproval, Operation
+
+AT = datetime(2026, 12, 7, 10, 11, 12, tzinfo=UTC)
+ME = Identity(
+    "TERM0001", "SHOP1", "Bäckerei Müller & Söhne GmbH Berlin", "Berlin", "DE", "978", "42"
+)
+CARD = CardData(
+    scheme="visa",
+    aid="A0000000031010",
+    pan="4761731000000010",
+    expiry="251231",
+    psn="01",
+    track2="4761731000000010D25122010000000000F",
+    emv={t: "00" for t in ("9F26", "9F27", "9F10", "9F37", "9F36", "95", "9A", "9C", "9F02")},
+)
+EUR = Amount.parse("12.34", "EUR")
+
+
+def numbers(message: Message) -> set[int]:
+    return set(message.fields)
+
+
+def test_sale_fields() -> None:
+    sale = messages.sale(Operation("authorize", "s1", EUR, "nfc", card=CARD), ME, "000001", AT)
+    assert sale.mti == "0200"
+    assert numbers(sale) == {2, 3, 4, 7, 11, 12, 13, 14, 22, 23, 25, 32, 35, 41, 42, 43, 49, 55}
+    assert (sale.fields[3], sale.fields[4], sale.fields[49]) == ("000000", "1234", "978")
+    assert sale.fields[7] == "1207101112"  # UTC
+    assert sale.fields[14] == "2512" and sale.fields[23] == "001"
+    assert sale.fields[35] == "4761731000000010=25122010000000000"
+    assert sale.fields[43] == "Backerei Muller & Sohne G" + "Berlin".ljust(13) + "DE"
+
+
+def test_void_carries_no_card_data_and_the_sales_references() -> None:
+    original = Original(Message("0200", {2: CARD.pan}), "000001", "1207101112", "RRN1", "AUTH01")
+    void = messages.void(Operation("void", "v1", EUR, ref="s1"), ME, "000002", AT, original)
+    assert numbers(void) == {3, 4, 7, 11, 12, 13, 25, 32, 37, 38, 41, 42, 49}
+    assert (void.fields[3], void.fields[37], void.fields[38]) == ("020000", "RRN1", "AUTH01")
+
+
+def test_reversal_points_at_the_original_with_a_new_stan() -> None:
+    sale = messages.sale(Operation("authorize", "s1", EUR, "nfc", card=CARD), ME, "000001", AT)
+    original = Original(sale, "000001", "1207101112")
+    reversal = messages.reversal(ME, "000002", AT, original)
+    assert reversal.mti == "0400"
+    assert numbers(reversal) == {2, 3, 4, 7, 11, 12, 13, 22, 25, 32, 41, 42, 49, 90}
+    assert reversal.fields[11] == "000002"
+    assert reversal.fields[90] == "0200" + "000001" + "1207101112" + "00000000042" + "0" * 11
+
+
+def test_advice_is_the_sale_with_the_offline_code_and_the_tc() -> None:
+    operation = Operation("advice", "s1", EUR, "nfc", card=CARD, offline=OfflineApproval(5000))
+    advice = messages.advice(operation, ME, "000003", AT, "OFL003")
+    assert advice.mti == "0220"
+    assert (advice.fields[38], advice.fields[39]) == ("OFL003", "Y3")
+    assert b"\x9f\x27\x01\x40" in bytes(advice.fields[55])
+
+
+def test_batch_counts_refunds_as_credits_and_sales_as_debits() -> None:
+    totals = {
+        "sale": {"EUR": {"count": 3, "total": {"value": 4500, "currency": "EUR"}}},
+        "refund": {"EUR": {"count": 1, "total": {"value": 500, "currency": "EUR"}}},
+    }
+    batch = messages.batch(totals, ME, "000004", AT, "EUR")
+    assert batch.mti == "0500" and batch.fields[3] == "920000"
+    assert (batch.fields[74], batch.fields[76], batch.fields[86], batch.fields[88]) == (
+        "1",
+        "3",
+        "500",
+        "4500",
+    )
+    assert numbers(batch) == {3, 7, 11, 12, 13, 32, 41, 42, 49, 74, 76, 86, 88}
+
+
+def test_network_message_fields() -> None:
+    echo = messages.network(messages.ECHO, ME, "000005", AT)
+    assert echo.mti == "0800" and numbers(echo) == {7, 11, 32, 41, 70}
+    assert echo.fields[70] == "301"
