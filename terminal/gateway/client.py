@@ -173,6 +173,10 @@ class GatewayClient:
         self.rng = rng or random.Random()
         self.online = False
         """Last known link state: True after any answer, False after nothing could be sent."""
+        self.last_exchange_s = 0.0
+        """Seconds the last answered POST spent on the wire and at the bank (request written
+        to answer read, before it is verified): the bank's share of a sale, as the terminal
+        waits for it; benchmarks separate it from the terminal's own work."""
         self.data_dir = settings.data_dir
         """Where the link's trust alarm is kept (trust.py)."""
         self._transport: Transport = transport or GatewayTransport(tls_context(gateway.ca_file))
@@ -216,6 +220,7 @@ class GatewayClient:
             connected = False
             for url in self.urls:
                 try:
+                    posted = time.perf_counter()
                     status, content = await self._exchange(
                         "POST",
                         f"{url}/v1/messages",
@@ -255,6 +260,7 @@ class GatewayClient:
                         extra={"url": url, "txn_id": message_id},
                     )
                     break
+                self.last_exchange_s = time.perf_counter() - posted
                 connected = sent = True
                 self.online = True
                 clear_alarm(self.data_dir)

@@ -40,7 +40,12 @@ def serving(config: Path, base: str, log: Path) -> Iterator[None]:
         yield
     finally:
         process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=30)
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave a terminal running behind a failed test
+            process.wait()
+            raise AssertionError("serve did not stop: " + log.read_text(errors="replace")) from None
     assert code == 0, log.read_text(errors="replace")
 
 

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from drivers.base import Cancelled, DeviceLost, DeviceNotFound, DriverError, Timeout
 from drivers.nfc import NfcReader
+from simulators.card.applet import SimulatedCard
 from simulators.card.cryptogram import verify_arqc
 from simulators.card.testcards import load_test_cards
 from terminal.emv.card_data import CardData
@@ -242,3 +244,108 @@ def test_a_tap_logged_at_debug_shows_no_card_data(
     assert data.pan == CARDS["visa-credit"].pan
     assert "nfc.clf: >>> 0200…" in text  # the frames are there, cut short
     assert CARDS["visa-credit"].pan not in text and CARDS["visa-credit"].pan[6:] not in text
+
+
+class SlowToLeaveCard:
+    """The simulated applet behind `transceive`; `release` blocks until the test lets it go."""
+
+    def __init__(self, applet: SimulatedCard, leave: threading.Event) -> None:
+        self.applet = applet
+        self.leave = leave
+        self.released = threading.Event()
+
+    def transceive(self, apdu: bytes) -> bytes:
+        answer = self.applet.handle(apdu)
+        assert answer is not None
+        return answer
+
+    def release(self) -> None:
+        self.leave.wait(10)
+        self.released.set()
+
+
+class OneCardReader:
+    def __init__(self, card: SlowToLeaveCard) -> None:
+        self.card = card
+        self.waits = 0
+
+    def wait_for_card(self, timeout: float) -> SlowToLeaveCard:
+        self.waits += 1
+        return self.card
+
+    def cancel(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_sale_gets_the_card_data_before_the_card_is_released(
+    write_config: Callable[[str], Path],
+) -> None:
+    """DESELECT and field-off are card I/O the sale need not wait for; the next tap does."""
+    leave = threading.Event()
+    card = SlowToLeaveCard(SimulatedCard(CARDS["visa-credit"], CARDS), leave)
+    reader = OneCardReader(card)
+    settings = load_settings(write_config("[nfc]\ntap_timeout_s = 5\n"), environ={})
+    seen: list[Progress] = []
+
+    async def run() -> tuple[CardData, bool, bool]:
+        capture = NfcCardCapture(settings, reader)
+        data = await capture.read_card(Amount.of(1234, "EUR"), asyncio.Event(), seen.append)
+        released_at_hand_over = card.released.is_set()
+        second = asyncio.ensure_future(
+            capture.read_card(Amount.of(99, "EUR"), asyncio.Event(), seen.append)
+        )
+        await asyncio.sleep(0.2)
+        waited = reader.waits == 1  # the second tap waits for the first card to leave
+        leave.set()
+        await second
+        return data, released_at_hand_over, waited
+
+    data, released_at_hand_over, waited = asyncio.run(run())
+    assert data.pan == CARDS["visa-credit"].pan
+    assert not released_at_hand_over
+    assert waited and reader.waits == 2
+    assert [p.stage for p in seen[:2]] == [Stage.READING_CARD, Stage.CARD_READ]
+
+
+class ForgetfulReader:
+    """Like the nfcpy reader: a wait clears any earlier cancel when it begins."""
+
+    def __init__(self) -> None:
+        self._cancel = threading.Event()
+        self.began = threading.Event()
+
+    def wait_for_card(self, timeout: float) -> SlowToLeaveCard:
+        time.sleep(0.2)  # a busy machine: the thread starts waiting after the cancel came
+        self._cancel.clear()
+        self.began.set()
+        if self._cancel.wait(timeout):
+            raise Cancelled("The wait for a card was cancelled.")
+        raise Timeout("No card or phone was presented.")
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_cancel_that_lands_before_the_wait_begins_still_ends_it(
+    write_config: Callable[[str], Path],
+) -> None:
+    reader = ForgetfulReader()
+    settings = load_settings(write_config("[nfc]\ntap_timeout_s = 20\n"), environ={})
+
+    async def run() -> float:
+        capture = NfcCardCapture(settings, reader)
+        cancel = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.05, cancel.set)
+        started = time.monotonic()
+        with pytest.raises(Cancelled):
+            await capture.read_card(Amount.of(1234, "EUR"), cancel, lambda _: None)
+        return time.monotonic() - started
+
+    assert asyncio.run(run()) < 10  # not the 20 s tap timeout
+    assert reader.began.is_set()
