@@ -36,15 +36,34 @@ def card_balance(profile: str) -> int:
     return Amount.parse(card.balance, card.currency).minor
 
 
+def posterm(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "terminal", "--config", str(config), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def line_with(text: str, label: str) -> str:
     return next(line for line in text.splitlines() if line.startswith(label))
 
 
 @pytest.mark.parametrize(
-    ("currency", "country", "value", "shown", "profile", "label", "aid"),
+    ("currency", "country", "value", "shown", "profile", "label", "aid", "too_precise"),
     [
-        ("JPY", "JP", 500, "JPY 500", "visa-jpy", "VISA CREDIT", "A0000000031010"),
-        ("KWD", "KW", 1250, "KWD 1.250", "mastercard-kwd", "MASTERCARD", "A0000000041010"),
+        ("JPY", "JP", 500, "JPY 500", "visa-jpy", "VISA CREDIT", "A0000000031010", "500.5"),
+        (
+            "KWD",
+            "KW",
+            1250,
+            "KWD 1.250",
+            "mastercard-kwd",
+            "MASTERCARD",
+            "A0000000041010",
+            "1.2505",
+        ),
     ],
 )
 def test_a_sale_in_a_currency_without_or_with_three_decimals_prints_a_correct_receipt(
@@ -57,6 +76,7 @@ def test_a_sale_in_a_currency_without_or_with_three_decimals_prints_a_correct_re
     profile: str,
     label: str,
     aid: str,
+    too_precise: str,
 ) -> None:
     sim = gateway_sim_module
     terminal_id = f"SHOP{currency}1"
@@ -74,13 +94,7 @@ def test_a_sale_in_a_currency_without_or_with_three_decimals_prints_a_correct_re
             devices={"nfc": reader, "printer": printer.url},
             ecr={"enabled": True, "listen": f"127.0.0.1:{port}", "token": TOKEN},
         )
-        check = subprocess.run(
-            [sys.executable, "-m", "terminal", "--config", str(config), "config", "check"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        check = posterm(config, "config", "check")
         assert check.returncode == 0, check.stderr
         log = tmp_path / "serve.log"
         with log.open("wb") as out:
@@ -152,13 +166,7 @@ def test_a_sale_in_a_currency_without_or_with_three_decimals_prints_a_correct_re
     assert sim.card(profile)["balance"]["value"] == card_balance(profile) - value
 
     # History keeps its fields and adds what the receipt needed from the card.
-    history = subprocess.run(
-        [sys.executable, "-m", "terminal", "--config", str(config), "history", "--json"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    history = posterm(config, "history", "--json")
     assert history.returncode == 0, history.stderr
     (row,) = json.loads(history.stdout)
     assert row["amount"] == {"value": value, "currency": currency}
@@ -172,3 +180,11 @@ def test_a_sale_in_a_currency_without_or_with_three_decimals_prints_a_correct_re
     for key in ("id", "type", "state", "result", "entry", "created_at", "code", "auth_code"):
         assert key in row
     assert pan not in history.stdout
+
+    # The CLI shows the amount with the currency's decimals, and refuses more of them.
+    listed = posterm(config, "history")
+    assert listed.returncode == 0 and f" {shown} " in listed.stdout, listed.stdout
+    refused = posterm(config, "pay", "--amount", too_precise, "--json")
+    assert refused.returncode == 2, refused.stderr
+    assert json.loads(refused.stdout)["message"].startswith("too many decimals")
+    assert "Traceback" not in refused.stderr
