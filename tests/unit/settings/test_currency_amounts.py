@@ -174,3 +174,36 @@ def test_posterm_config_check_as_a_command_for_a_tokyo_shop(tmp_path: Path) -> N
     assert run.returncode == 0, run.stderr
     assert "configuration OK" in run.stderr
     assert 'floor_limit = "5000"' in run.stdout
+
+
+def test_config_set_currency_alone_is_enough_to_change_currency(tmp_path: Path) -> None:
+    site = tmp_path / "posterm.toml"
+    site.write_text(MERCHANT + f'data_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    assert main(["--config", str(site), "config", "set", "terminal.currency", "JPY"]) == 0
+    assert str(load_settings(site, NO_ENV).amount("nfc", "cvm_limit")) == "JPY 5,000"
+
+
+def test_config_set_refuses_an_amount_the_currency_cannot_hold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = tmp_path / "posterm.toml"
+    site.write_text(only_currency("JPY") + f'data_dir = "{tmp_path / "data"}"\n', "utf-8")
+    before = site.read_bytes()
+    assert main(["--config", str(site), "config", "set", "offline.floor_limit", "50.00"]) == 2
+    err = capsys.readouterr().err
+    assert 'posterm.toml: offline.floor_limit = "50.00": too many decimals' in err
+    assert site.read_bytes() == before
+
+
+def test_changing_the_currency_under_written_amounts_names_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """EUR amounts left in the file when the shop switches to JPY: each is named, nothing is
+    written."""
+    site = tmp_path / "posterm.toml"
+    text = MERCHANT + f'data_dir = "{tmp_path / "data"}"\n[nfc]\ncvm_limit = "45.50"\n'
+    site.write_text(text, encoding="utf-8")
+    assert main(["--config", str(site), "config", "set", "terminal.currency", "JPY"]) == 2
+    err = capsys.readouterr().err
+    assert 'posterm.toml: nfc.cvm_limit = "45.50": too many decimals: JPY has no minor unit' in err
+    assert site.read_text(encoding="utf-8") == text
