@@ -129,6 +129,12 @@ def test_a_sale_in_a_currency_without_or_with_three_decimals_prints_a_correct_re
             tap.join(timeout=20)
             assert done["result"] == "approved", done
             assert done["amount"] == {"value": value, "currency": currency}
+            assert (done["aid"], done["label"], done["cryptogram_type"], done["cvm"]) == (
+                aid,
+                label,
+                "ARQC",
+                "no_cvm",
+            )
             deadline = time.monotonic() + 10
             while decode(printer.received).cuts < 2 and time.monotonic() < deadline:
                 time.sleep(0.1)
