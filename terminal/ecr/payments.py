@@ -104,7 +104,8 @@ class EcrPayment:
         return "in_progress"
 
     def to_json(self) -> dict[str, Any]:
-        """The `posterm pay --json` object (with this API's id) plus state and progress."""
+        """The `posterm pay --json` object (with this API's id) plus state and progress, and the
+        card's aid, application label, cryptogram type and CVM."""
         if self.outcome is not None:
             body = self.outcome.to_json()
             body["id"] = self.id
@@ -121,6 +122,12 @@ class EcrPayment:
                 "message": self.message,
                 "transaction_id": self.transaction_id,
             }
+        # What a till needs to print a scheme-compliant slip of its own ("" until a card is read).
+        outcome = self.outcome
+        body["aid"] = outcome.aid if outcome else ""
+        body["label"] = outcome.label if outcome else ""
+        body["cryptogram_type"] = outcome.cryptogram_type if outcome else ""
+        body["cvm"] = outcome.cvm if outcome else ""
         body["state"] = self.state
         body["stage"] = self.stage.value if self.stage else None
         body["reference"] = self.request.reference

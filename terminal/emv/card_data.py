@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from terminal.emv.receipt_data import Cvm, cryptogram_type, cvm_performed
 from terminal.security.pan import mask_pan
 
 
@@ -39,6 +40,16 @@ class CardData:
     @property
     def masked_pan(self) -> str:
         return mask_pan(self.pan)
+
+    @property
+    def cryptogram_type(self) -> str:
+        """TC, ARQC or AAC: what the card's cryptogram is (for the receipt and the journal)."""
+        return cryptogram_type(self.emv)
+
+    @property
+    def cvm(self) -> Cvm:
+        """How the cardholder was verified (the receipt's CVM line)."""
+        return cvm_performed(self.emv, cdcvm=self.cdcvm)
 
     def sensitive(self) -> dict[str, object]:
         """The plaintext for the gateway JWE: {"pan","expiry","psn","track2","emv"}."""

@@ -170,6 +170,7 @@ async def run_adjustment(
         "masked_pan": sale.masked_pan,
         "scheme": sale.scheme,
         "aid": sale.aid,
+        "label": sale.label,
         "owner": owner,
     }
 
@@ -198,7 +199,15 @@ async def run_adjustment(
         return finish(progress, outcome)
     tracker.txn_id = txn_id
     subject = Subject(
-        txn_id, amount, sale.entry, sale.masked_pan, sale.scheme, sale.aid, kind, sale.id
+        txn_id,
+        amount,
+        sale.entry,
+        sale.masked_pan,
+        sale.scheme,
+        sale.aid,
+        kind,
+        sale.id,
+        label=sale.label,
     )
 
     def moves_sale() -> tuple[Change, ...]:

@@ -122,6 +122,12 @@ class Outcome:
     scheme: str = ""
     aid: str = ""
     state: str = ""
+    label: str = ""
+    """Application label (tag 50) of the card read, e.g. "VISA CREDIT"."""
+    cryptogram_type: str = ""
+    """TC, ARQC or AAC: the cryptogram the card produced."""
+    cvm: str = ""
+    """How the cardholder was verified (no_cvm, cdcvm, pin, signature); "" without a card."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -160,6 +166,12 @@ class TransactionView:
     reference: str = ""
     tip: Amount | None = None
     message: str = ""
+    label: str = ""
+    """Application label (tag 50), e.g. "VISA CREDIT"."""
+    cryptogram_type: str = ""
+    """TC, ARQC or AAC: the cryptogram the card produced."""
+    cvm: str = ""
+    """How the cardholder was verified (no_cvm, cdcvm, pin, signature); "" without a card."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -178,6 +190,10 @@ class TransactionView:
             "scheme": self.scheme,
             "reference": self.reference,
             "message": self.message,
+            "aid": self.aid,
+            "label": self.label,
+            "cryptogram_type": self.cryptogram_type,
+            "cvm": self.cvm,
         }
 
 

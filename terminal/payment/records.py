@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS transactions (
     masked_pan TEXT NOT NULL DEFAULT '',
     scheme TEXT NOT NULL DEFAULT '',
     aid TEXT NOT NULL DEFAULT '',
+    label TEXT NOT NULL DEFAULT '',
+    cryptogram_type TEXT NOT NULL DEFAULT '',
+    cvm TEXT NOT NULL DEFAULT '',
     fingerprint TEXT NOT NULL DEFAULT '',
     seq INTEGER,
     request BLOB,
@@ -96,7 +99,14 @@ CREATE TABLE IF NOT EXISTS batches (
 """
 
 # Columns added after the first release, for journals created before them.
-ADDED_COLUMNS = (("batches", "request", "BLOB"), ("batches", "requested_at", "TEXT"))
+ADDED_COLUMNS = (
+    ("batches", "request", "BLOB"),
+    ("batches", "requested_at", "TEXT"),
+    # What a scheme wants on the receipt from the card (application label, TC/ARQC, CVM).
+    ("transactions", "label", "TEXT NOT NULL DEFAULT ''"),
+    ("transactions", "cryptogram_type", "TEXT NOT NULL DEFAULT ''"),
+    ("transactions", "cvm", "TEXT NOT NULL DEFAULT ''"),
+)
 
 # Columns `apply` may set besides the state (never a PAN: there is no column for one).
 WRITABLE = frozenset(
@@ -104,6 +114,9 @@ WRITABLE = frozenset(
         "masked_pan",
         "scheme",
         "aid",
+        "label",
+        "cryptogram_type",
+        "cvm",
         "fingerprint",
         "seq",
         "request",
@@ -178,6 +191,12 @@ class Transaction:
     """The engine instance that runs it; start-up recovery leaves a live owner's rows alone."""
     created_at: datetime
     updated_at: datetime
+    label: str = ""
+    """Application label (tag 50), e.g. "VISA CREDIT"."""
+    cryptogram_type: str = ""
+    """TC, ARQC or AAC: the cryptogram the card produced (tag 9F27)."""
+    cvm: str = ""
+    """How the cardholder was verified (`terminal.emv.receipt_data.Cvm` values)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +265,9 @@ def transaction_of(row: sqlite3.Row) -> Transaction:
         owner=row["owner"],
         created_at=parse_iso(row["created_at"]),
         updated_at=parse_iso(row["updated_at"]),
+        label=row["label"],
+        cryptogram_type=row["cryptogram_type"],
+        cvm=row["cvm"],
     )
 
 

@@ -57,6 +57,9 @@ def view(txn: Transaction) -> TransactionView:
         reference=txn.reference,
         tip=txn.tip,
         message=txn.message,
+        label=txn.label,
+        cryptogram_type=txn.cryptogram_type,
+        cvm=txn.cvm,
     )
 
 

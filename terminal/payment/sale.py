@@ -5,7 +5,8 @@ The order is what makes it safe:
 1. Risk pre-checks, then the journal must accept a write (disk full or read-only → refused
    here, before any card is read); the sale's row is created.
 2. The card (or code) is captured through the injected device protocol; only the masked PAN,
-   scheme, AID and keyed fingerprint are journaled. The card data itself goes to the bank
+   scheme, AID, keyed fingerprint and what the receipt needs from the card (application
+   label, cryptogram type, CVM performed) are journaled. The card data itself goes to the bank
    port in the `authorize` operation, which seals it.
 3. The settlement step commits the `authorize` (state `authorising`, with its seq and exact
    bytes, together with `card_read`) before it is sent; the sale's id is that message's id.
@@ -169,15 +170,28 @@ class SaleRun:
         # `card_read` is committed together with the next step (send or decline): alone it
         # changes nothing outside the terminal, and a crash before either is cancelled anyway.
         if card is not None:
-            subject = Subject(txn_id, amount, entry, card.masked_pan, card.scheme, card.aid)
+            label = card.label or card.scheme.upper()
+            subject = Subject(
+                txn_id,
+                amount,
+                entry,
+                card.masked_pan,
+                card.scheme,
+                card.aid,
+                label=label,
+                cryptogram_type=card.cryptogram_type,
+                cvm=card.cvm.value,
+            )
             fields = {
                 "masked_pan": card.masked_pan,
                 "scheme": card.scheme,
                 "aid": card.aid,
+                "label": label,
+                "cryptogram_type": card.cryptogram_type,
+                "cvm": card.cvm.value,
                 "fingerprint": self.fingerprint(card.pan),
             }
             read = Change(txn_id, Event.CARD_READ, fields)
-            label = card.label or card.scheme.upper()
             progress(Progress(Stage.CARD_READ, f"Card read: {label} {card.masked_pan}", txn_id))
             objection = check_card(self.limits, amount, cdcvm=card.cdcvm)
             if objection is not None:

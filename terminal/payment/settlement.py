@@ -422,6 +422,10 @@ class Subject:
     kind: str = "sale"
     sale_id: str = ""
     """For a refund or void: the sale acted on."""
+    label: str = ""
+    cryptogram_type: str = ""
+    cvm: str = ""
+    """What the card said for the receipt (application label, TC/ARQC, CVM performed)."""
 
     def outcome(
         self,
@@ -443,6 +447,9 @@ class Subject:
             self.scheme,
             self.aid,
             state,
+            label=self.label,
+            cryptogram_type=self.cryptogram_type,
+            cvm=self.cvm,
         )
 
 

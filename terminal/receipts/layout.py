@@ -1,10 +1,19 @@
-"""A receipt laid out as lines for a printer of a given width, or as text for the screen."""
+"""A receipt laid out as lines for a printer of a given width, or as text for the screen.
+
+The slip is a sequence of sections (`SECTIONS`), each a function from the receipt to its lines,
+with a rule printed after the ones that close a block. A flow that needs more on the slip (a
+hold's wording, a split tender's parts) adds a section or a line in one, not a branch in one
+long layout.
+"""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from drivers.base import PrintLine
+from terminal.emv.receipt_data import Cvm
 from terminal.i18n import Translator, _, active
 from terminal.i18n.words import entry_label, result_label, type_label
 from terminal.receipts.model import Copy, Receipt
@@ -26,53 +35,135 @@ def pair(label: str, value: str, columns: int) -> str:
     return label + " " * gap + value
 
 
-def receipt_lines(
-    receipt: Receipt, columns: int = DEFAULT_COLUMNS, tr: Translator | None = None
-) -> list[PrintLine]:
-    """The printed lines of one copy, in the active language."""
-    tr = tr or active()
-    rule = PrintLine("-" * columns)
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What every section gets: the receipt, the paper width and the language."""
+
+    receipt: Receipt
+    columns: int
+    tr: Translator
+
+    def pair(self, label: str, value: str, *, bold: bool = False) -> PrintLine:
+        return PrintLine(pair(label, value, self.columns), bold=bold)
+
+
+Section = Callable[[Page], list[PrintLine]]
+
+
+def merchant_header(page: Page) -> list[PrintLine]:
+    """Who sold: the merchant's name and address, centred."""
+    receipt = page.receipt
     lines = [PrintLine(receipt.merchant_name, bold=True, align="center")]
     if receipt.merchant_address:
         lines.append(PrintLine(receipt.merchant_address, align="center"))
     lines.append(PrintLine(receipt.merchant_city, align="center"))
-    lines.append(rule)
-    lines.append(PrintLine(pair(_("Merchant"), receipt.merchant_id, columns)))
-    lines.append(PrintLine(pair(_("Terminal"), receipt.terminal_id, columns)))
-    lines.append(PrintLine(pair(_("Date"), tr.date_time(receipt.created_at), columns)))
-    lines.append(PrintLine(pair(_("Transaction"), receipt.transaction_id[:13], columns)))
+    return lines
+
+
+def identifiers(page: Page) -> list[PrintLine]:
+    """The ids a bank or the merchant quotes when they look a payment up."""
+    receipt = page.receipt
+    lines = [
+        page.pair(_("Merchant"), receipt.merchant_id),
+        page.pair(_("Terminal"), receipt.terminal_id),
+        page.pair(_("Date"), page.tr.date_time(receipt.created_at)),
+        page.pair(_("Transaction"), receipt.transaction_id[:13]),
+    ]
     if receipt.reference:
-        lines.append(PrintLine(pair(_("Reference"), receipt.reference, columns)))
-    lines.append(rule)
-    lines.append(PrintLine(type_label(receipt.type).upper(), bold=True, align="center"))
+        lines.append(page.pair(_("Reference"), receipt.reference))
+    return lines
+
+
+def card_and_amount(page: Page) -> list[PrintLine]:
+    """What was paid, with what: the card facts schemes require, then the amounts."""
+    receipt, tr = page.receipt, page.tr
+    lines = [PrintLine(type_label(receipt.type).upper(), bold=True, align="center")]
+    if receipt.label:
+        lines.append(page.pair(_("Application"), receipt.label))
     if receipt.card_number:
-        lines.append(PrintLine(pair(_("Card"), receipt.card_number, columns)))
+        lines.append(page.pair(_("Card"), receipt.card_number))
     if receipt.scheme:
-        lines.append(PrintLine(pair(_("Scheme"), receipt.scheme.upper(), columns)))
+        lines.append(page.pair(_("Scheme"), receipt.scheme.upper()))
     if receipt.aid:
-        lines.append(PrintLine(pair("AID", receipt.aid, columns)))
-    lines.append(PrintLine(pair(_("Entry"), entry_label(receipt.entry), columns)))
+        lines.append(page.pair("AID", receipt.aid))
+    lines.append(page.pair(_("Entry"), entry_label(receipt.entry)))
+    if receipt.cryptogram_type:
+        lines.append(page.pair(_("Cryptogram"), receipt.cryptogram_type))
     if receipt.tip is not None and not receipt.tip.is_zero:
-        lines.append(PrintLine(pair(_("Amount"), tr.amount(receipt.amount - receipt.tip), columns)))
-        lines.append(PrintLine(pair(_("Tip"), tr.amount(receipt.tip), columns)))
-    lines.append(PrintLine(pair(_("TOTAL"), tr.amount(receipt.amount), columns), bold=True))
-    lines.append(rule)
-    lines.append(
-        PrintLine(result_label(receipt.result).upper(), bold=True, align="center", large=True)
-    )
+        lines.append(page.pair(_("Amount"), tr.amount(receipt.amount - receipt.tip)))
+        lines.append(page.pair(_("Tip"), tr.amount(receipt.tip)))
+    lines.append(page.pair(_("TOTAL"), tr.amount(receipt.amount), bold=True))
+    return lines
+
+
+def result(page: Page) -> list[PrintLine]:
+    """The answer: approved or not, the authorisation code, the reason of a decline."""
+    receipt = page.receipt
+    lines = [PrintLine(result_label(receipt.result).upper(), bold=True, align="center", large=True)]
     if receipt.auth_code:
-        lines.append(PrintLine(pair(_("Auth code"), receipt.auth_code, columns)))
+        lines.append(page.pair(_("Auth code"), receipt.auth_code))
     if receipt.code:
-        lines.append(PrintLine(pair(_("Response"), receipt.code, columns)))
+        lines.append(page.pair(_("Response"), receipt.code))
     if receipt.offline:
         lines.append(PrintLine(_("Approved offline: sent to the bank later."), align="center"))
     if not receipt.approved and receipt.message:
         lines.append(PrintLine(receipt.message, align="center"))
-    lines.append(rule)
+    return lines
+
+
+def cardholder_verification(page: Page) -> list[PrintLine]:
+    """The CVM line of an approved card sale: what the cardholder did (or need not do)."""
+    receipt = page.receipt
+    if not receipt.approved or receipt.type != "sale":
+        return []
+    if receipt.cvm == Cvm.SIGNATURE:
+        lines = [PrintLine(_("Signature"), align="center")]
+        if receipt.copy is Copy.MERCHANT:
+            lines += [PrintLine(""), PrintLine("X" + "_" * (page.columns - 1))]
+        return lines
+    said = {
+        Cvm.NONE: [_("No signature required")],
+        Cvm.PIN: [_("PIN verified")],
+        Cvm.CDCVM: [_("Verified on device"), _("No signature required")],
+    }
+    try:
+        texts = said[Cvm(receipt.cvm)]
+    except (ValueError, KeyError):  # a value a newer posterm wrote: claim nothing
+        return []
+    return [PrintLine(text, align="center") for text in texts]
+
+
+def closing(page: Page) -> list[PrintLine]:
+    """Whose copy this is, and the merchant's footer on the customer's."""
+    receipt = page.receipt
     copy = _("MERCHANT COPY") if receipt.copy is Copy.MERCHANT else _("CUSTOMER COPY")
-    lines.append(PrintLine(copy, align="center"))
+    lines = [PrintLine(copy, align="center")]
     if receipt.footer:
         lines.append(PrintLine(receipt.footer, align="center"))
+    return lines
+
+
+SECTIONS: tuple[tuple[Section, bool], ...] = (
+    (merchant_header, True),
+    (identifiers, True),
+    (card_and_amount, True),
+    (result, False),
+    (cardholder_verification, True),
+    (closing, False),
+)
+"""The slip from top to bottom: (section, whether a rule follows it)."""
+
+
+def receipt_lines(
+    receipt: Receipt, columns: int = DEFAULT_COLUMNS, tr: Translator | None = None
+) -> list[PrintLine]:
+    """The printed lines of one copy, in the active language."""
+    page = Page(receipt, columns, tr or active())
+    lines: list[PrintLine] = []
+    for section, ruled in SECTIONS:
+        lines.extend(section(page))
+        if ruled:
+            lines.append(PrintLine("-" * columns))
     return lines
 
 

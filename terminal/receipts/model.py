@@ -44,6 +44,13 @@ class Receipt:
     """Masked for this copy: first 6 + last 4 (merchant) or last 4 (customer); "" for QR."""
     scheme: str = ""
     aid: str = ""
+    label: str = ""
+    """Application label (tag 50), e.g. "VISA CREDIT"."""
+    cryptogram_type: str = ""
+    """TC, ARQC or AAC, as the card produced it."""
+    cvm: str = ""
+    """How the cardholder was verified (`terminal.emv.receipt_data.Cvm` values); "": unknown
+    (no card, or a row from before posterm recorded it), no CVM line is printed."""
     auth_code: str = ""
     code: str = ""
     reference: str = ""
@@ -96,6 +103,9 @@ def receipt_for(view: TransactionView, settings: Settings, copy: Copy) -> Receip
         card_number=safe_card_number(view.masked_pan, copy),
         scheme=view.scheme,
         aid=view.aid,
+        label=view.label,
+        cryptogram_type=view.cryptogram_type,
+        cvm=view.cvm,
         auth_code=view.auth_code,
         code=view.code,
         reference=view.reference,

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ValidationError
 
 from terminal.errors import PostermError
 from terminal.loopback import is_loopback
-from terminal.money import AmountError
+from terminal.money import Amount, AmountError
+from terminal.settings.amounts import AMOUNT_KEYS, DEFAULT_MINOR
 from terminal.settings.sections import (
-    AMOUNT_KEYS,
     SYSTEM_CAS,
     ConfigPath,
     Settings,
@@ -131,7 +131,7 @@ def load_settings(
         raise ConfigError(problems + _explain(error, merged, origins)) from None
     if problems:
         raise ConfigError(problems)
-    problems.extend(_check_amounts(settings, origins))
+    problems.extend(_check_amounts(settings, origins, default_file.name))
     problems.extend(_check_cross_fields(settings, origins))
     if problems:
         raise ConfigError(problems)
@@ -280,20 +280,33 @@ def _friendlier(kind: str, message: str, ctx: Mapping[str, Any]) -> str:
 
 
 def _check_amounts(
-    settings: Settings, origins: dict[tuple[str, str], tuple[str, Path]]
+    settings: Settings,
+    origins: dict[tuple[str, str], tuple[str, Path]],
+    default_name: str,
 ) -> list[ConfigProblem]:
+    """Every amount read in the terminal currency; a problem names where the key was set and
+    how to fix it there. A shipped default never carries an amount (they are derived, see
+    `terminal.settings.amounts`), so the file named is one the site can change."""
     problems = []
+    code = settings.currency.code
+    currency_origin = origins.get(("terminal", "currency"), (default_name, Path()))[0]
     for section, key in AMOUNT_KEYS:
         try:
             settings.amount(section, key)
         except AmountError as error:
-            origin = origins.get((section, key), ("default.toml", Path()))[0]
+            origin = origins.get((section, key), (default_name, Path()))[0]
+            if origin == default_name:  # never send anybody to edit the shipped defaults
+                origin = currency_origin
+            default = Amount(DEFAULT_MINOR[(section, key)], settings.currency)
+            where = "" if currency_origin == default_name else f" set in {currency_origin}"
             problems.append(
                 ConfigProblem(
                     origin,
                     f"{section}.{key}",
                     getattr(getattr(settings, section), key),
-                    f"{error} (amount in {settings.currency.code})",
+                    f"{error} (amounts are in {code}, the terminal.currency{where}): write "
+                    f'it in {code}, e.g. "{default.format_plain()}", or remove the line to '
+                    f"use the default {default}",
                 )
             )
     return problems

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from terminal.iso_codes import UnknownCountry, UnknownCurrency, country, currency
 from terminal.loopback import is_loopback
 from terminal.money import Amount, Currency
+from terminal.settings.amounts import AMOUNT_KEYS, UNSET, default_text, setting_amount
 
 
 class ConfigPath:
@@ -242,12 +243,15 @@ class OfflineSection(BaseModel):
 
     enabled: bool = True
     """Approve card sales offline within the limits below when the gateway is unreachable."""
-    floor_limit: str = "50.00"
-    """Largest single sale approved offline, in the terminal currency (e.g. "50.00")."""
+    floor_limit: str = ""
+    """Largest single sale approved offline, in the terminal currency (e.g. "50.00" in EUR,
+    "5000" in JPY). Empty: 5000 minor units of terminal.currency (EUR 50.00, JPY 5,000,
+    KWD 5.000)."""
     max_count: int = Field(default=250, ge=0, le=100_000)
     """Most offline sales waiting to be forwarded at once."""
-    max_total: str = "2000.00"
-    """Largest total of offline sales waiting to be forwarded, in the terminal currency."""
+    max_total: str = ""
+    """Largest total of offline sales waiting to be forwarded, in the terminal currency.
+    Empty: 200000 minor units of terminal.currency (EUR 2,000.00, JPY 200,000, KWD 200.000)."""
     max_age_hours: int = Field(default=24, ge=1, le=168)
     """Refuse offline sales when the oldest unforwarded one is older than this (1 to 168 h)."""
     suspend_on_tls_failure: bool = True
@@ -263,8 +267,10 @@ class RiskSection(BaseModel):
 
     velocity_count: int = Field(default=3, ge=1, le=1000)
     """Most offline sales on the same card within the window."""
-    velocity_total: str = "100.00"
-    """Largest total of offline sales on the same card within the window."""
+    velocity_total: str = ""
+    """Largest total of offline sales on the same card within the window, in the terminal
+    currency. Empty: 10000 minor units of terminal.currency (EUR 100.00, JPY 10,000,
+    KWD 10.000)."""
     velocity_window_minutes: int = Field(default=60, ge=1, le=10_080)
     """Length of the velocity window in minutes."""
 
@@ -304,10 +310,14 @@ class NfcSection(BaseModel):
 
     model_config = _STRICT
 
-    transaction_limit: str = "500.00"
-    """Largest contactless sale; above it the customer is asked to use another method."""
-    cvm_limit: str = "50.00"
-    """Above this amount only a phone that verified its owner (CDCVM) is accepted."""
+    transaction_limit: str = ""
+    """Largest contactless sale, in the terminal currency; above it the customer is asked to
+    use another method. Empty: 50000 minor units of terminal.currency (EUR 500.00,
+    JPY 50,000, KWD 50.000)."""
+    cvm_limit: str = ""
+    """Above this amount (terminal currency) only a phone that verified its owner (CDCVM) is
+    accepted. Empty: 5000 minor units of terminal.currency (EUR 50.00, JPY 5,000,
+    KWD 5.000)."""
     tap_timeout_s: float = Field(default=30.0, gt=0, le=300)
     """Seconds to wait for a card or phone before the sale is cancelled."""
     aids: list[str] = Field(
@@ -570,9 +580,10 @@ class Settings(BaseModel):
         return self.terminal.sales_currency
 
     def amount(self, section: str, key: str) -> Amount:
-        """A money-valued setting (e.g. offline.floor_limit) as an `Amount`."""
+        """A money-valued setting (e.g. offline.floor_limit) as an `Amount`; an unset one is
+        derived from the terminal currency (`terminal.settings.amounts`)."""
         text = getattr(getattr(self, section), key)
-        return Amount.parse(str(text), self.currency)
+        return setting_amount(section, key, str(text), self.currency)
 
     @property
     def data_dir(self) -> Path:
@@ -580,16 +591,6 @@ class Settings(BaseModel):
 
     sources: tuple[str, ...] = ()
     """Files and environment variables this configuration was read from (informational)."""
-
-
-# Amount-valued keys, checked once the currency is known.
-AMOUNT_KEYS: tuple[tuple[str, str], ...] = (
-    ("offline", "floor_limit"),
-    ("offline", "max_total"),
-    ("risk", "velocity_total"),
-    ("nfc", "transaction_limit"),
-    ("nfc", "cvm_limit"),
-)
 
 
 def is_marked(section: str, key: str, marker: type) -> bool:
@@ -610,8 +611,13 @@ def is_secret(section: str, key: str) -> bool:
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
-    """The effective configuration as plain data, secrets replaced by "<redacted>"."""
+    """The effective configuration as plain data, secrets replaced by "<redacted>", unset
+    amounts by the default they stand for."""
     data = settings.model_dump(mode="json", exclude={"sources"})
+    for section, key in AMOUNT_KEYS:
+        # An unset amount is shown as the value it stands for in the terminal currency.
+        if data[section][key].strip() == UNSET:
+            data[section][key] = default_text(section, key, settings.currency)
     for section, values in data.items():
         for key in values:
             if is_secret(section, key) and values[key]:

@@ -67,4 +67,7 @@ def receipt_view(engine: PaymentEngine, outcome: Outcome) -> TransactionView:
             scheme=outcome.scheme,
             aid=outcome.aid,
             message=outcome.message,
+            label=outcome.label,
+            cryptogram_type=outcome.cryptogram_type,
+            cvm=outcome.cvm,
         )

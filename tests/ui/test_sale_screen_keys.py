@@ -192,3 +192,25 @@ async def test_screen_speaks_chinese_when_configured() -> None:
         engine.tap()
         await until(pilot, lambda: "批准" in text_of(pilot, "#stage"))
         assert "授权码 A1B2C3" in text_of(pilot, "#detail")
+
+
+@pytest.mark.parametrize(
+    ("currency", "keys", "digits", "shown"),
+    [("JPY", "500", "500", "JPY 500"), ("KWD", "1250", "1.250", "KWD 1.250")],
+)
+async def test_a_sale_in_the_site_currency_shows_its_decimals(
+    currency: str, keys: str, digits: str, shown: str
+) -> None:
+    """A shop whose site file sets only the currency: the screen types and shows its amounts."""
+    engine = MemoryEngine(currency)
+    app = build_app(Settings.model_validate({"terminal": {"currency": currency}}), engine)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await type_keys(pilot, keys)
+        assert app.screen.query_one("#amount", Digits).value == digits
+        await pilot.press("enter")
+        await until(pilot, lambda: bool(engine.requests))
+        assert engine.requests[0].amount.format_display() == shown
+        engine.tap()
+        await until(pilot, lambda: "Approved" in text_of(pilot, "#stage"))
+        assert shown in screen_text(pilot)

@@ -59,9 +59,11 @@ def test_shown_settings_read_back_as_the_effective_configuration_with_secrets_re
 def test_documented_settings_put_each_key_under_its_docstring() -> None:
     lines = settings_text(load_settings(None, NO_ENV), docs=True).splitlines()
     at = lines.index('floor_limit = "50.00"')
-    assert lines[at - 1] == (
-        '# Largest single sale approved offline, in the terminal currency (e.g. "50.00").'
-    )
+    assert lines[at - 3 : at] == [
+        '# Largest single sale approved offline, in the terminal currency (e.g. "50.00" in EUR,',
+        '# "5000" in JPY). Empty: 5000 minor units of terminal.currency (EUR 50.00, JPY 5,000,',
+        "# KWD 5.000).",
+    ]
     assert "# " not in settings_text(load_settings(None, NO_ENV), docs=False)
 
 
