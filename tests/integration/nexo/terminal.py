@@ -26,7 +26,9 @@ from typing import Any
 
 import pytest
 
+from simulators.card.applet import SimulatedCard
 from simulators.card.present import present_card, simulated_card
+from simulators.card.tap import CARDS
 from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[3]
@@ -186,7 +188,12 @@ class NexoTerminal:
 
         def run() -> None:
             time.sleep(delay_s)
-            present_card(simulated_card(card), self.reader, taps=1, duration_s=20)
+            simulated = (
+                SimulatedCard(CARDS[card], CARDS)
+                if card.startswith("test-")
+                else simulated_card(card)
+            )
+            present_card(simulated, self.reader, taps=1, duration_s=20)
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from simulators.bank.local import new_card
+
 from tests.integration.nexo.terminal import (
     KEY,
     NexoTerminal,
@@ -69,8 +71,9 @@ def test_decline_is_a_refusal_with_the_code_and_nothing_charged(
     nexo_terminal: NexoTerminal,
 ) -> None:
     t = nexo_terminal
-    tap = t.tap("mastercard-debit")
-    [result] = t.client([{"name": "sale", "request": payment(t.poi_id, "950.00")}])
+    poor = new_card(t.sim, "10.00", like="mastercard-debit")
+    tap = t.tap(poor)
+    [result] = t.client([{"name": "sale", "request": payment(t.poi_id, "20.00")}])
     tap.join(timeout=30)
     answer = body(result, "Payment")
     assert answer["Response"]["Result"] == "Failure", answer
