@@ -151,6 +151,9 @@ def create(settings: Settings, *, days: int = VALID_DAYS) -> CertFiles:
 class CertCheck:
     ok: bool
     sentence: str
+    """What was found (or what is wrong); it may end with what to do."""
+    expires: str = ""
+    cn: str = ""
 
 
 def check(settings: Settings, *, warn_days: int = 30) -> CertCheck:
@@ -188,6 +191,5 @@ def check(settings: Settings, *, warn_days: int = 30) -> CertCheck:
             f"({cert.not_valid_after_utc:%Y-%m-%d}): "
             "run `posterm keys nexo-cert` soon",
         )
-    return CertCheck(
-        True, f"nexo certificate {cn}, valid until {cert.not_valid_after_utc:%Y-%m-%d}"
-    )
+    until = f"{cert.not_valid_after_utc:%Y-%m-%d}"
+    return CertCheck(True, f"nexo certificate {cn}, valid until {until}", until, cn)
