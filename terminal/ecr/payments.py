@@ -217,7 +217,10 @@ class EcrPayments:
                 _safely(listener.payment_progress, payment, step)
 
         sale = SaleRequest(request.amount, request.method, request.reference)
-        outcome = await self.engine.sale(sale, progress, payment.cancel)
+        if request.refund:
+            outcome = await self.engine.card_refund(sale, progress, payment.cancel)
+        else:
+            outcome = await self.engine.sale(sale, progress, payment.cancel)
         payment.outcome = outcome
         payment.done.set()
         for listener in self.listeners:

@@ -256,13 +256,21 @@ class NexoDoor:
     async def _payment(self, request: Request) -> bytes:
         header = request.header
         call = parse_payment(request.body, self.settings.currency)
-        if call.refund:
+        if call.refund and self.settings.ecr.refunds != "allowed":
             raise NexoRefusal(
                 "NotAllowed",
-                "A refund without the original sale is not supported here: send a "
-                "ReversalRequest with the sale's POITransactionID.",
+                "Refunds from the till are not allowed on this terminal "
+                f'([ecr] refunds = "{self.settings.ecr.refunds}"); nothing was sent.',
             )
-        wanted = PaymentRequest(call.amount, EntryMethod.NFC, call.transaction_id)
+        if call.refund and self.settings.gateway.protocol == "iso8583":
+            raise NexoRefusal(
+                "NotAllowed",
+                "A refund without the original sale is not carried over this terminal's "
+                "ISO 8583 link; send a ReversalRequest with the sale's POITransactionID.",
+            )
+        wanted = PaymentRequest(
+            call.amount, EntryMethod.NFC, call.transaction_id, refund=call.refund
+        )
         try:
             started, _new = self.payments.start(wanted)
         except Conflict as conflict:

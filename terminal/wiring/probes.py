@@ -66,8 +66,7 @@ def check_nexo(settings: Settings) -> ProbeResult:
             str(files.cert),
             found=files.cert.exists(),
             problem=checked.sentence.split(": run ")[0],
-            fix="run `posterm keys nexo-cert` and give the new CA file "
-            f"({files.ca}) to the POS",
+            fix=f"run `posterm keys nexo-cert` and give the new CA file ({files.ca}) to the POS",
         )
     return ProbeResult(
         kind="nexo",

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from simulators.bank.local import new_card
-
 from tests.integration.nexo.terminal import (
     KEY,
     NexoTerminal,
