@@ -350,3 +350,37 @@ def test_status_after_the_client_dropped_and_after_a_restart(
     finally:
         t.stop()
     assert len([e for e in t.ledger() if e["result"] == "approved"]) == 1
+
+
+def test_refund_to_the_tapped_card_within_the_banks_limit(nexo_terminal: NexoTerminal) -> None:
+    t = nexo_terminal
+    tap = t.tap()
+    [result] = t.client(
+        [{"name": "refund", "request": payment(t.poi_id, "4.50", payment_type="Refund")}]
+    )
+    tap.join(timeout=30)
+    answer = body(result, "Payment")
+    assert answer["Response"]["Result"] == "Success", answer
+    assert answer["PaymentResult"]["PaymentType"] == "Refund"
+    assert Decimal(str(answer["PaymentResult"]["AmountsResp"]["AuthorizedAmount"])) == Decimal(
+        "4.50"
+    )
+    txn_id = answer["POIData"]["POITransactionID"]["TransactionID"]
+    [entry] = charged(t.ledger(), txn_id)
+    assert (entry["type"], entry["result"], entry["amount"]["value"]) == ("refund", "approved", 450)
+    assert not entry.get("ref")
+
+    t.sim.refund_limit(1000)  # 10.00: the simulator's cap on refunds without a sale
+    try:
+        tap = t.tap()
+        [over] = t.client(
+            [{"name": "over", "request": payment(t.poi_id, "20.00", payment_type="Refund")}]
+        )
+        tap.join(timeout=30)
+    finally:
+        t.sim.refund_limit(50_000)
+    refused = body(over, "Payment")
+    assert refused["Response"]["ErrorCondition"] == "Refusal"
+    assert "refusalReason=61" in refused["Response"]["AdditionalResponse"]
+    over_id = refused["POIData"]["POITransactionID"]["TransactionID"]
+    assert all(e["result"] != "approved" for e in charged(t.ledger(), over_id))
