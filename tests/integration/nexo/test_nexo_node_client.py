@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from simulators.bank.local import new_card
-from tests.integration.nexo.terminal import (
+from tests.integration.nexo.pos import (
     KEY,
     NexoTerminal,
     body,
