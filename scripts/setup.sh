@@ -65,3 +65,4 @@ if command -v npm >/dev/null 2>&1; then
 else
     echo "setup: node/npm not found: the nexo client tests will be skipped (apt-get install nodejs npm)" >&2
 fi
+touch "$STAMP"  # make setup: up to date with pyproject.toml, this script and the npm lock file
