@@ -159,7 +159,7 @@ class NexoDoor:
         try:
             result = await self._dispatch(request)
         except NexoRefusal as refusal:
-            if header.category != "Abort":
+            if header.category != "Abort" and not refusal.keep:
                 await asyncio.to_thread(self.store.forget, header.sale_id, header.service_id)
             return self._encode(
                 header, answers.refused(header, refusal.condition, refusal.sentence), key
@@ -185,14 +185,11 @@ class NexoDoor:
             return None
         if header.category in ("TransactionStatus", "Diagnosis"):
             return dumps(await self._stateless(request))
-        earlier = await asyncio.to_thread(self.store.get, header.sale_id, header.service_id)
+        earlier = await asyncio.to_thread(
+            self.store.claim, header.sale_id, header.service_id, header.category, request.digest
+        )
         if earlier is not None:
             return await self._repeat(request, earlier)
-        new = await asyncio.to_thread(
-            self.store.remember, header.sale_id, header.service_id, header.category, request.digest
-        )
-        if not new:  # the same ServiceID arrived twice at once
-            raise NexoRefusal("NotAllowed", f"ServiceID {header.service_id} is already in use.")
         if header.category == "Payment":
             return await self._payment(request)
         answer = dumps(await self._other(request))
@@ -206,6 +203,7 @@ class NexoDoor:
                 "NotAllowed",
                 f"ServiceID {header.service_id} was used for another request of SaleID "
                 f"{header.sale_id} within 48 hours; use a new ServiceID.",
+                keep=True,
             )
         running = self.running.get((header.sale_id, header.service_id))
         if running is not None:
@@ -214,7 +212,7 @@ class NexoDoor:
             return earlier.response
         settled = await self._from_journal(earlier)
         if settled is None:
-            raise NexoRefusal("InProgress", "That request is still being processed.")
+            raise NexoRefusal("InProgress", "That request is still being processed.", keep=True)
         return settled
 
     async def _stateless(self, request: Request) -> dict[str, Any]:
@@ -282,7 +280,7 @@ class NexoDoor:
             view = await asyncio.to_thread(self.engine.transaction, started)
             outcome = _outcome_of(view)
             if outcome is None:
-                raise NexoRefusal("InProgress", f"Sale {started} is not final yet.")
+                raise NexoRefusal("InProgress", f"Sale {started} is not final yet.", keep=True)
             answer = dumps(
                 answers.document(
                     header, answers.payment_response(call, outcome, view, self.settings)
@@ -293,8 +291,6 @@ class NexoDoor:
         key = (header.sale_id, header.service_id)
         settled = asyncio.ensure_future(self._settle(header, call, started))
         self.running[key] = _Running(header, call, started, settled)
-        if started.transaction_id:
-            await asyncio.to_thread(self.store.set_transaction, *key, started.transaction_id)
         return await self._wait(self.running[key])
 
     async def _wait(self, running: _Running) -> bytes:
@@ -304,6 +300,7 @@ class NexoDoor:
             raise NexoRefusal(
                 "InProgress",
                 "The payment is still running; ask TransactionStatusRequest for its outcome.",
+                keep=True,
             ) from None
 
     async def _settle(self, header: Header, call: PaymentCall, payment: EcrPayment) -> bytes:
@@ -325,13 +322,12 @@ class NexoDoor:
                     view = await asyncio.to_thread(self.engine.transaction, outcome.id)
                 except PostermError:
                     view = None
-                await asyncio.to_thread(self.store.set_transaction, *key, outcome.id)
             answer = dumps(
                 answers.document(
                     header, answers.payment_response(call, outcome, view, self.settings)
                 )
             )
-            await asyncio.to_thread(self.store.answer, *key, answer)
+            await asyncio.to_thread(self.store.answer, *key, answer, outcome.id)
             return answer
         finally:
             self.running.pop(key, None)

@@ -8,9 +8,12 @@ from terminal.errors import PostermError
 class NexoRefusal(PostermError):
     """A request answered with Result "Failure" and this ErrorCondition; nothing ran."""
 
-    def __init__(self, condition: str, sentence: str) -> None:
+    def __init__(self, condition: str, sentence: str, *, keep: bool = False) -> None:
         super().__init__(sentence)
         self.condition = condition
+        self.keep = keep
+        """The request's ServiceID stays recorded (a repeat refused, a payment still
+        running); otherwise nothing ran and the POS may send it again."""
 
 
 class MessageFormat(NexoRefusal):

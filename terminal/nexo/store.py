@@ -49,6 +49,9 @@ class ServiceStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives a crash of posterm, a power cut may lose the
+        # last ones; the journal stays the record of the money, this only maps ServiceIDs.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
         self.prune()
@@ -107,6 +110,44 @@ class ServiceStore:
                 return False
         return True
 
+    def claim(self, sale_id: str, service_id: str, category: str, digest: str) -> Service | None:
+        """Record a new request and return None, or return the request already recorded under
+        this (SaleID, ServiceID) within 48 hours (one short transaction either way)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    f"SELECT {self._COLUMNS} FROM services WHERE sale_id = ? "  # noqa: S608
+                    "AND service_id = ?",
+                    (sale_id, service_id),
+                ).fetchone()
+                found = self._row(row)
+                if found is None:
+                    self._db.execute(
+                        "INSERT INTO services (sale_id, service_id, category, digest, "
+                        "created_at) VALUES (?, ?, ?, ?, ?)",
+                        (sale_id, service_id, category, digest, time.time()),
+                    )
+                elif self._stale(sale_id, service_id):
+                    self._db.execute(
+                        "UPDATE services SET category = ?, digest = ?, transaction_id = '', "
+                        "response = NULL, created_at = ? WHERE sale_id = ? AND service_id = ?",
+                        (category, digest, time.time(), sale_id, service_id),
+                    )
+                    found = None
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return found
+
+    def _stale(self, sale_id: str, service_id: str) -> bool:
+        row = self._db.execute(
+            "SELECT created_at FROM services WHERE sale_id = ? AND service_id = ?",
+            (sale_id, service_id),
+        ).fetchone()
+        return row is not None and float(row[0]) < time.time() - KEEP_S
+
     def forget(self, sale_id: str, service_id: str) -> None:
         """A request that was refused before anything ran (Busy, MessageFormat): the POS may
         send it again with the same ServiceID."""
@@ -122,9 +163,13 @@ class ServiceStore:
                 (transaction_id, sale_id, service_id),
             )
 
-    def answer(self, sale_id: str, service_id: str, response: bytes) -> None:
+    def answer(
+        self, sale_id: str, service_id: str, response: bytes, transaction_id: str = ""
+    ) -> None:
         with self._lock:
             self._db.execute(
-                "UPDATE services SET response = ? WHERE sale_id = ? AND service_id = ?",
-                (response, sale_id, service_id),
+                "UPDATE services SET response = ?, "
+                "transaction_id = CASE WHEN ? != '' THEN ? ELSE transaction_id END "
+                "WHERE sale_id = ? AND service_id = ?",
+                (response, transaction_id, transaction_id, sale_id, service_id),
             )

@@ -246,6 +246,8 @@ def test_replayed_service_id(nexo_terminal: NexoTerminal) -> None:
     other = payment(t.poi_id, "6.66", service_id="REPLAY01")
     [refused] = t.client([{"name": "other", "request": other}])
     assert body(refused, "Payment")["Response"]["ErrorCondition"] == "NotAllowed"
+    [third] = t.client([{"name": "third", "request": sale}])  # the refusal kept the original
+    assert body(third, "Payment") == one
     txn_id = one["POIData"]["POITransactionID"]["TransactionID"]
     approved = [
         e for e in t.ledger() if e["result"] == "approved" and e["amount"]["value"] in (555, 666)
