@@ -100,9 +100,12 @@ def measure(sim: Any, tmp: Path, sales: int) -> dict[str, list[float]]:
         await nexo.start()
         headers = {"Authorization": "Bearer bench-token-0123456789"}
         try:
-            async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{ecr_port}", headers=headers, timeout=30
-            ) as till:
+            async with (
+                httpx.AsyncClient(
+                    base_url=f"http://127.0.0.1:{ecr_port}", headers=headers, timeout=30
+                ) as till,
+                httpx.AsyncClient(verify=context, timeout=30) as pos,
+            ):
 
                 async def by_ecr() -> None:
                     body = {"amount": {"value": 1234, "currency": "EUR"}, "method": "nfc"}
@@ -116,12 +119,11 @@ def measure(sim: Any, tmp: Path, sales: int) -> dict[str, list[float]]:
                     if sealed:
                         header = document["SaleToPOIRequest"]["MessageHeader"]
                         body = json.dumps({"SaleToPOIRequest": seal(header, body, key)}).encode()
-                    async with httpx.AsyncClient(verify=context, timeout=30) as pos:
-                        answer = await pos.post(
-                            f"https://127.0.0.1:{nexo_port}/nexo/",
-                            content=body,
-                            headers={"Connection": "close"},
-                        )
+                    answer = await pos.post(
+                        f"https://127.0.0.1:{nexo_port}/nexo/",
+                        content=body,
+                        headers={"Connection": "close"},
+                    )
                     reply = answer.json()["SaleToPOIResponse"]
                     if sealed:
                         reply = json.loads(unseal_response(reply, key))["SaleToPOIResponse"]
