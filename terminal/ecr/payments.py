@@ -158,7 +158,7 @@ class EcrPayments:
         approved, so nothing is charged twice; a declined or cancelled one may be retried. After
         a restart an approved sale with that reference is found in the journal: (its journal
         id, False)."""
-        if request.reference:
+        if request.reference and not request.refund:  # a refund is never a sale's retry
             earlier = self._earlier(request)
             if earlier is not None:
                 return earlier, False
