@@ -46,6 +46,9 @@ from terminal.settings import Settings
 log = logging.getLogger(__name__)
 security_log = logging.getLogger("terminal.security.nexo")
 
+CLAIMED = frozenset({"Payment", "Reversal", "Login", "Logout", "Print", "Display"})
+"""Categories whose (SaleID, ServiceID) is recorded for replays; the others are questions."""
+
 PAYMENT_WAIT_S = 150.0
 """How long a payment's HTTP request is held open (the clients' own limit)."""
 
@@ -159,7 +162,7 @@ class NexoDoor:
         try:
             result = await self._dispatch(request)
         except NexoRefusal as refusal:
-            if header.category != "Abort" and not refusal.keep:
+            if header.category in CLAIMED and not refusal.keep:
                 await asyncio.to_thread(self.store.forget, header.sale_id, header.service_id)
             return self._encode(
                 header, answers.refused(header, refusal.condition, refusal.sentence), key
