@@ -386,3 +386,60 @@ def test_refund_to_the_tapped_card_within_the_banks_limit(nexo_terminal: NexoTer
     assert "refusalReason=61" in refused["Response"]["AdditionalResponse"]
     over_id = refused["POIData"]["POITransactionID"]["TransactionID"]
     assert all(e["result"] != "approved" for e in charged(t.ledger(), over_id))
+
+
+def _certificate_with_cn(folder: Path, cn: str) -> None:
+    """A CA and a server certificate whose CN is `cn`, written where serve reads them."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "some CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    (folder / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (folder / "server.pem").write_bytes(cert.public_bytes(pem))
+    (folder / "server.key").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+
+
+def test_a_certificate_without_the_terminal_cn_is_refused_by_the_library(
+    gateway_sim_module: Any, tmp_path: Path
+) -> None:
+    t = NexoTerminal(gateway_sim_module, tmp_path, "NEXO0003")
+    _certificate_with_cn(Path(t.ca).parent, "till.shop.example")
+    t.start()
+    try:
+        [result] = t.client([{"name": "diag", "request": message("Diagnosis", t.poi_id, {})}])
+        assert not result["ok"] and "verify certificate" in result["error"], result
+        probe = t.posterm("devices", "probe", "--only", "nexo", "--json")
+        assert probe.returncode == 3
+        assert "till.shop.example" in probe.stdout
+    finally:
+        t.stop()
