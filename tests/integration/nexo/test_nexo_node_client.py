@@ -443,3 +443,34 @@ def test_a_certificate_without_the_terminal_cn_is_refused_by_the_library(
         assert "till.shop.example" in probe.stdout
     finally:
         t.stop()
+
+
+def test_unencrypted_library_on_a_test_till(gateway_sim_module: Any, tmp_path: Path) -> None:
+    """`TerminalLocalAPIUnencrypted` (TLS without the CA check, no trailer) against a terminal
+    with no shared key: a sale approved and a reversal, the ledger agreeing."""
+    t = NexoTerminal(gateway_sim_module, tmp_path, "NEXO0004", keys=[])
+    t.start()
+    try:
+        tap = t.tap()
+        [sale] = t.client([{"name": "sale", "request": payment(t.poi_id, "8.10")}], encrypted=False)
+        tap.join(timeout=30)
+        answer = body(sale, "Payment")
+        assert answer["Response"]["Result"] == "Success", answer
+        sale_id = answer["POIData"]["POITransactionID"]["TransactionID"]
+        reversal = message(
+            "Reversal",
+            t.poi_id,
+            {
+                "OriginalPOITransaction": {"POITransactionID": {"TransactionID": sale_id}},
+                "ReversalReason": "CustAbort",
+            },
+        )
+        [undone] = t.client([{"name": "reversal", "request": reversal}], encrypted=False)
+        assert body(undone, "Reversal")["Response"]["Result"] == "Success"
+        ledger = t.ledger()
+        assert [(e["type"], e["result"], e["amount"]["value"]) for e in ledger] == [
+            ("authorize", "approved", 810),
+            ("void", "approved", 810),
+        ]
+    finally:
+        t.stop()
