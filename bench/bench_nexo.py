@@ -68,7 +68,7 @@ def measure(sim: Any, tmp: Path, sales: int) -> dict[str, list[float]]:
     from terminal.payment.factory import build_engine
     from terminal.settings import load_settings
 
-    ecr_port, nexo_port = free_port(), free_port()
+    ecr_port, nexo_port, http_port = free_port(), free_port(), free_port()
     config = sim.terminal_config(
         tmp,
         terminal_id="BENCHNXO",
@@ -88,7 +88,14 @@ def measure(sim: Any, tmp: Path, sales: int) -> dict[str, list[float]]:
     key = SharedKey("bench", 1, PASSPHRASE)
     context = ssl.create_default_context(cafile=str(made.ca))
     poi_id = settings.nexo.effective_poi_id(settings.terminal.terminal_id)
-    times: dict[str, list[float]] = {"ecr": [], "plain": [], "sealed": []}
+    times: dict[str, list[float]] = {"ecr": [], "plain": [], "sealed": [], "http": []}
+    loopback_http = settings.model_copy(
+        update={
+            "nexo": settings.nexo.model_copy(
+                update={"listen": f"127.0.0.1:{http_port}", "allow_plain_http": True}
+            )
+        }
+    )
 
     async def go() -> None:
         await engine.start(forward=False)
@@ -96,8 +103,10 @@ def measure(sim: Any, tmp: Path, sales: int) -> dict[str, list[float]]:
         ecr = EcrServer(settings, engine, payments)
         store = ServiceStore(settings.data_dir / "nexo.sqlite")
         nexo = NexoServer(settings, NexoDoor(settings, engine, payments, store))
+        bare = NexoServer(loopback_http, NexoDoor(loopback_http, engine, payments, store))
         await ecr.start()
         await nexo.start()
+        await bare.start()
         headers = {"Authorization": "Bearer bench-token-0123456789"}
         try:
             async with (
@@ -112,6 +121,16 @@ def measure(sim: Any, tmp: Path, sales: int) -> dict[str, list[float]]:
                     created = (await till.post("/ecr/v1/payments", json=body)).json()
                     done = (await till.get(f"/ecr/v1/payments/{created['id']}?wait=30")).json()
                     assert done["result"] == "approved", done
+
+                async def plain_http() -> None:
+                    body = json.dumps(_sale(poi_id, "12.34")).encode()
+                    answer = await till.post(
+                        f"http://127.0.0.1:{http_port}/nexo/",
+                        content=body,
+                        headers={"Connection": "close"},
+                    )
+                    reply = answer.json()["SaleToPOIResponse"]["PaymentResponse"]
+                    assert reply["Response"]["Result"] == "Success", reply
 
                 async def by_nexo(sealed: bool) -> None:
                     document = _sale(poi_id, "12.34")
@@ -143,11 +162,13 @@ def measure(sim: Any, tmp: Path, sales: int) -> dict[str, list[float]]:
                         ("ecr", by_ecr),
                         ("plain", plain_nexo),
                         ("sealed", sealed_nexo),
+                        ("http", plain_http),
                     ):
                         started = time.perf_counter()
                         await run()
                         times[name].append((time.perf_counter() - started) * 1000)
         finally:
+            await bare.stop()
             await nexo.stop()
             await ecr.stop()
             await engine.stop()
@@ -208,5 +229,11 @@ def run(quick: bool) -> list[Row]:
             ecr,
             target="<= 1.2 x",
             note="AES-256-CBC + HMAC-SHA256 both ways; PBKDF2 key cached",
+        ),
+        _row(
+            "payment via nexo, plain HTTP on loopback (the door without TLS)",
+            times["http"],
+            ecr,
+            note="diagnostic: what the door itself adds; TLS is the difference to the rows above",
         ),
     ]

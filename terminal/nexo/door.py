@@ -319,19 +319,24 @@ class NexoDoor:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(payment.done.wait(), 0.5)
             outcome = payment.outcome
-            view = None
-            if outcome.id:
-                try:
-                    view = await asyncio.to_thread(self.engine.transaction, outcome.id)
-                except PostermError:
-                    view = None
-            answer = dumps(
-                answers.document(
-                    header, answers.payment_response(call, outcome, view, self.settings)
+
+            def record() -> bytes:
+                """The answer from the journal row (for the receipts), stored: one thread hop."""
+                view = None
+                if outcome.id:
+                    try:
+                        view = self.engine.transaction(outcome.id)
+                    except PostermError:
+                        view = None
+                answer = dumps(
+                    answers.document(
+                        header, answers.payment_response(call, outcome, view, self.settings)
+                    )
                 )
-            )
-            await asyncio.to_thread(self.store.answer, *key, answer, outcome.id)
-            return answer
+                self.store.answer(*key, answer, outcome.id)
+                return answer
+
+            return await asyncio.to_thread(record)
         finally:
             self.running.pop(key, None)
 
