@@ -111,7 +111,7 @@ async def serve(
             server = EcrServer(settings, engine, payments)
             await server.start()
             log.info("serving the ECR API on %s", settings.ecr.listen)
-        else:
+        elif not settings.nexo.enabled:
             log.warning("the ECR API is off (ecr.enabled = false): only store-and-forward runs")
         if settings.nexo.enabled:
             nexo = start_nexo(settings, engine, payments, printing, display)
@@ -121,6 +121,8 @@ async def serve(
         # watchdog, fed from this event loop, stops arriving (terminal/service/notify.py).
         notifier = ServiceNotifier()
         ecr = f"ECR API on {settings.ecr.listen}" if server is not None else "ECR API off"
+        if nexo is not None:
+            ecr += f"; nexo on {settings.nexo.listen}"
         notifier.ready(f"terminal {settings.terminal.terminal_id} ready; {ecr}")
         watchdog = asyncio.create_task(watchdog_task(notifier))
         fleet = start_reporting(
