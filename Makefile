@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml scripts/setup.sh tests/integration/nexo_client/package-lock.json
 	@bash scripts/setup.sh
 
 demo: $(STAMP)

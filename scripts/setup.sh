@@ -52,3 +52,17 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev,sim]' </dev/null
     touch "$STAMP"
 fi
+
+# The official Adyen Node.js library that the nexo tests play a POS program with
+# (tests/integration/nexo_client: version pinned in package.json and package-lock.json).
+NEXO_CLIENT=tests/integration/nexo_client
+if command -v npm >/dev/null 2>&1; then
+    if [ ! -d "$NEXO_CLIENT/node_modules/@adyen/api-library" ] || \
+       [ "$NEXO_CLIENT/package-lock.json" -nt "$NEXO_CLIENT/node_modules/.package-lock.json" ]; then
+        echo "setup: installing the nexo test client (npm ci in $NEXO_CLIENT)"
+        (cd "$NEXO_CLIENT" && CI=true npm ci --no-audit --no-fund --loglevel=error </dev/null)
+    fi
+else
+    echo "setup: node/npm not found: the nexo client tests will be skipped (apt-get install nodejs npm)" >&2
+fi
+touch "$STAMP"  # make setup: up to date with pyproject.toml, this script and the npm lock file

@@ -16,6 +16,8 @@ DIR/admin-token (`Authorization: Bearer TOKEN`; without it or with another one: 
                                       card named (by name or pan) or adds it (pan, expiry needed)
     GET  /sim/fraud, POST /sim/fraud  {"enabled", "max_count", "max_total" (minor units),
                                       "window_s"}
+    GET  /sim/refund-limit, POST      {"max": minor units}: the most a card-present refund
+                                      without a sale may credit (default 50000); above: 61
     POST /sim/wallet/pay              {"payload": EMVCo MPM text} or {"intent_id": ...}, optional
                                       "card" (profile, default wallet-token) -> {"intent_id",
                                       "result", "code", "auth_code"?}
@@ -319,6 +321,14 @@ def admin_routes(sim: Simulator, service: Service, token: str) -> list[web.Route
             sim.processor.fraud = fraud_rule(data)
         return 200, sim.processor.fraud.to_json()
 
+    async def refund_limit(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
+        if request.method == "POST":
+            value = data.get("max")
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 10**12:
+                return 400, {"error": "malformed", "message": "max must be minor units above 0"}
+            sim.processor.refund_limit_minor = value
+        return 200, {"max": sim.processor.refund_limit_minor}
+
     async def wallet_pay(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
         intent_id = data.get("intent_id")
         if "payload" in data:
@@ -374,6 +384,8 @@ def admin_routes(sim: Simulator, service: Service, token: str) -> list[web.Route
         web.post("/sim/cards", endpoint(cards)),
         web.get("/sim/fraud", endpoint(fraud)),
         web.post("/sim/fraud", endpoint(fraud)),
+        web.get("/sim/refund-limit", endpoint(refund_limit)),
+        web.post("/sim/refund-limit", endpoint(refund_limit)),
         web.post("/sim/wallet/pay", endpoint(wallet_pay)),
         web.post("/sim/wallet/code", endpoint(wallet_code)),
     ]

@@ -207,6 +207,9 @@ class SimulatorProcess:
     def fraud(self, **rule: Any) -> dict[str, Any]:
         return self.post("/sim/fraud", rule)
 
+    def refund_limit(self, minor: int) -> dict[str, Any]:
+        return self.post("/sim/refund-limit", {"max": minor})
+
     def wallet_pay(self, **body: Any) -> dict[str, Any]:
         return self.post("/sim/wallet/pay", body)
 

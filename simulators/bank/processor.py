@@ -41,6 +41,10 @@ log = logging.getLogger("simulators.bank")
 
 SALE_TYPES = ("authorize", "advice", "qr_intent")
 
+REFUND_LIMIT_MINOR = 50_000
+"""Most a card-present refund without a sale to refer to may credit (500.00 in the card's
+currency), as acquirers cap unreferenced refunds; above it the answer is declined 61."""
+
 
 class Processor(QrIntents):
     """The issuer/acquirer logic of the simulator."""
@@ -58,6 +62,7 @@ class Processor(QrIntents):
         self.issuers = issuers
         self.intent_ttl_s = intent_ttl_s
         self.fraud = FraudRule()
+        self.refund_limit_minor = REFUND_LIMIT_MINOR
 
     def process(self, req: Request, now: datetime) -> dict[str, Any]:
         handler = getattr(self, f"_{req.type}")
@@ -275,6 +280,8 @@ class Processor(QrIntents):
 
     def _refund(self, req: Request, now: datetime) -> dict[str, Any]:
         assert req.amount is not None
+        if not req.ref:
+            return self._card_refund(req, now)
         target = self._target(req.ref)
         if target is None or target["type"] not in SALE_TYPES:
             return self._declined(req, now, Decision("12", "no sale with this reference"))
@@ -296,6 +303,44 @@ class Processor(QrIntents):
         )
         self._book(req, now, target["account"], req.amount, "approved", code)
         return self._answer(req, now, "approved", "00", auth=code)
+
+    def _card_refund(self, req: Request, now: datetime) -> dict[str, Any]:
+        """A card-present refund with no sale to refer to: the card is checked like a sale's
+        (status, cryptogram, first use), the amount against the refund limit, then credited."""
+        assert req.amount is not None
+        try:
+            plaintext = decrypt_with(self.keys.encryption, req.card.get("data"))
+        except JoseFailure:
+            return self._declined(req, now, Decision("14", "card data cannot be read"))
+        secret = decode_card_data(plaintext)
+        if secret is None:
+            return self._declined(req, now, Decision("14", "card data is incomplete"))
+        card = self.ledger.card(self.ledger.account_of(secret.pan))
+        if card is None:
+            return self._declined(req, now, Decision("14", "unknown card"))
+        amount = req.amount
+        checks: tuple[Callable[[], Decision], ...] = (
+            lambda: check_status(card, now),
+            lambda: check_cryptogram(card, secret, amount, self.issuers),
+            lambda: self._first_use(card["account"], secret, req.id),
+            lambda: self._refund_limit(card, amount),
+        )
+        for check in checks:
+            decision = check()
+            if not decision.approved:
+                return self._declined(req, now, decision)
+        code = auth_code()
+        self.ledger.move(card["account"], amount.minor)
+        self._book(req, now, card["account"], amount, "approved", code)
+        return self._answer(req, now, "approved", "00", auth=code)
+
+    def _refund_limit(self, card: sqlite3.Row, amount: Amount) -> Decision:
+        if amount.minor <= 0 or amount.currency.code != card["currency"]:
+            return Decision("13", "invalid refund amount")
+        if amount.minor > self.refund_limit_minor:
+            limit = Amount.of(self.refund_limit_minor, amount.currency)
+            return Decision("61", f"over the limit of {limit} for a refund without a sale")
+        return APPROVE
 
     # -- batch close ------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ _NEEDS = {
     "authorize": ("amount", "entry"),
     "advice": ("amount", "entry", "card", "offline"),
     "reverse": ("ref",),
-    "refund": ("ref", "amount"),
+    "refund": ("amount",),
     "void": ("ref",),
     "qr_intent": ("amount",),
     "qr_status": ("ref",),
@@ -108,6 +108,8 @@ def parse_request(payload: dict[str, Any]) -> Request:
         raise Malformed("an NFC message needs card.data (a JWE)")
     if kind == "authorize" and entry == "qr_cpm" and not isinstance(qr.get("data"), str):
         raise Malformed("a qr_cpm authorize needs qr.data (a JWE)")
+    if kind == "refund" and not ref and not (entry == "nfc" and isinstance(card.get("data"), str)):
+        raise Malformed("a refund needs ref (the sale) or, card present, entry nfc and card.data")
     if kind == "authorize" and entry == "qr_mpm":
         raise Malformed("merchant-presented QR payments start with qr_intent, not authorize")
     if kind == "advice" and entry != "nfc":

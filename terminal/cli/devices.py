@@ -14,7 +14,7 @@ from terminal.cli._common import print_json, progress, settings_from
 if TYPE_CHECKING:
     from terminal.wiring.probes import ProbeResult
 
-KINDS = ("reader", "camera", "printer", "display", "gateway")
+KINDS = ("reader", "camera", "printer", "display", "gateway", "nexo")
 
 
 def register(subparsers: Any) -> None:

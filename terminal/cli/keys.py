@@ -7,6 +7,8 @@ posterm keys show-public [--format jwk|jwks] [--kid KID]
 posterm keys enroll --gateway-admin URL [--ca-file PEM]
                                    enrol the public keys with the gateway simulator
                                    (labs, demos); real banks: docs/install.md section 6
+posterm keys nexo-cert [--days N]  make the nexo Terminal API's CA (for the POS) and server
+                                   certificate, CN <POIID>.<environment>.terminal.adyen.com
 posterm keys pin-hash              read a PIN on stdin, print its peppered argon2 hash for
                                    ui.supervisor_pin_hash / ui.technician_pin_hash
 
@@ -70,6 +72,13 @@ def register(subparsers: Any) -> None:
         help="CA of the simulator's certificate (default gateway.ca_file)",
     )
     enroll.set_defaults(handler=enroll_command)
+    nexo = actions.add_parser(
+        "nexo-cert",
+        help="make the nexo Terminal API's CA and server certificate (the CA file goes to the POS)",
+    )
+    nexo.add_argument("--days", type=int, default=825, help="validity in days (default 825)")
+    add_pin_option(nexo)
+    nexo.set_defaults(handler=nexo_cert_command)
     pin = actions.add_parser("pin-hash", help="hash a supervisor/technician PIN (argon2)")
     pin.set_defaults(handler=pin_hash_command)
 
@@ -199,6 +208,22 @@ def enroll_command(args: argparse.Namespace) -> int:
         "real bank, send the output of `posterm keys show-public` instead (docs/install.md)"
     )
     print_json({"enrolled": kids})
+    return 0
+
+
+def nexo_cert_command(args: argparse.Namespace) -> int:
+    from terminal.nexo import certificate
+
+    settings = settings_from(args, quiet_logs=True)
+    if not 1 <= args.days <= 3650:
+        raise UsageError("--days must be from 1 to 3650.")
+    role = _technician(args, settings, "keys nexo-cert")
+    made = certificate.create(settings, days=args.days)
+    poi_id = settings.nexo.effective_poi_id(settings.terminal.terminal_id)
+    cn = certificate.expected_cn(poi_id, settings.nexo.environment)
+    _audit(settings, "keys.nexo_cert", role, {"cn": cn, "cert": str(made.cert), "days": args.days})
+    progress(f"nexo certificate {cn} made; give {made.ca} to the POS as its terminal CA file")
+    print_json({"ca": str(made.ca), "cert": str(made.cert), "key": str(made.key), "cn": cn})
     return 0
 
 

@@ -63,16 +63,26 @@ def assemble(settings: Settings, demo_actions: Any = None, presenter: Any = None
     engine = build_engine_for(settings, presenter)
     printer, display = printer_and_display(settings)
     ecr = None
-    if settings.ecr.enabled:  # aiohttp (~0.15 s of import) only with the till link on
+    nexo = None
+    printing = ReceiptPrinting(settings, printer, columns=settings.ui.receipt_columns)
+    if settings.ecr.enabled or settings.nexo.enabled:  # aiohttp only with a till link on
+        from terminal.cli.serve import start_nexo
+        from terminal.ecr.payments import EcrPayments
         from terminal.ecr.server import EcrServer
+        from terminal.ui.customer_display import CustomerDisplay
 
-        ecr = EcrServer(settings, engine)
+        payments = EcrPayments(engine)
+        if settings.ecr.enabled:
+            ecr = EcrServer(settings, engine, payments)
+        if settings.nexo.enabled:
+            nexo = start_nexo(settings, engine, payments, printing, CustomerDisplay(display))
     return build_app(
         settings,
         engine,
         demo_actions=demo_actions,
-        printing=ReceiptPrinting(settings, printer, columns=settings.ui.receipt_columns),
+        printing=printing,
         display=display,
         presenter=presenter,
         ecr=ecr,
+        nexo=nexo,
     )

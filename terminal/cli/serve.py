@@ -95,6 +95,7 @@ async def serve(
     stop: asyncio.Event,
 ) -> None:
     """Run until `stop` is set. The engine's own context (recovery, forwarder) wraps it all."""
+    from terminal.ecr.payments import EcrPayments
     from terminal.ecr.server import EcrServer  # aiohttp: only the commands that serve load it
     from terminal.fleet.service import start_reporting
 
@@ -102,19 +103,26 @@ async def serve(
     if opened:
         await engine.__aenter__()
     server: Any = None
+    nexo: Any = None
+    payments = EcrPayments(engine)
+    payments.listeners.append(ReceiptsAndDisplay(engine, printing, display))
     try:
         if settings.ecr.enabled:
-            server = EcrServer(settings, engine)
-            server.payments.listeners.append(ReceiptsAndDisplay(engine, printing, display))
+            server = EcrServer(settings, engine, payments)
             await server.start()
             log.info("serving the ECR API on %s", settings.ecr.listen)
-        else:
+        elif not settings.nexo.enabled:
             log.warning("the ECR API is off (ecr.enabled = false): only store-and-forward runs")
+        if settings.nexo.enabled:
+            nexo = start_nexo(settings, engine, payments, printing, display)
+            await nexo.start()
         display.idle()
         # Type=notify: systemd counts the service as started now, and restarts it when the
         # watchdog, fed from this event loop, stops arriving (terminal/service/notify.py).
         notifier = ServiceNotifier()
         ecr = f"ECR API on {settings.ecr.listen}" if server is not None else "ECR API off"
+        if nexo is not None:
+            ecr += f"; nexo on {settings.nexo.listen}"
         notifier.ready(f"terminal {settings.terminal.terminal_id} ready; {ecr}")
         watchdog = asyncio.create_task(watchdog_task(notifier))
         fleet = start_reporting(
@@ -132,10 +140,34 @@ async def serve(
                 await fleet  # leaves "online": false on the broker
             notifier.stopping()
     finally:
+        if nexo is not None:
+            await payments.close()
+            await nexo.stop()
         if server is not None:
             await server.stop()
         if opened:
             await engine.__aexit__(None, None, None)
+
+
+def start_nexo(
+    settings: Settings,
+    engine: Any,
+    payments: Any,
+    printing: ReceiptPrinting,
+    display: CustomerDisplay,
+) -> Any:
+    """The nexo Terminal API door over the same payments as the ECR API (not started yet)."""
+    from terminal.nexo.door import Devices, NexoDoor
+    from terminal.nexo.server import NexoServer
+    from terminal.nexo.store import ServiceStore
+
+    devices = Devices(
+        print_lines=printing.print_text if printing.configured else None,
+        show_lines=display.text if display.display is not None else None,
+        printer_state=printing.check if printing.configured else None,
+    )
+    store = ServiceStore(settings.data_dir / "nexo.sqlite")
+    return NexoServer(settings, NexoDoor(settings, engine, payments, store, devices))
 
 
 def serve_command(args: argparse.Namespace) -> int:

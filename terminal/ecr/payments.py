@@ -165,7 +165,7 @@ class EcrPayments:
         approved, so nothing is charged twice; a declined or cancelled one may be retried. After
         a restart an approved sale with that reference is found in the journal: (its journal
         id, False)."""
-        if request.reference:
+        if request.reference and not request.refund:  # a refund is never a sale's retry
             earlier = self._earlier(request)
             if earlier is not None:
                 return earlier, False
@@ -224,7 +224,10 @@ class EcrPayments:
                 _safely(listener.payment_progress, payment, step)
 
         sale = SaleRequest(request.amount, request.method, request.reference)
-        outcome = await self.engine.sale(sale, progress, payment.cancel)
+        if request.refund:
+            outcome = await self.engine.card_refund(sale, progress, payment.cancel)
+        else:
+            outcome = await self.engine.sale(sale, progress, payment.cancel)
         payment.outcome = outcome
         payment.done.set()
         for listener in self.listeners:

@@ -39,6 +39,9 @@ class PaymentRequest:
     amount: Amount
     method: EntryMethod
     reference: str
+    refund: bool = False
+    """A card-present refund without a sale (nexo PaymentType "Refund"); the ECR API's own
+    requests are always sales."""
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:

@@ -110,7 +110,7 @@ def build_request(
         "authorize": ("amount", "entry"),
         "advice": ("amount", "entry", "card", "offline"),
         "reverse": ("ref",),
-        "refund": ("ref", "amount"),
+        "refund": ("amount",),
         "void": ("ref",),
         "qr_intent": ("amount",),
         "qr_status": ("ref",),
@@ -130,6 +130,8 @@ def build_request(
         raise MessageError(f"{type} needs {', '.join(missing)}")
     if type == "authorize" and entry == "nfc" and card is None:
         raise MessageError("an NFC authorize needs the card object")
+    if type == "refund" and ref is None and (entry != "nfc" or card is None):
+        raise MessageError("a refund needs ref, or (card present) entry nfc and the card object")
     if type == "authorize" and entry == "qr_cpm" and qr is None:
         raise MessageError("a qr_cpm authorize needs the qr object")
     payload: dict[str, Any] = {

@@ -167,7 +167,10 @@ class IsoBank:
                 assert operation.ref is not None
                 message = messages.reversal(ident, stan, at, self.original(operation.ref))
             case "refund":
-                assert operation.ref is not None
+                if operation.ref is None:
+                    raise ValueError(
+                        "a card-present refund without a sale is not carried over ISO 8583 here"
+                    )
                 message = messages.refund(operation, ident, stan, at, self.original(operation.ref))
             case "void":
                 assert operation.ref is not None

@@ -305,6 +305,14 @@ class PaymentEngine(Protocol):
         anything runs raises (`RefundNotAllowed`, `UnknownTransaction`: exit code 2)."""
         ...
 
+    async def card_refund(
+        self, request: SaleRequest, progress: ProgressCallback, cancel: asyncio.Event
+    ) -> Outcome:
+        """A card-present refund without a sale to refer to: the card in `request` is read
+        and credited `request.amount` (the bank applies its limit); never raises for a
+        runtime failure, like `sale`."""
+        ...
+
     async def void(self, sale_id: str, progress: ProgressCallback) -> Outcome:
         """Cancel a sale not yet settled. Only a refusal found before anything runs raises
         (`VoidNotAllowed`, `UnknownTransaction`: exit code 2)."""

@@ -269,6 +269,23 @@ class Engine:
                     time.perf_counter() - started, tracker.device_s, tracker.bank_s
                 )
 
+    async def card_refund(
+        self, request: SaleRequest, progress: ProgressCallback, cancel: asyncio.Event
+    ) -> Outcome:
+        """A card-present refund without a sale to refer to (the card is read, the bank
+        credits it within its limit); never raises for a runtime failure."""
+        async with self.gate.payment():
+            tracker = Tracker()
+            devices = Devices(self.card_capture, self.code_scanner, self.code_presenter)
+            return await self._guarded(
+                "refund",
+                self.sales.card_refund(request, devices, progress, cancel, tracker),
+                tracker,
+                request.amount,
+                "nfc",
+                progress,
+            )
+
     async def check_refund(self, sale_id: str, amount: Amount | None) -> Adjustment:
         """The refund the journal allows; raises `RefundNotAllowed` / `UnknownTransaction`
         (exit code 2, nothing sent) when it does not."""

@@ -225,6 +225,94 @@ class SaleRun:
         assert settled.outcome is not None, "every sale row ends the sale"
         return settled.outcome
 
+    async def card_refund(
+        self,
+        request: SaleRequest,
+        devices: Devices,
+        progress: ProgressCallback,
+        cancel: asyncio.Event,
+        tracker: Tracker,
+    ) -> Outcome:
+        """A card-present refund with no sale to refer to (a till's "refund to this card"):
+        journaled as a refund without `ref`, the card read like a sale's, sent online only
+        (the table's refund rows: nothing offline, a lost answer reversed). The bank applies
+        its own limit for such refunds."""
+        core = self.core
+        amount, entry = request.amount, EntryMethod.NFC.protocol_entry
+        refusal = check_sale(self.limits, amount, EntryMethod.NFC.value)
+        if refusal is not None and refusal.rule in ("amount", "currency"):
+            return finish(
+                progress, Outcome("", Result.ERROR, amount, entry, message=refusal.reason)
+            )
+        progress(Progress(Stage.CHECKING, "Checking that the refund can be recorded…"))
+        txn_id = core.bank.new_id()
+        try:
+            owner = core.owner.acquire()
+            await asyncio.to_thread(
+                core.journal.create,
+                txn_id,
+                "refund",
+                amount,
+                entry=entry,
+                reference=request.reference,
+                fields={"owner": owner},
+                reserve_bytes=RESERVE_BYTES,
+            )
+        except JournalUnavailable as error:
+            return finish(
+                progress, Outcome("", Result.ERROR, amount, entry, message=error.sentence)
+            )
+        tracker.txn_id = txn_id
+        device_started = time.perf_counter()
+        try:
+            timeout = request.timeout_s or core.settings.nfc.tap_timeout_s
+            card = await read_card(devices.card_capture, txn_id, request, timeout, progress, cancel)
+        except Stopped as stop:
+            result = Result.DECLINED if stop.result is Result.DECLINED else Result.CANCELLED
+            event = Event.DECLINE if result is Result.DECLINED else Event.CANCEL
+            fields = {"message": stop.sentence, **({"code": stop.code} if stop.code else {})}
+            await asyncio.to_thread(core.journal.apply, Change(txn_id, event, fields))
+            return finish(
+                progress, Outcome(txn_id, result, amount, entry, stop.code, message=stop.sentence)
+            )
+        finally:
+            tracker.device_s = time.perf_counter() - device_started
+        subject = Subject(
+            txn_id, amount, entry, card.masked_pan, card.scheme, card.aid, kind="refund"
+        )
+        read = Change(
+            txn_id,
+            Event.CARD_READ,
+            {
+                "masked_pan": card.masked_pan,
+                "scheme": card.scheme,
+                "aid": card.aid,
+                "fingerprint": self.fingerprint(card.pan),
+            },
+        )
+        label = card.label or card.scheme.upper()
+        progress(Progress(Stage.CARD_READ, f"Card read: {label} {card.masked_pan}", txn_id))
+        operation = Operation("refund", txn_id, amount, entry, card=card)
+        try:
+            settled = await self.settlement.send(
+                "refund",
+                operation,
+                subject,
+                progress,
+                announce="Sending the refund to the bank…",
+                before=(read,),
+                gate=lambda: pass_point_of_no_return(cancel),
+            )
+        except CancelledBeforeSend:
+            message = "Cancelled before anything was sent; nothing was refunded."
+            await asyncio.to_thread(
+                core.journal.apply, Change(txn_id, Event.CANCEL, {"message": message})
+            )
+            return finish(progress, subject.outcome(Result.CANCELLED, message=message))
+        tracker.bank_s = settled.bank_s
+        assert settled.outcome is not None, "every refund row ends the refund"
+        return settled.outcome
+
     async def _offline(
         self, subject: Subject, card: CardData | None, progress: ProgressCallback
     ) -> Outcome:

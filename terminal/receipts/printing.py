@@ -11,7 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from drivers.base import DriverError, PaperOut, PrinterError, ReceiptPrinter
+from drivers.base import DriverError, PaperOut, PrinterError, PrintLine, ReceiptPrinter
 from terminal.i18n import _
 from terminal.payment.api import TransactionView
 from terminal.receipts.layout import DEFAULT_COLUMNS, receipt_lines
@@ -88,6 +88,22 @@ class ReceiptPrinting:
                 return PrintReport(False, error.sentence, self.state)
         self.state = "ok"
         return PrintReport(True, _("Receipt printed."), self.state)
+
+    def print_text(self, texts: list[str]) -> str:
+        """Print a till's own lines (nexo PrintRequest) and cut; "" or why it could not."""
+        if self.printer is None:
+            return _("No receipt printer is configured.")
+        with self._lock:
+            try:
+                self.printer.print_lines([PrintLine(text) for text in texts], cut=True)
+            except PaperOut:
+                self.state = "paper out"
+                return _("The printer is out of paper.")
+            except DriverError as error:
+                self.state = "offline"
+                return error.sentence
+        self.state = "ok"
+        return ""
 
     def check(self) -> str:
         """Ask the printer for its state (ok, paper out, offline, none) for the status bar."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -422,6 +423,85 @@ class EcrSection(BaseModel):
         return value
 
 
+class NexoKey(BaseModel):
+    """One shared key of the nexo Terminal API security trailer (KeyIdentifier, KeyVersion)."""
+
+    model_config = _STRICT
+
+    identifier: str = Field(min_length=1, max_length=64)
+    """KeyIdentifier the till sends in the SecurityTrailer."""
+    version: int = Field(ge=0, le=2**31 - 1)
+    """KeyVersion the till sends; several versions of one identifier may be configured while
+    keys are rotated."""
+    passphrase: SecretField = Field(min_length=1)
+    """The shared passphrase (Latin-1 text) both sides derive the AES and HMAC keys from."""
+
+    @field_validator("passphrase")
+    @classmethod
+    def _latin1(cls, value: str) -> str:
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError(
+                "must be Latin-1 text (the clients take it as Latin-1 bytes)"
+            ) from None
+        return value
+
+
+class NexoSection(BaseModel):
+    """The nexo Terminal API ("Sale to POI" JSON messages) a POS program drives on
+    POST https://<terminal>:8443/nexo/ (README: "For POS integrators")."""
+
+    model_config = _STRICT
+
+    enabled: bool = False
+    """Serve the nexo Terminal API (`posterm serve` and `posterm run`)."""
+    listen: str = "0.0.0.0:8443"
+    """Address and port to listen on, host:port; the official clients always use port 8443."""
+    poi_id: str = ""
+    """POIID the till must address (word-word). Empty: posterm-<terminal_id>."""
+    environment: Literal["live", "test"] = "live"
+    """The certificate's CN domain: <POIID>.<environment>.terminal.adyen.com."""
+    allow_unencrypted: bool = False
+    """Accept unencrypted requests although [[nexo.keys]] are configured (test tills)."""
+    allow_plain_http: bool = False
+    """Serve plain HTTP instead of TLS (curl-style tests on a loopback address only)."""
+    cert_file: PathField = ""
+    """PEM file of the server certificate. Empty: <data_dir>/nexo/server.pem, written by
+    `posterm keys nexo-cert`."""
+    key_file: PathField = ""
+    """PEM file of the server certificate's private key. Empty: <data_dir>/nexo/server.key."""
+    keys: list[NexoKey] = Field(default_factory=list)
+    """Shared keys ([[nexo.keys]] tables: identifier, version, passphrase). With at least one,
+    unencrypted requests are refused unless allow_unencrypted is true."""
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port (e.g. 0.0.0.0:8443)")
+        return value
+
+    @field_validator("poi_id")
+    @classmethod
+    def _poi_id(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9]+-[A-Za-z0-9]+", value):
+            raise ValueError("must be two words of letters and digits joined by one hyphen")
+        return value
+
+    @model_validator(mode="after")
+    def _plain_http_on_loopback(self) -> NexoSection:
+        host = self.listen.rpartition(":")[0].strip("[]")
+        if self.allow_plain_http and not (host == "localhost" or is_loopback(host)):
+            raise ValueError("allow_plain_http needs a loopback listen address (127.x.x.x)")
+        return self
+
+    def effective_poi_id(self, terminal_id: str) -> str:
+        """The POIID a request must carry."""
+        return self.poi_id or f"posterm-{re.sub(r'[^A-Za-z0-9]', '', terminal_id)}"
+
+
 class UiSection(BaseModel):
     """The operator screen and receipts."""
 
@@ -569,6 +649,7 @@ class Settings(BaseModel):
     nfc: NfcSection = Field(default_factory=NfcSection)
     qr: QrSection = Field(default_factory=QrSection)
     ecr: EcrSection = Field(default_factory=EcrSection)
+    nexo: NexoSection = Field(default_factory=NexoSection)
     ui: UiSection = Field(default_factory=UiSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     security: SecuritySection = Field(default_factory=SecuritySection)
@@ -601,18 +682,38 @@ def is_marked(section: str, key: str, marker: type) -> bool:
     return field is not None and any(isinstance(m, marker) for m in field.metadata)
 
 
+def _table_model(section: str, key: str) -> type[BaseModel] | None:
+    """The model of `section.key` when it is a list of tables ([[nexo.keys]])."""
+    model = Settings.model_fields[section].annotation
+    assert isinstance(model, type) and issubclass(model, BaseModel)
+    field = model.model_fields.get(key)
+    if field is None or typing.get_origin(field.annotation) is not list:
+        return None
+    (item,) = typing.get_args(field.annotation)
+    return item if isinstance(item, type) and issubclass(item, BaseModel) else None
+
+
+def _holds_secret(section: str, key: str) -> bool:
+    item = _table_model(section, key)
+    return item is not None and any(
+        isinstance(m, Secret) for f in item.model_fields.values() for m in f.metadata
+    )
+
+
 def is_secret(section: str, key: str) -> bool:
-    """True for settings that must be shown redacted."""
+    """True for settings that must be shown redacted (a list of tables holding a secret, such
+    as [[nexo.keys]], counts as one in messages and the audit log)."""
     return (
         section in Settings.model_fields
         and section != "sources"
-        and is_marked(section, key, Secret)
+        and (is_marked(section, key, Secret) or _holds_secret(section, key))
     )
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
-    """The effective configuration as plain data, secrets replaced by "<redacted>", unset
-    amounts by the default they stand for."""
+    """The effective configuration as plain data, secrets replaced by "<redacted>" (inside a
+    list of tables only the secret fields, so the key identifiers stay visible), unset amounts
+    by the default they stand for."""
     data = settings.model_dump(mode="json", exclude={"sources"})
     for section, key in AMOUNT_KEYS:
         # An unset amount is shown as the value it stands for in the terminal currency.
@@ -620,6 +721,16 @@ def redacted(settings: Settings) -> dict[str, Any]:
             data[section][key] = default_text(section, key, settings.currency)
     for section, values in data.items():
         for key in values:
-            if is_secret(section, key) and values[key]:
+            item = _table_model(section, key)
+            if item is not None:
+                for table in values[key]:
+                    for name in table:
+                        field = item.model_fields.get(name)
+                        secret = field is not None and any(
+                            isinstance(m, Secret) for m in field.metadata
+                        )
+                        if secret and table[name]:
+                            table[name] = "<redacted>"
+            elif is_secret(section, key) and values[key]:
                 values[key] = "<redacted>"
     return data

@@ -22,7 +22,15 @@ ABSENT: Any = object()
 
 
 def toml_value(value: Any) -> str:
-    """One value as TOML, e.g. `"usb"`, `15.0`, `true`, `[5, 10]`."""
+    """One value as TOML, e.g. `"usb"`, `15.0`, `true`, `[5, 10]`; a list of tables (such as
+    [[nexo.keys]]) as an array of inline tables."""
+    if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+        array = tomlkit.array()
+        for table in value:
+            inline = tomlkit.inline_table()
+            inline.update(table)
+            array.append(inline)
+        return str(array.as_string())
     return str(tomlkit.item(value).as_string())
 
 

@@ -82,6 +82,7 @@ class PostermApp(App[int]):
         presenter: ScreenCodePresenter | None = None,
         ecr: EcrServer | None = None,
         manage_engine: bool = True,
+        nexo: Any = None,
     ) -> None:
         super().__init__()
         self.manage_engine = manage_engine
@@ -105,12 +106,19 @@ class PostermApp(App[int]):
         self.pin_guard = PinGuard(settings.data_dir, keys=RootPlace.of(settings))
         self.sale_screen: Any = None
         self.ecr = ecr
+        self.nexo = nexo
+        """The nexo Terminal API server (terminal.nexo.server), sharing the ECR payments."""
         self.ecr_payment: Any = None
-        if ecr is not None:
+        payments = ecr.payments if ecr is not None else None
+        if payments is None and nexo is not None:
+            payments = nexo.door.payments
+        if nexo is not None:
+            nexo.door.operator_listeners.append(self._operator)
+        if payments is not None:
             from terminal.ui.ecr_follow import ScreenFollowsTill
 
-            ecr.payments.listeners.append(ScreenFollowsTill(self))
-            ecr.payments.busy = lambda: self.sale_running and self.ecr_payment is None
+            payments.listeners.append(ScreenFollowsTill(self))
+            payments.busy = lambda: self.sale_running and self.ecr_payment is None
         self._loop_thread: int | None = None
         self.sale_running = False
 
@@ -129,6 +137,8 @@ class PostermApp(App[int]):
         self.push_screen(SaleScreen())
         if self.ecr is not None:
             self.run_worker(self._start_ecr(), group="ecr")
+        if self.nexo is not None:
+            self.run_worker(self._start_nexo(), group="nexo")
         if self.printing.configured:
             self.set_interval(30, self._check_printer)
             self._check_printer()
@@ -141,12 +151,26 @@ class PostermApp(App[int]):
             self.status_note = _("Till link off")
             self.notify(error.sentence, severity="error", timeout=15)
 
+    def _operator(self, operator: str) -> None:
+        """A till logged an operator in or out over nexo: the status bar names them."""
+        self.status_note = _("Operator {operator}").format(operator=operator) if operator else ""
+
+    async def _start_nexo(self) -> None:
+        try:
+            await self.nexo.start()
+        except PostermError as error:
+            self.nexo = None
+            self.notify(error.sentence, severity="error", timeout=15)
+
     async def action_quit(self) -> None:
         await self.shutdown()
         self.exit(0)
 
     async def shutdown(self) -> None:
         """Stop the ECR API (letting a payment with the bank finish) and close the engine."""
+        if self.nexo is not None:
+            await self.nexo.door.payments.close()
+            await self.nexo.stop()
         if self.ecr is not None:
             await self.ecr.stop()
         if self._engine_open:
@@ -279,6 +303,7 @@ def build_app(
     presenter: ScreenCodePresenter | None = None,
     ecr: EcrServer | None = None,
     manage_engine: bool = True,
+    nexo: Any = None,
 ) -> PostermApp:
     """The operator screen for `engine`, in the configured language.
 
@@ -298,6 +323,7 @@ def build_app(
         presenter=presenter,
         ecr=ecr,
         manage_engine=manage_engine,
+        nexo=nexo,
     )
 
 

@@ -35,6 +35,10 @@ class CustomerDisplay:
     def result(self, result: str, amount: Amount) -> None:
         self._show([RESULTS.get(result, result.upper()), amount.format_display("en")])
 
+    def text(self, lines: list[str]) -> None:
+        """Show lines a till sent (nexo DisplayRequest)."""
+        self._show(lines[:4] or [""])
+
     def idle(self) -> None:
         self._show(["Welcome", ""])
 

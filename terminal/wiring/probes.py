@@ -45,11 +45,38 @@ def probe_all(
         ("display", lambda: probe_display(devices.display)),
         ("gateway", lambda: check_gateway(settings, transport=transport)),
     ]
+    if settings.nexo.enabled or (only is not None and "nexo" in only):
+        probes.append(("nexo", lambda: check_nexo(settings)))
     chosen = [run for kind, run in probes if only is None or kind in only]
     # Each probe waits on its own device (a 2 s sense, frame grabs, status bytes, TLS): run
     # them side by side so a technician waits for the slowest, not the sum.
     with ThreadPoolExecutor(max_workers=len(chosen) or 1, thread_name_prefix="probe") as pool:
         return list(pool.map(lambda run: run(), chosen))
+
+
+def check_nexo(settings: Settings) -> ProbeResult:
+    """The nexo door's certificate: present, in date, and its CN the POIID's."""
+    from terminal.nexo import certificate
+
+    files = certificate.files(settings)
+    checked = certificate.check(settings)
+    if not checked.ok:
+        return failed(
+            "nexo",
+            str(files.cert),
+            found=files.cert.exists(),
+            problem=checked.sentence.split(": run ")[0],
+            fix=f"run `posterm keys nexo-cert` and give the new CA file ({files.ca}) to the POS",
+        )
+    return ProbeResult(
+        kind="nexo",
+        device=str(files.cert),
+        found=True,
+        opened=True,
+        self_test=checked.sentence,
+        healthy=True,
+        details={"cn": checked.cn, "expires": checked.expires},
+    )
 
 
 def check_gateway(

@@ -218,6 +218,30 @@ class MemoryEngine:
         )
         return Outcome(txn, Result.APPROVED, amount, sale.entry, "00", "R00001", sale.masked_pan)
 
+    async def card_refund(
+        self, request: SaleRequest, progress: ProgressCallback, cancel: asyncio.Event
+    ) -> Outcome:
+        self.requests.append(request)
+        txn = self._new_id()
+        progress(Progress(Stage.WAITING_FOR_CARD, "Present card.", txn))
+        if not await self._wait(self._tapped, cancel):
+            return Outcome(txn, Result.CANCELLED, request.amount, "nfc")
+        view = TransactionView(
+            id=txn,
+            type="refund",
+            state="approved",
+            result="approved",
+            amount=request.amount,
+            entry="nfc",
+            masked_pan="476173******0119",
+            created_at=self._now(),
+            code="00",
+            auth_code="R00002",
+            reference=request.reference,
+        )
+        self.rows.append(view)
+        return Outcome(txn, Result.APPROVED, request.amount, "nfc", "00", "R00002", view.masked_pan)
+
     async def void(self, sale_id: str, progress: ProgressCallback) -> Outcome:
         sale = self.transaction(sale_id)
         index = self.rows.index(sale)

@@ -308,7 +308,9 @@ class SaleScreen(PostermScreen[None]):
         self.papp.customer_display.amount(amount, hint)
         self.run_worker(self._run(request, self.cancel_event), group="sale", exclusive=True)
 
-    def follow(self, amount: Amount, tip: Amount | None, source: str = "screen") -> None:
+    def follow(
+        self, amount: Amount, tip: Amount | None, source: str = "screen", reference: str = ""
+    ) -> None:
         """Show a sale in progress (ours, or one a till started through the ECR API)."""
         self.source = source
         self.stage = None
@@ -319,6 +321,8 @@ class SaleScreen(PostermScreen[None]):
             tip_line = _("including tip {tip}").format(tip=active().amount(tip))
         if source == "ecr":
             tip_line = (tip_line + "  " if tip_line else "") + _("(from the till)")
+            if reference:
+                tip_line += f" {reference}"
         self.query_one("#tip-line", Static).update(tip_line)
         self._panel(_("Starting…"))
         self._set_phase("running")
@@ -340,7 +344,7 @@ class SaleScreen(PostermScreen[None]):
             return
         self.outcome = None
         self.cancel_event = payment.cancel
-        self.follow(payment.request.amount, None, source="ecr")
+        self.follow(payment.request.amount, None, source="ecr", reference=payment.request.reference)
         self.papp.customer_display.amount(payment.request.amount)
 
     @on(SaleProgress)

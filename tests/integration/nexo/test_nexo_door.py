@@ -1,0 +1,120 @@
+"""The nexo door in-process over the in-memory engine: the ServiceID memory and
+TransactionStatus while a payment runs, the rules a fast test can pin down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from terminal.ecr.payments import EcrPayments
+from terminal.nexo.door import NexoDoor
+from terminal.nexo.store import ServiceStore
+from terminal.settings import Settings
+from tests.ui.memory_engine import MemoryEngine
+
+POIID = "posterm-POSTERM1"
+
+
+def request(category: str, service_id: str, body: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {
+            "SaleToPOIRequest": {
+                "MessageHeader": {
+                    "ProtocolVersion": "3.0",
+                    "MessageClass": "Service",
+                    "MessageCategory": category,
+                    "MessageType": "Request",
+                    "ServiceID": service_id,
+                    "SaleID": "TILL-1",
+                    "POIID": POIID,
+                },
+                f"{category}Request": body,
+            }
+        }
+    ).encode()
+
+
+def sale(amount: float, transaction_id: str = "T-1") -> dict[str, Any]:
+    return {
+        "SaleData": {
+            "SaleTransactionID": {
+                "TransactionID": transaction_id,
+                "TimeStamp": "2026-12-07T10:00:00Z",
+            }
+        },
+        "PaymentTransaction": {"AmountsReq": {"Currency": "EUR", "RequestedAmount": amount}},
+    }
+
+
+def door(tmp_path: Path) -> tuple[NexoDoor, MemoryEngine]:
+    settings = Settings.model_validate(
+        {"terminal": {"data_dir": str(tmp_path / "data")}, "nexo": {"enabled": True}}
+    )
+    engine = MemoryEngine()
+    store = ServiceStore(tmp_path / "nexo.sqlite")
+    return NexoDoor(settings, engine, EcrPayments(engine), store), engine
+
+
+def response(answer: Any, category: str) -> dict[str, Any]:
+    assert answer.status == 200, answer
+    body: dict[str, Any] = json.loads(answer.body)["SaleToPOIResponse"][f"{category}Response"]
+    return body
+
+
+async def test_status_while_running_then_the_outcome_and_a_refused_status_keeps_the_record(
+    tmp_path: Path,
+) -> None:
+    nexo, engine = door(tmp_path)
+    paying = asyncio.ensure_future(nexo.handle(request("Payment", "S1", sale(12.5))))
+    await asyncio.sleep(0.2)
+    status = request("TransactionStatus", "Q1", {"MessageReference": {"ServiceID": "S1"}})
+    running = response(await nexo.handle(status), "TransactionStatus")
+    assert running["Response"]["ErrorCondition"] == "InProgress"
+    # A malformed status request reusing the payment's ServiceID is refused, nothing forgotten.
+    bad = request("TransactionStatus", "S1", {"MessageReference": "not an object"})
+    assert response(await nexo.handle(bad), "TransactionStatus")["Response"]["Result"] == "Failure"
+    engine.tap()
+    paid = response(await asyncio.wait_for(paying, 5), "Payment")
+    assert paid["Response"]["Result"] == "Success"
+    done = response(await nexo.handle(status), "TransactionStatus")
+    repeated = done["RepeatedMessageResponse"]["RepeatedResponseMessageBody"]["PaymentResponse"]
+    assert repeated == paid
+    assert len(engine.requests) == 1
+
+
+async def test_busy_refusal_lets_the_pos_send_the_same_service_id_again(tmp_path: Path) -> None:
+    nexo, engine = door(tmp_path)
+    first = asyncio.ensure_future(nexo.handle(request("Payment", "S1", sale(1.0, "A"))))
+    await asyncio.sleep(0.2)
+    busy = response(await nexo.handle(request("Payment", "S2", sale(2.0, "B"))), "Payment")
+    assert busy["Response"]["ErrorCondition"] == "Busy"
+    engine.tap()
+    assert response(await asyncio.wait_for(first, 5), "Payment")["Response"]["Result"] == "Success"
+    second = asyncio.ensure_future(nexo.handle(request("Payment", "S2", sale(2.0, "B"))))
+    await asyncio.sleep(0.2)
+    engine.tap()
+    assert response(await asyncio.wait_for(second, 5), "Payment")["Response"]["Result"] == "Success"
+    assert [r.amount.minor for r in engine.requests] == [100, 200]
+
+
+async def test_a_known_transaction_id_answers_the_approved_sale_instead_of_charging(
+    tmp_path: Path,
+) -> None:
+    nexo, engine = door(tmp_path)
+    first = asyncio.ensure_future(nexo.handle(request("Payment", "S1", sale(3.0, "ORD-1"))))
+    await asyncio.sleep(0.2)
+    engine.tap()
+    one = response(await asyncio.wait_for(first, 5), "Payment")
+    again = response(
+        await asyncio.wait_for(nexo.handle(request("Payment", "S9", sale(3.0, "ORD-1"))), 5),
+        "Payment",
+    )
+    assert (
+        again["POIData"]["POITransactionID"]["TransactionID"]
+        == (one["POIData"]["POITransactionID"]["TransactionID"])
+    )
+    other = response(await nexo.handle(request("Payment", "S10", sale(4.0, "ORD-1"))), "Payment")
+    assert other["Response"]["ErrorCondition"] == "NotAllowed"
+    assert len(engine.requests) == 1
