@@ -191,3 +191,136 @@ def test_gateway_sim_command_answers_iso8583_next_to_https(tmp_path: Path) -> No
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+MAC_KEY = bytes(range(16, 32))
+
+
+@pytest.mark.parametrize("terminal_key", ["same", "other"])
+async def test_mac_on_against_the_simulators_listener(
+    tmp_path: Path, terminal_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both sides hold the key: requests and answers carry a MAC that verifies. A terminal
+    with another key is never answered (a security alarm on the host, nothing in its ledger):
+    the sale ends not approved and its reversals stay unanswered, so no money moves."""
+    import logging
+
+    simulator = Simulator(tmp_path / "sim")
+    listener = IsoListener(simulator, mac_key=MAC_KEY)
+    port = await listener.start("127.0.0.1", 0, None)
+    key_file = tmp_path / "mac.key"
+    key_file.write_text((MAC_KEY if terminal_key == "same" else bytes(16)).hex())
+    config = tmp_path / "posterm.toml"
+    config.write_text(
+        f"""
+[terminal]
+terminal_id = "SIMISO01"
+data_dir = "{tmp_path / "data"}"
+[gateway]
+protocol = "iso8583"
+url = ""
+timeout_s = 1
+[iso8583]
+host = "127.0.0.1:{port}"
+tls = false
+timeout_s = 1
+mac_key_file = "{key_file}"
+[devices]
+nfc = "none"
+""",
+        encoding="utf-8",
+    )
+    caplog.set_level(logging.WARNING)
+    engine = build_engine(load_settings(config, environ={}), card_capture=TappedCard("visa-credit"))
+    await engine.start()
+    try:
+        await engine.link_checked()
+        outcome = await sale(engine, "7.00")
+        if terminal_key == "same":
+            refund = await engine.refund(outcome.id, None, lambda s: None)
+            batch = await engine.close_batch()
+        report = await engine.flush(deadline_s=1.0)
+        state = engine.journal.get(outcome.id).state
+    finally:
+        await engine.stop()
+        await listener.stop()
+        entries = ledger(simulator)
+        simulator.close()
+    if terminal_key == "same":
+        assert outcome.result is Result.APPROVED, outcome.message
+        assert refund.result is Result.APPROVED, refund.message
+        assert batch.result == "balanced", batch.message
+        assert [(e["type"], e["amount"]["value"]) for e in entries] == [
+            ("authorize", 700),
+            ("refund", 700),
+        ]
+        assert "security alarm" not in caplog.text
+    else:
+        assert (outcome.result, outcome.code) == (Result.ERROR, "68"), outcome.message
+        assert state is State.REVERSING  # still queued: the host never answers it
+        assert report.left == 1
+        assert entries == []  # nothing reached the processor or the ledger
+        assert "security alarm: ISO 8583 0200" in caplog.text
+        assert "security alarm: ISO 8583 0400" in caplog.text
+
+
+def test_gateway_sim_command_checks_the_mac_with_the_key_file(tmp_path: Path) -> None:
+    """`--iso8583-mac-key FILE` (the terminal's mac_key_file format): answers carry a MAC that
+    the independent host's own CMAC verifies; a request with a wrong MAC gets no answer."""
+    import socket
+    import struct
+    import subprocess
+    import sys
+    import time
+
+    from independent_host import build, cmac, parse
+
+    from simulators.loopback import free_port
+
+    key_file = tmp_path / "mac.key"
+    key_file.write_text(MAC_KEY.hex() + "\n")
+    https, iso = free_port(), free_port()
+    command = [sys.executable, "-m", "terminal", "gateway-sim", "--listen", f"127.0.0.1:{https}"]
+    command += ["--iso8583-listen", f"127.0.0.1:{iso}", "--plain-http", "--data", str(tmp_path)]
+    bad_key = tmp_path / "bad.key"
+    bad_key.write_text("not hex")
+    refused = subprocess.run(
+        [*command, "--iso8583-mac-key", str(bad_key)], capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2 and "32 or 64 hex digits" in refused.stderr
+    process = subprocess.Popen(
+        [*command, "--iso8583-mac-key", str(key_file)], stderr=subprocess.DEVNULL
+    )
+
+    def echo(connection: socket.socket, stan: str, key: bytes) -> bytes:
+        fields = {7: b"1207101112", 11: stan.encode(), 41: b"SIMISO03", 70: b"301"}
+        message = build("0800", fields, key)
+        connection.sendall(struct.pack(">H", len(message)) + message)
+        (size,) = struct.unpack(">H", connection.recv(2))
+        body = b""
+        while len(body) < size:
+            body += connection.recv(size - len(body))
+        return body
+
+    try:
+        for _ in range(200):
+            try:
+                connection = socket.create_connection(("127.0.0.1", iso), timeout=5)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the ISO 8583 listener did not start")
+        with connection:
+            body = echo(connection, "000001", MAC_KEY)
+            answer = parse(body)
+            assert (answer.mti, answer.text(11), answer.text(39)) == ("0810", "000001", "00")
+            assert answer.fields[128] == cmac(body[:-8], MAC_KEY)  # F70 → secondary bitmap
+            connection.settimeout(1.0)
+            with pytest.raises(TimeoutError):
+                echo(connection, "000002", bytes(16))  # another key: never answered
+            connection.settimeout(5.0)
+            assert parse(echo(connection, "000003", MAC_KEY)).text(11) == "000003"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
