@@ -44,6 +44,7 @@ data_dir = "{tmp_path / "data"}"
 [gateway]
 protocol = "iso8583"
 url = ""
+timeout_s = 2
 [iso8583]
 host = "127.0.0.1:{sim[1]}"
 tls = false
