@@ -26,7 +26,8 @@ from terminal.settings import load_settings
 
 LINKS = ("posterm-v1", "iso8583")
 TOKEN = "till-token-0123456789"
-CASES = [  # (case, card, amount, faults, exit code, result, code)
+CASES: list[tuple[str, str, str, dict[str, Any], int, str, str]] = [
+    # (case, card, amount, faults, exit code, result, code)
     ("approved", "visa-credit", "5.00", {}, 0, "approved", "00"),
     ("declined", "blocked", "3.00", {}, 1, "declined", "05"),
     ("no answer", "visa-credit", "6.00", {"drop_after": 1.0}, 3, "error", "68"),
