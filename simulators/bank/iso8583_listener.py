@@ -17,8 +17,8 @@ reaches the processor or the ledger.
 How ISO 8583 maps onto the protocol's ids (the processor keys everything by message id):
 a request's id is a UUID made from (terminal, MTI class, STAN, F7), so a repeat (0401, 0221)
 is the same message and answered from the store; a reversal's `ref` is made the same way
-from F90; F37 (RRN) is the first 12 hex digits of the sale's id, which refunds and voids
-send back.
+from F90; F37 (RRN) is the first 12 hex digits of the sale's (or the advice's) id, which
+refunds and voids send back.
 """
 
 from __future__ import annotations
@@ -266,8 +266,8 @@ class IsoListener:
         fields: dict[int, Value] = {39: str(result.get("code") or "05")[:2].ljust(2)}
         if result["result"] in ("approved", "reversed", "balanced", "out_of_balance"):
             fields[39] = "00"
-        if result["result"] == "approved" and message.mti[:3] == "020":
-            fields[37] = rrn_of(request.id)
+        if result["result"] == "approved" and message.mti[:3] in ("020", "022"):
+            fields[37] = rrn_of(request.id)  # a later refund or void of the sale sends it back
             if result.get("auth_code"):
                 fields[38] = str(result["auth_code"])[:6]
         if message.mti[:3] == "050":

@@ -27,9 +27,18 @@ async def sim(tmp_path: Path) -> AsyncIterator[tuple[Simulator, int]]:
     simulator = Simulator(tmp_path / "sim")
     listener = IsoListener(simulator)
     port = await listener.start("127.0.0.1", 0, None)
+    LISTENERS[id(simulator)] = listener
     yield simulator, port
     await listener.stop()
+    del LISTENERS[id(simulator)]
     simulator.close()
+
+
+LISTENERS: dict[int, IsoListener] = {}
+
+
+def simulator_listener(simulator: Simulator) -> IsoListener:
+    return LISTENERS[id(simulator)]
 
 
 @pytest.fixture
@@ -325,3 +334,31 @@ def test_gateway_sim_command_checks_the_mac_with_the_key_file(tmp_path: Path) ->
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+async def test_offline_sales_forwarded_then_refunded_and_voided(
+    engine_for: Callable[[str], Engine], sim: tuple[Simulator, int]
+) -> None:
+    """A sale approved offline while the host is down (the `down` fault: connections refused,
+    as on the HTTPS port) goes as 0220 when it is back, and can then be refunded like any
+    sale: the host's 0230 gives the RRN the refund refers to, as its 0210 does."""
+    simulator, _ = sim
+    engine = engine_for("visa-credit")
+    await engine.start()
+    try:
+        await engine.link_checked()
+        await simulator_listener(simulator).set_down(True)
+        offline = await sale(engine, "9.00")
+        other = await sale(engine, "2.00")
+        await simulator_listener(simulator).set_down(False)
+        report = await engine.flush()
+        refund = await engine.refund(offline.id, None, lambda s: None)
+        void = await engine.void(other.id, lambda s: None)
+    finally:
+        await engine.stop()
+    assert offline.result is other.result is Result.APPROVED_OFFLINE, offline.message
+    assert report.left == 0
+    assert refund.result is Result.APPROVED, refund.message
+    assert void.result is Result.APPROVED, void.message
+    types = [(e["type"], e["amount"]["value"]) for e in ledger(simulator)]
+    assert types == [("advice", 900), ("advice", 200), ("refund", 900), ("void", 200)]
