@@ -151,7 +151,10 @@ class IsoListener:
         """The answer's bytes, with the MAC when the listener has the key."""
         now = now or datetime.now(UTC)
         if message.mti == "0800":
-            return self._reply(message, {39: "00", 70: message.text(70)})
+            code = message.text(70)
+            what = {"001": "sign-on", "301": "echo"}.get(code, "network message")
+            log.info("ISO 8583 0800 %s (%s) from terminal %r", what, code, message.text(41))
+            return self._reply(message, {39: "00", 70: code})
         request = self._request_of(message, now)
         if request is None:
             return self._reply(message, {39: "30"})  # format error

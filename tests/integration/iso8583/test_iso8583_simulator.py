@@ -362,3 +362,72 @@ async def test_offline_sales_forwarded_then_refunded_and_voided(
     assert void.result is Result.APPROVED, void.message
     types = [(e["type"], e["amount"]["value"]) for e in ledger(simulator)]
     assert types == [("advice", 900), ("advice", 200), ("refund", 900), ("void", 200)]
+
+
+async def test_batch_close_out_of_balance_reports_the_hosts_totals(
+    engine_for: Callable[[str], Engine], sim: tuple[Simulator, int], tmp_path: Path
+) -> None:
+    """The host booked a sale this terminal's journal does not hold (a second journal under
+    the same terminal id): the 0510 says out of balance (F66 = 2) with the host's own
+    74/76/86/88, which the terminal reports as the JOSE link does."""
+    simulator, port = sim
+    other_config = tmp_path / "other.toml"
+    other_config.write_text(
+        f"""
+[terminal]
+terminal_id = "SIMISO01"
+data_dir = "{tmp_path / "other-data"}"
+[gateway]
+protocol = "iso8583"
+url = ""
+[iso8583]
+host = "127.0.0.1:{port}"
+tls = false
+[devices]
+nfc = "none"
+""",
+        encoding="utf-8",
+    )
+    other = build_engine(
+        load_settings(other_config, environ={}), card_capture=TappedCard("visa-credit")
+    )
+    await other.start()
+    try:
+        assert (await sale(other, "5.00")).result is Result.APPROVED
+    finally:
+        await other.stop()
+    engine = engine_for("visa-credit")
+    await engine.start()
+    try:
+        assert (await sale(engine, "7.00")).result is Result.APPROVED
+        closed = await engine.close_batch()
+    finally:
+        await engine.stop()
+    assert closed.result == "out_of_balance", closed.message
+    assert "OUT OF BALANCE" in closed.message
+    assert closed.gateway_totals["sale"]["EUR"]["count"] == 2
+    assert closed.gateway_totals["sale"]["EUR"]["total"]["value"] == 1200
+    assert closed.terminal_totals["sale"]["EUR"]["count"] == 1
+
+
+async def test_sign_on_then_echo_at_start(
+    engine_for: Callable[[str], Engine], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The process that opens the link signs on (0800/001) first; the link check is an echo
+    (0800/301): both answered 00 by the simulator, so the bank shows online."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="simulators.bank.iso8583")
+    engine = engine_for("visa-credit")
+    await engine.start()
+    try:
+        await engine.link_checked()
+        online = engine.gateway_online
+    finally:
+        await engine.stop()
+    assert online is True
+    network = [r.getMessage() for r in caplog.records if "0800" in r.getMessage()]
+    assert network == [
+        "ISO 8583 0800 sign-on (001) from terminal 'SIMISO01'",
+        "ISO 8583 0800 echo (301) from terminal 'SIMISO01'",
+    ]
