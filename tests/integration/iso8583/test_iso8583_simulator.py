@@ -370,7 +370,7 @@ async def test_batch_close_out_of_balance_reports_the_hosts_totals(
     """The host booked a sale this terminal's journal does not hold (a second journal under
     the same terminal id): the 0510 says out of balance (F66 = 2) with the host's own
     74/76/86/88, which the terminal reports as the JOSE link does."""
-    simulator, port = sim
+    _, port = sim
     other_config = tmp_path / "other.toml"
     other_config.write_text(
         f"""
