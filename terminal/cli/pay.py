@@ -29,7 +29,6 @@ from terminal.errors import PostermError, UsageError
 from terminal.iso_codes import currency
 from terminal.money import Amount
 from terminal.payment.api import EntryMethod, Result, SaleRequest
-from terminal.payment.qr_link import method_refusal
 
 if TYPE_CHECKING:
     from terminal.settings import Settings
@@ -140,6 +139,8 @@ def pay_command(args: argparse.Namespace) -> int:
         request = SaleRequest(
             amount=amount, method=method, reference=args.reference, timeout_s=args.timeout
         ).check(settings.currency)  # amount and currency: refused here, exit code 2
+        from terminal.payment.qr_link import method_refusal
+
         refused = method_refusal(settings, method)
         if refused:  # no link carries this method (QR on the ISO 8583 link): exit code 2
             raise UsageError(refused)
