@@ -3,10 +3,10 @@
 The same acquirer as the HTTPS listener: each ISO 8583 request becomes the `Request` the
 processor already understands and runs in a ledger transaction, so the issuer rules, ARQC
 checks, balances, idempotency store and `/sim/ledger` are shared by both links. Faults apply
-too: `down` refuses connections' requests, `drop_before` swallows a request, `drop_after`
-processes it and swallows the answer, `delay_ms` delays the answer; `down` also stops this
-listener (connections refused, open ones cut) like the HTTPS port, so a terminal sees "not
-connected" and its offline rules apply, the same on both links.
+too: `down` stops this listener with the HTTPS port (connections refused, open ones cut), so a
+terminal sees "not connected" and its offline rules apply the same on both links;
+`drop_before` swallows a request, `drop_after` processes it and swallows the answer,
+`delay_ms` delays the answer.
 
 Given the MAC key (`--iso8583-mac-key FILE`, the hex file a terminal's `[iso8583]
 mac_key_file` names), it MACs its answers and checks every request's MAC like a host of the
