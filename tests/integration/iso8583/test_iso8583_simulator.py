@@ -365,49 +365,29 @@ async def test_offline_sales_forwarded_then_refunded_and_voided(
 
 
 async def test_batch_close_out_of_balance_reports_the_hosts_totals(
-    engine_for: Callable[[str], Engine], sim: tuple[Simulator, int], tmp_path: Path
+    engine_for: Callable[[str], Engine], sim: tuple[Simulator, int]
 ) -> None:
-    """The host booked a sale this terminal's journal does not hold (a second journal under
-    the same terminal id): the 0510 says out of balance (F66 = 2) with the host's own
-    74/76/86/88, which the terminal reports as the JOSE link does."""
-    _, port = sim
-    other_config = tmp_path / "other.toml"
-    other_config.write_text(
-        f"""
-[terminal]
-terminal_id = "SIMISO01"
-data_dir = "{tmp_path / "other-data"}"
-[gateway]
-protocol = "iso8583"
-url = ""
-[iso8583]
-host = "127.0.0.1:{port}"
-tls = false
-[devices]
-nfc = "none"
-""",
-        encoding="utf-8",
-    )
-    other = build_engine(
-        load_settings(other_config, environ={}), card_capture=TappedCard("visa-credit")
-    )
-    await other.start()
-    try:
-        assert (await sale(other, "5.00")).result is Result.APPROVED
-    finally:
-        await other.stop()
+    """The host's books disagree with the terminal's (it booked the sale for 8.00, the terminal
+    for 7.00): the 0510 says out of balance (F66 = 2) with the host's own 74/76/86/88, which
+    the terminal reports as the JOSE link does."""
+    simulator, _ = sim
     engine = engine_for("visa-credit")
     await engine.start()
     try:
         assert (await sale(engine, "7.00")).result is Result.APPROVED
+        assert (await sale(engine, "2.00")).result is Result.APPROVED
+        with simulator.ledger.transaction():
+            simulator.ledger.run(
+                "UPDATE entries SET value = 800 WHERE terminal_id = ? AND value = 700", "SIMISO01"
+            )
         closed = await engine.close_batch()
     finally:
         await engine.stop()
     assert closed.result == "out_of_balance", closed.message
     assert "OUT OF BALANCE" in closed.message
-    assert closed.gateway_totals["sale"]["EUR"]["count"] == 2
-    assert closed.gateway_totals["sale"]["EUR"]["total"]["value"] == 1200
-    assert closed.terminal_totals["sale"]["EUR"]["count"] == 1
+    host, ours = closed.gateway_totals["sale"]["EUR"], closed.terminal_totals["sale"]["EUR"]
+    assert (host["count"], host["total"]["value"]) == (2, 1000)
+    assert (ours["count"], ours["total"]["value"]) == (2, 900)
 
 
 async def test_sign_on_then_echo_at_start(
