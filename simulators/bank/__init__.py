@@ -57,6 +57,7 @@ async def serve(
     intent_ttl_s: float = 120.0,
     ready: asyncio.Event | None = None,
     iso8583_listen: str | None = None,
+    iso8583_mac_key: bytes | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT (or cancellation)."""
     from simulators.bank.server import Service, Simulator
@@ -76,10 +77,16 @@ async def serve(
         from simulators.bank.iso8583_listener import IsoListener
 
         iso_host, iso_port = split_listen(iso8583_listen)
-        iso = IsoListener(sim)
+        iso = IsoListener(sim, mac_key=iso8583_mac_key)
         iso_tls = None if plain_http else server_context(sim.files, iso_host)
         iso_port = await iso.start(iso_host, iso_port, iso_tls)
-        log.warning("ISO 8583 listener on %s:%d", iso_host, iso_port)
+        service.also_down.append(iso)
+        log.warning(
+            "ISO 8583 listener on %s:%d (%s)",
+            iso_host,
+            iso_port,
+            "MAC checked" if iso8583_mac_key else "no MAC",
+        )
     scheme = "http" if plain_http else "https"
     shown = f"[{host}]" if ":" in host else host
     write_terminal_toml(sim.files, f"{scheme}://{shown}:{port}")

@@ -3,14 +3,22 @@
 The same acquirer as the HTTPS listener: each ISO 8583 request becomes the `Request` the
 processor already understands and runs in a ledger transaction, so the issuer rules, ARQC
 checks, balances, idempotency store and `/sim/ledger` are shared by both links. Faults apply
-too: `down` refuses connections' requests, `drop_before` swallows a request, `drop_after`
-processes it and swallows the answer, `delay_ms` delays the answer.
+too: `down` stops this listener with the HTTPS port (connections refused, open ones cut), so a
+terminal sees "not connected" and its offline rules apply the same on both links;
+`drop_before` swallows a request, `drop_after` processes it and swallows the answer,
+`delay_ms` delays the answer.
+
+Given the MAC key (`--iso8583-mac-key FILE`, the hex file a terminal's `[iso8583]
+mac_key_file` names), it MACs its answers and checks every request's MAC like a host of the
+posterm-1987 dialect: a request whose MAC does not verify is logged as a security alarm and
+gets no answer (so a sale is reversed, and a reversal is never taken as done); nothing of it
+reaches the processor or the ledger.
 
 How ISO 8583 maps onto the protocol's ids (the processor keys everything by message id):
 a request's id is a UUID made from (terminal, MTI class, STAN, F7), so a repeat (0401, 0221)
 is the same message and answered from the store; a reversal's `ref` is made the same way
-from F90; F37 (RRN) is the first 12 hex digits of the sale's id, which refunds and voids
-send back.
+from F90; F37 (RRN) is the first 12 hex digits of the sale's (or the advice's) id, which
+refunds and voids send back.
 """
 
 from __future__ import annotations
@@ -28,9 +36,9 @@ from terminal.emv import tlv
 from terminal.emv.errors import EmvError
 from terminal.gateway.jose import encrypt_to
 from terminal.gateway.messages import encode_payload, utc_timestamp
-from terminal.iso8583.codec import Message, Value, decode, encode, frame
+from terminal.iso8583.codec import Message, Value, decode, encode, frame, verify_mac
 from terminal.iso8583.dialect import Dialect, load_dialect
-from terminal.iso8583.errors import MessageError
+from terminal.iso8583.errors import MacError, MessageError
 from terminal.iso_codes import UnknownCurrency, currency
 from terminal.money import Amount
 
@@ -56,23 +64,42 @@ def rrn_of(message: str) -> str:
 class IsoListener:
     """Answers ISO 8583 requests with the simulator's processor and ledger."""
 
-    def __init__(self, sim: Simulator, dialect: Dialect | None = None) -> None:
+    def __init__(
+        self, sim: Simulator, dialect: Dialect | None = None, mac_key: bytes | None = None
+    ) -> None:
         self.sim = sim
         self.dialect = dialect or load_dialect()
+        self.mac_key = mac_key
         self.server: asyncio.Server | None = None
+        self._listen: tuple[str, int, ssl.SSLContext | None] | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str, port: int, tls: ssl.SSLContext | None) -> int:
         self.server = await asyncio.start_server(self._serve, host, port, ssl=tls)
-        return int(self.server.sockets[0].getsockname()[1])
+        bound = int(self.server.sockets[0].getsockname()[1])
+        self._listen = (host, bound, tls)
+        return bound
 
     async def stop(self) -> None:
         if self.server is not None:
-            self.server.close()
+            server, self.server = self.server, None
+            server.close()
+            for writer in list(self._connections):
+                writer.close()
             with contextlib.suppress(Exception):
-                await self.server.wait_closed()
+                await server.wait_closed()
+
+    async def set_down(self, down: bool) -> None:
+        """The `down` fault: stop listening and cut open connections, or listen again on the
+        same port."""
+        if down:
+            await self.stop()
+        elif self.server is None and self._listen is not None:
+            await self.start(*self._listen)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         width = self.dialect.length_prefix
+        self._connections.add(writer)
         try:
             while True:
                 size = int.from_bytes(await reader.readexactly(width), "big")
@@ -90,6 +117,7 @@ class IsoListener:
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         finally:
+            self._connections.discard(writer)
             writer.close()
 
     async def _answer_of(self, body: bytes) -> bytes | None:
@@ -98,6 +126,19 @@ class IsoListener:
         except MessageError as error:
             log.warning("ISO 8583 request not understood, ignored: %s", error.sentence)
             return None
+        if self.mac_key is not None:
+            try:
+                verify_mac(body, message, self.mac_key)
+            except MacError as error:
+                log.warning(
+                    "security alarm: ISO 8583 %s STAN %s from terminal %r not answered, its MAC "
+                    "failed: %s",
+                    message.mti,
+                    message.text(11),
+                    message.text(41),
+                    error.sentence,
+                )
+                return None
         await self.sim.settle()
         committed = self.sim._join_commit()
         try:
@@ -107,10 +148,13 @@ class IsoListener:
         return answer
 
     def handle(self, message: Message, now: datetime | None = None) -> bytes | None:
-        """The answer's bytes (no MAC: the simulator's link is unauthenticated)."""
+        """The answer's bytes, with the MAC when the listener has the key."""
         now = now or datetime.now(UTC)
         if message.mti == "0800":
-            return self._reply(message, {39: "00", 70: message.text(70)})
+            code = message.text(70)
+            what = {"001": "sign-on", "301": "echo"}.get(code, "network message")
+            log.info("ISO 8583 0800 %s (%s) from terminal %r", what, code, message.text(41))
+            return self._reply(message, {39: "00", 70: code})
         request = self._request_of(message, now)
         if request is None:
             return self._reply(message, {39: "30"})  # format error
@@ -225,8 +269,8 @@ class IsoListener:
         fields: dict[int, Value] = {39: str(result.get("code") or "05")[:2].ljust(2)}
         if result["result"] in ("approved", "reversed", "balanced", "out_of_balance"):
             fields[39] = "00"
-        if result["result"] == "approved" and message.mti[:3] == "020":
-            fields[37] = rrn_of(request.id)
+        if result["result"] == "approved" and message.mti[:3] in ("020", "022"):
+            fields[37] = rrn_of(request.id)  # a later refund or void of the sale sends it back
             if result.get("auth_code"):
                 fields[38] = str(result["auth_code"])[:6]
         if message.mti[:3] == "050":
@@ -247,4 +291,4 @@ class IsoListener:
     def _reply(self, message: Message, fields: dict[int, Value]) -> bytes:
         mti = message.mti[:2] + str(int(message.mti[2]) + 1) + "0"
         echoed = {n: v for n, v in message.fields.items() if n in ECHOED}
-        return encode(Message(mti, {**echoed, **fields}), self.dialect)
+        return encode(Message(mti, {**echoed, **fields}), self.dialect, self.mac_key)

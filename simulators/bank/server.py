@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
 from joserfc.jwk import OKPKey
@@ -331,6 +332,12 @@ async def never_500(
         return error_response(503, "unavailable", "internal error; nothing was changed")
 
 
+class OtherListener(Protocol):
+    """Another protocol listener of the same simulator (the ISO 8583 one)."""
+
+    async def set_down(self, down: bool) -> None: ...
+
+
 class Service:
     """The running servers: the protocol port, and the admin API on a listener of its own
     (`admin`; port 0 picks a free one, see `admin_port`)."""
@@ -357,6 +364,8 @@ class Service:
         """The admin listener's port once started (the one chosen when asked for 0)."""
         self.main_site: web.TCPSite | None = None
         self._cutting: asyncio.Task[None] | None = None
+        self.also_down: list[OtherListener] = []
+        """Other protocol listeners (the ISO 8583 one) the `down` fault stops too."""
 
     async def start(self) -> None:
         await self.main_runner.setup()
@@ -372,7 +381,9 @@ class Service:
         await self.main_site.start()
 
     async def set_down(self, down: bool, *, asked_on_main: bool = False) -> None:
-        """Stop or resume listening on the protocol port (connections refused while down)."""
+        """Stop or resume listening on the protocol ports (connections refused while down)."""
+        for other in self.also_down:
+            await other.set_down(down)
         if down and self.main_site is not None:
             site, self.main_site = self.main_site, None
             await site.stop()

@@ -59,6 +59,10 @@ def check_command(args: argparse.Namespace) -> int:
     print(settings_text(settings, docs=False))
     sources = ", ".join(settings.sources) or "defaults"
     print(f"configuration OK (read from {sources})", file=sys.stderr)
+    from terminal.payment.qr_link import QR_REFUSED, carries_qr
+
+    if not carries_qr(settings):  # valid, but the QR methods will be refused: say so now
+        print(f"note: {QR_REFUSED}; `pay --method qr-scan|qr-show` is refused.", file=sys.stderr)
     return 0
 
 

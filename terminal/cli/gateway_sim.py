@@ -40,6 +40,12 @@ def register(subparsers: Any) -> None:
         metavar="HOST:PORT",
         help="also answer ISO 8583 (posterm-1987 dialect) here; TLS unless --plain-http",
     )
+    parser.add_argument(
+        "--iso8583-mac-key",
+        metavar="FILE",
+        help="hex AES key file (as [iso8583] mac_key_file): the ISO 8583 listener MACs its "
+        "answers and leaves requests whose MAC fails unanswered",
+    )
     parser.add_argument("--cards", help="test-card file (default config/sim/cards.toml)")
     parser.add_argument(
         "--intent-ttl", type=float, default=120.0, help="seconds a QR payment intent stays payable"
@@ -71,6 +77,17 @@ def run_command(args: argparse.Namespace) -> int:
             split_listen(args.iso8583_listen)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    mac_key = None
+    if args.iso8583_mac_key:
+        from terminal.iso8583.adapter import read_mac_key
+        from terminal.iso8583.errors import Iso8583Error
+
+        if not args.iso8583_listen:
+            raise UsageError("--iso8583-mac-key needs --iso8583-listen")
+        try:
+            mac_key = read_mac_key(args.iso8583_mac_key)
+        except Iso8583Error as error:
+            raise UsageError(error.sentence) from None
     if args.plain_http and not args.listen.startswith(("127.", "localhost", "[::1]")):
         raise UsageError("--plain-http is allowed on loopback addresses only")
     try:
@@ -83,6 +100,7 @@ def run_command(args: argparse.Namespace) -> int:
                 cards_file=Path(args.cards) if args.cards else CARDS_FILE,
                 intent_ttl_s=args.intent_ttl,
                 iso8583_listen=args.iso8583_listen,
+                iso8583_mac_key=mac_key,
             )
         )
     except OSError as error:

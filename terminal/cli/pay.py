@@ -139,6 +139,11 @@ def pay_command(args: argparse.Namespace) -> int:
         request = SaleRequest(
             amount=amount, method=method, reference=args.reference, timeout_s=args.timeout
         ).check(settings.currency)  # amount and currency: refused here, exit code 2
+        from terminal.payment.qr_link import method_refusal
+
+        refused = method_refusal(settings, method)
+        if refused:  # no link carries this method (QR on the ISO 8583 link): exit code 2
+            raise UsageError(refused)
         if len(args.reference) > 64:
             raise UsageError("--reference is limited to 64 characters.")
         if args.timeout is not None and not 0 < args.timeout <= 600:

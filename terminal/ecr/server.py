@@ -34,6 +34,7 @@ from terminal.errors import PostermError
 from terminal.money import Amount
 from terminal.payment.api import Outcome, PaymentEngine, Progress
 from terminal.payment.authority import PinError, audit_adjustment, check_supervisor_pin
+from terminal.payment.qr_link import method_refusal
 from terminal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,9 @@ async def create_payment(request: web.Request) -> web.Response:
     payments = request.app[PAYMENTS]
     settings = request.app[SETTINGS]
     parsed = parse_payment(await _body(request), settings.currency)
+    refused = method_refusal(settings, parsed.method)
+    if refused:  # no link carries this method (QR on the ISO 8583 link)
+        raise BadRequest(refused, "method_unavailable")
     payment, _new = payments.start(parsed)
     if isinstance(payment, str):  # approved before a restart: its journal id
         payment_id, state = payment, "completed"

@@ -227,8 +227,11 @@ class IsoBank:
             log.error("the answer to %s %s is not taken: %s", request.mti, message_id, error)
             return NoAnswer(f"unusable answer: {error.sentence}")
         reply = messages.reply_of(message_id, kind, answer, body, self.settings.currency.code)
-        if reply.result == "approved" and request.mti == "0200":
-            self.store.answered(message_id, reply.gateway_ref, reply.auth_code)
+        if reply.result == "approved" and request.mti in ("0200", "0220", "0221"):
+            # What a later refund or void sends back: the host's F37, and its F38 (for an
+            # advice, the terminal's own offline code when the host gives none).
+            auth_code = reply.auth_code or request.text(38)
+            self.store.answered(message_id, reply.gateway_ref, auth_code)
         return Answered(reply)
 
     def redact(self, stored: bytes) -> bytes:

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from terminal.iso8583.errors import DialectError
+from terminal.settings.sections import is_dialect_path
 
 DIALECT_FOLDER = Path(__file__).resolve().parents[2] / "config" / "iso8583"
 DEFAULT_DIALECT = "posterm-1987"
@@ -81,8 +82,9 @@ def parse_format(number: int, text: str, meaning: str = "") -> FieldFormat:
 
 
 def dialect_path(name_or_path: str) -> Path:
-    """`[iso8583] dialect`: a name of config/iso8583/, or a path to a .toml file."""
-    if "/" in name_or_path or name_or_path.endswith(".toml"):
+    """`[iso8583] dialect`: a name of config/iso8583/, or a path to a .toml file (the
+    settings made a relative one absolute, from the folder of the site file that set it)."""
+    if is_dialect_path(name_or_path):
         return Path(name_or_path)
     return DIALECT_FOLDER / f"{name_or_path}.toml"
 

@@ -2,7 +2,8 @@
 
 ISO 8583 carries no QR payments, so with `[gateway] protocol = "iso8583"` the merchant- and
 customer-presented code flows keep using the posterm-v1 gateway when `[gateway] url` is set.
-Without it they are refused before anything is sent, with a sentence saying why. Which link a
+Without it the doors refuse them up front (qr_link.py); should one get here all the same, it
+is refused before anything is sent, with the same sentence. Which link a
 stored message belongs to is told by its bytes (a sealed ISO 8583 request or a JWS).
 """
 
@@ -13,11 +14,9 @@ from datetime import datetime
 from terminal.iso8583.adapter import IsoBank
 from terminal.iso8583.vault import is_sealed
 from terminal.payment.bank import Bank, Delivery, Operation, Refused
+from terminal.payment.qr_link import QR_REFUSED
 
-QR_REFUSED = (
-    "QR payments are not available: card payments use the ISO 8583 acquirer link and no "
-    "posterm-v1 gateway is configured for QR codes ([gateway] url is empty)"
-)
+__all__ = ["NO_QR", "QR_REFUSED", "Links"]
 NO_QR = b"posterm/no-qr-link"
 
 

@@ -105,8 +105,8 @@ class _NoQrScanner:
     """Refuses customer-presented codes before the camera starts: no link carries them."""
 
     async def scan(self, cancel: asyncio.Event, timeout_s: float) -> str:
-        from terminal.iso8583.links import QR_REFUSED
         from terminal.payment.api import Result
         from terminal.payment.capture import Stopped
+        from terminal.payment.qr_link import QR_REFUSED
 
         raise Stopped(Result.ERROR, QR_REFUSED + ".")

@@ -23,6 +23,7 @@ from terminal.settings.sections import (
     SYSTEM_CAS,
     ConfigPath,
     Settings,
+    is_dialect_path,
     is_marked,
     is_secret,
 )
@@ -224,6 +225,11 @@ def _resolve_paths(
         if isinstance(value, str) and value and not value.lstrip().startswith("{"):
             base = origins[("gateway", key)][1]
             gateway[key] = str((base / value).resolve())
+    # A dialect file is a path when it is not a bare name of config/iso8583/.
+    dialect = merged.get("iso8583", {}).get("dialect")
+    if isinstance(dialect, str) and is_dialect_path(dialect) and not Path(dialect).is_absolute():
+        base = origins[("iso8583", "dialect")][1]
+        merged["iso8583"]["dialect"] = str((base / dialect).resolve())
     # A camera file or image sequence is a path too (an index, /dev/videoN or "none" is not).
     camera = merged.get("devices", {}).get("camera")
     if (

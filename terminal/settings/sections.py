@@ -191,6 +191,11 @@ class GatewaySection(BaseModel):
         return value
 
 
+def is_dialect_path(value: str) -> bool:
+    """`[iso8583] dialect` names a file rather than a dialect of config/iso8583/."""
+    return "/" in value or value.endswith(".toml")
+
+
 class Iso8583Section(BaseModel):
     """The acquirer host reached over ISO 8583 when [gateway] protocol = "iso8583"."""
 
@@ -206,7 +211,8 @@ class Iso8583Section(BaseModel):
     """PEM file holding this terminal's certificate and its key, for hosts that require
     mutual TLS. Empty: none."""
     dialect: str = "posterm-1987"
-    """The field table: a file config/iso8583/<name>.toml, or a path to one."""
+    """The field table: a bare name means config/iso8583/<name>.toml; a path (with a "/" or
+    ending in .toml) is relative to the folder of the site file that set it."""
     mac_key_file: PathField = ""
     """File holding the hex AES key (32 or 64 hex digits) of the MAC in F64/F128. Empty: no
     MAC."""

@@ -25,6 +25,7 @@ from terminal.payment.api import (
     Stage,
     TransactionView,
 )
+from terminal.payment.qr_link import method_refusal
 from terminal.ui.keypad import AmountEntry
 from terminal.ui.messages import (
     CodeCleared,
@@ -204,6 +205,10 @@ class SaleScreen(PostermScreen[None]):
         amount = self.entry.amount
         if amount.is_zero:
             self._panel(_("Type the amount first."), style="warning")
+            return
+        refused = method_refusal(self.papp.settings, EntryMethod(method))
+        if refused:  # no link carries this method (QR on the ISO 8583 link): nothing starts
+            self._panel(Text(refused), style="warning")
             return
         presets = self.papp.settings.ui.tip_presets
         if presets:

@@ -51,6 +51,7 @@ data_dir = "{tmp_path / "data"}"
 protocol = "iso8583"
 url = ""
 connect_timeout_s = 1.0
+timeout_s = 2.0
 
 [iso8583]
 host = "127.0.0.1:{host.port}"

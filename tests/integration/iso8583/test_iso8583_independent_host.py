@@ -136,7 +136,18 @@ async def test_refund_and_void_refer_to_the_sale(
     sale_1, sale_2, refunded, voided = requests(host, "0200")
     assert refunded.text(3) == "200000" and refunded.text(4) == "000000001000"
     assert refunded.text(37) == f"RRN{sale_1.text(11)}"
+    # The sale's card fields the terminal may keep, from its sealed record: PAN, expiry,
+    # entry mode, card sequence number. Not track 2 (F35) nor the sale's ICC data (F55):
+    # track data is not kept once the sale is authorised (PCI DSS 3.3.1), and the sale's
+    # cryptogram does not authenticate a refund. README "ISO 8583" says so.
     assert refunded.text(2) == PAN
+    assert {n: refunded.fields[n] for n in (2, 14, 22, 23)} == {
+        n: sale_1.fields[n] for n in (2, 14, 22, 23)
+    }
+    assert 35 in sale_1.fields and 55 in sale_1.fields
+    assert not {35, 55} & set(refunded.fields)
+    assert {3, 4, 7, 11, 12, 13, 25, 32, 41, 42, 43, 49} <= set(refunded.fields)
+    assert_no_card_data_on_disk(engine)
     assert voided.text(3) == "020000"
     assert (
         voided.text(37) == f"RRN{sale_2.text(11)}" and voided.text(38) == f"A{sale_2.text(11)[-5:]}"

@@ -27,9 +27,18 @@ async def sim(tmp_path: Path) -> AsyncIterator[tuple[Simulator, int]]:
     simulator = Simulator(tmp_path / "sim")
     listener = IsoListener(simulator)
     port = await listener.start("127.0.0.1", 0, None)
+    LISTENERS[id(simulator)] = listener
     yield simulator, port
     await listener.stop()
+    del LISTENERS[id(simulator)]
     simulator.close()
+
+
+LISTENERS: dict[int, IsoListener] = {}
+
+
+def simulator_listener(simulator: Simulator) -> IsoListener:
+    return LISTENERS[id(simulator)]
 
 
 @pytest.fixture
@@ -44,6 +53,7 @@ data_dir = "{tmp_path / "data"}"
 [gateway]
 protocol = "iso8583"
 url = ""
+timeout_s = 2
 [iso8583]
 host = "127.0.0.1:{sim[1]}"
 tls = false
@@ -191,3 +201,213 @@ def test_gateway_sim_command_answers_iso8583_next_to_https(tmp_path: Path) -> No
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+MAC_KEY = bytes(range(16, 32))
+
+
+@pytest.mark.parametrize("terminal_key", ["same", "other"])
+async def test_mac_on_against_the_simulators_listener(
+    tmp_path: Path, terminal_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both sides hold the key: requests and answers carry a MAC that verifies. A terminal
+    with another key is never answered (a security alarm on the host, nothing in its ledger):
+    the sale ends not approved and its reversals stay unanswered, so no money moves."""
+    import logging
+
+    simulator = Simulator(tmp_path / "sim")
+    listener = IsoListener(simulator, mac_key=MAC_KEY)
+    port = await listener.start("127.0.0.1", 0, None)
+    key_file = tmp_path / "mac.key"
+    key_file.write_text((MAC_KEY if terminal_key == "same" else bytes(16)).hex())
+    config = tmp_path / "posterm.toml"
+    config.write_text(
+        f"""
+[terminal]
+terminal_id = "SIMISO01"
+data_dir = "{tmp_path / "data"}"
+[gateway]
+protocol = "iso8583"
+url = ""
+timeout_s = 1
+[iso8583]
+host = "127.0.0.1:{port}"
+tls = false
+timeout_s = 1
+mac_key_file = "{key_file}"
+[devices]
+nfc = "none"
+""",
+        encoding="utf-8",
+    )
+    caplog.set_level(logging.WARNING)
+    engine = build_engine(load_settings(config, environ={}), card_capture=TappedCard("visa-credit"))
+    await engine.start()
+    try:
+        await engine.link_checked()
+        outcome = await sale(engine, "7.00")
+        if terminal_key == "same":
+            refund = await engine.refund(outcome.id, None, lambda s: None)
+            batch = await engine.close_batch()
+        report = await engine.flush(deadline_s=1.0)
+        state = engine.journal.get(outcome.id).state
+    finally:
+        await engine.stop()
+        await listener.stop()
+        entries = ledger(simulator)
+        simulator.close()
+    if terminal_key == "same":
+        assert outcome.result is Result.APPROVED, outcome.message
+        assert refund.result is Result.APPROVED, refund.message
+        assert batch.result == "balanced", batch.message
+        assert [(e["type"], e["amount"]["value"]) for e in entries] == [
+            ("authorize", 700),
+            ("refund", 700),
+        ]
+        assert "security alarm" not in caplog.text
+    else:
+        assert (outcome.result, outcome.code) == (Result.ERROR, "68"), outcome.message
+        assert state is State.REVERSING  # still queued: the host never answers it
+        assert report.left == 1
+        assert entries == []  # nothing reached the processor or the ledger
+        assert "security alarm: ISO 8583 0200" in caplog.text
+        assert "security alarm: ISO 8583 0400" in caplog.text
+
+
+def test_gateway_sim_command_checks_the_mac_with_the_key_file(tmp_path: Path) -> None:
+    """`--iso8583-mac-key FILE` (the terminal's mac_key_file format): answers carry a MAC that
+    the independent host's own CMAC verifies; a request with a wrong MAC gets no answer."""
+    import socket
+    import struct
+    import subprocess
+    import sys
+    import time
+
+    from independent_host import build, cmac, parse
+
+    from simulators.loopback import free_port
+
+    key_file = tmp_path / "mac.key"
+    key_file.write_text(MAC_KEY.hex() + "\n")
+    https, iso = free_port(), free_port()
+    command = [sys.executable, "-m", "terminal", "gateway-sim", "--listen", f"127.0.0.1:{https}"]
+    command += ["--iso8583-listen", f"127.0.0.1:{iso}", "--plain-http", "--data", str(tmp_path)]
+    bad_key = tmp_path / "bad.key"
+    bad_key.write_text("not hex")
+    refused = subprocess.run(
+        [*command, "--iso8583-mac-key", str(bad_key)], capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2 and "32 or 64 hex digits" in refused.stderr
+    process = subprocess.Popen(
+        [*command, "--iso8583-mac-key", str(key_file)], stderr=subprocess.DEVNULL
+    )
+
+    def echo(connection: socket.socket, stan: str, key: bytes) -> bytes:
+        fields = {7: b"1207101112", 11: stan.encode(), 41: b"SIMISO03", 70: b"301"}
+        message = build("0800", fields, key)
+        connection.sendall(struct.pack(">H", len(message)) + message)
+        (size,) = struct.unpack(">H", connection.recv(2))
+        body = b""
+        while len(body) < size:
+            body += connection.recv(size - len(body))
+        return body
+
+    try:
+        for _ in range(200):
+            try:
+                connection = socket.create_connection(("127.0.0.1", iso), timeout=5)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the ISO 8583 listener did not start")
+        with connection:
+            body = echo(connection, "000001", MAC_KEY)
+            answer = parse(body)
+            assert (answer.mti, answer.text(11), answer.text(39)) == ("0810", "000001", "00")
+            assert answer.fields[128] == cmac(body[:-8], MAC_KEY)  # F70 → secondary bitmap
+            connection.settimeout(1.0)
+            with pytest.raises(TimeoutError):
+                echo(connection, "000002", bytes(16))  # another key: never answered
+            connection.settimeout(5.0)
+            assert parse(echo(connection, "000003", MAC_KEY)).text(11) == "000003"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def test_offline_sales_forwarded_then_refunded_and_voided(
+    engine_for: Callable[[str], Engine], sim: tuple[Simulator, int]
+) -> None:
+    """A sale approved offline while the host is down (the `down` fault: connections refused,
+    as on the HTTPS port) goes as 0220 when it is back, and can then be refunded like any
+    sale: the host's 0230 gives the RRN the refund refers to, as its 0210 does."""
+    simulator, _ = sim
+    engine = engine_for("visa-credit")
+    await engine.start()
+    try:
+        await engine.link_checked()
+        await simulator_listener(simulator).set_down(True)
+        offline = await sale(engine, "9.00")
+        other = await sale(engine, "2.00")
+        await simulator_listener(simulator).set_down(False)
+        report = await engine.flush()
+        refund = await engine.refund(offline.id, None, lambda s: None)
+        void = await engine.void(other.id, lambda s: None)
+    finally:
+        await engine.stop()
+    assert offline.result is other.result is Result.APPROVED_OFFLINE, offline.message
+    assert report.left == 0
+    assert refund.result is Result.APPROVED, refund.message
+    assert void.result is Result.APPROVED, void.message
+    types = [(e["type"], e["amount"]["value"]) for e in ledger(simulator)]
+    assert types == [("advice", 900), ("advice", 200), ("refund", 900), ("void", 200)]
+
+
+async def test_batch_close_out_of_balance_reports_the_hosts_totals(
+    engine_for: Callable[[str], Engine], sim: tuple[Simulator, int]
+) -> None:
+    """The host's books disagree with the terminal's (it booked the sale for 8.00, the terminal
+    for 7.00): the 0510 says out of balance (F66 = 2) with the host's own 74/76/86/88, which
+    the terminal reports as the JOSE link does."""
+    simulator, _ = sim
+    engine = engine_for("visa-credit")
+    await engine.start()
+    try:
+        assert (await sale(engine, "7.00")).result is Result.APPROVED
+        assert (await sale(engine, "2.00")).result is Result.APPROVED
+        with simulator.ledger.transaction():
+            simulator.ledger.run(
+                "UPDATE entries SET value = 800 WHERE terminal_id = ? AND value = 700", "SIMISO01"
+            )
+        closed = await engine.close_batch()
+    finally:
+        await engine.stop()
+    assert closed.result == "out_of_balance", closed.message
+    assert "OUT OF BALANCE" in closed.message
+    host, ours = closed.gateway_totals["sale"]["EUR"], closed.terminal_totals["sale"]["EUR"]
+    assert (host["count"], host["total"]["value"]) == (2, 1000)
+    assert (ours["count"], ours["total"]["value"]) == (2, 900)
+
+
+async def test_sign_on_then_echo_at_start(
+    engine_for: Callable[[str], Engine], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The process that opens the link signs on (0800/001) first; the link check is an echo
+    (0800/301): both answered 00 by the simulator, so the bank shows online."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="simulators.bank.iso8583")
+    engine = engine_for("visa-credit")
+    await engine.start()
+    try:
+        await engine.link_checked()
+        online = engine.gateway_online
+    finally:
+        await engine.stop()
+    assert online is True
+    network = [r.getMessage() for r in caplog.records if "0800" in r.getMessage()]
+    assert network == [
+        "ISO 8583 0800 sign-on (001) from terminal 'SIMISO01'",
+        "ISO 8583 0800 echo (301) from terminal 'SIMISO01'",
+    ]

@@ -52,3 +52,33 @@ def test_mac_key_file_must_hold_an_aes_key_in_hex(tmp_path: Path) -> None:
         read_mac_key(str(bad))
     with pytest.raises(ConfigurationError, match="cannot be read"):
         read_mac_key(str(tmp_path / "missing.key"))
+
+
+def test_a_relative_dialect_is_read_from_the_site_files_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from terminal.iso8583.dialect import DIALECT_FOLDER, dialect_path, load_dialect
+
+    site = tmp_path / "site"
+    (site / "dialects").mkdir(parents=True)
+    published = (DIALECT_FOLDER / "posterm-1987.toml").read_text(encoding="utf-8")
+    (site / "dialects" / "mybank.toml").write_text(
+        published.replace('name = "posterm-1987"', 'name = "mybank"'), encoding="utf-8"
+    )
+    config = site / "posterm.toml"
+    config.write_text('[iso8583]\ndialect = "dialects/mybank.toml"\n', encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the working directory has no dialects/ folder
+    settings = load_settings(config, environ={})
+    assert settings.iso8583.dialect == str(site / "dialects" / "mybank.toml")
+    assert load_dialect(settings.iso8583.dialect).source == str(site / "dialects/mybank.toml")
+    assert load_dialect(settings.iso8583.dialect).name == "mybank"
+    # A bare name still means a dialect of config/iso8583/, wherever the site file is.
+    config.write_text('[iso8583]\ndialect = "posterm-1987"\n', encoding="utf-8")
+    bare = load_settings(config, environ={}).iso8583.dialect
+    assert bare == "posterm-1987"
+    assert dialect_path(bare) == DIALECT_FOLDER / "posterm-1987.toml"
+    # An environment override is relative to the working directory, like every path.
+    override = load_settings(config, environ={"POSTERM_ISO8583__DIALECT": "x/bank.toml"})
+    assert override.iso8583.dialect == str(elsewhere / "x" / "bank.toml")
