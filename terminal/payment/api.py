@@ -94,6 +94,11 @@ class SaleRequest:
     """Included in `amount`; kept apart for the receipt."""
     timeout_s: float | None = None
     """Overrides the configured wait for card / code."""
+    allow_partial: bool = False
+    """The issuer may approve less than `amount`; the rest is paid by further tenders."""
+    split_of: str = ""
+    """This sale is a further tender of that partially approved sale (its id): it pays (part
+    of) what is left, and the till sees both as one sale (terminal/payment/tenders.py)."""
 
     def check(self, currency: Currency) -> SaleRequest:
         """This request if a terminal taking `currency` may run it; else `UsageError` (exit
@@ -122,9 +127,14 @@ class Outcome:
     scheme: str = ""
     aid: str = ""
     state: str = ""
+    approved_amount: Amount | None = None
+    """Set when the request allowed partial approval (or a tip adjust / split tender ran):
+    what the card paid; `amount` is what was asked."""
+    remaining_amount: Amount | None = None
+    """What is left to pay with further tenders (zero when all is paid)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "id": self.id,
             "result": self.result.value,
             "code": self.code,
@@ -134,6 +144,11 @@ class Outcome:
             "masked_pan": self.masked_pan,
             "message": self.message,
         }
+        if self.approved_amount is not None:
+            body["approved_amount"] = self.approved_amount.to_json()
+        if self.remaining_amount is not None:
+            body["remaining_amount"] = self.remaining_amount.to_json()
+        return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +175,8 @@ class TransactionView:
     reference: str = ""
     tip: Amount | None = None
     message: str = ""
+    requested: Amount | None = None
+    """A partially approved sale: what was asked (`amount` is what the card paid)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -178,6 +195,8 @@ class TransactionView:
             "scheme": self.scheme,
             "reference": self.reference,
             "message": self.message,
+            "tip": self.tip.to_json() if self.tip else None,
+            "requested": self.requested.to_json() if self.requested else None,
         }
 
 

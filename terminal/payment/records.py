@@ -96,7 +96,13 @@ CREATE TABLE IF NOT EXISTS batches (
 """
 
 # Columns added after the first release, for journals created before them.
-ADDED_COLUMNS = (("batches", "request", "BLOB"), ("batches", "requested_at", "TEXT"))
+ADDED_COLUMNS = (
+    ("batches", "request", "BLOB"),
+    ("batches", "requested_at", "TEXT"),
+    ("transactions", "requested", "INTEGER"),
+)
+"""`transactions.requested`: what a partially approved sale asked for (its `amount` is what
+the issuer approved; the rest is paid by the next tenders)."""
 
 # Columns `apply` may set besides the state (never a PAN: there is no column for one).
 WRITABLE = frozenset(
@@ -117,8 +123,12 @@ WRITABLE = frozenset(
         "refunded",
         "entry",
         "owner",
+        "amount",
+        "tip",
+        "requested",
     }
 )
+"""`amount` and `tip` change on a tip adjust or a partial approval (with `requested`)."""
 
 Clock = Callable[[], datetime]
 
@@ -178,6 +188,8 @@ class Transaction:
     """The engine instance that runs it; start-up recovery leaves a live owner's rows alone."""
     created_at: datetime
     updated_at: datetime
+    requested: Amount | None = None
+    """A partially approved sale: the amount asked for (`amount` is the approved part)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +258,7 @@ def transaction_of(row: sqlite3.Row) -> Transaction:
         owner=row["owner"],
         created_at=parse_iso(row["created_at"]),
         updated_at=parse_iso(row["updated_at"]),
+        requested=Amount.of(row["requested"], currency) if row["requested"] is not None else None,
     )
 
 

@@ -31,6 +31,8 @@ def result_of(txn: Transaction) -> str:
         return "approved"
     if state in (State.DECLINED, State.DECLINED_AFTER_FORWARD):
         return "declined"
+    if txn.rule == "partial_not_allowed":  # a partial approval reversed: declined for the user
+        return "declined"
     if state is State.CANCELLED:
         return "cancelled"
     if state in (State.CREATED, State.CARD_READ, State.AUTHORISING):
@@ -57,6 +59,7 @@ def view(txn: Transaction) -> TransactionView:
         reference=txn.reference,
         tip=txn.tip,
         message=txn.message,
+        requested=txn.requested,
     )
 
 
