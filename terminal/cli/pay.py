@@ -1,7 +1,12 @@
 """`posterm pay`: one sale from the command line, for scripts and cash registers.
 
     posterm pay --amount 12.34 [--currency EUR] [--method nfc|qr-scan|qr-show]
-                [--reference TEXT] [--timeout S] [--json]
+                [--reference TEXT] [--timeout S] [--allow-partial] [--split-of ID] [--json]
+
+`--allow-partial`: the card's issuer may approve less than the amount (a prepaid card with a
+small balance); the outcome then carries `approved_amount` and `remaining_amount`, and the rest
+is paid with `--split-of ID` (another card or code) or `posterm cash ID`. Without it, a partial
+approval is reversed at once and reported as declined.
 
 Exit status: 0 approved (online or offline), 1 declined or cancelled, 2 usage or configuration
 error, 3 device or gateway error. Ctrl-C cancels while waiting for the card; once the payment
@@ -123,6 +128,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--timeout", type=float, metavar="S", help="seconds to wait for the card or code"
     )
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="accept a partial approval (the rest is paid by another tender)",
+    )
+    parser.add_argument(
+        "--split-of",
+        default="",
+        metavar="ID",
+        help="pay (part of) what is left of that partially approved sale",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(handler=pay_command)
     parser.usage_error = usage_error
@@ -137,7 +153,12 @@ def pay_command(args: argparse.Namespace) -> int:
         amount = Amount.parse(args.amount, args.currency or settings.terminal.currency)
         method = EntryMethod(args.method)
         request = SaleRequest(
-            amount=amount, method=method, reference=args.reference, timeout_s=args.timeout
+            amount=amount,
+            method=method,
+            reference=args.reference,
+            timeout_s=args.timeout,
+            allow_partial=args.allow_partial,
+            split_of=args.split_of,
         ).check(settings.currency)  # amount and currency: refused here, exit code 2
         if len(args.reference) > 64:
             raise UsageError("--reference is limited to 64 characters.")
@@ -152,6 +173,8 @@ def pay_command(args: argparse.Namespace) -> int:
 
         async def sale(cancel: asyncio.Event) -> Any:
             async with engine:
+                if request.split_of:  # refused before the card is read: exit code 2
+                    await engine.check_tender(request.split_of, request.amount)
                 return await engine.sale(request, show_progress, cancel)
 
         started.append(True)

@@ -216,7 +216,13 @@ class EcrPayments:
             for listener in self.listeners:
                 _safely(listener.payment_progress, payment, step)
 
-        sale = SaleRequest(request.amount, request.method, request.reference)
+        sale = SaleRequest(
+            request.amount,
+            request.method,
+            request.reference,
+            allow_partial=request.allow_partial,
+            split_of=request.split_of,
+        )
         outcome = await self.engine.sale(sale, progress, payment.cancel)
         payment.outcome = outcome
         payment.done.set()

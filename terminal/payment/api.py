@@ -332,3 +332,28 @@ class PaymentEngine(Protocol):
     def gateway_online(self) -> bool:
         """Last known state of the link to the gateway."""
         ...
+
+
+class CounterEngine(PaymentEngine, Protocol):
+    """The engine's counter flows (terminal/payment/counter.py): tip adjust and split tender.
+    Refusals found before anything is sent raise with exit code 2 (HTTP 400 at the till)."""
+
+    async def tip_adjust(self, sale_id: str, tip: Amount, progress: ProgressCallback) -> Outcome:
+        """Set the tip of an approved card sale of the open batch (`TipNotAllowed`)."""
+        ...
+
+    async def check_tender(self, sale_id: str, amount: Amount | None) -> Amount:
+        """What a further tender of a split sale may pay (`TenderNotAllowed`)."""
+        ...
+
+    async def cash_tender(self, sale_id: str, amount: Amount | None) -> Outcome:
+        """Record cash paid towards a split sale (no bank message)."""
+        ...
+
+    def tenders(self, sale_id: str) -> dict[str, Any] | None:
+        """The split sale with its tenders; None for a sale paid whole at once."""
+        ...
+
+    async def void_tenders(self, sale_id: str, progress: ProgressCallback) -> list[Outcome]:
+        """Void a split sale as a whole (every tender)."""
+        ...
