@@ -166,7 +166,7 @@ async def run_tip_adjust(
         sale.masked_pan,
         sale.scheme,
         sale.aid,
-        "tip_adjust",
+        "tip adjust",
         sale.id,
     )
 
