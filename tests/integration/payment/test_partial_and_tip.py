@@ -47,7 +47,7 @@ async def test_prepaid_card_pays_part_and_a_second_card_pays_the_rest(
     assert term.sim.card(prepaid)["balance"]["value"] == 0
 
     # More than what is left is refused before anything is read or sent.
-    with pytest.raises(TenderNotAllowed, match="Only EUR 20.00 is left"):
+    with pytest.raises(TenderNotAllowed, match=r"Only EUR 20\.00 is left"):
         await engine.check_tender(first.id, eur("25.00"))
     second = await pay(engine, "20.00", "visa-credit", split_of=first.id)
     assert second.result is Result.APPROVED, second.message
@@ -59,7 +59,7 @@ async def test_prepaid_card_pays_part_and_a_second_card_pays_the_rest(
     assert summary["paid"] == {"value": 5000, "currency": "EUR"}
     assert summary["remaining"] == {"value": 0, "currency": "EUR"}
     assert [t["transaction_id"] for t in summary["tenders"]] == [first.id, second.id]
-    with pytest.raises(TenderNotAllowed, match="Only EUR 0.00 is left"):
+    with pytest.raises(TenderNotAllowed, match=r"Only EUR 0\.00 is left"):
         await engine.cash_tender(first.id, eur("1.00"))
 
     closed = await engine.close_batch()
@@ -131,7 +131,7 @@ async def test_tip_adjust_before_close_is_what_the_batch_carries_and_refused_aft
     assert closed.result == "balanced", closed.message
     assert closed.terminal_totals["sale"]["EUR"]["total"]["value"] == 4400
     sent = len(term.ledger())
-    with pytest.raises(TipNotAllowed, match="batch of sale .* is closed"):
+    with pytest.raises(TipNotAllowed, match=r"batch of sale .* is closed"):
         await engine.tip_adjust(sale.id, eur("5.00"), Steps())
     assert len(term.ledger()) == sent
 
