@@ -55,7 +55,13 @@ def receipt_lines(
     if receipt.tip is not None and not receipt.tip.is_zero:
         lines.append(PrintLine(pair(_("Amount"), tr.amount(receipt.amount - receipt.tip), columns)))
         lines.append(PrintLine(pair(_("Tip"), tr.amount(receipt.tip), columns)))
+    if receipt.requested is not None:  # a partial approval: the rest is another tender
+        lines.append(PrintLine(pair(_("Requested"), tr.amount(receipt.requested), columns)))
     lines.append(PrintLine(pair(_("TOTAL"), tr.amount(receipt.amount), columns), bold=True))
+    if receipt.requested is not None and receipt.approved:
+        lines.append(PrintLine(_("PARTIAL APPROVAL"), bold=True, align="center"))
+        left = receipt.requested - receipt.amount
+        lines.append(PrintLine(pair(_("Left to pay"), tr.amount(left), columns)))
     lines.append(rule)
     lines.append(
         PrintLine(result_label(receipt.result).upper(), bold=True, align="center", large=True)

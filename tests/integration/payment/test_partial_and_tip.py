@@ -156,3 +156,48 @@ async def test_bad_tips_are_refused_with_a_sentence_and_nothing_is_sent(
     assert len(term.ledger()) == sent
     assert engine.journal.get(sale.id).amount == eur("40.00")
     await asyncio.sleep(0)
+
+
+def printed(engine: Engine, txn_id: str) -> str:
+    """The merchant copy of a journal row's receipt, printed over ESC/POS to a fake printer
+    and decoded back to paper text."""
+    import time
+
+    from drivers.printer.escpos_serial import SerialReceiptPrinter
+    from simulators.printer import FakePrinter
+    from terminal.receipts.model import Copy
+    from terminal.receipts.printing import ReceiptPrinting
+    from tests.unit.receipts.escpos_decode import decode
+
+    with FakePrinter() as printer:
+        service = ReceiptPrinting(engine.settings, SerialReceiptPrinter(printer.url, timeout=3))
+        try:
+            report = service.print_receipt(engine.transaction(txn_id), (Copy.MERCHANT,))
+            assert report.printed, report.sentence
+            deadline = time.monotonic() + 5
+            while decode(printer.received).cuts < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            return decode(printer.received).text
+        finally:
+            service.close()
+
+
+async def test_receipts_show_the_partial_approval_and_the_adjusted_tip(
+    running: tuple[Terminal, Engine],
+) -> None:
+    term, engine = running
+    prepaid = new_card(term.sim, "30.00", like="prepaid")
+    first = await pay(engine, "50.00", prepaid, allow_partial=True)
+    text = printed(engine, first.id)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    assert "Requested EUR 50.00" in lines, text
+    assert "TOTAL EUR 30.00" in lines, text
+    assert "PARTIAL APPROVAL" in lines, text
+    assert "Left to pay EUR 20.00" in lines, text
+    sale = await pay(engine, "40.00", "visa-credit")
+    await engine.tip_adjust(sale.id, eur("6.00"), Steps())
+    text = printed(engine, sale.id)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    assert "Amount EUR 40.00" in lines, text
+    assert "Tip EUR 6.00" in lines, text
+    assert "TOTAL EUR 46.00" in lines, text
