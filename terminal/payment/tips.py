@@ -53,8 +53,16 @@ def base_of(sale: Transaction) -> Amount:
     return sale.amount - sale.tip if sale.tip is not None else sale.amount
 
 
-def check_tip(journal: JournalReads, ui: UiSection, sale_id: str, tip: Amount) -> TipAdjust:
-    """The adjust of `sale_id` to `tip`, or `TipNotAllowed` / `UnknownTransaction`."""
+def check_tip(
+    journal: JournalReads, ui: UiSection, sale_id: str, tip: Amount, *, iso8583: bool = False
+) -> TipAdjust:
+    """The adjust of `sale_id` to `tip`, or `TipNotAllowed` / `UnknownTransaction`.
+    `iso8583`: card sales go over the ISO 8583 link, whose dialect has no tip adjust yet."""
+    if iso8583:
+        raise TipNotAllowed(
+            "Tip adjust is not carried over the ISO 8583 link of this terminal yet; add the tip "
+            "as a new sale or ask the bank. Nothing was sent."
+        )
     if not ui.tip_adjust:
         raise TipNotAllowed(
             "Tip adjust is switched off on this terminal ([ui] tip_adjust = false). "
@@ -140,7 +148,9 @@ async def run_tip_adjust(
     def still_allowed(reads: Reader) -> None:
         """The check again inside the commit that creates the row (another door may have
         adjusted, refunded or voided the sale since)."""
-        check_tip(reads, ui, sale.id, adjust.tip)
+        check_tip(
+            reads, ui, sale.id, adjust.tip, iso8583=core.settings.gateway.protocol == "iso8583"
+        )
 
     try:
         await asyncio.to_thread(
