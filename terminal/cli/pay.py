@@ -144,6 +144,18 @@ def register(subparsers: Any) -> None:
     parser.usage_error = usage_error
 
 
+def _check_split(settings: Settings, request: SaleRequest) -> None:
+    """`--split-of ID`: what is left of that sale must cover the amount (TenderNotAllowed)."""
+    from terminal.payment.journal import Journal
+    from terminal.payment.tenders import check_tender
+
+    journal = Journal.open(settings.data_dir)
+    try:
+        check_tender(journal, request.split_of, request.amount)
+    finally:
+        journal.close()
+
+
 def pay_command(args: argparse.Namespace) -> int:
     started: list[bool] = []
     loaded: list[Settings] = []
@@ -164,6 +176,8 @@ def pay_command(args: argparse.Namespace) -> int:
             raise UsageError("--reference is limited to 64 characters.")
         if args.timeout is not None and not 0 < args.timeout <= 600:
             raise UsageError("--timeout must be between 0 and 600 seconds.")
+        if request.split_of:  # refused before any device opens or card is read: exit code 2
+            _check_split(settings, request)
         capture, scanner, presenter = devices_for(method, settings)
         from terminal.payment.factory import build_engine
 
@@ -173,8 +187,6 @@ def pay_command(args: argparse.Namespace) -> int:
 
         async def sale(cancel: asyncio.Event) -> Any:
             async with engine:
-                if request.split_of:  # refused before the card is read: exit code 2
-                    await engine.check_tender(request.split_of, request.amount)
                 return await engine.sale(request, show_progress, cancel)
 
         started.append(True)
