@@ -200,7 +200,8 @@ class EcrPayments:
         for sale in self.sales_by_reference(request.reference):
             if sale.result not in CHARGED:
                 continue
-            if sale.amount != request.amount or sale.entry != request.method.protocol_entry:
+            asked = sale.requested or sale.amount  # a partial approval kept what was asked
+            if asked != request.amount or sale.entry != request.method.protocol_entry:
                 raise _reused(request.reference, sale.id)
             return sale.id
         return None
