@@ -217,6 +217,9 @@ class QueueAnswer:
     result: str
     code: str
     change: Change
+    also: tuple[Change, ...] = ()
+    """Other moves of the same commit (a declined queued tip adjust gives the sale back its
+    total)."""
 
 
 Signer = Callable[[int, datetime], bytes]

@@ -61,6 +61,7 @@ Name = Literal[
     "close_batch",
     "sale_split",
     "tip_adjust",
+    "tip_adjust_queued",
 ]
 """The operations whose deliveries the table settles (queue items use their kind).
 `sale_split` is a sale that allows partial approval (split tender); `sale` does not."""
@@ -303,6 +304,18 @@ _INTENT_REFUSED = Row(
 )
 _STATUS_KEEP = ("code", "auth_code", "answer")
 _ADVICE_DECLINED = Row(T.DONE, E.FORWARD_DECLINED, R.DECLINED, None, _advice_declined, QUEUED)
+_TIP_DECLINED = Row(
+    T.DONE,
+    E.FORWARD_DECLINED,
+    R.DECLINED,
+    None,
+    lambda f: (
+        f"The bank declined the tip adjust when it was forwarded (code {f.code}"
+        + (f": {f.reason}" if f.reason else "")
+        + "); the sale keeps its total from before."
+    ),
+    QUEUED,
+)
 _REVERSAL_DONE = Row(T.DONE, E.REVERSAL_DONE, R.APPROVED, keep=("answer",))
 _CLOSED = Row(T.DONE, say=_batch_closed)
 
@@ -378,6 +391,13 @@ TABLE: dict[tuple[Name, str], Row] = {
     ("advice", "declined"): _ADVICE_DECLINED,
     ("advice", "other_answer"): _ADVICE_DECLINED,
     **_queued("advice"),
+    # A tip adjust of a sale approved offline, queued behind its advice.
+    ("tip_adjust_queued", "approved"): Row(
+        T.DONE, E.FORWARD_ACCEPTED, R.APPROVED, None, keep=QUEUED
+    ),
+    ("tip_adjust_queued", "declined"): _TIP_DECLINED,
+    ("tip_adjust_queued", "other_answer"): _TIP_DECLINED,
+    **_queued("tip_adjust_queued"),
     ("reverse", "reversed"): _REVERSAL_DONE,
     ("reverse", "approved"): _REVERSAL_DONE,
     ("reverse", "other_answer"): Row(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from terminal.money import Amount
 from terminal.payment.adjustments import JournalReads
@@ -23,12 +24,12 @@ from terminal.payment.api import Outcome, ProgressCallback, Result
 from terminal.payment.bank import Operation
 from terminal.payment.context import Core, Tracker
 from terminal.payment.errors import PaymentError, UnknownTransaction
-from terminal.payment.journal import Change, Reader, Transaction
+from terminal.payment.journal import Change, Journal, Reader, Transaction
 from terminal.payment.settlement import Settlement, Subject, finish
 from terminal.payment.states import Event, State
 from terminal.settings.sections import UiSection
 
-ADJUSTABLE = frozenset({State.APPROVED, State.FORWARDED})
+ADJUSTABLE = frozenset({State.APPROVED, State.FORWARDED, State.APPROVED_OFFLINE})
 
 IN_PROGRESS = ("created", "card_read", "authorising", "unknown", "reversing")
 
@@ -82,11 +83,6 @@ def check_tip(
         raise TipNotAllowed(
             f"Sale {sale_id} was in {sale.amount.currency.code}; the tip must be too. "
             "Nothing was sent."
-        )
-    if sale.state is State.APPROVED_OFFLINE:
-        raise TipNotAllowed(
-            f"Sale {sale_id} was approved offline and has not reached the bank yet; adjust the "
-            "tip once it is forwarded (`posterm saf flush`). Nothing was sent."
         )
     if sale.state not in ADJUSTABLE:
         state = sale.state.value.replace("_", " ")
@@ -185,6 +181,8 @@ async def run_tip_adjust(
         return (Change(sale.id, Event.TIP_ADJUST, new),)
 
     operation = Operation("tip_adjust", txn_id, adjust.total, ref=sale.id, tip=adjust.tip)
+    if sale.state is State.APPROVED_OFFLINE:
+        return await _queue_behind_advice(core, subject, operation, moves_sale(), sale, progress)
     settled = await settlement.send(
         "tip_adjust",
         operation,
@@ -198,3 +196,52 @@ async def run_tip_adjust(
     if outcome.result is Result.APPROVED:
         outcome = replace(outcome, approved_amount=adjust.total)
     return outcome
+
+
+async def _queue_behind_advice(
+    core: Core,
+    subject: Subject,
+    operation: Operation,
+    moves: tuple[Change, ...],
+    sale: Transaction,
+    progress: ProgressCallback,
+) -> Outcome:
+    """A sale approved offline is adjusted here and now (the journal, the batch totals and
+    the receipt carry the new total at once); the adjust is queued behind the sale's advice,
+    and the forwarder sends it only once everything before it was answered. If the bank
+    declines it, the sale gets its total from before back (`undo_queued_adjust`)."""
+    txn_id = subject.txn_id
+    message = (
+        f"Tip adjusted: sale {sale.id} will be charged {subject.amount}; the adjust goes to the "
+        "bank with the offline sale."
+    )
+    fields = {"message": message, "offline": True, "requested": sale.amount.minor}
+
+    def encode(seq: int, at: datetime) -> bytes:
+        return core.bank.encode(operation, seq, at)
+
+    await asyncio.to_thread(
+        core.journal.enqueue,
+        Change(txn_id, Event.APPROVE_OFFLINE, fields),
+        "tip_adjust",
+        txn_id,
+        subject.amount,
+        encode,
+        before=(Change(txn_id, Event.SEND), *moves),
+    )
+    core.forwarder.wake()
+    outcome = subject.outcome(Result.APPROVED_OFFLINE, "00", "", message)
+    return finish(progress, replace(outcome, approved_amount=subject.amount))
+
+
+def undo_queued_adjust(journal: Journal, adjust_id: str) -> tuple[Change, ...]:
+    """The bank declined a queued tip adjust: the sale's total and tip as they were before it
+    (`requested` of the adjust's row keeps the old total), if the sale can still take it."""
+    adjust = journal.get(adjust_id)
+    sale = journal.get(adjust.ref)
+    if adjust.requested is None or sale.state not in ADJUSTABLE:
+        return ()
+    base = adjust.amount - adjust.tip if adjust.tip is not None else adjust.amount
+    old_tip = adjust.requested - base
+    fields = {"amount": adjust.requested.minor, "tip": old_tip.minor if old_tip.minor else None}
+    return (Change(sale.id, Event.TIP_ADJUST, fields),)

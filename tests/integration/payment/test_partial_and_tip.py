@@ -201,3 +201,51 @@ async def test_receipts_show_the_partial_approval_and_the_adjusted_tip(
     assert "Amount EUR 40.00" in lines, text
     assert "Tip EUR 6.00" in lines, text
     assert "TOTAL EUR 46.00" in lines, text
+
+
+async def test_offline_sale_is_adjusted_at_once_and_the_adjust_follows_its_advice(
+    running: tuple[Terminal, Engine],
+) -> None:
+    term, engine = running
+    engine.forwarder.health_interval_s = 0.2
+    engine.forwarder.base_delay_s = 0.2
+    term.sim.faults(down=True)
+    sale = await pay(engine, "40.00", "visa-credit")
+    assert sale.result is Result.APPROVED_OFFLINE, sale.message
+    adjusted = await engine.tip_adjust(sale.id, eur("6.00"), Steps())
+    assert adjusted.result is Result.APPROVED_OFFLINE, adjusted.message
+    assert "goes to the bank with the offline sale" in adjusted.message
+    row = engine.journal.get(sale.id)
+    assert (row.amount, row.tip, row.state) == (eur("46.00"), eur("6.00"), State.APPROVED_OFFLINE)
+    assert charged(term, sale.id) == []  # nothing reached the bank yet
+    term.sim.faults()
+    report = await engine.flush()
+    assert report.left == 0 and report.declined == 0, report
+    assert [e["amount"]["value"] for e in charged(term, sale.id)] == [4600]
+    assert engine.journal.get(adjusted.id).state is State.FORWARDED
+    closed = await engine.close_batch()
+    assert closed.result == "balanced", closed.message
+    assert closed.terminal_totals["sale"]["EUR"]["total"]["value"] == 4600
+
+
+async def test_a_queued_adjust_the_bank_declines_gives_the_sale_its_total_back(
+    running: tuple[Terminal, Engine],
+) -> None:
+    term, engine = running
+    engine.forwarder.health_interval_s = 0.2
+    engine.forwarder.base_delay_s = 0.2
+    card = new_card(term.sim, "45.00")  # pays 40.00, not 46.00
+    term.sim.faults(down=True)
+    sale = await pay(engine, "40.00", card)
+    assert sale.result is Result.APPROVED_OFFLINE, sale.message
+    adjusted = await engine.tip_adjust(sale.id, eur("6.00"), Steps())
+    assert adjusted.result is Result.APPROVED_OFFLINE
+    term.sim.faults()
+    report = await engine.flush()
+    assert report.left == 0 and report.declined == 1, report
+    row = engine.journal.get(sale.id)
+    assert (row.amount, row.tip, row.state) == (eur("40.00"), None, State.FORWARDED)
+    assert engine.journal.get(adjusted.id).state is State.DECLINED_AFTER_FORWARD
+    assert [e["amount"]["value"] for e in charged(term, sale.id)] == [4000]
+    closed = await engine.close_batch()
+    assert closed.result == "balanced", closed.message

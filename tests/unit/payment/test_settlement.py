@@ -247,6 +247,17 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         {"approved": (T.DONE, E.FORWARD_ACCEPTED, R.APPROVED, "00", "")},
         (T.DONE, E.FORWARD_DECLINED, R.DECLINED, "00", ADVICE_DECLINED),
     ),
+    "tip_adjust_queued": queued(
+        {"approved": (T.DONE, E.FORWARD_ACCEPTED, R.APPROVED, "00", "")},
+        (
+            T.DONE,
+            E.FORWARD_DECLINED,
+            R.DECLINED,
+            "00",
+            "The bank declined the tip adjust when it was forwarded (code {code}); the sale "
+            "keeps its total from before.",
+        ),
+    ),
     "reverse": queued(
         {
             "approved": (T.DONE, E.REVERSAL_DONE, R.APPROVED, "00", ""),
@@ -324,7 +335,7 @@ def test_an_unforeseen_answer_falls_to_the_other_answer_row() -> None:
 
 def test_transaction_operations_never_get_queue_rows_and_the_queue_never_waits() -> None:
     for (name, _), row in TABLE.items():
-        if name in ("advice", "reverse"):
+        if name in ("advice", "reverse", "tip_adjust_queued"):
             assert row.then in (Then.DONE, Then.PARK, Then.RETRY), name
         elif name != "close_batch":
             assert row.then not in (Then.PARK, Then.RETRY), name
