@@ -3,7 +3,8 @@ answers 404 there), for loopback clients (others get 403) that show the bearer t
 DIR/admin-token (`Authorization: Bearer TOKEN`; without it or with another one: 401).
 
     GET  /sim/ledger[?terminal_id=T]  {"entries": [{"id", "ref", "type", "terminal_id",
-                                      "amount": {"value", "currency"}, "result", "code", "at"}]}
+                                      "amount": {"value", "currency"}, "result", "code", "at",
+                                      "state" (active, reversed, voided)}]}
     GET  /sim/terminals               {"terminals": [{"kid", "terminal_id", "enrolled_at"}]}
     POST /sim/terminals               {"terminal_id": T, "jwk": {...}} or {"terminal_id", "jwks":
                                       [...]} -> 201 {"enrolled": [kid, ...]}

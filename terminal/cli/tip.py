@@ -53,7 +53,7 @@ def tip_command(args: argparse.Namespace) -> int:
         outcome = _adjust(
             args,
             settings,
-            "tip adjust",
+            "tip",
             lambda engine: engine.tip_adjust(args.id, tip, show_progress),
         )
         return report(args, outcome)
