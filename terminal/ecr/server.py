@@ -302,7 +302,7 @@ async def void_payment(request: web.Request) -> web.Response:
     _known(engine, transaction_id)
     from terminal.ecr import tender_routes
 
-    whole = await tender_routes.void_split(engine, transaction_id)
+    whole = await tender_routes.void_split(request, engine, transaction_id)
     if whole is not None:  # a split sale is voided as a whole, every tender
         return whole
     return await _adjust(

@@ -18,6 +18,7 @@ refunds and voids (supervisor PIN, or refused) and are audited.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 from aiohttp import web
@@ -27,6 +28,7 @@ from terminal.ecr.errors import BadRequest, Conflict
 from terminal.ecr.requests import parse_cash, parse_tip
 from terminal.money import Amount
 from terminal.payment.api import CounterEngine, Outcome, PaymentEngine
+from terminal.payment.authority import audit_adjustment
 from terminal.payment.errors import PaymentError
 
 
@@ -110,16 +112,42 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/ecr/v1/payments/{id}/cash", cash_payment)
 
 
-async def void_split(engine: PaymentEngine, transaction_id: str) -> web.Response | None:
-    """POST .../void of a split sale: every tender voided (None for a sale paid whole)."""
+async def void_split(
+    request: web.Request, engine: PaymentEngine, transaction_id: str
+) -> web.Response | None:
+    """POST .../void of a split sale: every tender voided and audited (None for a sale paid
+    whole)."""
     if not split_view(engine, transaction_id):
         return None
+    settings = request.app[base.SETTINGS]
+    supervisor = settings.ecr.refunds == "supervisor_pin"
     try:
         outcomes = await counter(engine).void_tenders(transaction_id, base._ignore)
     except PaymentError as error:
+        await asyncio.to_thread(
+            audit_adjustment,
+            settings.data_dir,
+            "void",
+            transaction_id,
+            None,
+            "ecr",
+            refusal=error.sentence,
+            supervisor=supervisor,
+        )
         if error.exit_code != 2:
             raise
         raise refused(error) from None
+    for outcome in outcomes:
+        await asyncio.to_thread(
+            audit_adjustment,
+            settings.data_dir,
+            "void",
+            transaction_id,
+            outcome.amount,
+            "ecr",
+            outcome=outcome,
+            supervisor=supervisor,
+        )
     done = all(o.result.value == "approved" for o in outcomes)
     body: dict[str, Any] = {
         "id": transaction_id,
@@ -127,7 +155,7 @@ async def void_split(engine: PaymentEngine, transaction_id: str) -> web.Response
         "message": "Every payment of the sale was voided."
         if done
         else "Not every payment of the sale could be voided; see each tender's message.",
-        "tenders": [o.to_json() for o in outcomes],
+        "voids": [o.to_json() for o in outcomes],
         "state": "completed",
     }
     body.update(split_view(engine, transaction_id))

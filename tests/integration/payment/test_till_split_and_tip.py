@@ -122,3 +122,25 @@ async def test_till_adjusts_a_tip_and_gets_400_for_bad_ones(till: Till) -> None:
     assert after.status_code == 400
     assert "is closed" in after.json()["message"]
     assert len(till.term.ledger()) == entries
+
+
+async def test_till_voids_an_abandoned_split_sale_as_a_whole(till: Till) -> None:
+    from terminal.security.audit import AuditLog
+
+    prepaid = new_card(till.term.sim, "30.00", like="prepaid")
+    first = await till.pay(prepaid, 5000, allow_partial=True)
+    cash = await till.http.post(f"/ecr/v1/payments/{first['id']}/cash", json={"amount": eur(500)})
+    assert cash.status_code == 200, cash.text
+    assert cash.json()["remaining_amount"] == eur(1500)
+    voided = await till.http.post(f"/ecr/v1/payments/{first['id']}/void")
+    assert voided.status_code == 200, voided.text
+    body = voided.json()
+    assert body["result"] == "approved", body
+    assert [t["state"] for t in body["tenders"]] == ["voided", "voided"]
+    assert [v["result"] for v in body["voids"]] == ["approved", "approved"]
+    live = [e for e in till.term.ledger() if e["state"] == "active" and e["type"] == "authorize"]
+    assert live == []
+    assert till.term.sim.card(prepaid)["balance"]["value"] == 3000
+    records = AuditLog(till.term.settings.data_dir).records()
+    voids = [r for r in records if r.action == "payment.void"]
+    assert [v.details["door"] for v in voids] == ["ecr", "ecr"]
