@@ -17,6 +17,7 @@ cannot both pay the last part.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from terminal.money import Amount
@@ -125,8 +126,6 @@ def with_tender_amounts(
     journal: Journal, outcome: Outcome, reply: Reply | None, request: SaleRequest
 ) -> Outcome:
     """`outcome` with `approved_amount` and `remaining_amount` of the whole split sale."""
-    from dataclasses import replace
-
     zero = Amount.of(0, outcome.amount.currency)
     approved_now = outcome.result in (Result.APPROVED, Result.APPROVED_OFFLINE)
     paid = zero
