@@ -3,7 +3,8 @@ answers 404 there), for loopback clients (others get 403) that show the bearer t
 DIR/admin-token (`Authorization: Bearer TOKEN`; without it or with another one: 401).
 
     GET  /sim/ledger[?terminal_id=T]  {"entries": [{"id", "ref", "type", "terminal_id",
-                                      "amount": {"value", "currency"}, "result", "code", "at"}]}
+                                      "amount": {"value", "currency"}, "result", "code", "at",
+                                      "state" (active, reversed, voided)}]}
     GET  /sim/terminals               {"terminals": [{"kid", "terminal_id", "enrolled_at"}]}
     POST /sim/terminals               {"terminal_id": T, "jwk": {...}} or {"terminal_id", "jwks":
                                       [...]} -> 201 {"enrolled": [kid, ...]}
@@ -12,8 +13,10 @@ DIR/admin-token (`Authorization: Bearer TOKEN`; without it or with another one: 
     GET  /sim/cards                   {"cards": [card view]}
     POST /sim/cards                   {"name"?, "pan"?, "expiry"?, "psn"?, "status"?, "balance"?
                                       (decimal text or {"value","currency"}), "currency"?,
-                                      "issuer"?, "aid"?, "label"?} -> the card view; updates the
-                                      card named (by name or pan) or adds it (pan, expiry needed)
+                                      "issuer"?, "aid"?, "label"?, "partial"? (never, allowed,
+                                      always: prepaid partial approvals)} -> the card view;
+                                      updates the card named (by name or pan) or adds it (pan,
+                                      expiry needed)
     GET  /sim/fraud, POST /sim/fraud  {"enabled", "max_count", "max_total" (minor units),
                                       "window_s"}
     GET  /sim/refund-limit, POST      {"max": minor units}: the most a card-present refund
@@ -117,6 +120,7 @@ def card_view(row: Any) -> dict[str, Any]:
         "status": row["status"],
         "balance": {"value": row["balance"], "currency": row["currency"]},
         "issuer": row["issuer"],
+        "partial": row["partial"],
     }
 
 
@@ -149,6 +153,10 @@ def upsert_card(sim: Simulator, data: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(data[key], str) or not re.fullmatch(pattern, data[key]):
                 raise _bad(f"{key} does not have the right format")
             fields[key] = data[key]
+    if "partial" in data:
+        if data["partial"] not in ("never", "allowed", "always"):
+            raise _bad("partial must be never, allowed or always")
+        fields["partial"] = data["partial"]
     if "label" in data:
         if not isinstance(data["label"], str) or len(data["label"]) > 16:
             raise _bad("label must be text of at most 16 characters")
@@ -201,6 +209,10 @@ def upsert_card(sim: Simulator, data: dict[str, Any]) -> dict[str, Any]:
                 fields.get("label", "TEST CARD"),
             )
             account = ledger.account_of(pan)
+            if "partial" in fields:
+                ledger.run(
+                    "UPDATE cards SET partial = ? WHERE account = ?", fields["partial"], account
+                )
         else:
             account = row["account"]
             if name and pan:

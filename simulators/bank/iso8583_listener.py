@@ -39,6 +39,7 @@ from terminal.gateway.messages import encode_payload, utc_timestamp
 from terminal.iso8583.codec import Message, Value, decode, encode, frame, verify_mac
 from terminal.iso8583.dialect import Dialect, load_dialect
 from terminal.iso8583.errors import MacError, MessageError
+from terminal.iso8583.messages import PARTIAL, PARTIAL_ACCEPTED
 from terminal.iso_codes import UnknownCurrency, currency
 from terminal.money import Amount
 
@@ -196,7 +197,15 @@ class IsoListener:
                     kind = _KINDS[message.text(3)]
                     if kind == "authorize":
                         card = self._sealed_card(message)
-                        return Request("authorize", **common, amount=amount, entry="nfc", card=card)
+                        partial = message.text(60) == PARTIAL_ACCEPTED
+                        return Request(
+                            "authorize",
+                            **common,
+                            amount=amount,
+                            entry="nfc",
+                            card=card,
+                            allow_partial=partial,
+                        )
                     return Request(kind, **common, amount=amount, ref=self._by_rrn(message))
                 case "022":
                     card = self._sealed_card(message)
@@ -269,10 +278,16 @@ class IsoListener:
         fields: dict[int, Value] = {39: str(result.get("code") or "05")[:2].ljust(2)}
         if result["result"] in ("approved", "reversed", "balanced", "out_of_balance"):
             fields[39] = "00"
-        if result["result"] == "approved" and message.mti[:3] in ("020", "022"):
+        if result["result"] in ("approved", "partial") and message.mti[:3] in ("020", "022"):
             fields[37] = rrn_of(request.id)  # a later refund or void of the sale sends it back
             if result.get("auth_code"):
                 fields[38] = str(result["auth_code"])[:6]
+        if result["result"] == "partial" and message.mti == "0200":
+            # Response code 10: F4 is what was approved, F54 (amount type 57) what was asked.
+            approved = result.get("approved_amount", {})
+            fields[39] = PARTIAL
+            fields[4] = str(int(approved.get("value", 0)))
+            fields[54] = "0057" + message.text(49) + "C" + message.text(4).zfill(12)
         if message.mti[:3] == "050":
             fields[66] = "1" if result["result"] == "balanced" else "2"
             if result["result"] != "balanced":

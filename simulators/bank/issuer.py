@@ -116,7 +116,8 @@ def seed_cards(ledger: Ledger, cards: dict[str, TestCard]) -> None:
                 continue
             ledger.run(
                 "INSERT OR IGNORE INTO cards (account, name, masked_pan, expiry, psn, status,"
-                " balance, currency, issuer, aid, label) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " balance, currency, issuer, aid, label, partial)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 ledger.account_of(card.pan),
                 card.name,
                 mask_pan(card.pan),
@@ -128,6 +129,7 @@ def seed_cards(ledger: Ledger, cards: dict[str, TestCard]) -> None:
                 card.issuer.name,
                 card.aid,
                 card.label,
+                card.partial,
             )
 
 
@@ -185,3 +187,17 @@ def check_cryptogram(
     if currency_code is not None and currency_code != amount.currency.numeric.zfill(4):
         return Decision("05", "the card signed another currency")
     return APPROVE
+
+
+def partial_approval(
+    card: sqlite3.Row, amount: Amount, decision: Decision, allowed: bool
+) -> Amount | None:
+    """What a prepaid issuer approves of a payment its balance does not cover (code 10), or
+    None: only an insufficient-funds decline turns partial, only on a card whose profile says
+    so (`partial` = allowed, when the terminal allowed it; always), and only with money left."""
+    if decision.code != "51" or card["balance"] <= 0:
+        return None
+    mode = card["partial"]
+    if mode == "always" or (mode == "allowed" and allowed):
+        return Amount.of(int(card["balance"]), amount.currency)
+    return None

@@ -40,7 +40,8 @@ CREATE INDEX IF NOT EXISTS entries_account ON entries(account, at);
 CREATE TABLE IF NOT EXISTS cards (
     account TEXT PRIMARY KEY, name TEXT NOT NULL, masked_pan TEXT NOT NULL, expiry TEXT NOT NULL,
     psn TEXT NOT NULL, status TEXT NOT NULL, balance INTEGER NOT NULL, currency TEXT NOT NULL,
-    issuer TEXT NOT NULL, aid TEXT NOT NULL DEFAULT '', label TEXT NOT NULL DEFAULT '');
+    issuer TEXT NOT NULL, aid TEXT NOT NULL DEFAULT '', label TEXT NOT NULL DEFAULT '',
+    partial TEXT NOT NULL DEFAULT 'never');
 CREATE INDEX IF NOT EXISTS cards_name ON cards(name);
 CREATE TABLE IF NOT EXISTS intents (
     intent_id TEXT PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, terminal_id TEXT NOT NULL,
@@ -86,6 +87,9 @@ class Ledger:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(cards)")}
+        if "partial" not in columns:  # books written before prepaid cards approved partially
+            self.db.execute("ALTER TABLE cards ADD COLUMN partial TEXT NOT NULL DEFAULT 'never'")
         self._savepoints = itertools.count(1)
 
     def close(self) -> None:
@@ -207,6 +211,7 @@ class Ledger:
                 "result": row["result"],
                 "code": row["code"],
                 "at": row["at"],
+                "state": row["state"],
             }
             for row in self.all(sql + " ORDER BY n", *args)
         ]

@@ -120,5 +120,6 @@ def new_card(sim: SimulatorProcess, balance: str = "5000.00", *, like: str = "vi
         issuer=base.issuer.name,
         balance=balance,
         currency="EUR",
+        partial=base.partial,
     )
     return name

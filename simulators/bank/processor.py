@@ -28,6 +28,7 @@ from simulators.bank.issuer import (
     check_funds,
     check_status,
     decode_card_data,
+    partial_approval,
 )
 from simulators.bank.ledger import Ledger
 from simulators.bank.requests import Malformed, Request, normalise_totals
@@ -78,7 +79,33 @@ class Processor(QrIntents):
             return self._declined(req, now, Decision("05", "reversed before it arrived"))
         if req.entry == "qr_cpm":
             return self._charge(req, now, *self._code_payment(req, now))
-        return self._charge(req, now, *self._card_payment(req, req.created_at))
+        card, decision = self._card_payment(req, req.created_at)
+        assert req.amount is not None
+        part = (
+            partial_approval(card, req.amount, decision, req.allow_partial)
+            if card is not None
+            else None
+        )
+        if card is not None and part is not None:
+            return self._charge_partial(req, now, card, part)
+        return self._charge(req, now, card, decision)
+
+    def _charge_partial(
+        self, req: Request, now: datetime, card: sqlite3.Row, part: Amount
+    ) -> dict[str, Any]:
+        """Approve what the balance covers (ISO 8583 response code 10, partial approval)."""
+        code = auth_code()
+        self.ledger.move(card["account"], -part.minor)
+        self._book(req, now, card["account"], part, "partial", code)
+        return self._answer(
+            req,
+            now,
+            "partial",
+            "10",
+            f"partial approval: the balance covers {part}",
+            auth=code,
+            approved_amount=dict(part.to_json()),
+        )
 
     def _advice(self, req: Request, now: datetime) -> dict[str, Any]:
         approved_at = req.created_at
@@ -197,8 +224,66 @@ class Processor(QrIntents):
                 entry = self.ledger.entry(intent["message_id"])
         return entry
 
+    def _tip_adjust(self, req: Request, now: datetime) -> dict[str, Any]:
+        """A new total (the sale plus its new tip) for a sale of the open batch; the ledger
+        entry carries the adjusted total, the adjust's own entry the difference."""
+        assert req.amount is not None
+        target = self._target(req.ref)
+        if target is None or target["type"] not in ("authorize", "advice"):
+            return self._declined(req, now, Decision("12", "no card sale with this reference"))
+        if target["state"] != "active":
+            return self._declined(req, now, Decision("12", f"the sale was {target['state']}"))
+        if target["batch"] != self.ledger.batch(target["terminal_id"]):
+            return self._declined(req, now, Decision("12", "already settled: the batch closed"))
+        if target["refunded"]:
+            return self._declined(req, now, Decision("12", "partly refunded"))
+        if req.amount.currency.code != target["currency"] or req.amount.minor <= 0:
+            return self._declined(req, now, Decision("13", "invalid adjusted amount"))
+        delta = req.amount.minor - int(target["value"])
+        card = self.ledger.card(target["account"])
+        if card is not None and delta > 0 and card["balance"] < delta:
+            return self._declined(req, now, Decision("51", "insufficient funds for the tip"))
+        self.ledger.move(target["account"], -delta)
+        self.ledger.run("UPDATE entries SET value = ? WHERE id = ?", req.amount.minor, target["id"])
+        self.ledger.add_entry(
+            id=req.id,
+            ref=target["id"],
+            type="tip_adjust",
+            terminal_id=req.terminal_id,
+            value=delta,
+            currency=target["currency"],
+            result="approved",
+            code="00",
+            at=utc_timestamp(now),
+            account=target["account"],
+        )
+        return self._answer(req, now, "approved", "00", auth=target["auth_code"])
+
+    def _reverse_tip_adjust(self, req: Request, now: datetime, adjust: sqlite3.Row) -> None:
+        """Undo an adjust whose answer the terminal never got: the sale's total as before."""
+        delta = int(adjust["value"])
+        self.ledger.move(adjust["account"], delta)
+        self.ledger.run("UPDATE entries SET value = value - ? WHERE id = ?", delta, adjust["ref"])
+        self.ledger.run("UPDATE entries SET state = 'reversed' WHERE id = ?", adjust["id"])
+        self.ledger.add_entry(
+            id=req.id,
+            ref=adjust["id"],
+            type="reverse",
+            terminal_id=req.terminal_id,
+            value=delta,
+            currency=adjust["currency"],
+            result="reversed",
+            code="00",
+            at=utc_timestamp(now),
+            account=adjust["account"],
+        )
+
     def _reverse(self, req: Request, now: datetime) -> dict[str, Any]:
         target = self._target(req.ref)
+        if target is not None and target["type"] == "tip_adjust":
+            if target["state"] == "active":
+                self._reverse_tip_adjust(req, now, target)
+            return self._answer(req, now, "reversed", "00")
         if target is None:
             intent = self.ledger.intent(req.ref)
             if intent is not None and intent["state"] == "pending":

@@ -36,6 +36,8 @@ class Request:
     qr: dict[str, Any] = field(default_factory=dict)
     offline: dict[str, Any] = field(default_factory=dict)
     totals: dict[str, Any] = field(default_factory=dict)
+    allow_partial: bool = False
+    tip: Amount | None = None
 
 
 _NEEDS = {
@@ -47,6 +49,7 @@ _NEEDS = {
     "qr_intent": ("amount",),
     "qr_status": ("ref",),
     "close_batch": ("totals",),
+    "tip_adjust": ("ref", "amount"),
 }
 
 
@@ -112,6 +115,15 @@ def parse_request(payload: dict[str, Any]) -> Request:
         raise Malformed("a refund needs ref (the sale) or, card present, entry nfc and card.data")
     if kind == "authorize" and entry == "qr_mpm":
         raise Malformed("merchant-presented QR payments start with qr_intent, not authorize")
+    allow_partial = payload.get("allow_partial", False)
+    if not isinstance(allow_partial, bool):
+        raise Malformed("allow_partial must be true or false")
+    tip = None
+    if "tip" in payload:
+        try:
+            tip = Amount.from_json(payload["tip"])
+        except AmountError as error:
+            raise Malformed(f"tip: {error.sentence}") from None
     if kind == "advice" and entry != "nfc":
         raise Malformed("only NFC card sales can be approved offline")
     return Request(
@@ -128,6 +140,8 @@ def parse_request(payload: dict[str, Any]) -> Request:
         qr=qr,
         offline=offline,
         totals=totals,
+        allow_partial=allow_partial,
+        tip=tip,
     )
 
 

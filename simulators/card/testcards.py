@@ -50,6 +50,10 @@ class TestCard:
     cdcvm: bool
     behaviour: str
     extra_apps: tuple[str, ...] = ()
+    partial: str = "never"
+    """How its issuer answers a payment above the balance: never (declined 51), allowed
+    (approves the balance, code 10, when the terminal allowed a partial approval) or always
+    (approves the balance even when the terminal did not say it can take one)."""
 
     def __repr__(self) -> str:
         return f"TestCard(name={self.name!r}, scheme={self.scheme!r})"
@@ -101,6 +105,18 @@ def _card(name: str, spec: dict[str, Any], issuers: dict[str, IssuerKeys], path:
             cdcvm=bool(spec.get("cdcvm", False)),
             behaviour=spec.get("behaviour", "normal"),
             extra_apps=tuple(spec.get("extra_apps", ())),
+            partial=_partial_mode(name, spec.get("partial", "never"), path),
         )
     except KeyError as missing:
         raise TestCardError(f"{path}: cards.{name}: missing {missing}") from None
+
+
+PARTIAL_MODES = ("never", "allowed", "always")
+
+
+def _partial_mode(name: str, value: object, path: Path) -> str:
+    if value not in PARTIAL_MODES:
+        raise TestCardError(
+            f"{path}: cards.{name}: partial must be one of {', '.join(PARTIAL_MODES)}"
+        )
+    return str(value)

@@ -1,7 +1,12 @@
 """`posterm pay`: one sale from the command line, for scripts and cash registers.
 
     posterm pay --amount 12.34 [--currency EUR] [--method nfc|qr-scan|qr-show]
-                [--reference TEXT] [--timeout S] [--json]
+                [--reference TEXT] [--timeout S] [--allow-partial] [--split-of ID] [--json]
+
+`--allow-partial`: the card's issuer may approve less than the amount (a prepaid card with a
+small balance); the outcome then carries `approved_amount` and `remaining_amount`, and the rest
+is paid with `--split-of ID` (another card or code) or `posterm cash ID`. Without it, a partial
+approval is reversed at once and reported as declined.
 
 Exit status: 0 approved (online or offline), 1 declined or cancelled, 2 usage or configuration
 error, 3 device or gateway error. Ctrl-C cancels while waiting for the card; once the payment
@@ -123,9 +128,32 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--timeout", type=float, metavar="S", help="seconds to wait for the card or code"
     )
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="accept a partial approval (the rest is paid by another tender)",
+    )
+    parser.add_argument(
+        "--split-of",
+        default="",
+        metavar="ID",
+        help="pay (part of) what is left of that partially approved sale",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     parser.set_defaults(handler=pay_command)
     parser.usage_error = usage_error
+
+
+def _check_split(settings: Settings, request: SaleRequest) -> None:
+    """`--split-of ID`: what is left of that sale must cover the amount (TenderNotAllowed)."""
+    from terminal.payment.journal import Journal
+    from terminal.payment.tenders import check_tender
+
+    journal = Journal.open(settings.data_dir)
+    try:
+        check_tender(journal, request.split_of, request.amount)
+    finally:
+        journal.close()
 
 
 def pay_command(args: argparse.Namespace) -> int:
@@ -137,7 +165,12 @@ def pay_command(args: argparse.Namespace) -> int:
         amount = Amount.parse(args.amount, args.currency or settings.terminal.currency)
         method = EntryMethod(args.method)
         request = SaleRequest(
-            amount=amount, method=method, reference=args.reference, timeout_s=args.timeout
+            amount=amount,
+            method=method,
+            reference=args.reference,
+            timeout_s=args.timeout,
+            allow_partial=args.allow_partial,
+            split_of=args.split_of,
         ).check(settings.currency)  # amount and currency: refused here, exit code 2
         from terminal.payment.qr_link import method_refusal
 
@@ -148,6 +181,8 @@ def pay_command(args: argparse.Namespace) -> int:
             raise UsageError("--reference is limited to 64 characters.")
         if args.timeout is not None and not 0 < args.timeout <= 600:
             raise UsageError("--timeout must be between 0 and 600 seconds.")
+        if request.split_of:  # refused before any device opens or card is read: exit code 2
+            _check_split(settings, request)
         capture, scanner, presenter = devices_for(method, settings)
         from terminal.payment.factory import build_engine
 

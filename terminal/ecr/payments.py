@@ -207,7 +207,8 @@ class EcrPayments:
         for sale in self.sales_by_reference(request.reference):
             if sale.result not in CHARGED:
                 continue
-            if sale.amount != request.amount or sale.entry != request.method.protocol_entry:
+            asked = sale.requested or sale.amount  # a partial approval kept what was asked
+            if asked != request.amount or sale.entry != request.method.protocol_entry:
                 raise _reused(request.reference, sale.id)
             return sale.id
         return None
@@ -223,7 +224,13 @@ class EcrPayments:
             for listener in self.listeners:
                 _safely(listener.payment_progress, payment, step)
 
-        sale = SaleRequest(request.amount, request.method, request.reference)
+        sale = SaleRequest(
+            request.amount,
+            request.method,
+            request.reference,
+            allow_partial=request.allow_partial,
+            split_of=request.split_of,
+        )
         if request.refund:
             outcome = await self.engine.card_refund(sale, progress, payment.cancel)
         else:

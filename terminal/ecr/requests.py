@@ -42,6 +42,10 @@ class PaymentRequest:
     refund: bool = False
     """A card-present refund without a sale (nexo PaymentType "Refund"); the ECR API's own
     requests are always sales."""
+    allow_partial: bool = False
+    """The card's issuer may approve less than `amount` (split tender follows)."""
+    split_of: str = ""
+    """This payment pays (part of) what is left of that partially approved payment."""
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -122,7 +126,9 @@ def _check_keys(data: dict[str, Any], allowed: set[str], required: set[str]) -> 
 def parse_payment(body: bytes, currency: Currency) -> PaymentRequest:
     """POST /ecr/v1/payments."""
     data = parse_json_object(body)
-    _check_keys(data, {"amount", "method", "reference"}, {"amount", "method"})
+    _check_keys(
+        data, {"amount", "method", "reference", "allow_partial", "split_of"}, {"amount", "method"}
+    )
     amount = parse_amount(data["amount"], currency)
     method_text = data["method"]
     methods = [m.value for m in EntryMethod]
@@ -135,7 +141,49 @@ def parse_payment(body: bytes, currency: Currency) -> PaymentRequest:
         raise BadRequest(f'"reference" is longer than {REFERENCE_LIMIT} characters.')
     if any(not ch.isprintable() for ch in reference):
         raise BadRequest('"reference" must be printable text.')
-    return PaymentRequest(amount, EntryMethod(method_text), reference)
+    allow_partial = data.get("allow_partial", False)
+    if not isinstance(allow_partial, bool):
+        raise BadRequest('"allow_partial" must be true or false.')
+    split_of = data.get("split_of", "")
+    if not isinstance(split_of, str) or len(split_of) > 64:
+        raise BadRequest('"split_of" must be the id of the partially approved payment.')
+    return PaymentRequest(
+        amount,
+        EntryMethod(method_text),
+        reference,
+        allow_partial=allow_partial,
+        split_of=split_of,
+    )
+
+
+def parse_tip(body: bytes, currency: Currency) -> Amount:
+    """POST .../tip: {"amount": {"value": 600, "currency": "EUR"}}, the new tip (0 removes it;
+    a negative one is refused with its sentence)."""
+    data = parse_json_object(body)
+    _check_keys(data, {"amount"}, {"amount"})
+    value = data["amount"]
+    if not isinstance(value, dict):
+        raise BadRequest(
+            f'"amount" must be an object like {{"value": 600, "currency": "{currency.code}"}}.'
+        )
+    try:
+        amount = Amount.from_json(value)
+    except AmountError as error:
+        raise BadRequest(f'"amount": {error.sentence}') from None
+    if amount.currency != currency:
+        raise BadRequest(
+            f'"amount": this terminal takes {currency.code}, not {amount.currency.code}.'
+        )
+    if amount.minor < 0:
+        raise BadRequest(f'"amount": a tip cannot be negative ({amount}). Nothing was sent.')
+    if amount.minor > MAX_MINOR:
+        raise BadRequest('"amount": the tip is above the terminal\'s maximum.')
+    return amount
+
+
+def parse_cash(body: bytes, currency: Currency) -> Amount | None:
+    """POST .../cash: {"amount": {...}} received, or {} / no body for all that is left."""
+    return parse_refund(body, currency)
 
 
 def parse_refund(body: bytes, currency: Currency) -> Amount | None:

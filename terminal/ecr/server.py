@@ -10,6 +10,7 @@ bodies are parsed with depth and number limits (requests.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import json
 import logging
@@ -136,6 +137,12 @@ async def create_payment(request: web.Request) -> web.Response:
     refused = method_refusal(settings, parsed.method)
     if refused:  # no link carries this method (QR on the ISO 8583 link)
         raise BadRequest(refused, "method_unavailable")
+    if parsed.split_of:  # a further tender of a split sale: checked before anything runs
+        from terminal.ecr import tender_routes
+
+        split_of = payments.transaction_id(parsed.split_of)
+        await tender_routes.check_split(request.app[ENGINE], split_of, parsed.amount)
+        parsed = dataclasses.replace(parsed, split_of=split_of)
     payment, _new = payments.start(parsed)
     if isinstance(payment, str):  # approved before a restart: its journal id
         payment_id, state = payment, "completed"
@@ -164,9 +171,18 @@ async def get_payment(request: web.Request) -> web.Response:
         body = view.to_json()
         body["state"] = "completed"
         body["transaction_id"] = view.id
-        return web.json_response(body)
+        return web.json_response({**body, **_split_view(request, view.id)})
     await payments.wait(payment, wait)
-    return web.json_response(payment.to_json())
+    body = payment.to_json()
+    if payment.outcome is not None:
+        body.update(_split_view(request, payment.outcome.id))
+    return web.json_response(body)
+
+
+def _split_view(request: web.Request, transaction_id: str) -> dict[str, Any]:
+    from terminal.ecr import tender_routes
+
+    return tender_routes.split_view(request.app[ENGINE], transaction_id)
 
 
 async def cancel_payment(request: web.Request) -> web.Response:
@@ -288,6 +304,11 @@ async def void_payment(request: web.Request) -> web.Response:
         raise BadRequest("A void takes no body.")
     transaction_id = payments.transaction_id(request.match_info["id"])
     _known(engine, transaction_id)
+    from terminal.ecr import tender_routes
+
+    whole = await tender_routes.void_split(request, engine, transaction_id)
+    if whole is not None:  # a split sale is voided as a whole, every tender
+        return whole
     return await _adjust(
         request, "void", transaction_id, None, lambda: engine.void(transaction_id, _ignore)
     )
@@ -341,6 +362,9 @@ def build_ecr_app(
     app.router.add_delete("/ecr/v1/payments/{id}", cancel_payment)
     app.router.add_post("/ecr/v1/payments/{id}/refund", refund_payment)
     app.router.add_post("/ecr/v1/payments/{id}/void", void_payment)
+    from terminal.ecr import tender_routes
+
+    tender_routes.add_routes(app)
     app.router.add_get("/ecr/v1/totals", totals)
     app.router.add_get("/ecr/v1/status", status)
     return app

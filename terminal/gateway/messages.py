@@ -35,9 +35,21 @@ REQUEST_TYPES = (
     "qr_intent",
     "qr_status",
     "close_batch",
+    "tip_adjust",
 )
 ENTRIES = ("nfc", "qr_cpm", "qr_mpm")
-RESULTS = ("approved", "declined", "pending", "expired", "reversed", "balanced", "out_of_balance")
+RESULTS = (
+    "approved",
+    "declined",
+    "pending",
+    "expired",
+    "reversed",
+    "balanced",
+    "out_of_balance",
+    "partial",
+)
+"""`partial` (code 10): the issuer approved less than asked, `approved_amount` says how much;
+only an `authorize` that carried `"allow_partial": true` should get one (docs/tender.md)."""
 TYP_REQUEST = "posterm-request"
 TYP_RESPONSE = "posterm-response"
 
@@ -96,8 +108,13 @@ def build_request(
     ref: str | None = None,
     offline: dict[str, Any] | None = None,
     totals: dict[str, Any] | None = None,
+    allow_partial: bool = False,
+    tip: Amount | None = None,
 ) -> dict[str, Any]:
-    """The request payload of PROTOCOL.md. Raises `MessageError` when it could not be valid."""
+    """The request payload of PROTOCOL.md. Raises `MessageError` when it could not be valid.
+
+    `allow_partial` (authorize only) tells the issuer a partial approval is welcome; `tip`
+    (tip_adjust) is the new tip inside `amount`, the adjusted total (docs/tender.md)."""
     if type not in REQUEST_TYPES:
         raise MessageError(f"unknown message type {type!r}")
     if not is_uuid4(id):
@@ -115,6 +132,7 @@ def build_request(
         "qr_intent": ("amount",),
         "qr_status": ("ref",),
         "close_batch": ("totals",),
+        "tip_adjust": ("ref", "amount"),
     }[type]
     given = {
         "amount": amount,
@@ -157,6 +175,10 @@ def build_request(
         payload["offline"] = offline
     if totals is not None:
         payload["totals"] = totals
+    if allow_partial and type == "authorize":
+        payload["allow_partial"] = True
+    if tip is not None:
+        payload["tip"] = dict(tip.to_json())
     return payload
 
 
@@ -193,6 +215,14 @@ class Answer:
         try:
             return parse_timestamp(self.payload.get("expires_at"))
         except ValueError:
+            return None
+
+    @property
+    def approved_amount(self) -> Amount | None:
+        """A partial approval's approved amount (None when absent or unreadable)."""
+        try:
+            return Amount.from_json(self.payload.get("approved_amount"))
+        except (ValueError, TypeError):
             return None
 
     @property

@@ -11,6 +11,7 @@ _ENTRY = {
     "qr-scan": N_("QR code (customer)"),
     "qr_mpm": N_("QR code (merchant)"),
     "qr-show": N_("QR code (merchant)"),
+    "cash": N_("Cash"),
 }
 
 _RESULT = {
@@ -29,6 +30,8 @@ _TYPE = {
     "refund": N_("Refund"),
     "void": N_("Void"),
     "reversal": N_("Reversal"),
+    "tip_adjust": N_("Tip adjust"),
+    "cash": N_("Cash"),
 }
 
 # ISO 8583 field 39 codes (FACTS.md) in words a customer understands.

@@ -227,7 +227,7 @@ class IsoBank:
             log.error("the answer to %s %s is not taken: %s", request.mti, message_id, error)
             return NoAnswer(f"unusable answer: {error.sentence}")
         reply = messages.reply_of(message_id, kind, answer, body, self.settings.currency.code)
-        if reply.result == "approved" and request.mti in ("0200", "0220", "0221"):
+        if reply.result in ("approved", "partial") and request.mti in ("0200", "0220", "0221"):
             # What a later refund or void sends back: the host's F37, and its F38 (for an
             # advice, the terminal's own offline code when the host gives none).
             auth_code = reply.auth_code or request.text(38)
@@ -291,8 +291,11 @@ class IsoBank:
         if self.mac_key is not None:
             verify_mac(answer.body, answer.message, self.mac_key)
         sent = decode(body, self.dialect)
+        partial = answer.message.mti == "0210" and answer.message.text(39) == messages.PARTIAL
         for number in ECHOED:
             theirs = answer.message.fields.get(number)
+            if number == 4 and partial:  # a partial approval's F4 is the amount approved
+                continue
             if theirs is not None and number in sent.fields and theirs != sent.fields[number]:
                 raise MessageError(
                     f"the host's {answer.message.mti} echoes field {number} as "

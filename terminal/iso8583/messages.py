@@ -24,6 +24,9 @@ from terminal.payment.bank import Operation, Reply
 SALE, REFUND, VOID, BATCH = "000000", "200000", "020000", "920000"
 CONTACTLESS_CHIP = "071"
 SIGN_ON, ECHO = "001", "301"
+PARTIAL_ACCEPTED = "P1"
+"""F60 of a sale that accepts a partial approval (answer: F39 10, F4 approved, F54 asked)."""
+PARTIAL = "10"
 ICC_TAGS = (
     "9F26", "9F27", "9F10", "9F37", "9F36", "95", "9A", "9C",
     "9F02", "5F2A", "82", "9F1A", "9F33", "9F34", "84",
@@ -155,6 +158,8 @@ def sale(operation: Operation, identity: Identity, stan: str, at: datetime) -> M
         25: "00",
         43: identity.f43,
     }
+    if operation.allow_partial:
+        fields[60] = PARTIAL_ACCEPTED
     return Message("0200", fields)
 
 
@@ -276,6 +281,9 @@ def reply_of(message_id: str, kind: str, answer: Message, body: bytes, currency:
         result = {"1": "balanced", "2": "out_of_balance"}.get(answer.text(66), "unknown")
         if answer.text(66) == "2" and 88 in answer.fields:
             payload["totals"] = host_totals(answer, currency)
+    elif answer.mti == "0210" and code == PARTIAL:
+        result = "partial"
+        payload["approved_amount"] = {"value": int(answer.text(4) or 0), "currency": currency}
     elif answer.mti in RESULTS:
         result = "approved" if code == "00" else "declined"
     else:
@@ -286,7 +294,7 @@ def reply_of(message_id: str, kind: str, answer: Message, body: bytes, currency:
         type=kind,
         result=result,
         code=code,
-        auth_code=answer.text(38) if code == "00" else "",
+        auth_code=answer.text(38) if code in ("00", PARTIAL) else "",
         gateway_ref=answer.text(37),
         payload=payload,
         raw=repr_fields(raw).encode(),

@@ -94,6 +94,11 @@ class SaleRequest:
     """Included in `amount`; kept apart for the receipt."""
     timeout_s: float | None = None
     """Overrides the configured wait for card / code."""
+    allow_partial: bool = False
+    """The issuer may approve less than `amount`; the rest is paid by further tenders."""
+    split_of: str = ""
+    """This sale is a further tender of that partially approved sale (its id): it pays (part
+    of) what is left, and the till sees both as one sale (terminal/payment/tenders.py)."""
 
     def check(self, currency: Currency) -> SaleRequest:
         """This request if a terminal taking `currency` may run it; else `UsageError` (exit
@@ -128,9 +133,14 @@ class Outcome:
     """TC, ARQC or AAC: the cryptogram the card produced."""
     cvm: str = ""
     """How the cardholder was verified (no_cvm, cdcvm, pin, signature); "" without a card."""
+    approved_amount: Amount | None = None
+    """Set when the request allowed partial approval (or a tip adjust / split tender ran):
+    what the card paid; `amount` is what was asked."""
+    remaining_amount: Amount | None = None
+    """What is left to pay with further tenders (zero when all is paid)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "id": self.id,
             "result": self.result.value,
             "code": self.code,
@@ -140,6 +150,11 @@ class Outcome:
             "masked_pan": self.masked_pan,
             "message": self.message,
         }
+        if self.approved_amount is not None:
+            body["approved_amount"] = self.approved_amount.to_json()
+        if self.remaining_amount is not None:
+            body["remaining_amount"] = self.remaining_amount.to_json()
+        return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +187,8 @@ class TransactionView:
     """TC, ARQC or AAC: the cryptogram the card produced."""
     cvm: str = ""
     """How the cardholder was verified (no_cvm, cdcvm, pin, signature); "" without a card."""
+    requested: Amount | None = None
+    """A partially approved sale: what was asked (`amount` is what the card paid)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -194,6 +211,8 @@ class TransactionView:
             "label": self.label,
             "cryptogram_type": self.cryptogram_type,
             "cvm": self.cvm,
+            "tip": self.tip.to_json() if self.tip else None,
+            "requested": self.requested.to_json() if self.requested else None,
         }
 
 
@@ -336,4 +355,29 @@ class PaymentEngine(Protocol):
     @property
     def gateway_online(self) -> bool:
         """Last known state of the link to the gateway."""
+        ...
+
+
+class CounterEngine(PaymentEngine, Protocol):
+    """The engine's counter flows (terminal/payment/counter.py): tip adjust and split tender.
+    Refusals found before anything is sent raise with exit code 2 (HTTP 400 at the till)."""
+
+    async def tip_adjust(self, sale_id: str, tip: Amount, progress: ProgressCallback) -> Outcome:
+        """Set the tip of an approved card sale of the open batch (`TipNotAllowed`)."""
+        ...
+
+    async def check_tender(self, sale_id: str, amount: Amount | None) -> Amount:
+        """What a further tender of a split sale may pay (`TenderNotAllowed`)."""
+        ...
+
+    async def cash_tender(self, sale_id: str, amount: Amount | None) -> Outcome:
+        """Record cash paid towards a split sale (no bank message)."""
+        ...
+
+    def tenders(self, sale_id: str) -> dict[str, Any] | None:
+        """The split sale with its tenders; None for a sale paid whole at once."""
+        ...
+
+    async def void_tenders(self, sale_id: str, progress: ProgressCallback) -> list[Outcome]:
+        """Void a split sale as a whole (every tender)."""
         ...

@@ -31,7 +31,15 @@ from terminal.emv.card_data import CardData
 from terminal.money import Amount
 
 OperationType = Literal[
-    "authorize", "advice", "reverse", "refund", "void", "qr_intent", "qr_status", "close_batch"
+    "authorize",
+    "advice",
+    "reverse",
+    "refund",
+    "void",
+    "qr_intent",
+    "qr_status",
+    "close_batch",
+    "tip_adjust",
 ]
 
 
@@ -62,6 +70,10 @@ class Operation:
     """The message or transaction this one acts on (reverse, refund, void, qr_status)."""
     offline: OfflineApproval | None = None
     totals: dict[str, Any] | None = None
+    allow_partial: bool = False
+    """authorize: the issuer may approve less than `amount` (split tender follows)."""
+    tip: Amount | None = None
+    """tip_adjust: the new tip, included in `amount` (the adjusted total)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +90,15 @@ class Reply:
     at: str = ""
     payload: dict[str, Any] = field(default_factory=dict)
     raw: bytes = b""
+
+    @property
+    def approved_amount(self) -> Amount | None:
+        """A partial approval's amount (`approved_amount` in the answer), None when absent or
+        not an amount: the settlement treats such an answer as one it cannot trust."""
+        try:
+            return Amount.from_json(self.payload.get("approved_amount"))
+        except (ValueError, TypeError):
+            return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from terminal.payment.api import (
 from terminal.payment.bank import Bank, Operation
 from terminal.payment.between_sales import BetweenSales
 from terminal.payment.context import Core, Tracker
+from terminal.payment.counter import CounterFlows
 from terminal.payment.errors import JournalUnavailable, NotConfigured
 from terminal.payment.forwarder import FlushReport, Forwarder
 from terminal.payment.journal import Journal
@@ -79,8 +80,9 @@ class SaleTiming:
         return max(0.0, self.total_s - self.device_s - self.bank_s)
 
 
-class Engine:
-    """The payment engine (implements `terminal.payment.api.PaymentEngine`)."""
+class Engine(CounterFlows):
+    """The payment engine (implements `terminal.payment.api.PaymentEngine`); tip adjust and
+    split tender come from `CounterFlows` (counter.py)."""
 
     def __init__(
         self,

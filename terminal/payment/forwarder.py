@@ -33,6 +33,9 @@ from terminal.payment.states import Event
 
 log = logging.getLogger("terminal.payment.forwarder")
 
+QUEUE_NAMES: dict[str, Name] = {"advice": "advice", "tip_adjust": "tip_adjust_queued"}
+"""The settlement table's operation for each kind of queued message (else a reversal)."""
+
 _READ_AHEAD = 64
 """Queue items read from the journal at a time while earlier ones are in flight."""
 
@@ -207,6 +210,8 @@ class Forwarder:
                         last_qid = batch[-1].qid if batch else last_qid
                     if not ahead:
                         break
+                    if ahead[0].kind == "tip_adjust" and in_flight:
+                        break  # its sale's advice must have been answered first
                     item = ahead.popleft()
                     in_flight.add(asyncio.create_task(self._deliver(item, deadline_s)))
                 if not in_flight:
@@ -267,17 +272,22 @@ class Forwarder:
     ) -> tuple[str, QueueAnswer | None]:
         """Send one queued message: its outcome, and the answer to record when there is one."""
         delivery = await self.bank.deliver(item.message_id, item.body, deadline_s=deadline_s)
-        kind: Name = "advice" if item.kind == "advice" else "reverse"
+        kind: Name = QUEUE_NAMES.get(item.kind, "reverse")
         row, reply, detail = classify(kind, delivery)
         facts = Facts(item.amount, item.kind, detail=detail, reply=reply)
         if row.then is Then.DONE and reply is not None and row.event is not None:
             change = Change(item.txn_id, row.event, journal_fields(row, facts))
+            also: tuple[Change, ...] = ()
+            if item.kind == "tip_adjust" and row.event is Event.FORWARD_DECLINED:
+                from terminal.payment.tips import undo_queued_adjust
+
+                also = await asyncio.to_thread(undo_queued_adjust, self.journal, item.txn_id)
             outcome = "sent" if row.event is not Event.FORWARD_DECLINED else "declined"
             if outcome == "declined":
                 log.warning(
-                    "store-and-forward: advice %s declined (%s)", item.message_id, reply.code
+                    "store-and-forward: %s %s declined (%s)", item.kind, item.message_id, reply.code
                 )
-            return outcome, QueueAnswer(item, reply.result, reply.code, change)
+            return outcome, QueueAnswer(item, reply.result, reply.code, change, also)
         if row.then is Then.PARK:
             await self._park(item, row.say(facts))
             return "parked", None

@@ -169,6 +169,8 @@ class GatewayBank:
             ref=operation.ref,
             offline=offline,
             totals=operation.totals,
+            allow_partial=operation.allow_partial,
+            tip=operation.tip,
         )
         return self.signer.sign(payload)
 

@@ -106,6 +106,9 @@ ADDED_COLUMNS = (
     ("transactions", "label", "TEXT NOT NULL DEFAULT ''"),
     ("transactions", "cryptogram_type", "TEXT NOT NULL DEFAULT ''"),
     ("transactions", "cvm", "TEXT NOT NULL DEFAULT ''"),
+    # What a partially approved sale asked for (its `amount` is what the issuer approved; the
+    # rest is paid by the next tenders).
+    ("transactions", "requested", "INTEGER"),
 )
 
 # Columns `apply` may set besides the state (never a PAN: there is no column for one).
@@ -130,8 +133,12 @@ WRITABLE = frozenset(
         "refunded",
         "entry",
         "owner",
+        "amount",
+        "tip",
+        "requested",
     }
 )
+"""`amount` and `tip` change on a tip adjust or a partial approval (with `requested`)."""
 
 Clock = Callable[[], datetime]
 
@@ -197,6 +204,8 @@ class Transaction:
     """TC, ARQC or AAC: the cryptogram the card produced (tag 9F27)."""
     cvm: str = ""
     """How the cardholder was verified (`terminal.emv.receipt_data.Cvm` values)."""
+    requested: Amount | None = None
+    """A partially approved sale: the amount asked for (`amount` is the approved part)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +233,9 @@ class QueueAnswer:
     result: str
     code: str
     change: Change
+    also: tuple[Change, ...] = ()
+    """Other moves of the same commit (a declined queued tip adjust gives the sale back its
+    total)."""
 
 
 Signer = Callable[[int, datetime], bytes]
@@ -268,6 +280,7 @@ def transaction_of(row: sqlite3.Row) -> Transaction:
         label=row["label"],
         cryptogram_type=row["cryptogram_type"],
         cvm=row["cvm"],
+        requested=Amount.of(row["requested"], currency) if row["requested"] is not None else None,
     )
 
 

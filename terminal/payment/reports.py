@@ -31,6 +31,8 @@ def result_of(txn: Transaction) -> str:
         return "approved"
     if state in (State.DECLINED, State.DECLINED_AFTER_FORWARD):
         return "declined"
+    if txn.rule == "partial_not_allowed":  # a partial approval reversed: declined for the user
+        return "declined"
     if state is State.CANCELLED:
         return "cancelled"
     if state in (State.CREATED, State.CARD_READ, State.AUTHORISING):
@@ -60,6 +62,7 @@ def view(txn: Transaction) -> TransactionView:
         label=txn.label,
         cryptogram_type=txn.cryptogram_type,
         cvm=txn.cvm,
+        requested=txn.requested,
     )
 
 

@@ -41,11 +41,12 @@ from terminal.payment.bank import OfflineApproval, Operation
 from terminal.payment.cancel import CancelledBeforeSend, pass_point_of_no_return
 from terminal.payment.capture import Stopped, read_card, scan_code
 from terminal.payment.context import Core, Tracker
-from terminal.payment.errors import JournalUnavailable
+from terminal.payment.errors import JournalUnavailable, UnknownTransaction
 from terminal.payment.journal import Change, Rows
 from terminal.payment.risk import Decision, Limits, Rule, check_card, check_sale, decide_offline
 from terminal.payment.settlement import Settlement, Subject, finish
 from terminal.payment.states import Event
+from terminal.payment.tenders import TenderNotAllowed, tender_guard, with_tender_amounts
 
 log = logging.getLogger("terminal.payment.sale")
 
@@ -113,8 +114,14 @@ class SaleRun:
                 entry=entry,
                 reference=request.reference,
                 tip=request.tip,
+                ref=request.split_of,
                 fields={"owner": owner},
                 reserve_bytes=RESERVE_BYTES,  # the disk check and the row: one commit
+                guard=tender_guard(request),
+            )
+        except (TenderNotAllowed, UnknownTransaction) as no_tender:
+            return finish(
+                progress, Outcome("", Result.ERROR, amount, entry, message=no_tender.sentence)
             )
         except JournalUnavailable as error:
             log.error("sale refused: %s", error.sentence)
@@ -199,14 +206,22 @@ class SaleRun:
         else:
             read = Change(txn_id, Event.CARD_READ)
             progress(Progress(Stage.CODE_SCANNED, "Code scanned.", txn_id))
-        authorize = Operation("authorize", txn_id, amount, entry, card=card, qr_text=text)
+        authorize = Operation(
+            "authorize",
+            txn_id,
+            amount,
+            entry,
+            card=card,
+            qr_text=text,
+            allow_partial=request.allow_partial,
+        )
 
         async def offline() -> Outcome:
             return await self._offline(subject, card, progress)
 
         try:
             settled = await self.settlement.send(
-                "sale",
+                "sale_split" if request.allow_partial else "sale",
                 authorize,
                 subject,
                 progress,
@@ -223,6 +238,10 @@ class SaleRun:
             return finish(progress, subject.outcome(Result.CANCELLED, message=message))
         tracker.bank_s = settled.bank_s
         assert settled.outcome is not None, "every sale row ends the sale"
+        if request.allow_partial or request.split_of:
+            return await asyncio.to_thread(
+                with_tender_amounts, core.journal, settled.outcome, settled.reply, request
+            )
         return settled.outcome
 
     async def card_refund(

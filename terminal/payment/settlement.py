@@ -59,8 +59,12 @@ Name = Literal[
     "advice",
     "reverse",
     "close_batch",
+    "sale_split",
+    "tip_adjust",
+    "tip_adjust_queued",
 ]
-"""The operations whose deliveries the table settles (queue items use their kind)."""
+"""The operations whose deliveries the table settles (queue items use their kind).
+`sale_split` is a sale that allows partial approval (split tender); `sale` does not."""
 
 NOT_ANSWERED = ("not_sent", "no_answer", "refused", "refused_transient", "local_fault")
 """How a delivery ends without an answer."""
@@ -83,6 +87,10 @@ class Then(StrEnum):
     """A queued message re-sending cannot help: park it, shown by `saf status`."""
     RETRY = "retry"
     """A queued message (or the batch close) stays where it is and is sent again later."""
+    REVERSE_DECLINE = "reverse_decline"
+    """The bank approved part of an amount that had to be paid whole: apply the row's event
+    with a reversal of the approved part queued in the same commit, then report the row's
+    result (declined)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +104,11 @@ class Facts:
     detail: str = ""
     reply: Reply | None = None
     batch: int = 0
+
+    @property
+    def approved(self) -> Amount | None:
+        """A partial approval's approved amount."""
+        return self.reply.approved_amount if self.reply else None
 
     @property
     def code(self) -> str:
@@ -152,6 +165,27 @@ def _sale_refused(f: Facts) -> str:
     )
 
 
+def _partial_approved(f: Facts) -> str:
+    approved = f.approved
+    if approved is None or f.amount is None:
+        return _approved(f)
+    return (
+        f"Partially approved: the card paid {approved} of {f.amount}"
+        + (f" (auth code {f.auth_code})" if f.auth_code else "")
+        + f"; {f.amount - approved} is left to pay with another card, a QR code or cash."
+    )
+
+
+def _partial_refused(f: Facts) -> str:
+    approved = f.approved
+    part = f"{approved} of {f.amount}" if approved is not None else "part of the amount"
+    return (
+        f"Declined: the card covers only {part} and this payment did not allow a partial "
+        "approval, so that part is being reversed and nothing is charged. Ask for another "
+        "card, or start again allowing a split payment."
+    )
+
+
 def _adjustment_declined(f: Facts) -> str:
     return f"The bank declined the {f.kind}: {describe_code(f.code, f.reason)}."
 
@@ -168,7 +202,11 @@ def _adjustment_refused(f: Facts) -> str:
 
 
 def _local_fault(f: Facts) -> str:
-    what = f"the {f.kind}" if f.kind in ("refund", "void") else "the payment"
+    what = (
+        f"the {f.kind}"
+        if f.kind in ("refund", "void", "tip_adjust", "tip adjust")
+        else "the payment"
+    )
     return (
         f"The terminal {f.detail or 'had a local fault'}; nothing was charged and {what} was "
         "not sent to the bank. Restart the terminal or call the technician."
@@ -266,10 +304,22 @@ _INTENT_REFUSED = Row(
 )
 _STATUS_KEEP = ("code", "auth_code", "answer")
 _ADVICE_DECLINED = Row(T.DONE, E.FORWARD_DECLINED, R.DECLINED, None, _advice_declined, QUEUED)
+_TIP_DECLINED = Row(
+    T.DONE,
+    E.FORWARD_DECLINED,
+    R.DECLINED,
+    None,
+    lambda f: (
+        f"The bank declined the tip adjust when it was forwarded (code {f.code}"
+        + (f": {f.reason}" if f.reason else "")
+        + "); the sale keeps its total from before."
+    ),
+    QUEUED,
+)
 _REVERSAL_DONE = Row(T.DONE, E.REVERSAL_DONE, R.APPROVED, keep=("answer",))
 _CLOSED = Row(T.DONE, say=_batch_closed)
 
-TABLE: dict[tuple[Name, str], Row] = {
+_SALE_ROWS: dict[tuple[Name, str], Row] = {
     ("sale", "approved"): Row(T.DONE, E.APPROVE, R.APPROVED, None, _approved, ANSWER),
     ("sale", "declined"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _declined, ANSWER),
     ("sale", "other_answer"): _REVERSE,
@@ -281,7 +331,22 @@ TABLE: dict[tuple[Name, str], Row] = {
     ("sale", "refused"): _SALE_REFUSED,
     ("sale", "refused_transient"): _SALE_REFUSED,
     ("sale", "local_fault"): _LOCAL_FAULT,
+}
+
+TABLE: dict[tuple[Name, str], Row] = {
+    **_SALE_ROWS,
+    ("sale", "partial"): Row(
+        T.REVERSE_DECLINE, E.PARTIAL_REFUSED, R.DECLINED, None, _partial_refused, ANSWER
+    ),
+    # A sale that allows partial approval settles like any sale, plus its partial answer.
+    **{("sale_split", ending): row for (_, ending), row in _SALE_ROWS.items()},
+    ("sale_split", "partial"): Row(
+        T.DONE, E.APPROVE_PARTIAL, R.APPROVED, None, _partial_approved, (*ANSWER, "approved")
+    ),
     **_adjustment("refund", lambda f: f"Refund of {f.amount} approved."),
+    **_adjustment(
+        "tip_adjust", lambda f: f"Tip adjusted: sale {f.sale_id} will be charged {f.amount}."
+    ),
     **_adjustment("void", lambda f: f"Sale {f.sale_id} voided: {f.amount} will not be charged."),
     ("qr_intent", "pending"): Row(T.PENDING),
     ("qr_intent", "declined"): Row(
@@ -326,6 +391,13 @@ TABLE: dict[tuple[Name, str], Row] = {
     ("advice", "declined"): _ADVICE_DECLINED,
     ("advice", "other_answer"): _ADVICE_DECLINED,
     **_queued("advice"),
+    # A tip adjust of a sale approved offline, queued behind its advice.
+    ("tip_adjust_queued", "approved"): Row(
+        T.DONE, E.FORWARD_ACCEPTED, R.APPROVED, None, keep=QUEUED
+    ),
+    ("tip_adjust_queued", "declined"): _TIP_DECLINED,
+    ("tip_adjust_queued", "other_answer"): _TIP_DECLINED,
+    **_queued("tip_adjust_queued"),
     ("reverse", "reversed"): _REVERSAL_DONE,
     ("reverse", "approved"): _REVERSAL_DONE,
     ("reverse", "other_answer"): Row(
@@ -365,19 +437,37 @@ def ending_of(delivery: Delivery) -> tuple[str, Reply | None, str]:
 
 
 def classify(
-    name: Name, delivery: Delivery, *, suspend_untrusted: bool = True
+    name: Name,
+    delivery: Delivery,
+    *,
+    suspend_untrusted: bool = True,
+    asked: Amount | None = None,
 ) -> tuple[Row, Reply | None, str]:
     """The table's row for this delivery of operation `name`, with the answer and detail.
 
     `suspend_untrusted` is `offline.suspend_on_tls_failure`: off, an untrusted link counts as
-    an unreachable one (the offline rules decide again)."""
+    an unreachable one (the offline rules decide again). A `partial` answer whose approved
+    amount is missing, in another currency, or not between zero and `asked` is an answer the
+    terminal cannot trust: its `other_answer` row (a reversal)."""
     ending, reply, detail = ending_of(delivery)
+    if ending == "partial" and not _sound_partial(reply, asked):
+        ending = "other_answer"
     if ending == "untrusted" and (not suspend_untrusted or (name, ending) not in TABLE):
         ending = "not_sent"
     row = TABLE.get((name, ending))
     if row is None:
         row = TABLE[(name, "other_answer")]
     return row, reply, detail
+
+
+def _sound_partial(reply: Reply | None, asked: Amount | None) -> bool:
+    approved = reply.approved_amount if reply is not None else None
+    return (
+        approved is not None
+        and asked is not None
+        and approved.currency == asked.currency
+        and 0 < approved.minor < asked.minor
+    )
 
 
 def journal_fields(row: Row, facts: Facts) -> dict[str, Any]:
@@ -392,6 +482,12 @@ def journal_fields(row: Row, facts: Facts) -> dict[str, Any]:
             "answer": reply.raw,
         }
         for name in row.keep:
+            if name == "approved":  # a partial approval: the sale is what the card paid
+                approved = reply.approved_amount
+                if approved is not None and facts.amount is not None:
+                    fields["amount"] = approved.minor
+                    fields["requested"] = facts.amount.minor
+                continue
             if name.endswith("?"):
                 name = name[:-1]
                 if not values[name]:
@@ -523,7 +619,10 @@ class Settlement:
         delivery = await core.bank.deliver(operation.id, body, deadline_s=deadline_s)
         bank_s = time.perf_counter() - started
         row, reply, detail = classify(
-            name, delivery, suspend_untrusted=core.settings.offline.suspend_on_tls_failure
+            name,
+            delivery,
+            suspend_untrusted=core.settings.offline.suspend_on_tls_failure,
+            asked=subject.amount,
         )
         facts = Facts(subject.amount, subject.kind, subject.sale_id, why, detail, reply)
         outcome: Outcome | None = None
@@ -536,6 +635,8 @@ class Settlement:
                         "%s %s: unexpected answer %r; reversing", name, operation.id, reply.result
                     )
                 outcome = await self.reverse_unknown(subject, progress)
+            case Then.REVERSE_DECLINE:
+                outcome = await self.reverse_declined(row, facts, subject, progress)
             case Then.OFFLINE:
                 if offline is None:
                     raise ValueError(f"{name} has no offline rules")
@@ -568,6 +669,37 @@ class Settlement:
         code = row.code if row.code is not None else facts.code
         auth_code = facts.auth_code if row.result is Result.APPROVED else ""
         return finish(progress, subject.outcome(row.result, code, auth_code, row.say(facts)))
+
+    async def reverse_declined(
+        self, row: Row, facts: Facts, subject: Subject, progress: ProgressCallback
+    ) -> Outcome:
+        """The bank approved part of an amount that had to be paid whole: the reversal of that
+        part is committed with the row's event before the operator is told, then tried at once
+        (the queue keeps trying if the bank does not answer)."""
+        assert row.event is not None and row.result is not None, row
+        core, txn_id = self.core, subject.txn_id
+        approved = facts.approved or subject.amount
+        reverse = Operation("reverse", core.bank.new_id(), amount=approved, ref=txn_id)
+
+        def encode(seq: int, at: datetime) -> bytes:
+            return core.bank.encode(reverse, seq, at)
+
+        fields = {**journal_fields(row, facts), "rule": "partial_not_allowed"}
+        item = await asyncio.to_thread(
+            core.journal.enqueue,
+            Change(txn_id, row.event, fields),
+            "reverse",
+            reverse.id,
+            approved,
+            encode,
+        )
+        await core.forwarder.forward_one(item, deadline_s=core.settings.gateway.timeout_s)
+        state = (await asyncio.to_thread(core.journal.get, txn_id)).state
+        if state is not State.REVERSED:
+            core.forwarder.wake()
+        code = row.code if row.code is not None else facts.code
+        outcome = subject.outcome(row.result, code, "", row.say(facts), state.value)
+        return finish(progress, outcome)
 
     async def reverse_unknown(self, subject: Subject, progress: ProgressCallback) -> Outcome:
         """Commit a reversal with `unknown` before telling the operator, then try it at once

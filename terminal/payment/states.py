@@ -68,6 +68,14 @@ class Event(StrEnum):
     VOID = "void"
     REFUND_PART = "refund_part"
     REFUND_FULL = "refund_full"
+    APPROVE_PARTIAL = "approve_partial"
+    """The issuer approved part of the amount and the request allowed it (split tender)."""
+    PARTIAL_REFUSED = "partial_refused"
+    """The issuer approved part of an amount that had to be paid whole: reversed at once."""
+    TIP_ADJUST = "tip_adjust"
+    """The tip of an approved sale changed before the batch closed (the amount with it)."""
+    CASH = "cash"
+    """A cash tender of a split sale: recorded, no bank message."""
 
 
 S = State
@@ -101,6 +109,12 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (S.APPROVED, E.REFUND_FULL): S.REFUNDED,
     (S.FORWARDED, E.REFUND_FULL): S.REFUNDED,
     (S.PARTIALLY_REFUNDED, E.REFUND_FULL): S.REFUNDED,
+    (S.AUTHORISING, E.APPROVE_PARTIAL): S.APPROVED,
+    (S.AUTHORISING, E.PARTIAL_REFUSED): S.REVERSING,
+    (S.APPROVED, E.TIP_ADJUST): S.APPROVED,
+    (S.FORWARDED, E.TIP_ADJUST): S.FORWARDED,
+    (S.APPROVED_OFFLINE, E.TIP_ADJUST): S.APPROVED_OFFLINE,
+    (S.CREATED, E.CASH): S.APPROVED,
 }
 
 FINAL: frozenset[State] = frozenset(

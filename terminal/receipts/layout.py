@@ -92,7 +92,12 @@ def card_and_amount(page: Page) -> list[PrintLine]:
     if receipt.tip is not None and not receipt.tip.is_zero:
         lines.append(page.pair(_("Amount"), tr.amount(receipt.amount - receipt.tip)))
         lines.append(page.pair(_("Tip"), tr.amount(receipt.tip)))
+    if receipt.requested is not None:  # a partial approval: the rest is another tender
+        lines.append(page.pair(_("Requested"), tr.amount(receipt.requested)))
     lines.append(page.pair(_("TOTAL"), tr.amount(receipt.amount), bold=True))
+    if receipt.requested is not None and receipt.approved:
+        lines.append(PrintLine(_("PARTIAL APPROVAL"), bold=True, align="center"))
+        lines.append(page.pair(_("Left to pay"), tr.amount(receipt.requested - receipt.amount)))
     return lines
 
 

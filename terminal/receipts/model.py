@@ -57,6 +57,8 @@ class Receipt:
     tip: Amount | None = None
     message: str = ""
     footer: str = ""
+    requested: Amount | None = None
+    """A partially approved sale: what was asked (`amount` is what the card paid)."""
 
     @property
     def approved(self) -> bool:
@@ -112,4 +114,5 @@ def receipt_for(view: TransactionView, settings: Settings, copy: Copy) -> Receip
         tip=view.tip,
         message=view.message,
         footer=settings.ui.receipt_footer if copy is Copy.CUSTOMER else "",
+        requested=view.requested,
     )

@@ -517,6 +517,12 @@ class UiSection(BaseModel):
     """Language of the operator screen and receipts: en (English) or zh (Simplified Chinese)."""
     tip_presets: list[int] = Field(default_factory=list)
     """Tip percentages offered before the tap (e.g. [5, 10, 15]); empty: no tip prompt."""
+    tip_adjust: bool = True
+    """Supervisor setting: an approved sale's tip may be added or changed until the batch
+    closes (`posterm tip ID --amount T`, the till's POST .../tip, History on the screen)."""
+    tip_max_percent: int = Field(default=25, ge=0, le=100)
+    """Largest tip a tip adjust may set, in percent of the sale before tip (25: a 40.00 sale
+    takes at most 10.00)."""
     supervisor_pin_hash: SecretField = ""
     """argon2id hash of the supervisor PIN that guards refunds and voids (`posterm pin set
     supervisor` writes one; `posterm pin hash` prints one). Empty: refunds and voids are not

@@ -43,7 +43,14 @@ def result_panel(outcome: Outcome) -> tuple[Text, str, str]:
         style = "declined"
     if outcome.masked_pan:
         detail += "\n" + _("Card") + f" {outcome.masked_pan}"
-    detail += "\n" + active().amount(outcome.amount)
+    paid = outcome.approved_amount
+    if result is Result.APPROVED and paid is not None and paid != outcome.amount:
+        tr = active()  # a partial approval: what the card paid of what was asked
+        detail += "\n" + _("Paid {paid} of {asked}").format(
+            paid=tr.amount(paid), asked=tr.amount(outcome.amount)
+        )
+    else:
+        detail += "\n" + active().amount(outcome.amount)
     return headline, detail, style
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 from rich.text import Text
 from textual import events, on
@@ -17,6 +18,7 @@ from terminal.i18n.words import entry_label
 from terminal.money import Amount
 from terminal.payment.api import (
     CancelToken,
+    CounterEngine,
     EntryMethod,
     Outcome,
     Progress,
@@ -25,6 +27,7 @@ from terminal.payment.api import (
     Stage,
     TransactionView,
 )
+from terminal.payment.errors import PaymentError
 from terminal.payment.qr_link import method_refusal
 from terminal.ui.keypad import AmountEntry
 from terminal.ui.messages import (
@@ -66,6 +69,13 @@ ENTRY_KEYS = [  # S and Q are listed beside the amount, with the other ways to p
     ("F1", N_("Help")),
 ]
 RUNNING_KEYS = [("Esc", N_("Cancel"))]
+SPLIT_KEYS = [  # a partial approval left something to pay: the next tender, or void it all
+    ("Enter", N_("Tap")),
+    ("S", N_("Scan code")),
+    ("Q", N_("Show code")),
+    ("K", N_("Cash")),
+    ("Esc", N_("Void all")),
+]
 RESULT_KEYS = [
     ("Enter", N_("New sale")),
     ("P", N_("Reprint")),
@@ -91,6 +101,7 @@ class SaleScreen(PostermScreen[None]):
         Binding("p", "reprint", N_("Reprint"), show=False),
         Binding("r", "receipt", N_("Receipt"), show=False),
         Binding("f12", "technician", N_("Technician"), show=False),
+        Binding("k", "cash", N_("Cash"), show=False),
     ]
 
     def __init__(self) -> None:
@@ -104,6 +115,8 @@ class SaleScreen(PostermScreen[None]):
         self._entry: AmountEntry | None = None
         self._amount_shown: Amount | None = None
         self._qr_screen: object | None = None
+        self.split: tuple[str, Amount] | None = None
+        """A split sale with something left to pay: (its first payment's id, what is left)."""
 
     @property
     def entry(self) -> AmountEntry:
@@ -153,7 +166,7 @@ class SaleScreen(PostermScreen[None]):
         if self.phase == "running":
             return RUNNING_KEYS
         if self.phase == "result":
-            return RESULT_KEYS
+            return SPLIT_KEYS if self.split else RESULT_KEYS
         return ENTRY_KEYS
 
     def _set_phase(self, phase: str) -> None:
@@ -178,7 +191,7 @@ class SaleScreen(PostermScreen[None]):
                 return
         if event.character and event.character.isdigit() and event.character.isascii():
             event.stop()
-            if self.phase == "running":
+            if self.phase == "running" or self.split:  # a split sale is paid or voided first
                 return
             if self.phase == "result":
                 self._new_sale()
@@ -196,6 +209,10 @@ class SaleScreen(PostermScreen[None]):
             self._show_amount()
 
     def action_pay(self, method: str) -> None:
+        if self.phase == "result" and self.split:  # the next tender pays what is left
+            first, left = self.split
+            self.start_sale(EntryMethod(method), left, None, split_of=first)
+            return
         if self.phase == "result":
             if method == "nfc":  # Enter after a result starts the next sale
                 self._new_sale()
@@ -223,6 +240,9 @@ class SaleScreen(PostermScreen[None]):
         self.start_sale(EntryMethod(method), amount, None)
 
     def action_cancel(self) -> None:
+        if self.phase == "result" and self.split:
+            self.run_worker(self._void_split(self.split[0]), group="sale", exclusive=True)
+            return
         if self.phase != "running" or self.cancel_event is None:
             if self.phase == "entry":
                 self.action_clear()
@@ -300,8 +320,71 @@ class SaleScreen(PostermScreen[None]):
         self.papp.customer_display.idle()
 
     # -- running a sale -------------------------------------------------------------------
-    def start_sale(self, method: EntryMethod, amount: Amount, tip: Amount | None) -> None:
-        request = SaleRequest(amount=amount, method=method, tip=tip)
+    # -- split tender (terminal/payment/tenders.py) -----------------------------------------
+    @property
+    def _split_tender(self) -> bool:
+        """Partial approval is on by default at the counter when the engine takes the rest."""
+        return hasattr(self.papp.engine, "cash_tender")
+
+    def _after_tender(self, outcome: Outcome) -> None:
+        """Remember what a partial approval left to pay, or that the split sale is paid."""
+        left = outcome.remaining_amount
+        if outcome.result not in (Result.APPROVED, Result.APPROVED_OFFLINE) or left is None:
+            return
+        if left.is_zero:
+            self.split = None
+            return
+        self.split = (self.split[0] if self.split else outcome.id, left)
+        detail = self.query_one("#detail", Static)
+        note = _(
+            "{amount} is left to pay: tap another card, S or Q for a code, K for cash, "
+            "Esc voids the whole sale."
+        ).format(amount=active().amount(left))
+        detail.update(Text(str(detail.render()) + "\n" + note, style="bold"))
+
+    def action_cash(self) -> None:
+        if self.phase == "result" and self.split:
+            self.run_worker(self._cash(self.split[0]), group="sale", exclusive=True)
+
+    async def _cash(self, first: str) -> None:
+        engine = cast(CounterEngine, self.papp.engine)
+        try:
+            outcome = await engine.cash_tender(first, None)
+        except PaymentError as refusal:
+            self._panel(Text("✘ " + refusal.sentence), style="declined")
+            return
+        self.split = None
+        self._set_phase("result")
+        self._panel(Text("✔ " + outcome.message, style="bold"), style="approved")
+
+    async def _void_split(self, first: str) -> None:
+        engine = cast(CounterEngine, self.papp.engine)
+        try:
+            outcomes = await engine.void_tenders(first, lambda step: None)
+        except PaymentError as refusal:
+            self._panel(Text("✘ " + refusal.sentence), style="declined")
+            return
+        if all(o.result is Result.APPROVED for o in outcomes):
+            self.split = None
+            self._set_phase("result")
+            self._panel(
+                Text("✔ " + _("The whole sale was voided: nothing is charged."), style="bold"),
+                style="approved",
+            )
+        else:
+            failed = next(o for o in outcomes if o.result is not Result.APPROVED)
+            self._panel(Text("✘ " + failed.message), style="declined")
+
+    def start_sale(
+        self, method: EntryMethod, amount: Amount, tip: Amount | None, *, split_of: str = ""
+    ) -> None:
+        request = SaleRequest(
+            amount=amount,
+            method=method,
+            tip=tip,
+            allow_partial=self._split_tender,
+            split_of=split_of,
+        )
         self.cancel_event = CancelToken()
         self.source = "screen"
         self.follow(amount, tip)
@@ -400,8 +483,10 @@ class SaleScreen(PostermScreen[None]):
         self.outcome = outcome
         self.papp.sale_running = False
         self.cancel_event = None
-        self._set_phase("result")
         self._show_result(outcome)
+        if self.source == "screen":
+            self._after_tender(outcome)
+        self._set_phase("result")
         self.papp.customer_display.result(outcome.result.value, outcome.amount)
         if outcome.id and outcome.result in (
             Result.APPROVED,

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from terminal.i18n import N_, _, active
-from terminal.payment.api import TransactionView
+from terminal.money import Amount
+from terminal.payment.api import CounterEngine, Outcome, Result, TransactionView
+from terminal.payment.errors import PaymentError
 from terminal.receipts import Copy, receipt_for, receipt_text
 from terminal.ui.messages import ReceiptPrinted
 from terminal.ui.screens.base import PostermModalScreen
 from terminal.ui.widgets.keys_bar import KeysBar
 
-KEYS = [("R", N_("Refund")), ("V", N_("Void")), ("P", N_("Reprint")), ("Esc", N_("Back"))]
+KEYS = [
+    ("R", N_("Refund")),
+    ("V", N_("Void")),
+    ("T", N_("Tip")),
+    ("P", N_("Reprint")),
+    ("Esc", N_("Back")),
+]
 
 
 def approved_sale(view: TransactionView) -> bool:
@@ -27,6 +37,7 @@ class TransactionScreen(PostermModalScreen[None]):
         Binding("r", "refund", N_("Refund"), show=False),
         Binding("v", "void", N_("Void"), show=False),
         Binding("p", "reprint", N_("Reprint"), show=False),
+        Binding("t", "tip", N_("Tip"), show=False),
     ]
 
     def __init__(self, view: TransactionView) -> None:
@@ -71,6 +82,34 @@ class TransactionScreen(PostermModalScreen[None]):
 
     def action_void(self) -> None:
         self._guarded("void")
+
+    def action_tip(self) -> None:
+        """Tip adjust (terminal/payment/tips.py): choose the new tip, the engine checks it
+        (switched off, above the maximum, batch closed: said as it is, nothing sent)."""
+        if not approved_sale(self.view) or not hasattr(self.papp.engine, "tip_adjust"):
+            self.notify(_("Only an approved card sale takes a tip adjust."), severity="warning")
+            return
+        from terminal.ui.screens.tip import TipScreen
+
+        base = self.view.amount - self.view.tip if self.view.tip else self.view.amount
+        self.app.push_screen(TipScreen(base, self.papp.settings.ui.tip_presets), self._tip_chosen)
+
+    def _tip_chosen(self, tip: Amount | None) -> None:
+        if tip is not None:
+            self.run_worker(self._adjust_tip(tip), exclusive=True, group="tip")
+
+    async def _adjust_tip(self, tip: Amount) -> None:
+        engine = cast(CounterEngine, self.papp.engine)
+        try:
+            outcome: Outcome = await engine.tip_adjust(self.view.id, tip, lambda step: None)
+        except PaymentError as refusal:
+            self.notify(refusal.sentence, severity="error")
+            return
+        approved = outcome.result is Result.APPROVED
+        self.notify(outcome.message, severity="information" if approved else "error")
+        if approved:
+            self.view = engine.transaction(self.view.id)
+            self.query_one("#txn-text", Static).update(self._details())
 
     def action_reprint(self) -> None:
         printing = self.papp.printing

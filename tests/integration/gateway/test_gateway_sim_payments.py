@@ -162,7 +162,17 @@ async def test_admin_api_and_data_folder_keep_the_documented_shapes(
     terminal = make_terminal(sim, terminal_id="SHAP0001")
     answer = await terminal.pay(new_card(sim), 250)
     (entry,) = sim.ledger("SHAP0001")
-    assert set(entry) == {"id", "ref", "type", "terminal_id", "amount", "result", "code", "at"}
+    assert set(entry) == {
+        "id",
+        "ref",
+        "type",
+        "terminal_id",
+        "amount",
+        "result",
+        "code",
+        "at",
+        "state",
+    }
     assert entry["amount"] == {"value": 250, "currency": "EUR"} and entry["id"] == answer.id
     assert (entry["type"], entry["result"], entry["code"]) == ("authorize", "approved", "00")
     assert set(sim.faults()) == {"drop_before", "drop_after", "delay_ms", "error_5xx", "down"}

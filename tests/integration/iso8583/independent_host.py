@@ -24,7 +24,8 @@ TABLE: dict[int, tuple[str, int, int]] = {
     12: ("n", 6, 0), 13: ("n", 4, 0), 14: ("n", 4, 0), 22: ("n", 3, 0), 23: ("n", 3, 0),
     25: ("n", 2, 0), 32: ("n", 11, 2), 35: ("z", 37, 2), 37: ("an", 12, 0), 38: ("an", 6, 0),
     39: ("an", 2, 0), 41: ("ans", 8, 0), 42: ("ans", 15, 0), 43: ("ans", 40, 0),
-    49: ("n", 3, 0), 55: ("b", 255, 3), 64: ("b", 8, 0), 66: ("n", 1, 0), 70: ("n", 3, 0),
+    49: ("n", 3, 0), 54: ("an", 120, 3), 55: ("b", 255, 3), 60: ("ans", 99, 3),
+    64: ("b", 8, 0), 66: ("n", 1, 0), 70: ("n", 3, 0),
     74: ("n", 10, 0), 76: ("n", 10, 0), 86: ("n", 16, 0), 88: ("n", 16, 0), 90: ("n", 42, 0),
     128: ("b", 8, 0),
 }  # fmt: skip
@@ -187,7 +188,19 @@ class Host:
         stan = request.text(11)
         if request.mti == "0200":
             code = b"51" if amount % 100 == 51 else b"00"
-            fields[39] = code
+            # Partial approval (F39 10, F4 the part approved, F54 amount type 57 the amount
+            # asked): a sale ending in .10 whose F60 says P1, or any sale ending in .11 (a
+            # host that ignores F60). The card covers 20.00 less than asked.
+            accepts = request.text(60) == "P1"
+            partial = request.text(3) == "000000" and amount > 2000
+            partial = partial and ((amount % 100 == 10 and accepts) or amount % 100 == 11)
+            if request.text(3) == "000000" and amount % 100 == 10 and not accepts:
+                code = b"51"
+            fields[39] = b"10" if partial else code
+            if partial:
+                fields[54] = b"0057" + request.fields[49] + b"C" + n(amount, 12)
+                amount -= 2000
+                fields[4] = n(amount, 12)
             if code == b"00":
                 fields[37] = f"RRN{stan}".ljust(12).encode()
                 fields[38] = f"A{stan[-5:]}".encode()

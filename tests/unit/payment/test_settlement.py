@@ -32,7 +32,16 @@ from terminal.payment.settlement import (
 )
 from terminal.payment.states import Event
 
-ANSWERS = ("approved", "declined", "pending", "expired", "reversed", "balanced", "out_of_balance")
+ANSWERS = (
+    "approved",
+    "declined",
+    "pending",
+    "expired",
+    "reversed",
+    "balanced",
+    "out_of_balance",
+    "partial",
+)
 NOT_ANSWERED = (
     "not_sent",
     "untrusted",
@@ -189,6 +198,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "local_fault": local_fault("the payment"),
     },
     "refund": adjustment("refund", "Refund of EUR 5.00 approved."),
+    "tip_adjust": adjustment("tip_adjust", "Tip adjusted: sale S1 will be charged EUR 5.00."),
     "void": adjustment("void", "Sale S1 voided: EUR 5.00 will not be charged."),
     "qr_intent": {
         "pending": (T.PENDING, None, None, "", ""),
@@ -237,6 +247,17 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         {"approved": (T.DONE, E.FORWARD_ACCEPTED, R.APPROVED, "00", "")},
         (T.DONE, E.FORWARD_DECLINED, R.DECLINED, "00", ADVICE_DECLINED),
     ),
+    "tip_adjust_queued": queued(
+        {"approved": (T.DONE, E.FORWARD_ACCEPTED, R.APPROVED, "00", "")},
+        (
+            T.DONE,
+            E.FORWARD_DECLINED,
+            R.DECLINED,
+            "00",
+            "The bank declined the tip adjust when it was forwarded (code {code}); the sale "
+            "keeps its total from before.",
+        ),
+    ),
     "reverse": queued(
         {
             "approved": (T.DONE, E.REVERSAL_DONE, R.APPROVED, "00", ""),
@@ -262,6 +283,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
     },
 }
 """Per operation, the endings that differ from REVERSE (everything unlisted reverses)."""
+EXPECTED["sale_split"] = EXPECTED["sale"]  # its sound partial answer: tested below
 
 
 def expected(name: str, ending: str) -> Expected:
@@ -313,7 +335,7 @@ def test_an_unforeseen_answer_falls_to_the_other_answer_row() -> None:
 
 def test_transaction_operations_never_get_queue_rows_and_the_queue_never_waits() -> None:
     for (name, _), row in TABLE.items():
-        if name in ("advice", "reverse"):
+        if name in ("advice", "reverse", "tip_adjust_queued"):
             assert row.then in (Then.DONE, Then.PARK, Then.RETRY), name
         elif name != "close_batch":
             assert row.then not in (Then.PARK, Then.RETRY), name
@@ -355,3 +377,32 @@ def test_the_journal_keeps_the_answer_fields_each_row_names() -> None:
         "answer": b"jws",
         "message": "Why. Nothing was charged.",
     }
+
+
+def partial(value: int | None) -> Answered:
+    payload = {} if value is None else {"approved_amount": {"value": value, "currency": "EUR"}}
+    return Answered(Reply("m1", "authorize", "partial", "10", "A1", "", "G1", "", payload, b"j"))
+
+
+def test_a_partial_answer_approves_the_part_only_when_the_sale_allowed_it() -> None:
+    fifty = Amount.parse("50.00", "EUR")
+    row, answer, _ = classify("sale_split", partial(3000), asked=fifty)
+    assert (row.then, row.event, row.result) == (T.DONE, E.APPROVE_PARTIAL, R.APPROVED)
+    facts = Facts(fifty, "sale", reply=answer)
+    assert row.say(facts) == (
+        "Partially approved: the card paid EUR 30.00 of EUR 50.00 (auth code A1); "
+        "EUR 20.00 is left to pay with another card, a QR code or cash."
+    )
+    fields = journal_fields(row, facts)
+    assert (fields["amount"], fields["requested"], fields["code"]) == (3000, 5000, "10")
+    row, answer, _ = classify("sale", partial(3000), asked=fifty)
+    assert (row.then, row.event, row.result) == (T.REVERSE_DECLINE, E.PARTIAL_REFUSED, R.DECLINED)
+    assert "did not allow a partial approval" in row.say(Facts(fifty, reply=answer))
+
+
+@pytest.mark.parametrize("value", [None, 0, 5000, 6000])
+def test_a_partial_answer_that_cannot_be_trusted_is_reversed(value: int | None) -> None:
+    fifty = Amount.parse("50.00", "EUR")
+    for name in ("sale", "sale_split"):
+        row, _, _ = classify(name, partial(value), asked=fifty)  # type: ignore[arg-type]
+        assert row.then is T.REVERSE, (name, value)
