@@ -50,6 +50,8 @@ class TestCard:
     cdcvm: bool
     behaviour: str
     extra_apps: tuple[str, ...] = ()
+    preauth: bool = True
+    """False: the issuer refuses pre-authorisations on this card (declined 57)."""
 
     def __repr__(self) -> str:
         return f"TestCard(name={self.name!r}, scheme={self.scheme!r})"
@@ -101,6 +103,7 @@ def _card(name: str, spec: dict[str, Any], issuers: dict[str, IssuerKeys], path:
             cdcvm=bool(spec.get("cdcvm", False)),
             behaviour=spec.get("behaviour", "normal"),
             extra_apps=tuple(spec.get("extra_apps", ())),
+            preauth=bool(spec.get("preauth", True)),
         )
     except KeyError as missing:
         raise TestCardError(f"{path}: cards.{name}: missing {missing}") from None

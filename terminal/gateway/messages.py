@@ -35,7 +35,11 @@ REQUEST_TYPES = (
     "qr_intent",
     "qr_status",
     "close_batch",
+    *("preauth", "increment", "capture", "preauth_cancel"),
 )
+HOLD_TYPES = ("preauth", "increment", "capture", "preauth_cancel")
+"""Pre-authorisation messages (docs/protocol.md "Pre-authorisation"): a hold on the card,
+raised, captured (with an optional tip) or released."""
 ENTRIES = ("nfc", "qr_cpm", "qr_mpm")
 RESULTS = ("approved", "declined", "pending", "expired", "reversed", "balanced", "out_of_balance")
 TYP_REQUEST = "posterm-request"
@@ -96,6 +100,7 @@ def build_request(
     ref: str | None = None,
     offline: dict[str, Any] | None = None,
     totals: dict[str, Any] | None = None,
+    tip: Amount | None = None,
 ) -> dict[str, Any]:
     """The request payload of PROTOCOL.md. Raises `MessageError` when it could not be valid."""
     if type not in REQUEST_TYPES:
@@ -115,6 +120,10 @@ def build_request(
         "qr_intent": ("amount",),
         "qr_status": ("ref",),
         "close_batch": ("totals",),
+        "preauth": ("amount", "entry", "card"),
+        "increment": ("ref", "amount"),
+        "capture": ("ref", "amount"),
+        "preauth_cancel": ("ref",),
     }[type]
     given = {
         "amount": amount,
@@ -130,6 +139,16 @@ def build_request(
         raise MessageError(f"{type} needs {', '.join(missing)}")
     if type == "authorize" and entry == "nfc" and card is None:
         raise MessageError("an NFC authorize needs the card object")
+    if tip is not None and type != "capture":
+        raise MessageError("only a capture carries a tip")
+    if (
+        tip is not None
+        and amount is not None
+        and (tip.currency != amount.currency or not 0 <= tip.minor <= amount.minor)
+    ):
+        raise MessageError("a capture's tip is part of its amount, in the same currency")
+    if type == "preauth" and entry != "nfc":
+        raise MessageError("a pre-authorisation needs a card (entry nfc)")
     if type == "authorize" and entry == "qr_cpm" and qr is None:
         raise MessageError("a qr_cpm authorize needs the qr object")
     payload: dict[str, Any] = {
@@ -155,6 +174,8 @@ def build_request(
         payload["offline"] = offline
     if totals is not None:
         payload["totals"] = totals
+    if tip is not None:
+        payload["tip"] = dict(tip.to_json())
     return payload
 
 
