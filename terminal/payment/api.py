@@ -160,8 +160,23 @@ class TransactionView:
     reference: str = ""
     tip: Amount | None = None
     message: str = ""
+    held: Amount | None = None
+    """For pre-authorisations: the amount held now (increments included)."""
+    captured: Amount | None = None
+    """For pre-authorisations: the amount captured (tip included), zero until captured."""
+    expires_at: str = ""
+    """For pre-authorisations: when the bank releases the hold if it is not captured."""
 
     def to_json(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.type == "preauth":
+            extra = {
+                "held": self.held.to_json() if self.held else None,
+                "captured": self.captured.to_json() if self.captured else None,
+                "expires_at": self.expires_at,
+            }
+        if self.tip is not None and self.type == "capture":
+            extra["tip"] = self.tip.to_json()
         return {
             "id": self.id,
             "type": self.type,
@@ -178,7 +193,7 @@ class TransactionView:
             "scheme": self.scheme,
             "reference": self.reference,
             "message": self.message,
-        }
+        } | extra
 
 
 @dataclass(frozen=True, slots=True)

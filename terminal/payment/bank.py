@@ -31,7 +31,18 @@ from terminal.emv.card_data import CardData
 from terminal.money import Amount
 
 OperationType = Literal[
-    "authorize", "advice", "reverse", "refund", "void", "qr_intent", "qr_status", "close_batch"
+    "authorize",
+    "advice",
+    "reverse",
+    "refund",
+    "void",
+    "qr_intent",
+    "qr_status",
+    "close_batch",
+    "preauth",
+    "increment",
+    "capture",
+    "preauth_cancel",
 ]
 
 
@@ -62,6 +73,8 @@ class Operation:
     """The message or transaction this one acts on (reverse, refund, void, qr_status)."""
     offline: OfflineApproval | None = None
     totals: dict[str, Any] | None = None
+    tip: Amount | None = None
+    """A capture's tip, included in `amount` (kept apart for the bank and the receipt)."""
 
 
 @dataclass(frozen=True, slots=True)

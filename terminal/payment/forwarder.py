@@ -10,7 +10,8 @@ Why it works this way (PROTOCOL.md rules 3 and 4):
   gateway refuses outright (409, 422, 401, 400) is parked with the error, shown by
   `posterm saf status`, and no longer blocks the queue.
 - What each delivery means (accepted, declined, parked, retried) is the settlement table's
-  rows for `advice` and `reverse` (settlement.py).
+  rows for `advice`, `reverse`, `capture` and `preauth_cancel` (settlement.py); a capture's or
+  cancel's answer moves its hold in the same commit (hold_moves.py).
 - Jittered exponential backoff (terminal/backoff.py) between attempts; while backing off, the
   link check (`/v1/health`) runs every few seconds and wakes the forwarder as soon as the
   gateway is back.
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 from terminal.backoff import backoff_s
 from terminal.payment.bank import Bank
+from terminal.payment.hold_moves import hold_moves
 from terminal.payment.journal import Change, Journal
 from terminal.payment.records import QueueAnswer, QueueItem
 from terminal.payment.settlement import Facts, Name, Then, classify, journal_fields
@@ -99,6 +101,11 @@ class AnswerRecorder:
                 if isinstance(outcome, Exception):
                     self.refused.append(answer)
                     await self._park(answer, outcome)
+
+
+def _kind_words(kind: str) -> str:
+    """A queued message's kind as a sentence names it."""
+    return "cancel of the pre-authorisation" if kind == "preauth_cancel" else kind
 
 
 class Forwarder:
@@ -267,17 +274,27 @@ class Forwarder:
     ) -> tuple[str, QueueAnswer | None]:
         """Send one queued message: its outcome, and the answer to record when there is one."""
         delivery = await self.bank.deliver(item.message_id, item.body, deadline_s=deadline_s)
-        kind: Name = "advice" if item.kind == "advice" else "reverse"
+        kind: Name = "reverse"
+        if item.kind == "advice":
+            kind = "advice"
+        elif item.kind == "capture":
+            kind = "capture"
+        elif item.kind == "preauth_cancel":
+            kind = "preauth_cancel"
         row, reply, detail = classify(kind, delivery)
-        facts = Facts(item.amount, item.kind, detail=detail, reply=reply)
+        facts = Facts(item.amount, _kind_words(item.kind), detail=detail, reply=reply)
         if row.then is Then.DONE and reply is not None and row.event is not None:
             change = Change(item.txn_id, row.event, journal_fields(row, facts))
+            also: tuple[Change, ...] = ()
+            if row.moves_ref:  # a capture or cancel moves its hold in the same commit
+                txn = await asyncio.to_thread(self.journal.get, item.txn_id)
+                also = await asyncio.to_thread(hold_moves, self.journal, txn, reply.result)
             outcome = "sent" if row.event is not Event.FORWARD_DECLINED else "declined"
             if outcome == "declined":
                 log.warning(
                     "store-and-forward: advice %s declined (%s)", item.message_id, reply.code
                 )
-            return outcome, QueueAnswer(item, reply.result, reply.code, change)
+            return outcome, QueueAnswer(item, reply.result, reply.code, change, also)
         if row.then is Then.PARK:
             await self._park(item, row.say(facts))
             return "parked", None

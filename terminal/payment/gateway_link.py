@@ -169,6 +169,7 @@ class GatewayBank:
             ref=operation.ref,
             offline=offline,
             totals=operation.totals,
+            tip=operation.tip,
         )
         return self.signer.sign(payload)
 

@@ -729,6 +729,8 @@ class Journal:
                     done = cursor.rowcount > 0
                     if done:
                         self._move(conn, answer.change, now)
+                        for other in answer.also:
+                            self._move(conn, other, now)
                 except (IllegalTransition, UnknownTransaction, ValueError) as refused:
                     conn.execute("ROLLBACK TO answer")
                     outcomes.append(refused)

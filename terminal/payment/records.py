@@ -96,7 +96,14 @@ CREATE TABLE IF NOT EXISTS batches (
 """
 
 # Columns added after the first release, for journals created before them.
-ADDED_COLUMNS = (("batches", "request", "BLOB"), ("batches", "requested_at", "TEXT"))
+ADDED_COLUMNS = (
+    ("batches", "request", "BLOB"),
+    ("batches", "requested_at", "TEXT"),
+    # pre-authorisations (holds.py): the amount held now, what was captured, the bank's expiry
+    ("transactions", "held", "INTEGER"),
+    ("transactions", "captured", "INTEGER"),
+    ("transactions", "expires_at", "TEXT NOT NULL DEFAULT ''"),
+)
 
 # Columns `apply` may set besides the state (never a PAN: there is no column for one).
 WRITABLE = frozenset(
@@ -117,6 +124,9 @@ WRITABLE = frozenset(
         "refunded",
         "entry",
         "owner",
+        "held",
+        "captured",
+        "expires_at",
     }
 )
 
@@ -178,6 +188,12 @@ class Transaction:
     """The engine instance that runs it; start-up recovery leaves a live owner's rows alone."""
     created_at: datetime
     updated_at: datetime
+    held: Amount | None = None
+    """A pre-authorisation's amount held now (its own plus approved increments)."""
+    captured: Amount | None = None
+    """A pre-authorisation's captured amount, tip included."""
+    expires_at: str = ""
+    """When the bank releases an uncaptured hold (its answer's `expires_at`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +221,8 @@ class QueueAnswer:
     result: str
     code: str
     change: Change
+    also: tuple[Change, ...] = ()
+    """Moves of the transaction acted on, in the same commit (a capture moves its hold)."""
 
 
 Signer = Callable[[int, datetime], bytes]
@@ -246,6 +264,9 @@ def transaction_of(row: sqlite3.Row) -> Transaction:
         owner=row["owner"],
         created_at=parse_iso(row["created_at"]),
         updated_at=parse_iso(row["updated_at"]),
+        held=Amount.of(row["held"], currency) if row["held"] is not None else None,
+        captured=Amount.of(row["captured"], currency) if row["captured"] is not None else None,
+        expires_at=row["expires_at"],
     )
 
 

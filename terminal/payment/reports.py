@@ -22,6 +22,12 @@ _APPROVED = frozenset(
 )
 
 
+_HOLD_APPROVED = frozenset(
+    {State.HELD, State.INCREMENTED, State.CAPTURED, State.RELEASED, State.EXPIRED}
+)
+"""A pre-authorisation the bank approved, whatever became of its hold."""
+
+
 def result_of(txn: Transaction) -> str:
     """The outcome as the operator saw it (see the module docstring)."""
     state = txn.state
@@ -31,8 +37,12 @@ def result_of(txn: Transaction) -> str:
         return "approved"
     if state in (State.DECLINED, State.DECLINED_AFTER_FORWARD):
         return "declined"
+    if state in _HOLD_APPROVED:
+        return "approved"
     if state is State.CANCELLED:
         return "cancelled"
+    if state is State.SUBMITTED:
+        return "pending"
     if state in (State.CREATED, State.CARD_READ, State.AUTHORISING):
         return "pending"
     return "error"
@@ -57,7 +67,19 @@ def view(txn: Transaction) -> TransactionView:
         reference=txn.reference,
         tip=txn.tip,
         message=txn.message,
+        held=txn.held if txn.type == "preauth" else None,
+        captured=_captured(txn) if txn.type == "preauth" else None,
+        expires_at=txn.expires_at,
     )
+
+
+def _captured(txn: Transaction) -> Amount:
+    return txn.captured if txn.captured is not None else Amount.zero(txn.amount.currency)
+
+
+def open_holds(journal: Journal) -> list[TransactionView]:
+    """Pre-authorisations still held, newest first (the screen's "Open tabs")."""
+    return [view(t) for t in journal.find("type = 'preauth' AND state IN ('held', 'incremented')")]
 
 
 def history(journal: Journal, *, limit: int = 100, search: str = "") -> list[TransactionView]:
