@@ -29,6 +29,10 @@ _TYPE = {
     "refund": N_("Refund"),
     "void": N_("Void"),
     "reversal": N_("Reversal"),
+    "preauth": N_("Pre-authorisation"),
+    "increment": N_("Increment"),
+    "capture": N_("Capture"),
+    "preauth_cancel": N_("Cancelled hold"),
 }
 
 # ISO 8583 field 39 codes (FACTS.md) in words a customer understands.

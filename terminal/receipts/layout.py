@@ -55,7 +55,12 @@ def receipt_lines(
     if receipt.tip is not None and not receipt.tip.is_zero:
         lines.append(PrintLine(pair(_("Amount"), tr.amount(receipt.amount - receipt.tip), columns)))
         lines.append(PrintLine(pair(_("Tip"), tr.amount(receipt.tip), columns)))
-    lines.append(PrintLine(pair(_("TOTAL"), tr.amount(receipt.amount), columns), bold=True))
+    if receipt.hold:
+        held = receipt.held or receipt.amount
+        lines.append(PrintLine(pair(_("HELD"), tr.amount(held), columns), bold=True))
+    else:
+        lines.append(PrintLine(pair(_("TOTAL"), tr.amount(receipt.amount), columns), bold=True))
+    lines.extend(_hold_lines(receipt, columns, tr))
     lines.append(rule)
     lines.append(
         PrintLine(result_label(receipt.result).upper(), bold=True, align="center", large=True)
@@ -73,6 +78,24 @@ def receipt_lines(
     lines.append(PrintLine(copy, align="center"))
     if receipt.footer:
         lines.append(PrintLine(receipt.footer, align="center"))
+    return lines
+
+
+def _hold_lines(receipt: Receipt, columns: int, tr: Translator) -> list[PrintLine]:
+    """What a pre-authorisation's or capture's slip must say: a hold is not a charge."""
+    lines: list[PrintLine] = []
+    if receipt.hold:
+        lines.append(PrintLine(_("PRE-AUTHORISATION: AMOUNT HELD"), bold=True, align="center"))
+        lines.append(PrintLine(_("This amount is held on the card, not charged."), align="center"))
+        if receipt.expires_at is not None:
+            when = tr.date_time(receipt.expires_at)
+            lines.append(PrintLine(pair(_("Hold expires"), when, columns)))
+    elif receipt.type in ("capture", "increment", "preauth_cancel") and receipt.ref:
+        lines.append(PrintLine(pair(_("Pre-authorisation"), receipt.ref[:13], columns)))
+        if receipt.type == "capture":
+            lines.append(
+                PrintLine(_("Final amount charged; the hold is released."), align="center")
+            )
     return lines
 
 
