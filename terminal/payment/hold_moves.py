@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from terminal.payment.records import Change, Transaction
-from terminal.payment.states import Event
+from terminal.payment.states import FINAL, Event
 
 HOLD_EVENTS: dict[tuple[str, str], Event] = {
     ("increment", "approved"): Event.INCREMENT,
@@ -36,6 +36,8 @@ def hold_moves(reads: Reads, txn: Transaction, result: str) -> tuple[Change, ...
     if event is None or not txn.ref:
         return ()
     hold = reads.get(txn.ref)
+    if hold.state in FINAL:  # already ended (a cancel answered "already expired"): stays so
+        return ()
     fields: dict[str, int] = {}
     if event is Event.CAPTURE:
         fields = {"captured": txn.amount.minor}

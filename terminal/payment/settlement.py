@@ -172,7 +172,7 @@ def _adjustment_refused(f: Facts) -> str:
 
 
 def _local_fault(f: Facts) -> str:
-    what = f"the {f.kind}" if f.kind in ("refund", "void") else "the payment"
+    what = f"the {f.kind}" if f.kind in ("refund", "void", "increment") else "the payment"
     return (
         f"The terminal {f.detail or 'had a local fault'}; nothing was charged and {what} was "
         "not sent to the bank. Restart the terminal or call the technician."
