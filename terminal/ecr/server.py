@@ -29,6 +29,7 @@ from terminal.ecr.errors import (
     Unauthorized,
 )
 from terminal.ecr.payments import EcrPayments
+from terminal.ecr.preauths import PREAUTHS, add_preauth_routes
 from terminal.ecr.requests import MAX_BODY, parse_payment, parse_refund, parse_wait
 from terminal.errors import PostermError
 from terminal.money import Amount
@@ -337,6 +338,7 @@ def build_ecr_app(
     app.router.add_delete("/ecr/v1/payments/{id}", cancel_payment)
     app.router.add_post("/ecr/v1/payments/{id}/refund", refund_payment)
     app.router.add_post("/ecr/v1/payments/{id}/void", void_payment)
+    add_preauth_routes(app, engine, payments)
     app.router.add_get("/ecr/v1/totals", totals)
     app.router.add_get("/ecr/v1/status", status)
     return app
@@ -384,6 +386,7 @@ class EcrServer:
 
     async def stop(self) -> None:
         await self.payments.close()
+        await self.app[PREAUTHS].close()
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()
