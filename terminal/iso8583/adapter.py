@@ -172,6 +172,17 @@ class IsoBank:
             case "void":
                 assert operation.ref is not None
                 message = messages.void(operation, ident, stan, at, self.original(operation.ref))
+            case "preauth":
+                message = messages.preauth(operation, ident, stan, at)
+            case "increment" | "capture" | "preauth_cancel":
+                assert operation.ref is not None
+                hold = self.original(operation.ref)
+                if operation.type == "increment":
+                    message = messages.increment(operation, ident, stan, at, hold)
+                elif operation.type == "capture":
+                    message = messages.completion(operation, ident, stan, at, hold)
+                else:  # the cancel of a hold is the reversal of its authorisation
+                    message = messages.reversal(ident, stan, at, hold)
             case "close_batch":
                 message = messages.batch(
                     operation.totals or {}, ident, stan, at, self.settings.currency.code
@@ -202,9 +213,9 @@ class IsoBank:
         if before:
             if request.mti in REPEAT:
                 request = request.with_fields(REPEAT[request.mti])
-            elif request.mti == "0200":
-                # Once a 0200 left the terminal its outcome is never guessed: reverse it.
-                return NoAnswer("an ISO 8583 0200 is never sent twice")
+            elif request.mti in ("0100", "0200"):
+                # Once a 0100/0200 left the terminal its outcome is never guessed: reverse it.
+                return NoAnswer(f"an ISO 8583 {request.mti} is never sent twice")
         try:
             answer, body = await self._exchange(request, deadline_s or self.timeout_s)
         except NotConnected as error:
@@ -224,7 +235,7 @@ class IsoBank:
             log.error("the answer to %s %s is not taken: %s", request.mti, message_id, error)
             return NoAnswer(f"unusable answer: {error.sentence}")
         reply = messages.reply_of(message_id, kind, answer, body, self.settings.currency.code)
-        if reply.result == "approved" and request.mti == "0200":
+        if reply.result == "approved" and request.mti in ("0100", "0200") and kind != "increment":
             self.store.answered(message_id, reply.gateway_ref, reply.auth_code)
         return Answered(reply)
 

@@ -18,6 +18,7 @@ HOLD_EVENTS: dict[tuple[str, str], Event] = {
     ("capture", "approved"): Event.CAPTURE,
     ("capture", "expired"): Event.EXPIRE,
     ("preauth_cancel", "approved"): Event.RELEASE,
+    ("preauth_cancel", "reversed"): Event.RELEASE,  # ISO 8583: a 0410 to the hold's 0400
     ("preauth_cancel", "expired"): Event.EXPIRE,
 }
 """(operation, the bank's result) -> the hold's event."""

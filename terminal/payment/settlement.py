@@ -393,6 +393,16 @@ TABLE: dict[tuple[Name, str], Row] = {
     **_queued_hold(
         "preauth_cancel", lambda f: "Pre-authorisation cancelled: the hold is released."
     ),
+    # over ISO 8583 the cancel of a hold is the reversal of its authorisation (0400/0410)
+    ("preauth_cancel", "reversed"): Row(
+        T.DONE,
+        E.FORWARD_ACCEPTED,
+        R.APPROVED,
+        None,
+        lambda f: "Pre-authorisation cancelled: the hold is released.",
+        QUEUED,
+        moves_ref=True,
+    ),
     ("close_batch", "balanced"): _CLOSED,
     ("close_batch", "out_of_balance"): _CLOSED,
     ("close_batch", "other_answer"): _CLOSED,

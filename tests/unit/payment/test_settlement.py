@@ -328,6 +328,13 @@ EXPECTED: dict[str, dict[str, Expected]] = {
                 "00",
                 "Pre-authorisation cancelled: the hold is released.",
             ),
+            "reversed": (
+                T.DONE,
+                E.FORWARD_ACCEPTED,
+                R.APPROVED,
+                "00",
+                "Pre-authorisation cancelled: the hold is released.",
+            ),
             "declined": queued_declined("preauth_cancel"),
             "expired": hold_expired("preauth_cancel", E.FORWARD_DECLINED),
         },
