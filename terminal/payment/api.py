@@ -208,6 +208,8 @@ class QueueStatus:
     declined_offline: int = 0
     """Sales of the open batch approved offline that the bank declined when they were
     forwarded: goods given, not paid. The screen warns the merchant about each."""
+    holds: int = 0
+    """Captures and cancels of pre-authorisations waiting to be sent (store-and-forward)."""
 
 
 # --- what the engine needs from the devices (implemented over drivers in terminal/wiring) ---

@@ -138,7 +138,8 @@ def queue_status(journal: Journal, currency: Currency) -> QueueStatus:
     offline sales the bank declined."""
     row = journal.rows(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN kind = 'advice' THEN amount END), 0), "
-        "MIN(created_at), SUM(kind = 'reverse') FROM outbox WHERE done_at IS NULL"
+        "MIN(created_at), SUM(kind = 'reverse'), SUM(kind IN ('capture', 'preauth_cancel')) "
+        "FROM outbox WHERE done_at IS NULL"
     )[0]
     error = journal.scalar(
         "SELECT last_error FROM outbox WHERE done_at IS NULL AND last_error != '' "
@@ -156,6 +157,7 @@ def queue_status(journal: Journal, currency: Currency) -> QueueStatus:
         last_error=error or "",
         reversals=int(row[3] or 0),
         declined_offline=int(declined or 0),
+        holds=int(row[4] or 0),
     )
 
 

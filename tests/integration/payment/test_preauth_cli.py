@@ -87,6 +87,27 @@ def test_bad_requests_exit_2_and_send_nothing(terminal: Callable[..., Terminal])
     assert term.ledger() == after
 
 
+def test_a_capture_with_the_bank_down_waits_in_the_queue(
+    terminal: Callable[..., Terminal],
+) -> None:
+    term = terminal()
+    hold_id = held(term, "40.00")
+    term.sim.faults(down=True)
+    try:
+        queued = term.cli("capture", hold_id, "--json", timeout=90)
+        status = json.loads(term.cli("saf", "status", "--json").stdout)
+    finally:
+        term.sim.faults()
+    assert queued.returncode == 0, queued.stderr
+    assert json.loads(queued.stdout)["result"] == "approved_offline"
+    assert (status["count"], status["captures"], status["advices"]) == (1, 1, 0)
+    flushed = term.cli("saf", "flush", "--json")
+    assert flushed.returncode == 0, flushed.stderr
+    assert [e["amount"]["value"] for e in term.ledger() if e["type"] == "capture"] == [4000]
+    rows = {row["id"]: row for row in json.loads(term.cli("history", "--json").stdout)}
+    assert rows[hold_id]["state"] == "captured"
+
+
 def test_cancel_from_the_cli_releases_the_hold(terminal: Callable[..., Terminal]) -> None:
     term = terminal()
     hold_id = held(term, "80.00")
