@@ -114,3 +114,42 @@ def test_kill_during_capture_then_restart_captures_exactly_once(
     assert hold.state is State.CAPTURED
     assert hold.captured == Amount.parse("118.00", "EUR")
     assert [(t.id, t.state) for t in attempts] == [(captures[0]["id"], State.APPROVED)]
+
+
+def test_kill_after_a_preauthorisation_was_sent_then_restart_releases_the_hold(
+    terminal: Callable[..., Terminal],
+) -> None:
+    term = terminal()
+    opening = term.sim.card("wallet-token")["balance"]
+    term.sim.faults(delay_ms=1500)  # the bank holds the amount; its answer comes late
+    try:
+        process = subprocess.Popen(
+            [sys.executable, str(SCRIPT), str(term.config), "preauth", "80.00", "wallet-token"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert process.stdout is not None
+        hold_id = ""
+        for line in process.stdout:
+            if line.startswith("STAGE authorising "):
+                hold_id = line.split()[2]
+                time.sleep(0.4)
+                process.send_signal(signal.SIGKILL)
+                break
+        process.wait(timeout=30)
+        process.stdout.close()
+    finally:
+        term.sim.faults()
+    assert hold_id
+    assert [h["state"] for h in term.sim.holds(term.terminal_id)] == ["held"]
+    assert restart(term) == 0  # recovery queues the reversal, the flush sends it
+    assert [h["state"] for h in term.sim.holds(term.terminal_id)] == ["reversed"]
+    assert term.sim.card("wallet-token")["balance"] == opening
+    journal = Journal.open(term.settings.data_dir)
+    try:
+        assert journal.get(hold_id).state is State.REVERSED
+    finally:
+        journal.close()
