@@ -326,6 +326,7 @@ def admin_routes(sim: Simulator, service: Service, token: str) -> list[web.Route
 
     async def cards(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
         if request.method == "GET":
+            sim.processor.release_expired(datetime.now(UTC))
             rows = sim.ledger.all("SELECT * FROM cards ORDER BY rowid")
             return 200, {"cards": [card_view(row) for row in rows]}
         return 200, upsert_card(sim, data)

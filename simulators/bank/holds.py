@@ -294,10 +294,15 @@ class Holds(QrIntents):
             auth_code=code,
         )
 
+    def release_expired(self, now: datetime) -> int:
+        """`expire_holds` in its own ledger transaction (the admin API's views call it, so a
+        card's balance shows an expired hold given back even before the next message)."""
+        with self.ledger.transaction():
+            return self.expire_holds(now)
+
     def holds_view(self, terminal_id: str | None, now: datetime) -> list[dict[str, Any]]:
         """Every hold (expired ones released first), oldest first."""
-        with self.ledger.transaction():
-            self.expire_holds(now)
+        self.release_expired(now)
         sql, args = "SELECT * FROM holds", tuple[str, ...]()
         if terminal_id:
             sql, args = sql + " WHERE terminal_id = ?", (terminal_id,)
