@@ -271,8 +271,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
             E.HOLD,
             R.APPROVED,
             "00",
-            "Pre-authorisation approved (auth code A1): EUR 5.00 is held on the card, "
-            "not charged.",
+            "Pre-authorisation approved (auth code A1): EUR 5.00 is held on the card, not charged.",
         ),
         "declined": (
             T.DONE,
