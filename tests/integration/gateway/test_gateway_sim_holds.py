@@ -4,6 +4,9 @@ hold and the available balance, tolerance, expiry, released holds, reversals, id
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from terminal.money import Amount
@@ -97,3 +100,36 @@ async def test_the_issuer_that_refuses_holds_still_takes_sales(
     assert (refused.result, refused.code) == ("declined", "57")
     assert (await terminal.pay("debit-no-preauth", 1000)).result == "approved"
     assert not [h for h in sim.holds("HOLD0004")]
+
+
+async def test_gateway_sim_flags_set_the_hold_rules(tmp_path: Path, make_terminal: Any) -> None:
+    sim = GatewaySim(
+        tmp_path / "strict-sim", extra_args=("--capture-tolerance", "0", "--hold-expiry", "3600")
+    )
+    try:
+        assert sim.admin.get("/sim/holds/rules").json() == {
+            "expiry_s": 3600.0,
+            "tolerance_percent": 0,
+        }
+        terminal = make_terminal(sim, terminal_id="HOLD0005")
+        held = await terminal.send(terminal.card_sale("visa-credit", 1000, type="preauth"))
+        above = await terminal.act("capture", held.id, 1001)  # no tolerance: a cent too many
+        assert (above.result, above.code) == ("declined", "13")
+    finally:
+        sim.stop()
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "terminal",
+            "gateway-sim",
+            "--data",
+            str(tmp_path / "x"),
+            "--capture-tolerance",
+            "101",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "--capture-tolerance" in refused.stderr
