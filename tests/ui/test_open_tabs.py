@@ -11,16 +11,26 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable
 
+from simulators.printer import FakePrinter
 from terminal.money import Amount
 from terminal.payment.api import Result, SaleRequest
 from terminal.ui.screens.open_tabs import CaptureScreen, OpenTabsScreen
 from tests.ui.helpers import screen_text, type_keys, until
 from tests.ui.real_terminal import RealTerminal
+from tests.unit.receipts.escpos_decode import decode
 
 
 @pytest.fixture
-def terminal(gateway_sim_module: Any, tmp_path: Path) -> Iterator[RealTerminal]:
-    term = RealTerminal(gateway_sim_module, tmp_path)
+def printer() -> Iterator[FakePrinter]:
+    with FakePrinter() as device:
+        yield device
+
+
+@pytest.fixture
+def terminal(
+    gateway_sim_module: Any, tmp_path: Path, printer: FakePrinter
+) -> Iterator[RealTerminal]:
+    term = RealTerminal(gateway_sim_module, tmp_path, devices={"printer": printer.url})
     yield term
     term.close()
 
@@ -40,7 +50,9 @@ async def hold(term: RealTerminal, engine: Any, amount: str) -> str:
     return str(outcome.id)
 
 
-async def test_open_tabs_capture_with_tip_then_release(terminal: RealTerminal) -> None:
+async def test_open_tabs_capture_with_tip_then_release(
+    terminal: RealTerminal, printer: FakePrinter
+) -> None:
     app = terminal.app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -62,6 +74,11 @@ async def test_open_tabs_capture_with_tip_then_release(terminal: RealTerminal) -
         await until(pilot, lambda: set(tabs.rows) == {room})
         assert engine.transaction(bar).state == "captured"
         assert engine.transaction(bar).captured == Amount.parse("108.00", "EUR")
+        await until(pilot, lambda: decode(printer.received).cuts >= 2, timeout=10)
+        slip = decode(printer.received).text.splitlines()
+        assert "CAPTURE" in slip
+        assert any(line.startswith("Tip") and line.endswith("EUR 8.00") for line in slip)
+        assert any(line.startswith("TOTAL") and line.endswith("EUR 108.00") for line in slip)
         await pilot.press("x")
         assert "Y to release" in screen_text(pilot)
         await pilot.press("y")

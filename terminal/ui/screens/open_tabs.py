@@ -17,7 +17,8 @@ from textual.widgets import DataTable, Input, Static
 
 from terminal.i18n import N_, _, active
 from terminal.money import Amount, AmountError
-from terminal.payment.api import Outcome, Progress, TransactionView
+from terminal.payment.api import Outcome, Progress, Result, TransactionView
+from terminal.ui.messages import ReceiptPrinted
 from terminal.ui.screens.base import PostermModalScreen, PostermScreen
 from terminal.ui.widgets.keys_bar import KeysBar
 from terminal.ui.widgets.status_bar import StatusBar
@@ -95,7 +96,27 @@ class OpenTabsScreen(PostermScreen[None]):
     def action_capture(self) -> None:
         view = self.chosen()
         if view is not None:
-            self.app.push_screen(CaptureScreen(view), lambda _done: self.reload())
+            self.app.push_screen(CaptureScreen(view), self._captured)
+
+    def _captured(self, capture_id: str | None) -> None:
+        """Print the capture's slip (final amount and tip) when a printer is configured."""
+        self.reload()
+        printing = self.papp.printing
+        if not capture_id or not printing.configured:
+            return
+        view = self.papp.engine.transaction(capture_id)
+
+        def job() -> None:
+            report = printing.print_receipt(view)
+            self.papp.deliver(ReceiptPrinted(report), self)
+
+        self.run_worker(job, thread=True, group="print")
+
+    @on(ReceiptPrinted)
+    def receipt_printed(self, message: ReceiptPrinted) -> None:
+        self.papp.devices["printer"] = message.report.state
+        if not message.report.printed:
+            self.notify(message.report.sentence, severity="error", timeout=10)
 
     def action_release(self) -> None:
         view = self.chosen()
@@ -135,7 +156,7 @@ class OpenTabsScreen(PostermScreen[None]):
 
 
 async def run_on_hold(
-    screen: PostermScreen[None] | PostermModalScreen[bool],
+    screen: PostermScreen[None] | PostermModalScreen[str | None],
     kind: str,
     hold_id: str,
     amount: Amount | None = None,
@@ -161,8 +182,9 @@ async def run_on_hold(
     return outcome
 
 
-class CaptureScreen(PostermModalScreen[bool]):
-    """The final amount (default: what is held) and a tip, then one charge."""
+class CaptureScreen(PostermModalScreen[str | None]):
+    """The final amount (default: what is held) and a tip, then one charge; dismisses with
+    the capture's id when the bank approved it (or it is stored to send), else None."""
 
     BINDINGS = [Binding("escape", "back", N_("Back"), show=False)]
 
@@ -208,7 +230,8 @@ class CaptureScreen(PostermModalScreen[bool]):
             return
         self.query_one("#capture-result", Static).update(outcome.message)
         self.notify(outcome.message)
-        self.dismiss(True)
+        taken = outcome.result in (Result.APPROVED, Result.APPROVED_OFFLINE)
+        self.dismiss(outcome.id if taken and outcome.id else None)
 
     def action_back(self) -> None:
-        self.dismiss(False)
+        self.dismiss(None)
