@@ -9,7 +9,8 @@
 `capture` charges the final amount (default: all that is held) plus an optional tip; with the
 bank unreachable it is stored and sent later (exit 0, result `approved_offline`). Checked
 against the journal first: an unknown id, a hold already captured or cancelled, a negative
-tip or another currency is refused with exit status 2 and nothing reaches the bank.
+tip or another currency is refused with exit status 2 and nothing reaches the bank. Every
+increment, capture and cancel is audited (`payment.<kind>`, as refunds and voids are).
 
 Exit status: 0 approved (or capture stored), 1 declined or cancelled, 2 refused before
 anything was sent (usage, configuration), 3 device or gateway error.
@@ -22,9 +23,10 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from terminal.cli._payment import devices_for, guarded, report, run, show_progress
-from terminal.errors import UsageError
+from terminal.errors import PostermError, UsageError
 from terminal.money import Amount
 from terminal.payment.api import EntryMethod, Outcome, SaleRequest
+from terminal.payment.authority import audit_adjustment
 
 if TYPE_CHECKING:
     from terminal.payment.engine import Engine
@@ -102,7 +104,13 @@ def _on_hold(
             action = await engine.check_hold(kind, hold_id, amount, tip)  # exit 2, nothing sent
             return await engine.act_on_hold(action, show_progress)
 
-    return run(go)
+    try:
+        outcome = run(go)
+    except PostermError as error:  # refused before anything was sent: audited as such
+        audit_adjustment(settings.data_dir, kind, hold_id, amount, "cli", refusal=error.sentence)
+        raise
+    audit_adjustment(settings.data_dir, kind, hold_id, outcome.amount, "cli", outcome=outcome)
+    return outcome
 
 
 def preauth_command(args: argparse.Namespace) -> int:

@@ -12,11 +12,13 @@ one waits for a tap, so it runs like a payment (one at a time with payments: one
 customer) and is followed with GET. An increment, capture or cancel needs no card and answers
 when the bank has (a capture the bank could not be reached for is stored and answered
 `approved_offline`). A request the journal refuses (unknown id, closed hold, a negative tip,
-another currency) is a 400 with the sentence and nothing is sent to the bank.
+another currency) is a 400 with the sentence and nothing is sent to the bank. Every increment,
+capture and cancel is audited (`payment.<kind>`, door `ecr`), refused ones too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Protocol
 
@@ -41,6 +43,7 @@ from terminal.payment.api import (
     SaleRequest,
     TransactionView,
 )
+from terminal.payment.authority import audit_adjustment
 from terminal.payment.errors import HoldNotAllowed, UnknownTransaction
 from terminal.payment.holds import HoldAction, HoldKind
 from terminal.payment.journal import Journal
@@ -214,11 +217,18 @@ async def _on_hold(
 ) -> web.Response:
     preauths: EcrPreauths = request.app[PREAUTHS]
     hold_id = preauths.transaction_id(request.match_info["id"])
+    data_dir = _settings(request).data_dir
     try:
         action = await preauths.holds.check_hold(kind, hold_id, amount, tip)
     except (HoldNotAllowed, UnknownTransaction) as refusal:
+        await asyncio.to_thread(
+            audit_adjustment, data_dir, kind, hold_id, amount, "ecr", refusal=refusal.sentence
+        )
         raise BadRequest(refusal.sentence, "refused") from None
     outcome = await preauths.holds.act_on_hold(action, _ignore)
+    await asyncio.to_thread(
+        audit_adjustment, data_dir, kind, hold_id, outcome.amount, "ecr", outcome=outcome
+    )
     body = outcome.to_json()
     body["state"] = "completed"
     body["hold"] = _hold_json(preauths.holds, hold_id)

@@ -7,6 +7,7 @@ anything is sent; a refusal is shown as its sentence and nothing changes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from textual import on
@@ -18,6 +19,7 @@ from textual.widgets import DataTable, Input, Static
 from terminal.i18n import N_, _, active
 from terminal.money import Amount, AmountError
 from terminal.payment.api import Outcome, Progress, Result, TransactionView
+from terminal.payment.authority import audit_adjustment
 from terminal.ui.messages import ReceiptPrinted
 from terminal.ui.screens.base import PostermModalScreen, PostermScreen
 from terminal.ui.widgets.keys_bar import KeysBar
@@ -169,16 +171,24 @@ async def run_on_hold(
     if check is None or act is None:
         screen.notify(_("This terminal cannot take pre-authorisations."), severity="error")
         return None
+    data_dir = screen.papp.settings.data_dir
     try:
         action = await check(kind, hold_id, amount, tip)
     except Exception as error:  # the engine's refusal: its sentence, nothing sent
-        screen.notify(getattr(error, "sentence", str(error)), severity="error")
+        sentence = getattr(error, "sentence", str(error))
+        await asyncio.to_thread(
+            audit_adjustment, data_dir, kind, hold_id, amount, "screen", refusal=sentence
+        )
+        screen.notify(sentence, severity="error")
         return None
 
     def progress(step: Progress) -> None:
         return None
 
     outcome: Outcome = await act(action, progress)
+    await asyncio.to_thread(
+        audit_adjustment, data_dir, kind, hold_id, outcome.amount, "screen", outcome=outcome
+    )
     return outcome
 
 

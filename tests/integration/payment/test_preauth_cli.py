@@ -12,6 +12,7 @@ from payment_terminal import Steps, Terminal
 from simulators.card.tap import TappedCard
 from terminal.money import Amount
 from terminal.payment.api import Result, SaleRequest
+from terminal.security.audit import AuditLog
 
 OUTCOME_KEYS = ["id", "result", "code", "auth_code", "amount", "entry", "masked_pan", "message"]
 
@@ -85,6 +86,12 @@ def test_bad_requests_exit_2_and_send_nothing(terminal: Callable[..., Terminal])
     again = term.cli("capture", hold_id)
     assert again.returncode == 2
     assert term.ledger() == after
+    audit = AuditLog(term.settings.data_dir)
+    captures = [r.details for r in audit.records() if r.action == "payment.capture"]
+    assert [c["result"] for c in captures] == ["refused"] * 3 + ["approved", "refused"]
+    assert all(c["door"] == "cli" for c in captures)
+    assert captures[3]["amount"] == {"value": 5000, "currency": "EUR"}
+    assert audit.verify().intact
 
 
 def test_a_capture_with_the_bank_down_waits_in_the_queue(
