@@ -80,7 +80,7 @@ def restart(term: Terminal) -> int:
 
 @pytest.mark.parametrize(
     ("delay_ms", "after_s"),
-    [(0, 0.0), (1500, 0.4)],
+    [(0, 0.0), (3000, 0.4)],
     ids=["killed-as-it-is-sent", "killed-after-the-bank-booked-it"],
 )
 def test_kill_during_capture_then_restart_captures_exactly_once(
@@ -88,7 +88,9 @@ def test_kill_during_capture_then_restart_captures_exactly_once(
 ) -> None:
     term = terminal()
     hold_id = open_hold(term, "120.00")
-    term.sim.faults(delay_ms=delay_ms)  # the bank books the capture, its answer comes late
+    # With a delay the bank books the capture and answers after the terminal's 2 s timeout:
+    # whenever the kill lands, the terminal never recorded an answer.
+    term.sim.faults(delay_ms=delay_ms)
     try:
         assert capture_killed(term, hold_id, after_s)
     finally:
@@ -98,9 +100,11 @@ def test_kill_during_capture_then_restart_captures_exactly_once(
         killed = [t.state for t in journal.find("type = 'capture'")]
     finally:
         journal.close()
-    assert killed == [State.SUBMITTED]  # committed before it left; the answer never recorded
-    if delay_ms:  # the bank booked it before the kill: the restart must not book it again
+    if delay_ms:  # the bank booked it; the answer never recorded: the restart re-sends it
+        assert killed == [State.SUBMITTED]
         assert [e["type"] for e in term.ledger()].count("capture") == 1
+    else:  # killed as it was sent (on a loaded machine the answer may just have been recorded)
+        assert killed in ([State.SUBMITTED], [State.APPROVED])
     assert restart(term) == 0
     captures = [e for e in term.ledger() if e["type"] == "capture"]
     assert [(e["ref"], e["amount"]["value"]) for e in captures] == [(hold_id, 11800)]
@@ -121,7 +125,7 @@ def test_kill_after_a_preauthorisation_was_sent_then_restart_releases_the_hold(
 ) -> None:
     term = terminal()
     opening = term.sim.card("wallet-token")["balance"]
-    term.sim.faults(delay_ms=1500)  # the bank holds the amount; its answer comes late
+    term.sim.faults(delay_ms=3000)  # the bank holds the amount; no answer within 2 s
     try:
         process = subprocess.Popen(
             [sys.executable, str(SCRIPT), str(term.config), "preauth", "80.00", "wallet-token"],
