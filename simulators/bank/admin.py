@@ -4,7 +4,12 @@ DIR/admin-token (`Authorization: Bearer TOKEN`; without it or with another one: 
 
     GET  /sim/ledger[?terminal_id=T]  {"entries": [{"id", "ref", "type", "terminal_id",
                                       "amount": {"value", "currency"}, "result", "code", "at",
-                                      "state" (active, reversed, voided)}]}
+                                      "state" (active, reversed, voided)}],
+                                      "holds": [{"id", "terminal_id", "held", "captured",
+                                      "state" (held|captured|released|expired|reversed),
+                                      "expires_at", "capture_id"}]}
+    GET  /sim/holds/rules, POST       {"expiry_s", "tolerance_percent"}: how long a hold lives
+                                      and how far a capture may exceed it (default 7 days, 20)
     GET  /sim/terminals               {"terminals": [{"kid", "terminal_id", "enrolled_at"}]}
     POST /sim/terminals               {"terminal_id": T, "jwk": {...}} or {"terminal_id", "jwks":
                                       [...]} -> 201 {"enrolled": [kid, ...]}
@@ -44,6 +49,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from simulators.bank.faults import Faults
+from simulators.bank.holds import hold_rules
 from simulators.bank.issuer import FraudRule
 from simulators.bank.ledger import Ledger
 from simulators.bank.processor import Processor
@@ -297,7 +303,17 @@ def admin_routes(sim: Simulator, service: Service, token: str) -> list[web.Route
         return wrapped
 
     async def ledger(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
-        return 200, {"entries": sim.ledger.ledger_view(request.query.get("terminal_id"))}
+        terminal_id = request.query.get("terminal_id")
+        holds = sim.processor.holds_view(terminal_id, datetime.now(UTC))
+        return 200, {"entries": sim.ledger.ledger_view(terminal_id), "holds": holds}
+
+    async def holds(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
+        if request.method == "POST":
+            try:
+                sim.processor.rules = hold_rules(data)
+            except ValueError as error:
+                raise _bad(str(error)) from None
+        return 200, sim.processor.rules.to_json()
 
     async def terminals(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
         if request.method == "GET":
@@ -324,6 +340,7 @@ def admin_routes(sim: Simulator, service: Service, token: str) -> list[web.Route
 
     async def cards(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
         if request.method == "GET":
+            sim.processor.release_expired(datetime.now(UTC))
             rows = sim.ledger.all("SELECT * FROM cards ORDER BY rowid")
             return 200, {"cards": [card_view(row) for row in rows]}
         return 200, upsert_card(sim, data)
@@ -394,6 +411,8 @@ def admin_routes(sim: Simulator, service: Service, token: str) -> list[web.Route
         web.post("/sim/faults", endpoint(faults)),
         web.get("/sim/cards", endpoint(cards)),
         web.post("/sim/cards", endpoint(cards)),
+        web.get("/sim/holds/rules", endpoint(holds)),
+        web.post("/sim/holds/rules", endpoint(holds)),
         web.get("/sim/fraud", endpoint(fraud)),
         web.post("/sim/fraud", endpoint(fraud)),
         web.get("/sim/refund-limit", endpoint(refund_limit)),

@@ -38,6 +38,7 @@ class Request:
     totals: dict[str, Any] = field(default_factory=dict)
     allow_partial: bool = False
     tip: Amount | None = None
+    """A capture's tip, part of its `amount`."""
 
 
 _NEEDS = {
@@ -50,6 +51,10 @@ _NEEDS = {
     "qr_status": ("ref",),
     "close_batch": ("totals",),
     "tip_adjust": ("ref", "amount"),
+    "preauth": ("amount", "entry", "card"),
+    "increment": ("ref", "amount"),
+    "capture": ("ref", "amount"),
+    "preauth_cancel": ("ref",),
 }
 
 
@@ -99,6 +104,16 @@ def parse_request(payload: dict[str, Any]) -> Request:
             amount = Amount.from_json(payload["amount"])
         except AmountError as error:
             raise Malformed(f"amount: {error.sentence}") from None
+    tip = None
+    if "tip" in payload:
+        if kind != "capture":
+            raise Malformed("only a capture carries a tip")
+        try:
+            tip = Amount.from_json(payload["tip"])
+        except AmountError as error:
+            raise Malformed(f"tip: {error.sentence}") from None
+        if amount is None or tip.currency != amount.currency or not 0 <= tip.minor <= amount.minor:
+            raise Malformed("tip must be part of the capture's amount, in its currency")
     entry = payload.get("entry", "")
     if entry and entry not in ENTRIES:
         raise Malformed(f"entry must be one of {', '.join(ENTRIES)}")
@@ -107,7 +122,13 @@ def parse_request(payload: dict[str, Any]) -> Request:
     qr = _object(payload, "qr") if "qr" in payload else {}
     offline = _object(payload, "offline") if "offline" in payload else {}
     totals = _object(payload, "totals") if "totals" in payload else {}
-    if kind in ("authorize", "advice") and entry == "nfc" and not isinstance(card.get("data"), str):
+    if kind == "preauth" and entry != "nfc":
+        raise Malformed("a pre-authorisation needs a card (entry nfc)")
+    if (
+        kind in ("authorize", "advice", "preauth")
+        and entry == "nfc"
+        and not isinstance(card.get("data"), str)
+    ):
         raise Malformed("an NFC message needs card.data (a JWE)")
     if kind == "authorize" and entry == "qr_cpm" and not isinstance(qr.get("data"), str):
         raise Malformed("a qr_cpm authorize needs qr.data (a JWE)")

@@ -30,6 +30,7 @@ from terminal.ecr.errors import (
     Unauthorized,
 )
 from terminal.ecr.payments import EcrPayments
+from terminal.ecr.preauths import PREAUTHS, add_preauth_routes
 from terminal.ecr.requests import MAX_BODY, parse_payment, parse_refund, parse_wait
 from terminal.errors import PostermError
 from terminal.money import Amount
@@ -365,6 +366,7 @@ def build_ecr_app(
     from terminal.ecr import tender_routes
 
     tender_routes.add_routes(app)
+    add_preauth_routes(app, engine, payments)
     app.router.add_get("/ecr/v1/totals", totals)
     app.router.add_get("/ecr/v1/status", status)
     return app
@@ -412,6 +414,7 @@ class EcrServer:
 
     async def stop(self) -> None:
         await self.payments.close()
+        await self.app[PREAUTHS].close()
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()

@@ -40,6 +40,10 @@ OperationType = Literal[
     "qr_status",
     "close_batch",
     "tip_adjust",
+    "preauth",
+    "increment",
+    "capture",
+    "preauth_cancel",
 ]
 
 
@@ -73,7 +77,8 @@ class Operation:
     allow_partial: bool = False
     """authorize: the issuer may approve less than `amount` (split tender follows)."""
     tip: Amount | None = None
-    """tip_adjust: the new tip, included in `amount` (the adjusted total)."""
+    """tip_adjust: the new tip, included in `amount` (the adjusted total); capture: its tip,
+    included in `amount` (kept apart for the bank and the receipt)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ from terminal.payment.context import Core, Tracker
 from terminal.payment.counter import CounterFlows
 from terminal.payment.errors import JournalUnavailable, NotConfigured
 from terminal.payment.forwarder import FlushReport, Forwarder
+from terminal.payment.holds import HoldAction, HoldKind, PreauthRun, check_hold, run_hold_action
 from terminal.payment.journal import Journal
 from terminal.payment.recovery import OwnerLock, recover, resolve
 from terminal.payment.risk import Limits, Rule
@@ -125,6 +126,7 @@ class Engine(CounterFlows):
         self.sales = SaleRun(
             self.core, self.settlement, self.limits, self._fingerprint, self._extra_rules
         )
+        self.preauths = PreauthRun(self.core, self.settlement, self.limits, self._fingerprint)
 
     async def reconfigure(self, settings: Settings) -> None:
         """Take new settings between payments (a fleet configuration bundle): waits for the
@@ -322,6 +324,51 @@ class Engine(CounterFlows):
     async def void(self, sale_id: str, progress: ProgressCallback) -> Outcome:
         """`check_void` then `adjust`: only the check's refusals raise."""
         return await self.adjust(await self.check_void(sale_id), progress)
+
+    # -- pre-authorisations (holds.py) ------------------------------------------------------
+    async def preauth(
+        self, request: SaleRequest, progress: ProgressCallback, cancel: asyncio.Event
+    ) -> Outcome:
+        """Hold `request.amount` on a tapped card; never raises for a runtime failure. Never
+        approved offline."""
+        async with self.gate.payment():
+            tracker = Tracker()
+            return await self._guarded(
+                "preauth",
+                self.preauths.run(request, self.card_capture, progress, cancel, tracker),
+                tracker,
+                request.amount,
+                "nfc",
+                progress,
+            )
+
+    async def check_hold(
+        self,
+        kind: HoldKind,
+        hold_id: str,
+        amount: Amount | None = None,
+        tip: Amount | None = None,
+    ) -> HoldAction:
+        """The increment, capture or cancel the journal allows; raises `HoldNotAllowed` /
+        `UnknownTransaction` (exit code 2, nothing sent) when it does not."""
+        return await asyncio.to_thread(check_hold, self.journal, kind, hold_id, amount, tip)
+
+    async def act_on_hold(self, action: HoldAction, progress: ProgressCallback) -> Outcome:
+        """Send a checked increment, capture or cancel to a definite end; never raises."""
+        tracker = Tracker()
+        async with self.gate.payment():
+            return await self._guarded(
+                action.kind,
+                run_hold_action(self.core, self.settlement, action, progress, tracker),
+                tracker,
+                action.amount,
+                action.hold.entry,
+                progress,
+            )
+
+    def open_holds(self) -> list[TransactionView]:
+        """Pre-authorisations still held (the operator screen's "Open tabs")."""
+        return reports.open_holds(self.journal)
 
     async def close_batch(self) -> BatchResult:
         """Forward what is queued, then close the batch with the bank (see adjustments.py).

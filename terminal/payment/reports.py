@@ -22,6 +22,12 @@ _APPROVED = frozenset(
 )
 
 
+_HOLD_APPROVED = frozenset(
+    {State.HELD, State.INCREMENTED, State.CAPTURED, State.RELEASED, State.EXPIRED}
+)
+"""A pre-authorisation the bank approved, whatever became of its hold."""
+
+
 def result_of(txn: Transaction) -> str:
     """The outcome as the operator saw it (see the module docstring)."""
     state = txn.state
@@ -33,8 +39,12 @@ def result_of(txn: Transaction) -> str:
         return "declined"
     if txn.rule == "partial_not_allowed":  # a partial approval reversed: declined for the user
         return "declined"
+    if state in _HOLD_APPROVED:
+        return "approved"
     if state is State.CANCELLED:
         return "cancelled"
+    if state is State.SUBMITTED:
+        return "pending"
     if state in (State.CREATED, State.CARD_READ, State.AUTHORISING):
         return "pending"
     return "error"
@@ -63,7 +73,19 @@ def view(txn: Transaction) -> TransactionView:
         cryptogram_type=txn.cryptogram_type,
         cvm=txn.cvm,
         requested=txn.requested,
+        held=txn.held if txn.type == "preauth" else None,
+        captured=_captured(txn) if txn.type == "preauth" else None,
+        expires_at=txn.expires_at,
     )
+
+
+def _captured(txn: Transaction) -> Amount:
+    return txn.captured if txn.captured is not None else Amount.zero(txn.amount.currency)
+
+
+def open_holds(journal: Journal) -> list[TransactionView]:
+    """Pre-authorisations still held, newest first (the screen's "Open tabs")."""
+    return [view(t) for t in journal.find("type = 'preauth' AND state IN ('held', 'incremented')")]
 
 
 def history(journal: Journal, *, limit: int = 100, search: str = "") -> list[TransactionView]:
@@ -122,7 +144,8 @@ def queue_status(journal: Journal, currency: Currency) -> QueueStatus:
     offline sales the bank declined."""
     row = journal.rows(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN kind = 'advice' THEN amount END), 0), "
-        "MIN(created_at), SUM(kind = 'reverse') FROM outbox WHERE done_at IS NULL"
+        "MIN(created_at), SUM(kind = 'reverse'), SUM(kind IN ('capture', 'preauth_cancel')) "
+        "FROM outbox WHERE done_at IS NULL"
     )[0]
     error = journal.scalar(
         "SELECT last_error FROM outbox WHERE done_at IS NULL AND last_error != '' "
@@ -140,6 +163,7 @@ def queue_status(journal: Journal, currency: Currency) -> QueueStatus:
         last_error=error or "",
         reversals=int(row[3] or 0),
         declined_offline=int(declined or 0),
+        holds=int(row[4] or 0),
     )
 
 

@@ -62,6 +62,10 @@ Name = Literal[
     "sale_split",
     "tip_adjust",
     "tip_adjust_queued",
+    "preauth",
+    "increment",
+    "capture",
+    "preauth_cancel",
 ]
 """The operations whose deliveries the table settles (queue items use their kind).
 `sale_split` is a sale that allows partial approval (split tender); `sale` does not."""
@@ -204,7 +208,7 @@ def _adjustment_refused(f: Facts) -> str:
 def _local_fault(f: Facts) -> str:
     what = (
         f"the {f.kind}"
-        if f.kind in ("refund", "void", "tip_adjust", "tip adjust")
+        if f.kind in ("refund", "void", "tip_adjust", "tip adjust", "increment")
         else "the payment"
     )
     return (
@@ -258,6 +262,44 @@ def _batch_closed(f: Facts) -> str:
         f"Batch {f.batch} closed OUT OF BALANCE: the bank's totals differ from the terminal's. "
         "Compare the reports and call the bank."
     )
+
+
+def _preauth_never_offline(f: Facts) -> str:
+    return (
+        "The bank cannot be reached and a pre-authorisation is never approved offline: "
+        "nothing is held on the card. Try again when the bank is reachable."
+    )
+
+
+def _held(f: Facts) -> str:
+    code = f" (auth code {f.auth_code})" if f.auth_code else ""
+    return f"Pre-authorisation approved{code}: {f.amount} is held on the card, not charged."
+
+
+def _hold_expired(f: Facts) -> str:
+    return (
+        f"The bank declined the {f.kind}: the hold expired and was released to the card, so "
+        "it can no longer be captured or raised. Take a new payment instead."
+    )
+
+
+def _queued_hold(name: Name, approved: Callable[[Facts], str]) -> dict[tuple[Name, str], Row]:
+    """A capture or cancel: committed to the queue before it is sent, re-sent with the same id
+    until answered (never reversed); its answer moves the hold (`moves_ref`)."""
+    declined = Row(T.DONE, E.FORWARD_DECLINED, R.DECLINED, None, _adjustment_declined, QUEUED)
+    return {
+        (name, "approved"): Row(
+            T.DONE, E.FORWARD_ACCEPTED, R.APPROVED, None, approved, QUEUED, moves_ref=True
+        ),
+        (name, "declined"): declined,
+        (name, "expired"): Row(
+            T.DONE, E.FORWARD_DECLINED, R.DECLINED, None, _hold_expired, QUEUED, moves_ref=True
+        ),
+        (name, "other_answer"): Row(
+            T.PARK, say=lambda f: f"answered {f.result} ({f.code} {f.reason})"
+        ),
+        **_queued(name),
+    }
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -404,6 +446,35 @@ TABLE: dict[tuple[Name, str], Row] = {
         T.PARK, say=lambda f: f"answered {f.result} ({f.code} {f.reason})"
     ),
     **_queued("reverse"),
+    ("preauth", "approved"): Row(T.DONE, E.HOLD, R.APPROVED, None, _held, (*ANSWER, "expires_at?")),
+    ("preauth", "declined"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _declined, ANSWER),
+    ("preauth", "other_answer"): _REVERSE,
+    ("preauth", "not_sent"): Row(
+        T.DONE, E.DECLINE_OFFLINE, R.DECLINED, "91", _preauth_never_offline, rule="offline_entry"
+    ),
+    ("preauth", "untrusted"): Row(
+        T.DONE, E.DECLINE_OFFLINE, R.DECLINED, "91", _untrusted, rule="link_untrusted"
+    ),
+    ("preauth", "no_answer"): _REVERSE,
+    ("preauth", "refused"): _SALE_REFUSED,
+    ("preauth", "refused_transient"): _SALE_REFUSED,
+    ("preauth", "local_fault"): _LOCAL_FAULT,
+    **_adjustment("increment", lambda f: f"Hold raised by {f.amount}."),
+    ("increment", "expired"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _hold_expired, ANSWER),
+    **_queued_hold("capture", lambda f: f"Captured {f.amount}: the hold is now one charge."),
+    **_queued_hold(
+        "preauth_cancel", lambda f: "Pre-authorisation cancelled: the hold is released."
+    ),
+    # over ISO 8583 the cancel of a hold is the reversal of its authorisation (0400/0410)
+    ("preauth_cancel", "reversed"): Row(
+        T.DONE,
+        E.FORWARD_ACCEPTED,
+        R.APPROVED,
+        None,
+        lambda f: "Pre-authorisation cancelled: the hold is released.",
+        QUEUED,
+        moves_ref=True,
+    ),
     ("close_batch", "balanced"): _CLOSED,
     ("close_batch", "out_of_balance"): _CLOSED,
     ("close_batch", "other_answer"): _CLOSED,
@@ -480,6 +551,7 @@ def journal_fields(row: Row, facts: Facts) -> dict[str, Any]:
             "auth_code": reply.auth_code,
             "gateway_ref": reply.gateway_ref,
             "answer": reply.raw,
+            "expires_at": str(reply.payload.get("expires_at", "") or ""),
         }
         for name in row.keep:
             if name == "approved":  # a partial approval: the sale is what the card paid

@@ -98,6 +98,7 @@ class SaleScreen(PostermScreen[None]):
         Binding("escape", "cancel", N_("Cancel"), show=False),
         Binding("h", "history", N_("History"), show=False),
         Binding("e", "end_of_day", N_("End of day"), show=False),
+        Binding("o", "open_tabs", N_("Open tabs"), show=False),
         Binding("p", "reprint", N_("Reprint"), show=False),
         Binding("r", "receipt", N_("Receipt"), show=False),
         Binding("f12", "technician", N_("Technician"), show=False),
@@ -292,6 +293,12 @@ class SaleScreen(PostermScreen[None]):
             from terminal.ui.screens.end_of_day import EndOfDayScreen
 
             self.app.push_screen(EndOfDayScreen())
+
+    def action_open_tabs(self) -> None:
+        if self.phase != "running":
+            from terminal.ui.screens.open_tabs import OpenTabsScreen
+
+            self.app.push_screen(OpenTabsScreen())
 
     def action_technician(self) -> None:
         if self.phase != "running":
