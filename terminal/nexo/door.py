@@ -35,6 +35,13 @@ from terminal.nexo.messages import (
     parse_request,
     parse_reversal,
 )
+from terminal.nexo.reservations import (
+    Reservations,
+    Responder,
+    is_reservation,
+    parse_reservation,
+    reservation_response,
+)
 from terminal.nexo.security import SharedKey, is_secured, open_message, seal
 from terminal.nexo.store import Service, ServiceStore
 from terminal.nexo.wire import dumps, loads
@@ -104,6 +111,7 @@ class NexoDoor:
         self.running: dict[tuple[str, str], _Running] = {}
         self.operator = ""
         self.operator_listeners: list[Callable[[str], None]] = []
+        self.reservations = Reservations(settings, engine, payments)
 
     # -- the envelope ------------------------------------------------------------------------
 
@@ -256,6 +264,8 @@ class NexoDoor:
 
     async def _payment(self, request: Request) -> bytes:
         header = request.header
+        if is_reservation(request.body):
+            return await self._reservation(request)
         call = parse_payment(request.body, self.settings.currency)
         if call.refund and self.settings.ecr.refunds != "allowed":
             raise NexoRefusal(
@@ -296,6 +306,31 @@ class NexoDoor:
         self.running[key] = _Running(header, call, started, settled)
         return await self._wait(self.running[key])
 
+    async def _reservation(self, request: Request) -> bytes:
+        """FirstReservation runs like a sale (card tap); UpdateReservation and Completion act
+        on the hold at once (reservations.py)."""
+        header = request.header
+        reservation = parse_reservation(request.body, self.settings.currency)
+        call = reservation.call
+        if reservation.original_id:
+            answer = dumps(answers.document(header, await self.reservations.on_hold(reservation)))
+            await asyncio.to_thread(self.store.answer, header.sale_id, header.service_id, answer)
+            return answer
+        respond = reservation_response(reservation.payment_type)
+        started = self.reservations.start(reservation)
+        if isinstance(started, str):  # held before a restart under this TransactionID
+            view = await asyncio.to_thread(self.engine.transaction, started)
+            outcome = _outcome_of(view)
+            if outcome is None:
+                raise NexoRefusal("InProgress", f"Hold {started} is not final yet.", keep=True)
+            answer = dumps(answers.document(header, respond(call, outcome, view, self.settings)))
+            await asyncio.to_thread(self.store.answer, header.sale_id, header.service_id, answer)
+            return answer
+        key = (header.sale_id, header.service_id)
+        settled = asyncio.ensure_future(self._settle(header, call, started, respond))
+        self.running[key] = _Running(header, call, started, settled)
+        return await self._wait(self.running[key])
+
     async def _wait(self, running: _Running) -> bytes:
         try:
             return await asyncio.wait_for(asyncio.shield(running.settled), PAYMENT_WAIT_S)
@@ -306,7 +341,13 @@ class NexoDoor:
                 keep=True,
             ) from None
 
-    async def _settle(self, header: Header, call: PaymentCall, payment: EcrPayment) -> bytes:
+    async def _settle(
+        self,
+        header: Header,
+        call: PaymentCall,
+        payment: EcrPayment,
+        respond: Responder = answers.payment_response,
+    ) -> bytes:
         """Wait for the sale's end (whether or not its HTTP request is still open), store the
         answer for TransactionStatus and repeats, and return it."""
         key = (header.sale_id, header.service_id)
@@ -329,9 +370,7 @@ class NexoDoor:
                     except PostermError:
                         view = None
                 answer = dumps(
-                    answers.document(
-                        header, answers.payment_response(call, outcome, view, self.settings)
-                    )
+                    answers.document(header, respond(call, outcome, view, self.settings))
                 )
                 self.store.answer(*key, answer, outcome.id)
                 return answer
@@ -416,9 +455,12 @@ class NexoDoor:
             return None
         header = Header("3.0", "Service", "Payment", found.service_id, found.sale_id, self.poi_id)
         call = PaymentCall(view.reference, "", "", view.amount, view.tip, False)
-        answer = dumps(
-            answers.document(header, answers.payment_response(call, outcome, view, self.settings))
+        respond = (
+            reservation_response("FirstReservation")
+            if view.type == "preauth"
+            else answers.payment_response
         )
+        answer = dumps(answers.document(header, respond(call, outcome, view, self.settings)))
         await asyncio.to_thread(self.store.answer, found.sale_id, found.service_id, answer)
         return answer
 
@@ -426,6 +468,9 @@ class NexoDoor:
 
     async def _reversal(self, body: dict[str, Any]) -> dict[str, Any]:
         sale_id, reason = parse_reversal(body)
+        if await self.reservations.is_hold(sale_id):  # a release, not a refund: no policy
+            log.info("nexo reversal of hold %s (%s): release", sale_id, reason)
+            return await self.reservations.release(sale_id)
         policy = self.settings.ecr.refunds
         if policy != "allowed":
             sentence = (
@@ -481,7 +526,8 @@ class NexoDoor:
     # -- device and status ---------------------------------------------------------------------
 
     def _global_status(self) -> str:
-        return "Busy" if self.payments.running is not None else "OK"
+        running = self.payments.running or self.reservations.running
+        return "Busy" if running is not None else "OK"
 
     def _diagnosis(self) -> dict[str, Any]:
         status: dict[str, Any] = {
@@ -529,6 +575,7 @@ class NexoDoor:
         }
 
     async def close(self) -> None:
+        await self.reservations.preauths.close()  # a hold still waiting for its card ends
         tasks = [r.settled for r in self.running.values()]
         if tasks:
             await asyncio.wait(tasks, timeout=60)
