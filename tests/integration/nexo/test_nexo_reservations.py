@@ -73,8 +73,9 @@ def first_reservation(t: NexoTerminal, value: str) -> tuple[str, dict[str, Any]]
 
 
 def hold_of(t: NexoTerminal, hold_id: str) -> dict[str, Any]:
-    [found] = [h for h in t.sim.holds(t.terminal_id) if h["id"] == hold_id]
-    return found
+    found: list[dict[str, Any]] = [h for h in t.sim.holds(t.terminal_id) if h["id"] == hold_id]
+    assert len(found) == 1, found
+    return found[0]
 
 
 def test_hold_raise_and_complete_with_a_tip(nexo_terminal: NexoTerminal) -> None:
