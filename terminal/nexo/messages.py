@@ -194,7 +194,8 @@ def parse_payment(body: dict[str, Any], currency: Currency) -> PaymentCall:
         raise NexoRefusal(
             "NotAllowed",
             f'{path}.PaymentData.PaymentType "{payment_type}" is not supported '
-            '(this terminal takes "Normal" and "Refund").',
+            '(this terminal takes "Normal", "Refund", "FirstReservation", "UpdateReservation" '
+            'and "Completion").',
         )
     total = minor + (tip.minor if tip else 0)
     return PaymentCall(
