@@ -313,7 +313,12 @@ class NexoDoor:
         reservation = parse_reservation(request.body, self.settings.currency)
         call = reservation.call
         if reservation.original_id:
-            answer = dumps(answers.document(header, await self.reservations.on_hold(reservation)))
+
+            def noted(transaction_id: str) -> None:
+                self.store.set_transaction(header.sale_id, header.service_id, transaction_id)
+
+            body = await self.reservations.on_hold(reservation, noted)
+            answer = dumps(answers.document(header, body))
             await asyncio.to_thread(self.store.answer, header.sale_id, header.service_id, answer)
             return answer
         respond = reservation_response(reservation.payment_type)
@@ -455,11 +460,7 @@ class NexoDoor:
             return None
         header = Header("3.0", "Service", "Payment", found.service_id, found.sale_id, self.poi_id)
         call = PaymentCall(view.reference, "", "", view.amount, view.tip, False)
-        respond = (
-            reservation_response("FirstReservation")
-            if view.type == "preauth"
-            else answers.payment_response
-        )
+        respond = await self.reservations.responder_for(view)
         answer = dumps(answers.document(header, respond(call, outcome, view, self.settings)))
         await asyncio.to_thread(self.store.answer, found.sale_id, found.service_id, answer)
         return answer

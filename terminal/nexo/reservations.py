@@ -46,6 +46,13 @@ RESERVATION_TYPES = frozenset({"FirstReservation", "UpdateReservation", "Complet
 
 HOLD_KINDS: dict[str, HoldKind] = {"UpdateReservation": "increment", "Completion": "capture"}
 
+JOURNAL_TYPES = {
+    "preauth": "FirstReservation",
+    "increment": "UpdateReservation",
+    "capture": "Completion",
+}
+"""The PaymentType a journal row's answer is rebuilt with (after a restart)."""
+
 Responder = Callable[[PaymentCall, Outcome, TransactionView | None, Settings], dict[str, Any]]
 """Builds a PaymentResponse body (`answers.payment_response` and its reservation forms)."""
 
@@ -174,8 +181,15 @@ class Reservations:
         return bool(found.type == "preauth")
 
     async def _act(
-        self, kind: HoldKind, hold_id: str, amount: Amount | None, tip: Amount | None
+        self,
+        kind: HoldKind,
+        hold_id: str,
+        amount: Amount | None,
+        tip: Amount | None,
+        noted: Callable[[str], None] | None = None,
     ) -> Outcome:
+        """Check, send, audit. `noted` gets the new row's id (in a thread) as soon as it has
+        one, so TransactionStatus can rebuild the answer if posterm restarts meanwhile."""
         data_dir = self.settings.data_dir
         try:
             action = await self.engine.check_hold(kind, hold_id, amount, tip)
@@ -190,18 +204,30 @@ class Reservations:
                 audit_adjustment, data_dir, kind, hold_id, amount, "nexo", refusal=refusal.sentence
             )
             raise NexoRefusal("NotAllowed", f"{refusal.sentence} Nothing was sent.") from None
-        outcome: Outcome = await self.engine.act_on_hold(action, _ignore)
+        recording: list[asyncio.Future[None]] = []
+
+        def progress(step: Progress) -> None:
+            if noted is not None and step.transaction_id and not recording:
+                recording.append(
+                    asyncio.ensure_future(asyncio.to_thread(noted, step.transaction_id))
+                )
+
+        outcome: Outcome = await self.engine.act_on_hold(action, progress)
+        if recording:
+            await recording[0]
         await asyncio.to_thread(
             audit_adjustment, data_dir, kind, hold_id, outcome.amount, "nexo", outcome=outcome
         )
         return outcome
 
-    async def on_hold(self, reservation: ReservationCall) -> dict[str, Any]:
+    async def on_hold(
+        self, reservation: ReservationCall, noted: Callable[[str], None] | None = None
+    ) -> dict[str, Any]:
         """An UpdateReservation or Completion: the PaymentResponse body."""
         kind = HOLD_KINDS[reservation.payment_type]
         hold_id = reservation.original_id
         tip = reservation.call.tip if kind == "capture" else None
-        outcome = await self._act(kind, hold_id, reservation.requested, tip)
+        outcome = await self._act(kind, hold_id, reservation.requested, tip, noted)
 
         def journal() -> tuple[TransactionView | None, Amount | None]:
             view = held = None
@@ -223,3 +249,18 @@ class Reservations:
         """A ReversalRequest of a hold: the hold released; the ReversalResponse body."""
         outcome = await self._act("preauth_cancel", hold_id, None, None)
         return answers.reversal_response(hold_id, outcome)
+
+    async def responder_for(self, view: TransactionView) -> Responder:
+        """How the answer of journal row `view` is rebuilt: its reservation PaymentType (an
+        increment's AuthorizedAmount the hold's total), or the door's plain payment answer."""
+        payment_type = JOURNAL_TYPES.get(view.type)
+        if payment_type is None:
+            return answers.payment_response
+        held: Amount | None = None
+        if view.type == "increment" and view.ref:
+            try:
+                hold = await asyncio.to_thread(self.engine.transaction, view.ref)
+                held = hold.held
+            except PostermError:
+                held = None
+        return reservation_response(payment_type, held)

@@ -107,17 +107,22 @@ def test_hold_raise_and_complete_with_a_tip(nexo_terminal: NexoTerminal) -> None
     assert amount(update["PaymentResult"]["AmountsResp"]["AuthorizedAmount"]) == Decimal("120.00")
     assert hold_of(t, hold_id)["held"] == {"value": 12000, "currency": "EUR"}
 
-    [completed] = t.client(
+    completion_request = reservation(t.poi_id, "Completion", "110.00", original=hold_id, tip="8.00")
+    header = completion_request["SaleToPOIRequest"]["MessageHeader"]
+    status = message(
+        "TransactionStatus",
+        t.poi_id,
+        {"MessageReference": {"MessageCategory": "Payment", "ServiceID": header["ServiceID"]}},
+    )
+    completed, asked = t.client(
         [
-            {
-                "name": "complete",
-                "request": reservation(
-                    t.poi_id, "Completion", "110.00", original=hold_id, tip="8.00"
-                ),
-            }
+            {"name": "complete", "request": completion_request},
+            {"name": "status", "request": status},
         ]
     )
     completion = body(completed, "Payment")
+    repeated = body(asked, "TransactionStatus")["RepeatedMessageResponse"]
+    assert repeated["RepeatedResponseMessageBody"]["PaymentResponse"] == completion
     assert completion["Response"]["Result"] == "Success", completion
     paid = completion["PaymentResult"]
     assert paid["PaymentType"] == "Completion"
