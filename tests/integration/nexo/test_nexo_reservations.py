@@ -5,8 +5,10 @@ the journal refuses; the simulator's ledger and holds hold exactly what the answ
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -246,3 +248,50 @@ def test_a_replayed_first_reservation_holds_once(nexo_terminal: NexoTerminal) ->
     assert body(again, "Payment") == body(first, "Payment")
     hold_id = body(first, "Payment")["POIData"]["POITransactionID"]["TransactionID"]
     assert [h["id"] for h in t.sim.holds(t.terminal_id) if h["id"] == hold_id] == [hold_id]
+
+
+def test_answers_rebuilt_from_the_journal_after_a_restart(nexo_terminal: NexoTerminal) -> None:
+    """posterm stopped after the journal recorded the hold and its increment but before their
+    answers were stored: TransactionStatus rebuilds them with their PaymentType."""
+    t = nexo_terminal
+    hold_request = reservation(t.poi_id, "FirstReservation", "30.00")
+    tap = t.tap()
+    [held] = t.client([{"name": "hold", "request": hold_request}])
+    tap.join(timeout=30)
+    hold_id = body(held, "Payment")["POIData"]["POITransactionID"]["TransactionID"]
+    raise_request = reservation(t.poi_id, "UpdateReservation", "5.00", original=hold_id)
+    [raised] = t.client([{"name": "raise", "request": raise_request}])
+    assert body(raised, "Payment")["Response"]["Result"] == "Success"
+    services = [
+        r["SaleToPOIRequest"]["MessageHeader"]["ServiceID"] for r in (hold_request, raise_request)
+    ]
+    t.stop()
+    store = sqlite3.connect(Path(t.config).parent / f"data-{t.terminal_id}" / "nexo.sqlite")
+    with store:
+        for service_id in services:
+            store.execute("UPDATE services SET response = NULL WHERE service_id = ?", (service_id,))
+    store.close()
+    t.start()
+    steps = [
+        {
+            "name": service_id,
+            "request": message(
+                "TransactionStatus",
+                t.poi_id,
+                {"MessageReference": {"MessageCategory": "Payment", "ServiceID": service_id}},
+            ),
+        }
+        for service_id in services
+    ]
+    rebuilt = [
+        body(r, "TransactionStatus")["RepeatedMessageResponse"]["RepeatedResponseMessageBody"][
+            "PaymentResponse"
+        ]
+        for r in t.client(steps)
+    ]
+    hold, update = (answer["PaymentResult"] for answer in rebuilt)
+    assert hold["PaymentType"] == "FirstReservation"
+    assert amount(hold["AmountsResp"]["AuthorizedAmount"]) == Decimal("30.00")
+    assert update["PaymentType"] == "UpdateReservation"
+    assert amount(update["AmountsResp"]["AuthorizedAmount"]) == Decimal("35.00")
+    assert rebuilt[0]["POIData"]["POITransactionID"]["TransactionID"] == hold_id
