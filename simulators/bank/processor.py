@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from simulators.bank.intents import QrIntents, auth_code
+from simulators.bank.intents import auth_code
 from simulators.bank.issuer import (
     APPROVE,
     CardSecret,
@@ -30,6 +30,7 @@ from simulators.bank.issuer import (
     decode_card_data,
 )
 from simulators.bank.ledger import Ledger
+from simulators.bank.paycodes import PayCodes
 from simulators.bank.requests import Malformed, Request, normalise_totals
 from simulators.bank.setup import SimKeys
 from simulators.card.testcards import IssuerKeys
@@ -42,7 +43,7 @@ log = logging.getLogger("simulators.bank")
 SALE_TYPES = ("authorize", "advice", "qr_intent")
 
 
-class Processor(QrIntents):
+class Processor(PayCodes):
     """The issuer/acquirer logic of the simulator."""
 
     def __init__(
@@ -71,6 +72,12 @@ class Processor(QrIntents):
     def _authorize(self, req: Request, now: datetime) -> dict[str, Any]:
         if self.ledger.one("SELECT 1 FROM tombstones WHERE id = ?", req.id):
             return self._declined(req, now, Decision("05", "reversed before it arrived"))
+        if req.entry == "qr_cpm" and "scheme" in req.qr:
+            try:
+                text = decrypt_with(self.keys.encryption, req.qr.get("data"))
+            except JoseFailure:
+                return self._declined(req, now, Decision("14", "scanned code cannot be read"))
+            return self.pay_with_code(req, text, now)
         if req.entry == "qr_cpm":
             return self._charge(req, now, *self._code_payment(req, now))
         return self._charge(req, now, *self._card_payment(req, req.created_at))
@@ -193,6 +200,8 @@ class Processor(QrIntents):
         return entry
 
     def _reverse(self, req: Request, now: datetime) -> dict[str, Any]:
+        if self.cancel_wallet_payment(req.ref, now):
+            return self._answer(req, now, "reversed", "00", "nothing was charged")
         target = self._target(req.ref)
         if target is None:
             intent = self.ledger.intent(req.ref)
@@ -234,7 +243,7 @@ class Processor(QrIntents):
             )
         else:
             amount = int(target["value"]) - int(target["refunded"])
-            self.ledger.move(target["account"], amount)
+            self.ledger.move(target["account"], self.debit_of(target["id"], amount))
             intent = self.ledger.intent(target["id"])
             if intent is not None:
                 self._set_intent(intent["intent_id"], state, "05", state)
@@ -288,7 +297,7 @@ class Processor(QrIntents):
                 req, now, Decision("13", f"more than captured: {left} minor units left")
             )
         code = auth_code()
-        self.ledger.move(target["account"], req.amount.minor)
+        self.ledger.move(target["account"], self.debit_of(target["id"], req.amount.minor))
         self.ledger.run(
             "UPDATE entries SET refunded = refunded + ? WHERE id = ?",
             req.amount.minor,

@@ -63,6 +63,8 @@ class Stage(StrEnum):
     SCANNING = "scanning"
     CODE_SCANNED = "code_scanned"
     SHOWING_CODE = "showing_code"
+    CONFIRMING = "confirming"
+    """A wallet asked its customer to confirm on the phone; the operator may still cancel."""
     AUTHORISING = "authorising"
     RETRYING = "retrying"
     REVERSING = "reversing"

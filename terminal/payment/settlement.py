@@ -51,6 +51,7 @@ log = logging.getLogger("terminal.payment.settlement")
 
 Name = Literal[
     "sale",
+    "wallet_sale",
     "refund",
     "void",
     "qr_intent",
@@ -269,7 +270,7 @@ _ADVICE_DECLINED = Row(T.DONE, E.FORWARD_DECLINED, R.DECLINED, None, _advice_dec
 _REVERSAL_DONE = Row(T.DONE, E.REVERSAL_DONE, R.APPROVED, keep=("answer",))
 _CLOSED = Row(T.DONE, say=_batch_closed)
 
-TABLE: dict[tuple[Name, str], Row] = {
+_SALE_ROWS: dict[tuple[Name, str], Row] = {
     ("sale", "approved"): Row(T.DONE, E.APPROVE, R.APPROVED, None, _approved, ANSWER),
     ("sale", "declined"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _declined, ANSWER),
     ("sale", "other_answer"): _REVERSE,
@@ -281,6 +282,17 @@ TABLE: dict[tuple[Name, str], Row] = {
     ("sale", "refused"): _SALE_REFUSED,
     ("sale", "refused_transient"): _SALE_REFUSED,
     ("sale", "local_fault"): _LOCAL_FAULT,
+}
+"""A sale's own message; a wallet pay code's sale (`wallet_sale`) has the same rows, plus
+`pending` (the customer is confirming on the phone) and never the offline rules."""
+
+TABLE: dict[tuple[Name, str], Row] = {
+    **_SALE_ROWS,
+    **{("wallet_sale", ending): row for (name, ending), row in _SALE_ROWS.items()},
+    ("wallet_sale", "pending"): Row(T.PENDING),
+    ("wallet_sale", "not_sent"): Row(
+        T.DONE, E.DECLINE_OFFLINE, R.DECLINED, "91", _qr_never_offline, rule="offline_entry"
+    ),
     **_adjustment("refund", lambda f: f"Refund of {f.amount} approved."),
     **_adjustment("void", lambda f: f"Sale {f.sale_id} voided: {f.amount} will not be charged."),
     ("qr_intent", "pending"): Row(T.PENDING),
@@ -565,10 +577,54 @@ class Settlement:
     async def reverse_unknown(self, subject: Subject, progress: ProgressCallback) -> Outcome:
         """Commit a reversal with `unknown` before telling the operator, then try it at once
         (PROTOCOL.md rule 3)."""
-        core, txn_id = self.core, subject.txn_id
-        progress(
-            Progress(Stage.REVERSING, "No answer from the bank: reversing the payment…", txn_id)
+        return await self._reverse(
+            subject,
+            progress,
+            "No answer from the bank: reversing the payment…",
+            (
+                "No answer from the bank in time, so the payment was reversed: nothing is "
+                "charged. Ask for the payment again."
+            ),
+            (
+                "No answer from the bank in time. A reversal is stored and will be sent as soon "
+                "as the bank answers, so nothing stays charged. Ask for another payment."
+            ),
+            Result.ERROR,
+            "68",
         )
+
+    async def cancel_unconfirmed(
+        self, subject: Subject, progress: ProgressCallback, why: str
+    ) -> Outcome:
+        """A wallet payment the customer did not confirm (or the operator stopped): cancel it
+        with the wallet by a reversal of the sale's id, committed before anything is said. The
+        wallet closes an unconfirmed payment for good and refunds a confirmed one, so nothing
+        stays charged either way."""
+        return await self._reverse(
+            subject,
+            progress,
+            f"{why} Cancelling the payment with the wallet…",
+            f"{why} The payment was cancelled with the wallet: nothing was charged.",
+            (
+                f"{why} The cancellation is stored and will be sent as soon as the bank answers, "
+                "so nothing stays charged."
+            ),
+            Result.CANCELLED,
+            "",
+        )
+
+    async def _reverse(
+        self,
+        subject: Subject,
+        progress: ProgressCallback,
+        announce: str,
+        reversed_sentence: str,
+        queued_sentence: str,
+        result: Result,
+        code: str,
+    ) -> Outcome:
+        core, txn_id = self.core, subject.txn_id
+        progress(Progress(Stage.REVERSING, announce, txn_id))
         reverse = Operation("reverse", core.bank.new_id(), amount=subject.amount, ref=txn_id)
 
         def encode(seq: int, at: datetime) -> bytes:
@@ -587,15 +643,9 @@ class Settlement:
         await core.forwarder.forward_one(item, deadline_s=core.settings.gateway.timeout_s)
         state = (await asyncio.to_thread(core.journal.get, txn_id)).state
         if state is State.REVERSED:
-            message = (
-                "No answer from the bank in time, so the payment was reversed: nothing is charged. "
-                "Ask for the payment again."
-            )
+            message = reversed_sentence
         else:
             core.forwarder.wake()
-            message = (
-                "No answer from the bank in time. A reversal is stored and will be sent as soon "
-                "as the bank answers, so nothing stays charged. Ask for another payment."
-            )
+            message = queued_sentence
         await asyncio.to_thread(core.journal.note, txn_id, message)
-        return finish(progress, subject.outcome(Result.ERROR, "68", "", message, state.value))
+        return finish(progress, subject.outcome(result, code, "", message, state.value))

@@ -347,6 +347,10 @@ class QrSection(BaseModel):
     """Seconds a merchant-presented code stays payable."""
     poll_interval_s: float = Field(default=1.0, gt=0, le=30)
     """Seconds between payment status checks while a merchant-presented code is shown."""
+    wallet_confirm_timeout_s: float = Field(default=30.0, gt=0, le=300)
+    """Seconds to wait for a customer who must confirm a wallet pay code payment on their
+    phone (password or biometrics); then the payment is cancelled and reversed, so nothing
+    stays charged. The terminal asks the wallet's status at the pace the wallet gives."""
     merchant_account_gui: str = "com.posterm.pay"
     """Globally unique identifier of the payment network in the merchant account template
     (ID 26/00 of merchant-presented codes): a reverse domain name, an AID or a UUID,
