@@ -25,6 +25,8 @@ from terminal.payment.bank import Operation, Reply
 from terminal.payment.cancel import CancelToken, pass_point_of_no_return
 from terminal.payment.context import Core
 from terminal.payment.settlement import Settlement, Subject
+from terminal.payment.states import State
+from terminal.qr.wallet_code import WalletScheme
 
 log = logging.getLogger("terminal.payment.wallet_confirm")
 
@@ -99,3 +101,40 @@ async def await_confirmation(
         interval = wallet_pace(settled.reply, interval)
         if isinstance(cancel, CancelToken):
             cancel.release()
+
+
+async def recover_wallet_sales(core: Core, settlement: Settlement) -> list[str]:
+    """Before start-up recovery reverses what a crash left `authorising`: a wallet pay code
+    sale asks the wallet once how it ended (the customer may have confirmed while the terminal
+    was down). Paid or refused settles the sale as the wallet says; anything else (still
+    confirming, no answer) is left to the ordinary recovery, whose reversal closes or refunds
+    it. Returns the ids settled here."""
+    settled_ids: list[str] = []
+    schemes = {scheme.value for scheme in WalletScheme}
+    for txn in await asyncio.to_thread(core.journal.in_flight):
+        if txn.state is not State.AUTHORISING or txn.scheme not in schemes:
+            continue
+        if txn.entry != "qr_cpm" or core.owner.alive(txn.owner):
+            continue
+        subject = Subject(txn.id, txn.amount, txn.entry, scheme=txn.scheme)
+        status = Operation("qr_status", core.bank.new_id(), ref=txn.id)
+        try:
+            settled = await settlement.send(
+                "qr_status",
+                status,
+                subject,
+                _quiet,
+                stored=False,
+                deadline_s=core.settings.gateway.timeout_s,
+            )
+        except Exception:  # recovery must go on: the reversal below still protects the money
+            log.exception("wallet status of %s could not be asked; reversing it", txn.id)
+            continue
+        if settled.outcome is not None:
+            log.warning("recovery: wallet sale %s ended %s", txn.id, settled.outcome.result)
+            settled_ids.append(txn.id)
+    return settled_ids
+
+
+def _quiet(step: Progress) -> None:
+    """Recovery has no operator watching: the journal keeps the story."""
