@@ -114,6 +114,7 @@ def test_wallet_without_funds_is_declined_51(gateway_sim_module: Any, tmp_path: 
 
 
 POSTERM = (sys.executable, "-m", "terminal")
+SCAN = ("--method", "qr-scan", "--json")
 
 
 class Paying:
@@ -121,8 +122,7 @@ class Paying:
 
     def __init__(self, config: Path, amount: str = "12.34") -> None:
         self.process = subprocess.Popen(
-            [*POSTERM, "--config", str(config), "pay", "--amount", amount]
-            + ["--method", "qr-scan", "--json"],
+            [*POSTERM, "--config", str(config), "pay", "--amount", amount, *SCAN],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
