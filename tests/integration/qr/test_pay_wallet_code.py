@@ -15,10 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("simulators.bank", reason="needs the gateway simulator")
 
+from simulators.camera import Degradation, empty_frame, render_frame, write_image_sequence
 from tests.integration.qr.test_pay_qr import camera_showing, outcome, posterm
 
 
@@ -73,6 +75,31 @@ def test_pay_code_is_approved_at_once_and_its_reuse_declined(
     status, result, _ = pay(config)
     assert (status, result["result"], result["code"]) == (1, "declined", "65")
     assert net_charged(gateway_sim_module, terminal_id) == 1234
+
+
+def test_code_128_pay_code_from_a_degraded_frame_is_paid(
+    gateway_sim_module: Any, tmp_path: Path
+) -> None:
+    code = gateway_sim_module.pay_code("alipay")["code"]
+    rng = np.random.default_rng(7)
+    damage = Degradation(
+        blur_sigma=1.0, noise_sigma=10, rotation_deg=5, perspective=0.03, contrast=0.45
+    )
+    frames = [empty_frame(seed=1)] + [
+        render_frame(
+            code, module_px=3, degradation=damage, seed=int(rng.integers(1000)), symbology="code128"
+        )
+        for _ in range(3)
+    ]
+    device = write_image_sequence(frames, tmp_path / "camera-bars") + "?follow=0"
+    config = gateway_sim_module.terminal_config(
+        tmp_path, terminal_id="POSAL009", devices={"camera": device}
+    )
+    status, result, stderr = pay(config, "3.20")
+    assert status == 0, stderr
+    assert result["result"] == "approved"
+    assert history(config)[0]["scheme"] == "alipay"
+    assert net_charged(gateway_sim_module, "POSAL009") == 320
 
 
 def test_expired_pay_code_is_declined(gateway_sim_module: Any, tmp_path: Path) -> None:
