@@ -47,8 +47,8 @@ class ZxingDecoder:
         import zxingcpp
 
         self._zxing = zxingcpp
-        self._formats = (zxingcpp.BarcodeFormat.QRCode, zxingcpp.BarcodeFormat.Code128)
-        self._bars = (zxingcpp.BarcodeFormat.Code128,)
+        self._formats = zxingcpp.barcode_formats_from_str("QRCode,Code128")
+        self._bars = zxingcpp.barcode_formats_from_str("Code128")
 
     def decode(self, frame: Frame) -> list[DecodedCode]:
         gray = prepare_frame(frame)
