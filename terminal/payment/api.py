@@ -162,6 +162,8 @@ class TransactionView:
     reference: str = ""
     tip: Amount | None = None
     message: str = ""
+    paid_with: str = ""
+    """A cross-border wallet payment: "Paid with Alipay — CNY 96.40 at 7.7120"."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -180,6 +182,7 @@ class TransactionView:
             "scheme": self.scheme,
             "reference": self.reference,
             "message": self.message,
+            "paid_with": self.paid_with,
         }
 
 

@@ -96,7 +96,11 @@ CREATE TABLE IF NOT EXISTS batches (
 """
 
 # Columns added after the first release, for journals created before them.
-ADDED_COLUMNS = (("batches", "request", "BLOB"), ("batches", "requested_at", "TEXT"))
+ADDED_COLUMNS = (
+    ("batches", "request", "BLOB"),
+    ("batches", "requested_at", "TEXT"),
+    ("transactions", "wallet_debit", "TEXT NOT NULL DEFAULT ''"),
+)
 
 # Columns `apply` may set besides the state (never a PAN: there is no column for one).
 WRITABLE = frozenset(
@@ -117,6 +121,7 @@ WRITABLE = frozenset(
         "refunded",
         "entry",
         "owner",
+        "wallet_debit",
     }
 )
 
@@ -178,6 +183,8 @@ class Transaction:
     """The engine instance that runs it; start-up recovery leaves a live owner's rows alone."""
     created_at: datetime
     updated_at: datetime
+    wallet_debit: str = ""
+    """A cross-border wallet payment's debit in the wallet's currency (cross_border.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +253,7 @@ def transaction_of(row: sqlite3.Row) -> Transaction:
         owner=row["owner"],
         created_at=parse_iso(row["created_at"]),
         updated_at=parse_iso(row["updated_at"]),
+        wallet_debit=row["wallet_debit"] or "",
     )
 
 

@@ -43,6 +43,7 @@ from terminal.payment.bank import (
 )
 from terminal.payment.cancel import CancelledBeforeSend
 from terminal.payment.context import Core
+from terminal.payment.cross_border import debit_of_answer
 from terminal.payment.journal import Change
 from terminal.payment.response_codes import describe_code
 from terminal.payment.states import Event, State
@@ -139,7 +140,9 @@ class Row:
 
 # -- sentences -------------------------------------------------------------------------------
 def _approved(f: Facts) -> str:
-    return "Approved" + (f" (auth code {f.auth_code})." if f.auth_code else ".")
+    said = "Approved" + (f" (auth code {f.auth_code})." if f.auth_code else ".")
+    debit = debit_of_answer(f.reply.payload) if f.reply is not None else None
+    return said + (f" {debit.sentence()}." if debit is not None else "")
 
 
 def _declined(f: Facts) -> str:
@@ -265,13 +268,15 @@ _INTENT_REFUSED = Row(
     "96",
     lambda f: f"The bank refused the payment request ({f.detail}); nothing was charged.",
 )
-_STATUS_KEEP = ("code", "auth_code", "answer")
+_STATUS_KEEP = ("code", "auth_code", "answer", "wallet_debit?")
 _ADVICE_DECLINED = Row(T.DONE, E.FORWARD_DECLINED, R.DECLINED, None, _advice_declined, QUEUED)
 _REVERSAL_DONE = Row(T.DONE, E.REVERSAL_DONE, R.APPROVED, keep=("answer",))
 _CLOSED = Row(T.DONE, say=_batch_closed)
 
 _SALE_ROWS: dict[tuple[Name, str], Row] = {
-    ("sale", "approved"): Row(T.DONE, E.APPROVE, R.APPROVED, None, _approved, ANSWER),
+    ("sale", "approved"): Row(
+        T.DONE, E.APPROVE, R.APPROVED, None, _approved, (*ANSWER, "wallet_debit?")
+    ),
     ("sale", "declined"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _declined, ANSWER),
     ("sale", "other_answer"): _REVERSE,
     ("sale", "not_sent"): Row(T.OFFLINE),
@@ -397,11 +402,13 @@ def journal_fields(row: Row, facts: Facts) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     reply = facts.reply
     if reply is not None:
+        debit = debit_of_answer(reply.payload) if reply.result == "approved" else None
         values = {
             "code": reply.code,
             "auth_code": reply.auth_code,
             "gateway_ref": reply.gateway_ref,
             "answer": reply.raw,
+            "wallet_debit": debit.to_text() if debit is not None else "",
         }
         for name in row.keep:
             if name.endswith("?"):

@@ -56,6 +56,8 @@ def receipt_lines(
         lines.append(PrintLine(pair(_("Amount"), tr.amount(receipt.amount - receipt.tip), columns)))
         lines.append(PrintLine(pair(_("Tip"), tr.amount(receipt.tip), columns)))
     lines.append(PrintLine(pair(_("TOTAL"), tr.amount(receipt.amount), columns), bold=True))
+    if receipt.paid_with and receipt.approved:
+        lines.append(PrintLine(receipt.paid_with, align="center"))
     lines.append(rule)
     lines.append(
         PrintLine(result_label(receipt.result).upper(), bold=True, align="center", large=True)

@@ -50,6 +50,8 @@ class Receipt:
     tip: Amount | None = None
     message: str = ""
     footer: str = ""
+    paid_with: str = ""
+    """A cross-border wallet payment's debit in the wallet's currency, with the rate."""
 
     @property
     def approved(self) -> bool:
@@ -102,4 +104,5 @@ def receipt_for(view: TransactionView, settings: Settings, copy: Copy) -> Receip
         tip=view.tip,
         message=view.message,
         footer=settings.ui.receipt_footer if copy is Copy.CUSTOMER else "",
+        paid_with=view.paid_with,
     )

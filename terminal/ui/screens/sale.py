@@ -49,6 +49,7 @@ STAGE_TEXT = {
     Stage.SCANNING: N_("Hold the customer's code up to the camera…"),
     Stage.CODE_SCANNED: N_("Code read"),
     Stage.SHOWING_CODE: N_("Customer scans the code with their wallet app…"),
+    Stage.CONFIRMING: N_("Waiting for the customer to confirm on their phone…"),
     Stage.AUTHORISING: N_("Authorising…"),
     Stage.RETRYING: N_("No answer yet: asking the bank again…"),
     Stage.REVERSING: N_("No answer from the bank: cancelling the payment with the bank…"),

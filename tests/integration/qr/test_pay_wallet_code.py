@@ -208,3 +208,24 @@ def test_kill_while_confirming_then_restart_settles_from_the_wallet(
     assert sale["state"] == ends, sale
     expected = 1234 if ends == "approved" else 0
     assert net_charged(gateway_sim_module, terminal_id) == expected
+
+
+def test_cross_border_wallet_pays_in_its_own_currency(
+    gateway_sim_module: Any, tmp_path: Path
+) -> None:
+    gateway_sim_module.cards(
+        name="alipay-cn-wallet",
+        pan="6250946000000016",
+        expiry="301231",
+        balance="1000.00",
+        currency="CNY",
+    )
+    code = gateway_sim_module.pay_code("alipay", card="alipay-cn-wallet")["code"]
+    config = config_for(gateway_sim_module, tmp_path, "POSAL010", code)
+    status, result, stderr = pay(config, "12.50")
+    assert status == 0, stderr
+    assert "Paid with Alipay — CNY 96.40 at 7.7120" in result["message"]
+    assert history(config)[0]["paid_with"] == "Paid with Alipay — CNY 96.40 at 7.7120"
+    wallet = gateway_sim_module.card("alipay-cn-wallet")["balance"]
+    assert wallet == {"value": 100000 - 9640, "currency": "CNY"}
+    assert net_charged(gateway_sim_module, "POSAL010") == 1250  # the shop's side: EUR
