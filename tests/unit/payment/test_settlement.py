@@ -188,6 +188,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "refused_transient": SALE_REFUSED,
         "local_fault": local_fault("the payment"),
     },
+    "wallet_sale": {},  # filled below: a sale's rows, plus "pending", and never offline
     "refund": adjustment("refund", "Refund of EUR 5.00 approved."),
     "void": adjustment("void", "Sale S1 voided: EUR 5.00 will not be charged."),
     "qr_intent": {
@@ -262,6 +263,12 @@ EXPECTED: dict[str, dict[str, Expected]] = {
     },
 }
 """Per operation, the endings that differ from REVERSE (everything unlisted reverses)."""
+EXPECTED["wallet_sale"] = {
+    **EXPECTED["sale"],
+    "pending": (T.PENDING, None, None, "", ""),
+    "not_sent": EXPECTED["qr_intent"]["not_sent"],
+}
+
 
 
 def expected(name: str, ending: str) -> Expected:
