@@ -17,7 +17,9 @@ DIR/admin-token (`Authorization: Bearer TOKEN`; without it or with another one: 
     GET  /sim/fraud, POST /sim/fraud  {"enabled", "max_count", "max_total" (minor units),
                                       "window_s"}
     POST /sim/wallet/pay              {"payload": EMVCo MPM text} or {"intent_id": ...}, optional
-                                      "card" (profile, default wallet-token) -> {"intent_id",
+                                      "card" (profile, default wallet-token) and "scheme" (a
+                                      national scheme's wallet: pays only a payload carrying
+                                      that scheme's template, else 409) -> {"intent_id",
                                       "result", "code", "auth_code"?}
     POST /sim/wallet/code             {"card"?: profile, "expires_in_s"?: 1..3600} -> {"code",
                                       "format", "card", "masked_pan", "expires_at"}
@@ -48,12 +50,13 @@ from simulators.bank.issuer import FraudRule
 from simulators.bank.ledger import Ledger
 from simulators.bank.paycodes import CODE_TTL_S
 from simulators.bank.processor import Processor
-from simulators.bank.wallet import WalletError, parse_mpm
+from simulators.bank.wallet import WalletError, parse_mpm, pays_through
 from simulators.card.testcards import IssuerKeys
 from terminal.gateway.jose import import_public_jwk
 from terminal.gateway.messages import utc_timestamp
 from terminal.iso_codes import UnknownCurrency, currency
 from terminal.money import Amount, AmountError
+from terminal.qr.schemes import SCHEMES
 from terminal.security.pan import luhn_valid, mask_pan
 
 
@@ -335,6 +338,17 @@ def admin_routes(sim: Simulator, service: Service, token: str) -> list[web.Route
             intent_id = fields.get("62.05")
             if not intent_id:
                 raise _bad("payload has no reference label (62/05)")
+            scheme = data.get("scheme")
+            if scheme is not None:
+                if scheme not in SCHEMES:
+                    raise _bad(f"scheme must be one of {', '.join(SCHEMES)}")
+                if not pays_through(fields, scheme):
+                    raise AdminError(
+                        409,
+                        "conflict",
+                        f"the code has no {SCHEMES[scheme].label} template: a {scheme} wallet "
+                        "cannot pay it",
+                    )
             intent = sim.ledger.intent(intent_id)
             if intent is not None and "54" in fields:
                 amount = Amount.of(int(intent["value"]), intent["currency"])
