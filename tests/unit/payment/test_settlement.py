@@ -270,7 +270,6 @@ EXPECTED["wallet_sale"] = {
 }
 
 
-
 def expected(name: str, ending: str) -> Expected:
     if ending == "untrusted" and ending not in EXPECTED[name]:
         ending = "not_sent"  # only a sale could go offline: elsewhere it is "not sent"
