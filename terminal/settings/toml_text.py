@@ -22,8 +22,19 @@ ABSENT: Any = object()
 
 
 def toml_value(value: Any) -> str:
-    """One value as TOML, e.g. `"usb"`, `15.0`, `true`, `[5, 10]`."""
+    """One value as TOML, e.g. `"usb"`, `15.0`, `true`, `[5, 10]`; a list of tables (such as
+    qr.merchant_accounts) as an inline array of inline tables, so it stays one `key = value`."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return "[" + ", ".join(_inline(entry) for entry in value) + "]"
     return str(tomlkit.item(value).as_string())
+
+
+def _inline(table: Mapping[str, Any]) -> str:
+    parts = [
+        f"{toml_value(key)} = {_inline(v) if isinstance(v, Mapping) else toml_value(v)}"
+        for key, v in table.items()
+    ]
+    return "{" + ", ".join(parts) + "}"
 
 
 def tables_text(
