@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from simulators.camera import render_frame
+from terminal.qr.mpm import parse_merchant_code
+from terminal.ui.screens.qr import QrScreen
 from tests.ui.helpers import text_of, type_keys, until
 from tests.ui.real_terminal import RealTerminal
 
@@ -52,3 +54,48 @@ async def test_operator_cancels_while_the_customer_is_confirming(terminal: RealT
         entries = terminal.sim.ledger(terminal.terminal_id)
         assert not [e for e in entries if e["result"] == "approved" and e["type"] == "authorize"]
         await app.shutdown()
+
+
+async def test_the_operator_screen_shows_the_combined_national_code(
+    gateway_sim_module: Any, tmp_path: Path
+) -> None:
+    gateway_sim_module.cards(
+        name="promptpay-wallet-th",
+        pan="4111111111111111",
+        expiry="301231",
+        balance="5000.00",
+        currency="THB",
+    )
+    term = RealTerminal(
+        gateway_sim_module,
+        tmp_path,
+        terminal={"currency": "THB", "country": "TH"},
+        qr={"merchant_accounts": [{"scheme": "promptpay", "account": "0812345678"}]},
+    )
+    app = term.app()
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            await type_keys(pilot, "15000")
+            await pilot.press("q")
+            await until(
+                pilot,
+                lambda: isinstance(app.screen, QrScreen) and bool(app.screen.query("#qr-amount")),
+                timeout=15,
+            )
+            shown = app.screen
+            assert isinstance(shown, QrScreen)
+            code = parse_merchant_code(shown.payload, strict=True)
+            assert code.fields["29"] == {"00": "A000000677010111", "01": "0066812345678"}
+            assert isinstance(code.fields["26"], dict)  # the terminal's own network template
+            await asyncio.to_thread(
+                gateway_sim_module.wallet_pay,
+                payload=shown.payload,
+                card="promptpay-wallet-th",
+                scheme="promptpay",
+            )
+            await until(pilot, lambda: app.sale_screen.phase == "result", timeout=30)
+            assert "Approved" in text_of(pilot, "#stage")
+            await app.shutdown()
+    finally:
+        term.close()
