@@ -229,3 +229,14 @@ def test_cross_border_wallet_pays_in_its_own_currency(
     wallet = gateway_sim_module.card("alipay-cn-wallet")["balance"]
     assert wallet == {"value": 100000 - 9640, "currency": "CNY"}
     assert net_charged(gateway_sim_module, "POSAL010") == 1250  # the shop's side: EUR
+
+
+def test_confirmed_but_without_funds_is_declined_51(
+    gateway_sim_module: Any, tmp_path: Path
+) -> None:
+    code = gateway_sim_module.pay_code("wechatpay", card="mastercard-debit", confirm_after_s=1)
+    config = config_for(gateway_sim_module, tmp_path, "POSWC006", code["code"])
+    status, result, stderr = pay(config, "500.00")  # the debit card holds 80.00
+    assert "Waiting for the customer to confirm on their phone" in stderr
+    assert (status, result["result"], result["code"]) == (1, "declined", "51")
+    assert net_charged(gateway_sim_module, "POSWC006") == 0
