@@ -65,6 +65,8 @@ class Stage(StrEnum):
     SHOWING_CODE = "showing_code"
     CONFIRMING = "confirming"
     """A wallet asked its customer to confirm on the phone; the operator may still cancel."""
+    CANCELLING = "cancelling"
+    """A wallet payment that was not confirmed is being cancelled (reversed) with the bank."""
     AUTHORISING = "authorising"
     RETRYING = "retrying"
     REVERSING = "reversing"

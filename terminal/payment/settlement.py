@@ -618,6 +618,7 @@ class Settlement:
             ),
             Result.CANCELLED,
             "",
+            Stage.CANCELLING,
         )
 
     async def _reverse(
@@ -629,9 +630,10 @@ class Settlement:
         queued_sentence: str,
         result: Result,
         code: str,
+        stage: Stage = Stage.REVERSING,
     ) -> Outcome:
         core, txn_id = self.core, subject.txn_id
-        progress(Progress(Stage.REVERSING, announce, txn_id))
+        progress(Progress(stage, announce, txn_id))
         reverse = Operation("reverse", core.bank.new_id(), amount=subject.amount, ref=txn_id)
 
         def encode(seq: int, at: datetime) -> bytes:
