@@ -9,11 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from simulators.camera import render_frame
+from terminal.ecr.server import EcrServer
 from terminal.qr.mpm import parse_merchant_code
 from terminal.ui.screens.qr import QrScreen
+from tests.conftest import free_port
 from tests.ui.helpers import text_of, type_keys, until
 from tests.ui.real_terminal import RealTerminal
 
@@ -96,6 +99,56 @@ async def test_the_operator_screen_shows_the_combined_national_code(
             )
             await until(pilot, lambda: app.sale_screen.phase == "result", timeout=30)
             assert "Approved" in text_of(pilot, "#stage")
+            await app.shutdown()
+    finally:
+        term.close()
+
+
+async def test_the_till_cancels_while_the_customer_is_confirming(
+    gateway_sim_module: Any, tmp_path: Path
+) -> None:
+    port = free_port()
+    token = "till-token-0123456789"
+    term = RealTerminal(
+        gateway_sim_module,
+        tmp_path,
+        qr={"wallet_confirm_timeout_s": 60},
+        ecr={"enabled": True, "listen": f"127.0.0.1:{port}", "token": token},
+    )
+    app = term.app(ecr=EcrServer(term.settings, term.engine))
+    try:
+        async with (
+            app.run_test(size=(80, 24)) as pilot,
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
+            ) as till,
+        ):
+            await pilot.pause()
+            await until(pilot, lambda: app.ecr is not None and app.ecr._runner is not None)
+            body = {"amount": {"value": 6600, "currency": "EUR"}, "method": "qr-scan"}
+            created = (await till.post("/ecr/v1/payments", json=body)).json()
+            await until(pilot, lambda: "camera" in text_of(pilot, "#stage"), timeout=15)
+            await asyncio.to_thread(show_pay_code, term, "wechatpay", None)
+            url = f"/ecr/v1/payments/{created['id']}"
+
+            async def stage_is_confirming() -> bool:
+                return bool((await till.get(url)).json().get("stage") == "confirming")
+
+            for _ in range(150):
+                if await stage_is_confirming():
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the till never saw the confirming stage")
+            answer = await till.delete(url)
+            assert answer.status_code == 202, answer.text
+            done = (await till.get(f"{url}?wait=30", timeout=40)).json()
+            assert done["result"] == "cancelled"
+            assert "nothing was charged" in done["message"]
+            sale = term.engine.transaction(done["transaction_id"])
+            assert sale.state == "reversed"
+            entries = term.sim.ledger(term.terminal_id)
+            assert not [e for e in entries if e["result"] == "approved"]
             await app.shutdown()
     finally:
         term.close()
