@@ -232,6 +232,23 @@ class DemoStack:
         time.sleep(WALLET_CODE_SHOWN_S)
         self._show_frame(folder, empty_frame())
 
+    def show_pay_code(
+        self, scheme: str, *, confirm_after_s: float = 0.0, symbology: str = "qr"
+    ) -> None:
+        """The customer's WeChat Pay / Alipay / UnionPay app shows a numeric pay code (as a QR
+        code or as the Code 128 barcode under it); with `confirm_after_s` the wallet makes the
+        customer confirm on the phone that long before it pays."""
+        from simulators.camera import empty_frame, render_frame
+
+        assert self.gateway is not None and self.settings is not None
+        code = self.gateway.pay_code(scheme, confirm_after_s=confirm_after_s)["code"]
+        folder = self.camera_folder(self.settings)
+        module_px = 3 if symbology == "code128" else 4
+        frame = render_frame(code, size=(640, 480), module_px=module_px, symbology=symbology)
+        self._show_frame(folder, frame)
+        time.sleep(WALLET_CODE_SHOWN_S)
+        self._show_frame(folder, empty_frame())
+
     def _show_frame(self, folder: Path, frame: Any) -> None:
         with self._frame_lock:
             number = len(list(folder.glob("frame-*.png")))

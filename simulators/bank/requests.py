@@ -14,6 +14,9 @@ from typing import Any
 from terminal.gateway.messages import ENTRIES, REQUEST_TYPES, VERSION, is_uuid4, parse_timestamp
 from terminal.money import Amount, AmountError
 
+WALLET_SCHEMES = ("wechatpay", "alipay", "unionpay")
+"""`qr.scheme` of a wallet pay code (terminal.qr.wallet_code.WalletScheme)."""
+
 
 class Malformed(ValueError):
     """A payload that is not a protocol v1 request (answered 400 malformed)."""
@@ -134,6 +137,8 @@ def parse_request(payload: dict[str, Any]) -> Request:
         raise Malformed("a qr_cpm authorize needs qr.data (a JWE)")
     if kind == "refund" and not ref and not (entry == "nfc" and isinstance(card.get("data"), str)):
         raise Malformed("a refund needs ref (the sale) or, card present, entry nfc and card.data")
+    if "scheme" in qr and qr["scheme"] not in WALLET_SCHEMES:
+        raise Malformed(f"qr.scheme must be one of {', '.join(WALLET_SCHEMES)}")
     if kind == "authorize" and entry == "qr_mpm":
         raise Malformed("merchant-presented QR payments start with qr_intent, not authorize")
     allow_partial = payload.get("allow_partial", False)

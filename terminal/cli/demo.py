@@ -58,6 +58,16 @@ def demo_command(args: argparse.Namespace) -> int:
             DemoAction("f9", "Customer shows a wallet code", stack.show_wallet_code),
             DemoAction("f10", "Customer's wallet pays the code", stack.wallet_pays_shown_code),
             DemoAction("f11", "Cut / restore the bank link", stack.toggle_gateway),
+            DemoAction(
+                "f2",
+                "Customer shows a WeChat Pay code (approved at once)",
+                lambda: stack.show_pay_code("wechatpay"),
+            ),
+            DemoAction(
+                "f3",
+                "Customer shows an Alipay barcode (confirms on the phone after 4 s)",
+                lambda: stack.show_pay_code("alipay", confirm_after_s=4.0, symbology="code128"),
+            ),
         ]
         app = assemble(settings, demo_actions=actions, presenter=DemoPresenter())
         if stack.root_warning:

@@ -211,6 +211,9 @@ class Engine(CounterFlows):
     async def recover(self) -> list[tuple[str, State]]:
         """Resolve transactions a crash left in flight (see recovery.py)."""
         self.owner.acquire()
+        from terminal.payment.wallet_confirm import recover_wallet_sales
+
+        await recover_wallet_sales(self.core, self.settlement)
         moved = await asyncio.to_thread(
             recover, self.journal, self.owner, self.bank.new_id, self._encode_reverse
         )

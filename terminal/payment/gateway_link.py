@@ -148,6 +148,8 @@ class GatewayBank:
         qr = None
         if operation.qr_text is not None:
             qr = {"data": self.keys.encrypt_text(operation.qr_text)}
+            if operation.qr_scheme is not None:
+                qr["scheme"] = operation.qr_scheme
         offline = None
         if operation.offline is not None:
             offline = {

@@ -70,6 +70,8 @@ class Receipt:
     def hold(self) -> bool:
         """A pre-authorisation: the slip must say the amount is held, not charged."""
         return self.type == "preauth"
+    paid_with: str = ""
+    """A cross-border wallet payment's debit in the wallet's currency, with the rate."""
 
     @property
     def approved(self) -> bool:
@@ -129,6 +131,7 @@ def receipt_for(view: TransactionView, settings: Settings, copy: Copy) -> Receip
         ref=view.ref,
         held=view.held,
         expires_at=_moment(view.expires_at),
+        paid_with=view.paid_with,
     )
 
 

@@ -318,6 +318,60 @@ def _check_amounts(
     return problems
 
 
+def _merchant_account_problems(
+    settings: Settings, origins: dict[tuple[str, str], tuple[str, Path]]
+) -> list[ConfigProblem]:
+    """Each national QR scheme account against its scheme's rules, with the fix."""
+    from terminal.qr.schemes import SCHEMES, SchemeRuleError, currency_problem, template
+
+    origin = origins.get(("qr", "merchant_accounts"), ("default.toml", Path()))[0]
+    problems: list[ConfigProblem] = []
+    used: dict[str, int] = {}
+    currency = settings.currency
+    for number, entry in enumerate(settings.qr.merchant_accounts):
+        where = f"qr.merchant_accounts[{number}]"
+        scheme = SCHEMES[entry.scheme]
+        tag = entry.tag or scheme.tag
+        if not (len(tag) == 2 and tag.isdigit() and 26 <= int(tag) <= 51):
+            problems.append(
+                ConfigProblem(origin, f"{where}.tag", entry.tag, "must be a template ID 26 to 51")
+            )
+        elif tag in used:
+            problems.append(
+                ConfigProblem(
+                    origin,
+                    f"{where}.tag",
+                    tag,
+                    f"template {tag} is already used by qr.merchant_accounts[{used[tag]}]: "
+                    "give this account another tag between 26 and 51",
+                )
+            )
+        else:
+            used[tag] = number
+        for key in entry.fields:
+            if not (len(key) == 2 and key.isdigit() and key != "00"):
+                problems.append(
+                    ConfigProblem(
+                        origin,
+                        f"{where}.fields",
+                        key,
+                        "sub-field IDs are two digits from 01 to 99 (00 is the scheme's GUI)",
+                    )
+                )
+        for dynamic in (True, False):
+            try:
+                template(scheme, entry.account, entry.fields, dynamic, entry.gui)
+            except SchemeRuleError as error:
+                problems.append(
+                    ConfigProblem(origin, f"{where}.account", entry.account, str(error))
+                )
+                break
+        wrong = currency_problem(scheme, currency.numeric, currency.code)
+        if wrong:
+            problems.append(ConfigProblem(origin, f"{where}.scheme", entry.scheme, wrong))
+    return problems
+
+
 def _check_cross_fields(
     settings: Settings, origins: dict[tuple[str, str], tuple[str, Path]]
 ) -> list[ConfigProblem]:
@@ -327,7 +381,7 @@ def _check_cross_fields(
             origin, f"{section}.{key}", getattr(getattr(settings, section), key), message
         )
 
-    problems = []
+    problems = _merchant_account_problems(settings, origins)
     gateway = settings.gateway
     for key in ("url", "secondary_url"):
         url = getattr(gateway, key)

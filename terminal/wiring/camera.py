@@ -30,7 +30,7 @@ from drivers.qr import scan_for_code as scan_frames
 from terminal.money import Amount
 from terminal.payment.api import CodePresenter
 from terminal.qr.errors import QrError
-from terminal.qr.recognise import recognise_customer_code
+from terminal.qr.recognise import recognise_scanned_code
 from terminal.qr.render import half_block_text
 from terminal.settings import Settings
 
@@ -145,7 +145,7 @@ class CameraCodeScanner:
                         ) from None
                     raise
                 try:
-                    recognise_customer_code(code.text)
+                    recognise_scanned_code(code.text)
                 except QrError as rejection:
                     last_rejection = rejection.sentence
                     log.info("scanned code refused: %s", rejection.sentence)
