@@ -45,6 +45,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from argon2.low_level import hash_secret
 
 from terminal.errors import PostermError
+from terminal.security.alarms import raise_alarm
 from terminal.security.audit import AuditLog, match_owner
 from terminal.security.key_hierarchy import KeyHierarchy, RootPlace
 from terminal.security.private import private_folder
@@ -242,6 +243,14 @@ class PinGuard:
                 role="unverified",
             )
         if lock:
+            # Whoever tries PINs until a lockout may be guessing: the fleet hears of it.
+            raise_alarm(
+                "pin_lockout",
+                role=role,
+                purpose=purpose,
+                failures=int(entry["failures"]),
+                locked_for_s=round(lock),
+            )
             raise PinLocked(
                 f"wrong {role} PIN; locked for {_duration(lock)} after "
                 f"{entry['failures']} wrong attempts",
