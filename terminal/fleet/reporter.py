@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from terminal.fleet.remote_config import RemoteConfig
 from terminal.fleet.status import changed, config_digest, events_between, iso, status_of
 from terminal.fleet.topics import TerminalTopics
 from terminal.payment.api import PaymentEngine
+from terminal.security import alarms
 from terminal.settings import Settings
 from terminal.wiring.presence import DevicesLook
 
@@ -91,6 +92,7 @@ class FleetReporter:
         loop = asyncio.get_running_loop()
         self._loop = loop
         bundles = asyncio.create_task(self._take_bundles(), name="fleet-config")
+        stop_listening = alarms.listen(self.alarm)
         await self._link_known()
         try:
             while not stop.is_set():
@@ -105,6 +107,7 @@ class FleetReporter:
                 except TimeoutError:
                     pass
         finally:
+            stop_listening()
             bundles.cancel()
             await loop.run_in_executor(None, self.link.stop, self._will())
 
@@ -161,6 +164,15 @@ class FleetReporter:
                 "at": iso(self.clock()),
             }
         )
+
+    def alarm(self, kind: str, details: Mapping[str, Any]) -> None:
+        """A security alarm of this process (any thread): an event, sent at once if the
+        broker is there. Its details are plain ids, counts and reasons (alarms.py)."""
+        self.event({"event": "security_alarm", "alarm": kind, **details})
+        log.warning("fleet: security alarm %s reported", kind)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._flush)
 
     def _watch_batch(self) -> None:
         """A batch closed when the totals' start moves: report the closed batch's totals."""
