@@ -71,7 +71,7 @@ class FleetReporter:
         self.link: BrokerLink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bundles: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=16)
-        self.remote_config = RemoteConfig(settings, engine, clock=clock)
+        self.remote_config = RemoteConfig(settings, engine, clock=clock, devices=devices)
         self.remote_commands = RemoteCommands(settings, self._run_command, clock=clock)
 
     # -- the task ----------------------------------------------------------------------

@@ -32,7 +32,7 @@ def posterm(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 class Serve:
     """One `posterm serve` process of a terminal configured for the fleet."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.log = log
         with log.open("wb") as out:
@@ -41,7 +41,7 @@ class Serve:
                 cwd=REPO,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "POSTERM_LOGGING__TARGET": "stderr"},
+                env={**os.environ, "POSTERM_LOGGING__TARGET": "stderr", **(env or {})},
             )
 
     def output(self) -> str:
