@@ -94,12 +94,24 @@ class LightFleet:
             clean_session=True,
         )
         client.username_pw_set(user, password)
-        client.on_socket_open = lambda c, u, sock: self.loop.add_reader(sock, c.loop_read)
-        client.on_socket_close = lambda c, u, sock: self.loop.remove_reader(sock)
-        client.on_socket_register_write = lambda c, u, sock: self.loop.add_writer(
-            sock, c.loop_write
-        )
-        client.on_socket_unregister_write = lambda c, u, sock: self.loop.remove_writer(sock)
+        loop = self.loop
+
+        def opened(c: mqtt.Client, userdata: Any, sock: Any) -> None:
+            loop.add_reader(sock, c.loop_read)
+
+        def closed(c: mqtt.Client, userdata: Any, sock: Any) -> None:
+            loop.remove_reader(sock)
+
+        def writing(c: mqtt.Client, userdata: Any, sock: Any) -> None:
+            loop.add_writer(sock, c.loop_write)
+
+        def written(c: mqtt.Client, userdata: Any, sock: Any) -> None:
+            loop.remove_writer(sock)
+
+        client.on_socket_open = opened
+        client.on_socket_close = closed
+        client.on_socket_register_write = writing
+        client.on_socket_unregister_write = written
         return client
 
     async def connect(self) -> None:
@@ -198,7 +210,7 @@ class LightFleet:
         else:
             try:
                 bundle = verify_bundle(
-                    message.payload,
+                    bytes(message.payload),
                     self.keys,
                     terminal_id=tid,
                     merchant_id=MERCHANT,
