@@ -232,6 +232,17 @@ class PinGuard:
             entry["failures"] = int(entry.get("failures", 0)) + 1
             lock = lockout_seconds(entry["failures"])
             entry["locked_until"] = now + lock if lock else 0.0
+            if lock:
+                # Whoever tries PINs until a lockout may be guessing: the fleet hears of it.
+                # Raised before the attempts file is written, so a reporter that also watches
+                # the file (other processes' lockouts) knows this one already.
+                raise_alarm(
+                    "pin_lockout",
+                    role=role,
+                    purpose=purpose,
+                    failures=int(entry["failures"]),
+                    locked_for_s=round(lock),
+                )
             self.audit.append(
                 "pin.rejected",
                 {
@@ -243,14 +254,6 @@ class PinGuard:
                 role="unverified",
             )
         if lock:
-            # Whoever tries PINs until a lockout may be guessing: the fleet hears of it.
-            raise_alarm(
-                "pin_lockout",
-                role=role,
-                purpose=purpose,
-                failures=int(entry["failures"]),
-                locked_for_s=round(lock),
-            )
             raise PinLocked(
                 f"wrong {role} PIN; locked for {_duration(lock)} after "
                 f"{entry['failures']} wrong attempts",

@@ -1,11 +1,16 @@
 """Security alarms reach the fleet: a running `posterm serve` reports a burst of wrong ECR
-tokens, a supervisor PIN lockout and a bank answer that does not verify as `security_alarm`
-events on `.../events` of the real broker, and no event carries the PIN, the token or the
+tokens, a supervisor PIN lockout (its own ECR door), a technician PIN lockout (a `posterm config
+set` in another process) and a bank answer that does not verify as `security_alarm` events on
+`.../events` of the real broker, each once, and no event carries the PIN, the token or the
 card number."""
 
 from __future__ import annotations
 
 import json
+import queue
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +27,12 @@ MERCHANT = "SHOP66"
 TERMINAL = "ALARM001"
 PIN = "246810"
 VISA_PAN = "4761739001010010"
+SEEN: list[dict[str, Any]] = []
+"""Every event the watcher took, in order."""
 
 
 def alarms_of(watcher: Peer, wanted: str, *, timeout_s: float = 60) -> tuple[dict[str, Any], bytes]:
     """The next `security_alarm` of kind `wanted` (other events are skipped), with its bytes."""
-    import queue
-    import time
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -36,6 +40,7 @@ def alarms_of(watcher: Peer, wanted: str, *, timeout_s: float = 60) -> tuple[dic
         except queue.Empty:
             break
         event = json.loads(payload)
+        SEEN.append(event)
         if event.get("event") == "security_alarm" and event.get("alarm") == wanted:
             return event, payload
     raise AssertionError(f"no {wanted} alarm within {timeout_s} s")
@@ -62,7 +67,10 @@ def test_token_burst_pin_lockout_and_forged_answer_are_reported(
             "token": TOKEN,
             "refunds": "supervisor_pin",
         },
-        ui={"supervisor_pin_hash": PasswordHasher().hash(PIN)},
+        ui={
+            "supervisor_pin_hash": PasswordHasher().hash(PIN),
+            "technician_pin_hash": PasswordHasher().hash(PIN),
+        },
         gateway={"timeout_s": 2.0, "connect_timeout_s": 1.0, "signing_key": str(rogue)},
     )
     serve = Serve(config, tmp_path / "serve-alarm.log")
@@ -101,12 +109,33 @@ def test_token_burst_pin_lockout_and_forged_answer_are_reported(
             assert lockout["role"] == "supervisor" and lockout["failures"] == 3
             assert lockout["locked_for_s"] == 30
 
+            # A technician command in another process, guessing the technician PIN: the
+            # lockout is shared through the attempts file and reported by the running terminal.
+            for wrong in ("000000", "111111", "222222"):
+                guess = subprocess.run(
+                    [sys.executable, "-m", "terminal", "--config", str(config), "config", "set",
+                     "ui.language", "de", "--pin-stdin"],
+                    input=f"{wrong}\n", capture_output=True, text=True, timeout=60,
+                )  # fmt: skip
+                assert guess.returncode != 0, guess.stdout
+            assert "locked" in guess.stderr
+            technician, raw = alarms_of(watcher, "pin_lockout")
+            received.append(raw)
+            assert technician["role"] == "technician" and technician["failures"] == 3
+
             done = till_sale(port, reader, 1999, "FORGED-1")
             assert done["result"] != "approved", done  # an answer that does not verify is none
             forged, raw = alarms_of(watcher, "forged_bank_answer")
             received.append(raw)
             assert forged["link"] == "posterm-v1"
             assert "verif" in forged["reason"] or "signature" in forged["reason"]
+            try:  # what else came: a lockout reported twice would be here
+                while True:
+                    SEEN.append(json.loads(watcher.messages.get(timeout=3)[1]))
+            except queue.Empty:
+                pass
+            lockouts = [e["role"] for e in SEEN if e.get("alarm") == "pin_lockout"]
+            assert sorted(lockouts) == ["supervisor", "technician"]  # each reported once
     finally:
         assert serve.stop() == 0, serve.output()
     everything = b"".join(received)
