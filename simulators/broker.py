@@ -31,6 +31,19 @@ def mosquitto_installed() -> bool:
     return _tool("mosquitto") is not None and _tool("mosquitto_passwd") is not None
 
 
+def acl_text(prefix: str, operator: str = OPERATOR) -> str:
+    """The ACL of docs/fleet.md: a terminal (user = its id) only under its own topics; the
+    operator reads everything and writes bundles and commands."""
+    return (
+        f"user {operator}\n"
+        f"topic read {prefix}/#\n"
+        f"topic write {prefix}/+/+/config/set\n"
+        f"topic write {prefix}/+/+/command\n"
+        "\n"
+        f"pattern readwrite {prefix}/+/%u/#\n"
+    )
+
+
 class BrokerError(Exception):
     """The broker could not be started; the message says why."""
 
@@ -57,15 +70,7 @@ class LocalBroker:
         self.conf = folder / "mosquitto.conf"
         self.log = folder / "mosquitto.log"
         self._write_passwords(users)
-        self.acl.write_text(
-            f"user {OPERATOR}\n"
-            f"topic read {prefix}/#\n"
-            f"topic write {prefix}/+/+/config/set\n"
-            f"topic write {prefix}/+/+/command\n"
-            "\n"
-            f"pattern readwrite {prefix}/+/%u/#\n",
-            encoding="utf-8",
-        )
+        self.acl.write_text(acl_text(prefix), encoding="utf-8")
         self.conf.write_text(
             f"listener {port} 127.0.0.1\n"
             "allow_anonymous false\n"

@@ -34,3 +34,10 @@ def test_the_demo_terminal_and_its_operator_use_the_same_broker() -> None:
     operator = load_settings(DEMO_OPERATOR_CONFIG, {}).fleet
     assert terminal.enabled and terminal.broker == operator.broker == "mqtt://127.0.0.1:18883"
     assert terminal.username == "DEMO0001" and operator.username == "operator"
+
+
+def test_the_brokers_acl_is_the_one_docs_fleet_md_gives() -> None:
+    from simulators.broker import acl_text
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "fleet.md").read_text()
+    assert acl_text("posterm") in docs
