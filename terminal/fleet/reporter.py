@@ -201,7 +201,7 @@ class FleetReporter:
             if not isinstance(failures, int) or not isinstance(locked_until, (int, float)):
                 continue
             if failures == 0:
-                self._lockouts_known = {k for k in self._lockouts_known if k[0] != role}
+                self._lockouts_known -= {k for k in self._lockouts_known if k[0] == role}
             elif locked_until > now and (role, failures) not in self._lockouts_known:
                 self.alarm(
                     "pin_lockout",
