@@ -29,6 +29,7 @@ class Subscription:
         the subscription, False for what is published while we listen."""
         self.subscribed = threading.Event()
         self._problem = ""
+        self._refused = threading.Event()
         self._client, self.address = new_client(fleet, f"posterm-fleet-{uuid.uuid4().hex[:12]}")
 
     def __enter__(self) -> Subscription:
@@ -46,7 +47,11 @@ class Subscription:
                 "and that the broker runs."
             ) from None
         client.loop_start()
-        if not self.subscribed.wait(self.timeout_s):
+        deadline = time.monotonic() + self.timeout_s
+        while not self.subscribed.wait(0.05):
+            if self._refused.is_set() or time.monotonic() > deadline:
+                break  # a refusal is final: no need to wait out the timeout
+        if not self.subscribed.is_set():
             client.loop_stop()
             raise BrokerRefused(
                 f"The fleet broker at {self.address} did not accept us"
@@ -67,6 +72,7 @@ class Subscription:
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
             self._problem = str(reason)
+            self._refused.set()
             return
         client.subscribe(self.topic, qos=1)
 

@@ -39,7 +39,7 @@ def row(app: FleetView, terminal_id: str, merchant_id: str) -> list[str]:
 
 
 async def wait_until(pilot: Any, check: Any, what: str) -> None:
-    for _ in range(100):
+    for _ in range(300):  # 30 s: a loaded machine
         await pilot.pause(0.1)
         try:
             if check():
