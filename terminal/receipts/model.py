@@ -70,6 +70,7 @@ class Receipt:
     def hold(self) -> bool:
         """A pre-authorisation: the slip must say the amount is held, not charged."""
         return self.type == "preauth"
+
     paid_with: str = ""
     """A cross-border wallet payment's debit in the wallet's currency, with the rate."""
 

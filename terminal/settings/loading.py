@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,14 +64,23 @@ class ConfigError(PostermError):
         self.problems = problems
 
 
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s\"']+@")
+
+
+def without_credentials(text: str) -> str:
+    """`text` with the user and password of any URL in it replaced by <redacted>: a broker or
+    gateway address typed as scheme://user:password@host must not reach a log or a screen."""
+    return _USERINFO.sub(r"\g<scheme><redacted>@", text)
+
+
 def _show(value: object) -> str:
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return json.dumps(without_credentials(value), ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return str(value)
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return without_credentials(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def site_file(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:

@@ -35,7 +35,6 @@ def toml_value(value: Any) -> str:
     return str(tomlkit.item(value).as_string())
 
 
-
 def tables_text(
     tables: Mapping[str, Mapping[str, Any]],
     *,

@@ -79,6 +79,14 @@ class CameraCodeScanner:
     def from_settings(cls, settings: Settings) -> CameraCodeScanner:
         return cls(settings.devices.camera, decoder=settings.qr.decoder, roi=settings.qr.roi)
 
+    def use_settings(self, settings: Settings) -> None:
+        """The decoder and region of a new configuration for the next scan; called by the
+        engine between payments (the camera itself is not a fleet setting)."""
+        if settings.qr.decoder != self.decoder_name:
+            self.decoder_name = settings.qr.decoder
+            self._decoder = None  # opened at the next scan
+        self._roi = RegionOfInterest.parse(settings.qr.roi)
+
     async def scan(self, cancel: asyncio.Event, timeout_s: float) -> str:
         """The text of the first customer payment code in view; drivers' errors otherwise."""
         stop = threading.Event()
