@@ -41,7 +41,7 @@ class Request:
     totals: dict[str, Any] = field(default_factory=dict)
     allow_partial: bool = False
     tip: Amount | None = None
-    """A capture's tip, part of its `amount`."""
+    """A capture's tip, or a tip adjust's new tip: part of its `amount`."""
 
 
 _NEEDS = {
@@ -109,14 +109,14 @@ def parse_request(payload: dict[str, Any]) -> Request:
             raise Malformed(f"amount: {error.sentence}") from None
     tip = None
     if "tip" in payload:
-        if kind != "capture":
-            raise Malformed("only a capture carries a tip")
+        if kind not in ("capture", "tip_adjust"):
+            raise Malformed("only a capture or a tip adjust carries a tip")
         try:
             tip = Amount.from_json(payload["tip"])
         except AmountError as error:
             raise Malformed(f"tip: {error.sentence}") from None
         if amount is None or tip.currency != amount.currency or not 0 <= tip.minor <= amount.minor:
-            raise Malformed("tip must be part of the capture's amount, in its currency")
+            raise Malformed("tip must be part of the message's amount, in its currency")
     entry = payload.get("entry", "")
     if entry and entry not in ENTRIES:
         raise Malformed(f"entry must be one of {', '.join(ENTRIES)}")
