@@ -229,6 +229,10 @@ class SimulatorProcess:
     def wallet_code(self, card: str = "wallet-token", **body: Any) -> dict[str, Any]:
         return self.post("/sim/wallet/code", {"card": card, **body})
 
+    def pay_code(self, scheme: str, card: str = "wallet-token", **body: Any) -> dict[str, Any]:
+        """A wallet pay code (POST /sim/wallet/paycode)."""
+        return self.post("/sim/wallet/paycode", {"scheme": scheme, "card": card, **body})
+
     def enroll(self, terminal_id: str, jwks: list[dict[str, Any]]) -> list[str]:
         kids: list[str] = self.post("/sim/terminals", {"terminal_id": terminal_id, "jwks": jwks})[
             "enrolled"

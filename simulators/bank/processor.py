@@ -34,6 +34,7 @@ from simulators.bank.issuer import (
     partial_approval,
 )
 from simulators.bank.ledger import Ledger
+from simulators.bank.paycodes import PayCodes
 from simulators.bank.requests import Malformed, Request, normalise_totals
 from simulators.bank.setup import SimKeys
 from simulators.card.testcards import IssuerKeys
@@ -50,7 +51,7 @@ REFUND_LIMIT_MINOR = 50_000
 currency), as acquirers cap unreferenced refunds; above it the answer is declined 61."""
 
 
-class Processor(Holds):
+class Processor(Holds, PayCodes):
     """The issuer/acquirer logic of the simulator."""
 
     def __init__(
@@ -82,6 +83,12 @@ class Processor(Holds):
     def _authorize(self, req: Request, now: datetime) -> dict[str, Any]:
         if self.ledger.one("SELECT 1 FROM tombstones WHERE id = ?", req.id):
             return self._declined(req, now, Decision("05", "reversed before it arrived"))
+        if req.entry == "qr_cpm" and "scheme" in req.qr:
+            try:
+                text = decrypt_with(self.keys.encryption, req.qr.get("data"))
+            except JoseFailure:
+                return self._declined(req, now, Decision("14", "scanned code cannot be read"))
+            return self.pay_with_code(req, text, now)
         if req.entry == "qr_cpm":
             return self._charge(req, now, *self._code_payment(req, now))
         card, decision = self._card_payment(req, req.created_at)
@@ -284,6 +291,8 @@ class Processor(Holds):
         )
 
     def _reverse(self, req: Request, now: datetime) -> dict[str, Any]:
+        if self.cancel_wallet_payment(req.ref, now):
+            return self._answer(req, now, "reversed", "00", "nothing was charged")
         target = self._target(req.ref)
         if target is not None and target["type"] == "tip_adjust":
             if target["state"] == "active":
@@ -331,7 +340,7 @@ class Processor(Holds):
             )
         else:
             amount = int(target["value"]) - int(target["refunded"])
-            self.ledger.move(target["account"], amount)
+            self.ledger.move(target["account"], self.debit_of(target["id"], amount))
             intent = self.ledger.intent(target["id"])
             if intent is not None:
                 self._set_intent(intent["intent_id"], state, "05", state)
@@ -387,7 +396,7 @@ class Processor(Holds):
                 req, now, Decision("13", f"more than captured: {left} minor units left")
             )
         code = auth_code()
-        self.ledger.move(target["account"], req.amount.minor)
+        self.ledger.move(target["account"], self.debit_of(target["id"], req.amount.minor))
         self.ledger.run(
             "UPDATE entries SET refunded = refunded + ? WHERE id = ?",
             req.amount.minor,

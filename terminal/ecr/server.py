@@ -32,6 +32,7 @@ from terminal.ecr.errors import (
 from terminal.ecr.payments import EcrPayments
 from terminal.ecr.preauths import PREAUTHS, add_preauth_routes
 from terminal.ecr.requests import MAX_BODY, parse_payment, parse_refund, parse_wait
+from terminal.ecr.token_alarm import WrongTokenWatch
 from terminal.errors import PostermError
 from terminal.money import Amount
 from terminal.payment.api import Outcome, PaymentEngine, Progress
@@ -75,7 +76,7 @@ def check_token(header: str | None, token: str) -> None:
         raise Unauthorized("The ECR token is wrong.")
 
 
-def _middleware(token: str, connections: ConnectionGuard) -> Any:
+def _middleware(token: str, connections: ConnectionGuard, wrong_tokens: WrongTokenWatch) -> Any:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
@@ -85,6 +86,8 @@ def _middleware(token: str, connections: ConnectionGuard) -> Any:
         except EcrError as error:
             headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
             answer = web.json_response(error_body(error), status=error.status, headers=headers)
+            if error.status == 401:
+                wrong_tokens.refused(request.remote)
             if error.status in (401, 408):
                 answer.force_close()  # a stranger keeps no connection; a stalled body ends it
             return answer
@@ -352,7 +355,8 @@ def build_ecr_app(
     """The aiohttp application (tests run it with aiohttp's test server or `EcrServer`)."""
     guard = ConnectionGuard(settings.ecr.max_connections, settings.ecr.header_timeout_s)
     app = web.Application(
-        middlewares=[_middleware(settings.ecr.token, guard)], client_max_size=MAX_BODY
+        middlewares=[_middleware(settings.ecr.token, guard, WrongTokenWatch("ecr"))],
+        client_max_size=MAX_BODY,
     )
     app[GUARD] = guard
     app[PAYMENTS] = payments

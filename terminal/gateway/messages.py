@@ -158,14 +158,14 @@ def build_request(
         raise MessageError("an NFC authorize needs the card object")
     if type == "refund" and ref is None and (entry != "nfc" or card is None):
         raise MessageError("a refund needs ref, or (card present) entry nfc and the card object")
-    if tip is not None and type != "capture":
-        raise MessageError("only a capture carries a tip")
+    if tip is not None and type not in ("capture", "tip_adjust"):
+        raise MessageError("only a capture or a tip adjust carries a tip")
     if (
         tip is not None
         and amount is not None
         and (tip.currency != amount.currency or not 0 <= tip.minor <= amount.minor)
     ):
-        raise MessageError("a capture's tip is part of its amount, in the same currency")
+        raise MessageError("a tip is part of its message's amount, in the same currency")
     if type == "preauth" and entry != "nfc":
         raise MessageError("a pre-authorisation needs a card (entry nfc)")
     if type == "authorize" and entry == "qr_cpm" and qr is None:

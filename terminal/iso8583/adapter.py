@@ -32,6 +32,7 @@ from terminal.iso8583.messages import ANSWER_OF, REPEAT, Identity, Original
 from terminal.iso8583.store import Record, Store
 from terminal.iso8583.vault import SealError, Vault, message_id_of
 from terminal.payment.bank import Answered, Delivery, NoAnswer, NotSent, Operation, Refused
+from terminal.security.alarms import raise_alarm
 from terminal.security.pan import mask_pan
 from terminal.settings import Settings
 
@@ -211,6 +212,10 @@ class IsoBank:
             await self._sign_on()
         except NotConnected as error:
             self._online = False
+            if error.untrusted:
+                raise_alarm(
+                    "bank_certificate_untrusted", message_id=message_id, reason=error.sentence
+                )
             return NotSent(error.sentence, untrusted=error.untrusted)
         before = self.store.attempt(message_id)
         if before:
@@ -223,6 +228,10 @@ class IsoBank:
             answer, body = await self._exchange(request, deadline_s or self.timeout_s)
         except NotConnected as error:
             self._online = False
+            if error.untrusted:
+                raise_alarm(
+                    "bank_certificate_untrusted", message_id=message_id, reason=error.sentence
+                )
             return NotSent(error.sentence, untrusted=error.untrusted)
         except NoReply as error:
             return NoAnswer(error.sentence)
@@ -232,6 +241,12 @@ class IsoBank:
                 request.mti,
                 message_id,
                 error.sentence,
+            )
+            raise_alarm(
+                "forged_bank_answer",
+                message_id=message_id,
+                link="iso8583",
+                reason=error.sentence,
             )
             return NoAnswer(f"unverifiable answer: {error.sentence}")
         except MessageError as error:

@@ -63,6 +63,10 @@ class Stage(StrEnum):
     SCANNING = "scanning"
     CODE_SCANNED = "code_scanned"
     SHOWING_CODE = "showing_code"
+    CONFIRMING = "confirming"
+    """A wallet asked its customer to confirm on the phone; the operator may still cancel."""
+    CANCELLING = "cancelling"
+    """A wallet payment that was not confirmed is being cancelled (reversed) with the bank."""
     AUTHORISING = "authorising"
     RETRYING = "retrying"
     REVERSING = "reversing"
@@ -195,6 +199,8 @@ class TransactionView:
     """For pre-authorisations: the amount captured (tip included), zero until captured."""
     expires_at: str = ""
     """For pre-authorisations: when the bank releases the hold if it is not captured."""
+    paid_with: str = ""
+    """A cross-border wallet payment: "Paid with Alipay — CNY 96.40 at 7.7120"."""
 
     def to_json(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -228,6 +234,7 @@ class TransactionView:
             "cvm": self.cvm,
             "tip": self.tip.to_json() if self.tip else None,
             "requested": self.requested.to_json() if self.requested else None,
+            "paid_with": self.paid_with,
         } | extra
 
 

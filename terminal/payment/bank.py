@@ -70,6 +70,9 @@ class Operation:
     """The tapped card, in memory only: the adapter seals it for the bank."""
     qr_text: str | None = None
     """A scanned customer-presented code (qr_cpm), sealed like card data."""
+    qr_scheme: str | None = None
+    """The wallet of a scanned wallet pay code (wechatpay, alipay, unionpay): the bank routes
+    by it; the code itself stays sealed."""
     ref: str | None = None
     """The message or transaction this one acts on (reverse, refund, void, qr_status)."""
     offline: OfflineApproval | None = None

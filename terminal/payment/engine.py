@@ -131,8 +131,9 @@ class Engine(CounterFlows):
     async def reconfigure(self, settings: Settings) -> None:
         """Take new settings between payments (a fleet configuration bundle): waits for the
         payment under way, then swaps limits, risk rules and timeouts at once; the card
-        reader's kernel takes its new limits too. Identity, data folder, currency and the bank
-        link are not changed while running: a `NotConfigured` says so and nothing changes."""
+        reader's kernel takes its new limits and the camera its QR decoder too. Identity, data
+        folder, currency and the bank link are not changed while running: a `NotConfigured`
+        says so and nothing changes."""
         unchanged = ("terminal", "gateway")
         moved = [
             name for name in unchanged if getattr(settings, name) != getattr(self.settings, name)
@@ -147,9 +148,11 @@ class Engine(CounterFlows):
             )
         async with self.gate.between():
             self._compose(settings)
-            use_settings = getattr(self.card_capture, "use_settings", None)
-            if use_settings is not None:  # the NFC capture's kernel limits (terminal/wiring)
-                use_settings(settings)
+            for device in (self.card_capture, self.code_scanner):
+                # the NFC kernel's limits, the QR decoder (terminal/wiring)
+                use_settings = getattr(device, "use_settings", None)
+                if use_settings is not None:
+                    use_settings(settings)
         log.info("settings changed between payments")
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -211,6 +214,9 @@ class Engine(CounterFlows):
     async def recover(self) -> list[tuple[str, State]]:
         """Resolve transactions a crash left in flight (see recovery.py)."""
         self.owner.acquire()
+        from terminal.payment.wallet_confirm import recover_wallet_sales
+
+        await recover_wallet_sales(self.core, self.settlement)
         moved = await asyncio.to_thread(
             recover, self.journal, self.owner, self.bank.new_id, self._encode_reverse
         )

@@ -113,6 +113,7 @@ ADDED_COLUMNS = (
     ("transactions", "held", "INTEGER"),
     ("transactions", "captured", "INTEGER"),
     ("transactions", "expires_at", "TEXT NOT NULL DEFAULT ''"),
+    ("transactions", "wallet_debit", "TEXT NOT NULL DEFAULT ''"),
 )
 
 # Columns `apply` may set besides the state (never a PAN: there is no column for one).
@@ -143,6 +144,7 @@ WRITABLE = frozenset(
         "held",
         "captured",
         "expires_at",
+        "wallet_debit",
     }
 )
 """`amount` and `tip` change on a tip adjust or a partial approval (with `requested`)."""
@@ -219,6 +221,8 @@ class Transaction:
     """A pre-authorisation's captured amount, tip included."""
     expires_at: str = ""
     """When the bank releases an uncaptured hold (its answer's `expires_at`)."""
+    wallet_debit: str = ""
+    """A cross-border wallet payment's debit in the wallet's currency (cross_border.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +301,7 @@ def transaction_of(row: sqlite3.Row) -> Transaction:
         held=Amount.of(row["held"], currency) if row["held"] is not None else None,
         captured=Amount.of(row["captured"], currency) if row["captured"] is not None else None,
         expires_at=row["expires_at"],
+        wallet_debit=row["wallet_debit"] or "",
     )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from terminal.money import Amount, Currency
 from terminal.payment.api import QueueStatus, Totals, TotalsLine, TransactionView
+from terminal.payment.cross_border import debit_of_text
 from terminal.payment.journal import Journal, Rows, Transaction, iso, parse_iso
 from terminal.payment.risk import OfflineFacts
 from terminal.payment.states import State
@@ -76,6 +77,7 @@ def view(txn: Transaction) -> TransactionView:
         held=txn.held if txn.type == "preauth" else None,
         captured=_captured(txn) if txn.type == "preauth" else None,
         expires_at=txn.expires_at,
+        paid_with=debit.sentence() if (debit := debit_of_text(txn.wallet_debit)) else "",
     )
 
 

@@ -102,6 +102,8 @@ def card_and_amount(page: Page) -> list[PrintLine]:
     if receipt.requested is not None and receipt.approved:
         lines.append(PrintLine(_("PARTIAL APPROVAL"), bold=True, align="center"))
         lines.append(page.pair(_("Left to pay"), tr.amount(receipt.requested - receipt.amount)))
+    if receipt.paid_with and receipt.approved:
+        lines.append(PrintLine(receipt.paid_with, align="center"))
     lines.extend(_hold_lines(page))
     return lines
 

@@ -71,6 +71,9 @@ class Receipt:
         """A pre-authorisation: the slip must say the amount is held, not charged."""
         return self.type == "preauth"
 
+    paid_with: str = ""
+    """A cross-border wallet payment's debit in the wallet's currency, with the rate."""
+
     @property
     def approved(self) -> bool:
         return self.result in ("approved", "approved_offline")
@@ -129,6 +132,7 @@ def receipt_for(view: TransactionView, settings: Settings, copy: Copy) -> Receip
         ref=view.ref,
         held=view.held,
         expires_at=_moment(view.expires_at),
+        paid_with=view.paid_with,
     )
 
 

@@ -53,13 +53,21 @@ STAGE_TEXT = {
     Stage.SCANNING: N_("Hold the customer's code up to the camera…"),
     Stage.CODE_SCANNED: N_("Code read"),
     Stage.SHOWING_CODE: N_("Customer scans the code with their wallet app…"),
+    Stage.CONFIRMING: N_("Waiting for the customer to confirm on their phone…"),
+    Stage.CANCELLING: N_("Cancelling the wallet payment with the bank…"),
     Stage.AUTHORISING: N_("Authorising…"),
     Stage.RETRYING: N_("No answer yet: asking the bank again…"),
     Stage.REVERSING: N_("No answer from the bank: cancelling the payment with the bank…"),
 }
 
 # Once the request may have reached the bank, only the engine's own deadline ends the wait.
-UNSAFE_TO_CANCEL = {Stage.AUTHORISING, Stage.RETRYING, Stage.REVERSING, Stage.RESULT}
+UNSAFE_TO_CANCEL = {
+    Stage.AUTHORISING,
+    Stage.RETRYING,
+    Stage.REVERSING,
+    Stage.CANCELLING,
+    Stage.RESULT,
+}
 
 ENTRY_KEYS = [  # S and Q are listed beside the amount, with the other ways to pay
     ("Enter", N_("Tap")),

@@ -218,6 +218,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "refused_transient": SALE_REFUSED,
         "local_fault": local_fault("the payment"),
     },
+    "wallet_sale": {},  # filled below: a sale's rows, plus "pending", and never offline
     "refund": adjustment("refund", "Refund of EUR 5.00 approved."),
     "tip_adjust": adjustment("tip_adjust", "Tip adjusted: sale S1 will be charged EUR 5.00."),
     "void": adjustment("void", "Sale S1 voided: EUR 5.00 will not be charged."),
@@ -379,6 +380,11 @@ EXPECTED: dict[str, dict[str, Expected]] = {
 }
 """Per operation, the endings that differ from REVERSE (everything unlisted reverses)."""
 EXPECTED["sale_split"] = EXPECTED["sale"]  # its sound partial answer: tested below
+EXPECTED["wallet_sale"] = {
+    **EXPECTED["sale"],
+    "pending": (T.PENDING, None, None, "", ""),
+    "not_sent": EXPECTED["qr_intent"]["not_sent"],
+}
 
 
 def expected(name: str, ending: str) -> Expected:
