@@ -18,7 +18,9 @@ How ISO 8583 maps onto the protocol's ids (the processor keys everything by mess
 a request's id is a UUID made from (terminal, MTI class, STAN, F7), so a repeat (0401, 0221)
 is the same message and answered from the store; a reversal's `ref` is made the same way
 from F90; F37 (RRN) is the first 12 hex digits of the sale's (or the advice's) id, which
-refunds and voids send back.
+refunds and voids send back. A refund without F37 but with the card (F2, F35, F55) is a
+card-present refund: the card is checked like a sale's and credited within the refund limit
+(`/sim/refund-limit`), as on the HTTPS link.
 """
 
 from __future__ import annotations
@@ -197,6 +199,12 @@ class IsoListener:
                     if kind == "authorize":
                         card = self._sealed_card(message)
                         return Request("authorize", **common, amount=amount, entry="nfc", card=card)
+                    if kind == "refund" and 37 not in message.fields:
+                        # Card present, no sale: the processor's card refund (refund limit).
+                        if 2 not in message.fields or 35 not in message.fields:
+                            raise ValueError("a refund needs F37 (the sale) or the card (F2, F35)")
+                        card = self._sealed_card(message)
+                        return Request("refund", **common, amount=amount, entry="nfc", card=card)
                     return Request(kind, **common, amount=amount, ref=self._by_rrn(message))
                 case "022":
                     card = self._sealed_card(message)

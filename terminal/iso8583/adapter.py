@@ -167,11 +167,9 @@ class IsoBank:
                 assert operation.ref is not None
                 message = messages.reversal(ident, stan, at, self.original(operation.ref))
             case "refund":
-                if operation.ref is None:
-                    raise ValueError(
-                        "a card-present refund without a sale is not carried over ISO 8583 here"
-                    )
-                message = messages.refund(operation, ident, stan, at, self.original(operation.ref))
+                # Card present (the tap's fields, like a sale's), referenced (F37), or both.
+                original = self.original(operation.ref) if operation.ref else None
+                message = messages.refund(operation, ident, stan, at, original)
             case "void":
                 assert operation.ref is not None
                 message = messages.void(operation, ident, stan, at, self.original(operation.ref))

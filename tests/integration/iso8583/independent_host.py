@@ -2,9 +2,10 @@
 
 It never imports posterm: messages are parsed and built by hand with `struct`, from its own
 copy of the field table below, so the terminal's dialect file (read by pyiso8583) and the
-published table cannot drift apart without a test noticing. It answers sales, refunds, voids,
-reversals, advices, batch closes and network messages; a test scripts misbehaviour through
-`script` (swallow a request, a bad MAC, a truncated frame, another terminal id, ...).
+published table cannot drift apart without a test noticing. It answers sales, refunds (of a
+referenced sale, or to the card present without F37), voids, reversals, advices, batch closes
+and network messages; a test scripts misbehaviour through `script` (swallow a request, a bad
+MAC, a truncated frame, another terminal id, ...).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ TABLE: dict[int, tuple[str, int, int]] = {
     128: ("b", 8, 0),
 }  # fmt: skip
 ECHOED = (3, 4, 7, 11, 41, 42)
+CARD_PRESENT = (2, 14, 22, 25, 35, 43, 49, 55)
+"""A refund without F37 carries the sale's card-present fields: PAN, expiry, entry mode,
+condition, track 2, merchant, currency and the ICC data with the card's cryptogram."""
 
 
 class Malformed(ValueError):
@@ -129,6 +133,8 @@ class Host:
     ledger: list[tuple[str, str, int]] = field(default_factory=list)
     """(what, STAN, minor units) of the money the host moved."""
     mac_failures: int = 0
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    """(STAN, why) of requests answered 30 (format error)."""
     server: asyncio.Server | None = None
     port: int = 0
     tls: ssl.SSLContext | None = None
@@ -187,6 +193,12 @@ class Host:
         stan = request.text(11)
         if request.mti == "0200":
             code = b"51" if amount % 100 == 51 else b"00"
+            if request.text(3) == "200000" and 37 not in request.fields:
+                # A refund to the card present: the table's sale fields, read from the tap.
+                missing = [f for f in CARD_PRESENT if f not in request.fields]
+                if missing or request.text(22) != "071" or b"\x9f\x26" not in request.fields[55]:
+                    self.refused.append((stan, f"card-present refund without {missing}"))
+                    code = b"30"
             fields[39] = code
             if code == b"00":
                 fields[37] = f"RRN{stan}".ljust(12).encode()
