@@ -15,6 +15,7 @@ import pytest
 from independent_host import Host, Iso, build, cmac
 
 from simulators.card.tap import CARDS
+from terminal.iso8583.links import Links
 from terminal.money import Amount
 from terminal.payment.api import Outcome, Result, SaleRequest
 from terminal.payment.engine import Engine
@@ -172,6 +173,8 @@ async def test_card_present_refund_carries_the_taps_fields(
         paid = await sale(engine, "4.00")
         refund = await card_refund(engine, "6.50")
         closed = await engine.close_batch()
+        assert isinstance(engine.bank, Links)
+        kept_fields = set(engine.bank.iso.original(refund.id).message.fields)
     finally:
         await engine.stop()
     assert paid.result is Result.APPROVED, paid.message
@@ -199,6 +202,7 @@ async def test_card_present_refund_carries_the_taps_fields(
     assert record["redacted"] == "iso8583" and record["fields"]["3"] == "200000"
     assert record["fields"]["2"] == refund.masked_pan
     assert not {"14", "35", "55"} & set(record["fields"])
+    assert 35 not in kept_fields and 2 in kept_fields  # sealed record: no track 2 once answered
     assert_no_card_data_on_disk(engine)
 
 
