@@ -235,8 +235,9 @@ class IsoBank:
     def redact(self, stored: bytes) -> bytes:
         """A record of `stored` for the journal once it can no longer be sent: its MTI, STAN
         and fields, the PAN masked, without expiry, track 2 or ICC data, and the SHA-256 of
-        the sealed bytes. The adapter's own record keeps no track 2 either from then on (PCI
-        DSS 3.3.1); it keeps the sealed PAN a later reversal or refund refers to."""
+        the sealed bytes. The adapter's own record keeps no track 2 nor ICC data either from
+        then on (PCI DSS 3.3.1; nothing later sends them again); it keeps the sealed PAN a later
+        reversal or refund refers to."""
         message_id = message_id_of(stored)
         if stored.startswith(b"{") or message_id is None:
             return stored
@@ -246,8 +247,8 @@ class IsoBank:
             log.error("a stored ISO 8583 request cannot be opened (%s); left as it is", error)
             return stored
         record = self.store.get(message_id)
-        if record is not None and 35 in request.fields:
-            kept = encode(request.with_fields(f35=None), self.dialect)
+        if record is not None and (35 in request.fields or 55 in request.fields):
+            kept = encode(request.with_fields(f35=None, f55=None), self.dialect)
             self.store.reseal(message_id, self.vault.seal(message_id, kept))
         fields = {
             str(n): mask_pan(str(v)) if n == 2 else (v.hex() if isinstance(v, bytes) else v)
