@@ -263,12 +263,6 @@ class NexoDoor:
                 "Refunds from the till are not allowed on this terminal "
                 f'([ecr] refunds = "{self.settings.ecr.refunds}"); nothing was sent.',
             )
-        if call.refund and self.settings.gateway.protocol == "iso8583":
-            raise NexoRefusal(
-                "NotAllowed",
-                "A refund without the original sale is not carried over this terminal's "
-                "ISO 8583 link; send a ReversalRequest with the sale's POITransactionID.",
-            )
         wanted = PaymentRequest(
             call.amount, EntryMethod.NFC, call.transaction_id, refund=call.refund
         )
