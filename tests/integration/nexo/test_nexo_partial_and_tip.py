@@ -63,6 +63,9 @@ def test_prepaid_card_pays_part_when_the_pos_allows_partial_authorisation(
     paid = answer["PaymentResult"]
     assert Decimal(str(paid["AmountsResp"]["AuthorizedAmount"])) == Decimal("30.00")
     assert paid["PaymentAcquirerData"]["ApprovalCode"]
+    customer = receipt_text(answer, "CustomerReceipt")
+    assert "PARTIAL APPROVAL" in " ".join(customer), customer
+    assert any(line.startswith("Left to pay") and line.endswith("20.00") for line in customer)
     txn_id = answer["POIData"]["POITransactionID"]["TransactionID"]
     assert active(t, txn_id) == [3000]
     assert t.sim.card(prepaid)["balance"]["value"] == 0
@@ -105,6 +108,6 @@ def test_tip_amount_is_on_the_receipt_and_in_the_charge(nexo_terminal: NexoTermi
         tip_lines = [line for line in lines if line.startswith("Tip")]
         assert len(tip_lines) == 1 and tip_lines[0].endswith("6.50"), lines
         assert any(line.startswith("Amount") and line.endswith("40.00") for line in lines), lines
-        assert any("46.50" in line for line in lines), lines
+        assert any(line.startswith("TOTAL") and line.endswith("46.50") for line in lines), lines
     txn_id = answer["POIData"]["POITransactionID"]["TransactionID"]
     assert active(t, txn_id) == [4650]
