@@ -60,6 +60,17 @@ def code_image(payload: str, module_px: int, *, border: int = 4) -> Frame:
     return np.asarray(np.kron(image, np.ones((module_px, module_px), dtype=np.uint8)), np.uint8)
 
 
+def barcode_image(text: str, module_px: int, *, height_px: int = 70, quiet: int = 10) -> Frame:
+    """`text` as a Code 128 barcode (the one wallets show under their pay code's QR code),
+    grayscale, `module_px` pixels per module, with a quiet zone of `quiet` modules."""
+    import barcode  # python-barcode (sim extra): the bar pattern, never its image writer
+
+    pattern = barcode.get_barcode_class("code128")(text).build()[0]
+    row = np.array([0 if bit == "1" else 255 for bit in "0" * quiet + pattern + "0" * quiet])
+    wide = np.repeat(row.astype(np.uint8), module_px)
+    return np.asarray(np.tile(wide, (height_px, 1)), dtype=np.uint8)
+
+
 def background(size: tuple[int, int], rng: np.random.Generator) -> Frame:
     """A counter top: a soft gradient with some texture, as grayscale."""
     width, height = size
@@ -77,20 +88,27 @@ def render_frame(
     module_px: int = 4,
     degradation: Degradation = CLEAN,
     seed: int = 0,
+    symbology: str = "qr",
 ) -> Frame:
-    """A BGR frame of `size` (width, height) showing each payload's code side by side."""
+    """A BGR frame of `size` (width, height) showing each payload's code side by side, as QR
+    codes or (`symbology="code128"`) as Code 128 barcodes."""
     rng = np.random.default_rng(seed)
     width, height = size
     frame = background(size, rng).astype(np.float32)
     codes = [payloads] if isinstance(payloads, str) else list(payloads)
     slot = width // max(1, len(codes))
     for number, payload in enumerate(codes):
-        image = code_image(payload, module_px).astype(np.float32)
-        side = image.shape[0]
+        drawn = (
+            barcode_image(payload, module_px)
+            if symbology == "code128"
+            else code_image(payload, module_px)
+        )
+        image = drawn.astype(np.float32)
+        tall, wide = image.shape[:2]
         low, high = _levels(degradation.contrast)
         image = low + (high - low) * (image / 255.0)
-        src = np.array([[0, 0], [side, 0], [side, side], [0, side]], dtype=np.float32)
-        dst = _placement(side, number * slot, slot, height, degradation, rng)
+        src = np.array([[0, 0], [wide, 0], [wide, tall], [0, tall]], dtype=np.float32)
+        dst = _placement((wide, tall), number * slot, slot, height, degradation, rng)
         matrix = cv2.getPerspectiveTransform(src, dst)
         warped = cv2.warpPerspective(image, matrix, (width, height), flags=cv2.INTER_LINEAR)
         mask = cv2.warpPerspective(
@@ -118,11 +136,19 @@ def _levels(contrast: float) -> tuple[float, float]:
 
 
 def _placement(
-    side: int, left: int, slot: int, height: int, degradation: Degradation, rng: np.random.Generator
+    shape: tuple[int, int],
+    left: int,
+    slot: int,
+    height: int,
+    degradation: Degradation,
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    """Corners of the code in the frame: rotated, tilted, somewhere inside its slot."""
+    """Corners of the code (`shape` = width, height) in the frame: rotated, tilted, somewhere
+    inside its slot."""
     angle = np.deg2rad(degradation.rotation_deg)
-    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=np.float32) * side / 2
+    half = np.array(shape, dtype=np.float32) / 2
+    corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=np.float32) * half
+    side = float(min(shape))
     rotation = np.array(
         [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], dtype=np.float32
     )

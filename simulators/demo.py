@@ -33,6 +33,7 @@ from terminal.settings import PACKAGE_ROOT, Settings, load_settings
 log = logging.getLogger(__name__)
 
 DEMO_CONFIG = PACKAGE_ROOT / "config" / "demo.toml"
+DEMO_OPERATOR_CONFIG = PACKAGE_ROOT / "config" / "demo-operator.toml"
 DEMO_STATE = PACKAGE_ROOT / "var" / "demo"
 ADMIN_PORT = 18446
 TAP_TIMEOUT_S = 30.0
@@ -113,6 +114,10 @@ class DemoStack:
     last_code: str = ""
     root_warning: str = ""
     """Set when the demo's root secret is a plain file (it always is): shown on screen."""
+    broker: Any = None
+    """The local Mosquitto the demo terminal reports to (simulators/broker.py), if started."""
+    fleet_off: str = ""
+    """Why the demo runs without its fleet broker ("" when the broker runs)."""
     _taps: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _frame_lock: threading.Lock = field(default_factory=threading.Lock)
     _gateway_down: bool = False
@@ -135,6 +140,7 @@ class DemoStack:
         self._enrol(settings)
         self._start_printer(settings)
         self._prepare_camera(settings)
+        self.fleet_off = self.start_broker(settings)
         if settings.devices.nfc.startswith("udp:"):
             self._field = EmptyField(settings.devices.nfc)
             self._field.hold()
@@ -150,6 +156,31 @@ class DemoStack:
         )
         self.root_warning = keystore.root_warning  # a plain-file root: the demo says so
         self.gateway.enroll(settings.terminal.terminal_id, keystore.public_jwks())
+
+    def start_broker(self, settings: Settings) -> str:
+        """Start the demo's local broker for `[fleet]`; "" when it runs, else why not (the
+        demo then runs with the fleet off)."""
+        from simulators.broker import OPERATOR, BrokerError, LocalBroker, mosquitto_installed
+
+        fleet = settings.fleet
+        if not fleet.enabled:
+            return "the demo configuration has [fleet] enabled = false"
+        if not mosquitto_installed():
+            return "mosquitto is not installed (apt-get install mosquitto, or make setup)"
+        operator = load_settings(DEMO_OPERATOR_CONFIG).fleet
+        broker = LocalBroker(
+            self.state / "broker",
+            urlsplit(fleet.broker).port or 1883,
+            {fleet.username: fleet.password, OPERATOR: operator.password},
+            prefix=fleet.topic_prefix,
+            persistence=True,  # the terminal's last status stays visible between demos
+        )
+        try:
+            broker.start()
+        except BrokerError as error:
+            return f"the demo's broker did not start ({error})"
+        self.broker = broker
+        return ""
 
     def _start_printer(self, settings: Settings) -> None:
         if not settings.devices.printer.startswith("socket://"):
@@ -187,6 +218,9 @@ class DemoStack:
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
 
     # -- the customer's part ------------------------------------------------------------
 
@@ -229,6 +263,23 @@ class DemoStack:
         folder = self.camera_folder(self.settings)
         self._show_frame(folder, render_frame(code, size=(640, 480), module_px=4))
         # The customer takes the phone away again, so the next sale does not see this code.
+        time.sleep(WALLET_CODE_SHOWN_S)
+        self._show_frame(folder, empty_frame())
+
+    def show_pay_code(
+        self, scheme: str, *, confirm_after_s: float = 0.0, symbology: str = "qr"
+    ) -> None:
+        """The customer's WeChat Pay / Alipay / UnionPay app shows a numeric pay code (as a QR
+        code or as the Code 128 barcode under it); with `confirm_after_s` the wallet makes the
+        customer confirm on the phone that long before it pays."""
+        from simulators.camera import empty_frame, render_frame
+
+        assert self.gateway is not None and self.settings is not None
+        code = self.gateway.pay_code(scheme, confirm_after_s=confirm_after_s)["code"]
+        folder = self.camera_folder(self.settings)
+        module_px = 3 if symbology == "code128" else 4
+        frame = render_frame(code, size=(640, 480), module_px=module_px, symbology=symbology)
+        self._show_frame(folder, frame)
         time.sleep(WALLET_CODE_SHOWN_S)
         self._show_frame(folder, empty_frame())
 

@@ -36,8 +36,10 @@ def _text(raw: bytes, fallback: str) -> str:
 
 
 class ZxingDecoder:
-    """zxing-cpp, QR codes only; no rotation search (finder patterns make it moot) and no
-    inverted-code pass (wallets show dark on light), which halves the time of a miss."""
+    """zxing-cpp, QR codes first, then Code 128 (the barcode wallets show under their pay
+    code's QR code) when no QR code was found; no rotation search (finder patterns make it moot
+    for QR, and the customer holds the phone's barcode level) and no inverted-code pass
+    (wallets show dark on light), which halves the time of a miss."""
 
     name = "zxing"
 
@@ -45,7 +47,8 @@ class ZxingDecoder:
         import zxingcpp
 
         self._zxing = zxingcpp
-        self._formats = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+        self._formats = zxingcpp.barcode_formats_from_str("QRCode")
+        self._bars = zxingcpp.barcode_formats_from_str("Code128")
 
     def decode(self, frame: Frame) -> list[DecodedCode]:
         gray = prepare_frame(frame)
@@ -54,6 +57,19 @@ class ZxingDecoder:
         results = self._zxing.read_barcodes(
             gray, formats=self._formats, try_rotate=False, try_downscale=True, try_invert=False
         )
+        if not results:
+            # Code 128 in a pass of its own: asked together with QR codes, zxing's row scan of a
+            # noisy frame made every QR frame ~4x slower (measured: degraded 640x480 median
+            # 1.3 -> 6.0 ms). The barcode pass reads a frame averaged along the bars (a
+            # vertical box blur), which removes most sensor noise: read rate ~0.57 -> 1.0 per
+            # degraded frame; a frame with no code at all costs ~0.4 ms more.
+            results = self._zxing.read_barcodes(
+                cv2.blur(gray, (1, 9)),
+                formats=self._bars,
+                try_rotate=False,
+                try_downscale=False,
+                try_invert=False,
+            )
         return [DecodedCode(_text(bytes(r.bytes), r.text)) for r in results if r.valid]
 
 
@@ -72,7 +88,7 @@ class PyzbarDecoder:
                 detail=str(error),
             ) from None
         self._pyzbar = pyzbar
-        self._symbols = [pyzbar.ZBarSymbol.QRCODE]
+        self._symbols = [pyzbar.ZBarSymbol.QRCODE, pyzbar.ZBarSymbol.CODE128]
 
     def decode(self, frame: Frame) -> list[DecodedCode]:
         gray = prepare_frame(frame)

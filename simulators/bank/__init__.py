@@ -58,8 +58,10 @@ async def serve(
     ready: asyncio.Event | None = None,
     iso8583_listen: str | None = None,
     iso8583_mac_key: bytes | None = None,
+    hold_rules: dict[str, float | int] | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT (or cancellation)."""
+    """Run until SIGTERM/SIGINT (or cancellation). `hold_rules`: {"expiry_s",
+    "tolerance_percent"} of pre-authorisations (holds.py), else the defaults."""
     from simulators.bank.server import Service, Simulator
     from simulators.bank.setup import server_context, write_terminal_toml
     from terminal.runtime import tune_for_commit_threads
@@ -68,6 +70,10 @@ async def serve(
     host, port = split_listen(listen)
     admin = split_listen(admin_listen) if admin_listen else ("127.0.0.1", 0)
     sim = Simulator(data_dir, cards_file=cards_file, intent_ttl_s=intent_ttl_s)
+    if hold_rules:
+        from simulators.bank.holds import hold_rules as rules_of
+
+        sim.processor.rules = rules_of(dict(hold_rules))
     tls = None if plain_http else server_context(sim.files, host)
     token = sim.files.admin_token.read_text(encoding="ascii").strip()
     service = Service(sim, host, port, tls=tls, admin=admin, admin_token=token)

@@ -4,7 +4,12 @@ DIR/admin-token (`Authorization: Bearer TOKEN`; without it or with another one: 
 
     GET  /sim/ledger[?terminal_id=T]  {"entries": [{"id", "ref", "type", "terminal_id",
                                       "amount": {"value", "currency"}, "result", "code", "at",
-                                      "state" (active, reversed, voided)}]}
+                                      "state" (active, reversed, voided)}],
+                                      "holds": [{"id", "terminal_id", "held", "captured",
+                                      "state" (held|captured|released|expired|reversed),
+                                      "expires_at", "capture_id"}]}
+    GET  /sim/holds/rules, POST       {"expiry_s", "tolerance_percent"}: how long a hold lives
+                                      and how far a capture may exceed it (default 7 days, 20)
     GET  /sim/terminals               {"terminals": [{"kid", "terminal_id", "enrolled_at"}]}
     POST /sim/terminals               {"terminal_id": T, "jwk": {...}} or {"terminal_id", "jwks":
                                       [...]} -> 201 {"enrolled": [kid, ...]}
@@ -22,10 +27,17 @@ DIR/admin-token (`Authorization: Bearer TOKEN`; without it or with another one: 
     GET  /sim/refund-limit, POST      {"max": minor units}: the most a card-present refund
                                       without a sale may credit (default 50000); above: 61
     POST /sim/wallet/pay              {"payload": EMVCo MPM text} or {"intent_id": ...}, optional
-                                      "card" (profile, default wallet-token) -> {"intent_id",
+                                      "card" (profile, default wallet-token) and "scheme" (a
+                                      national scheme's wallet: pays only a payload carrying
+                                      that scheme's template, else 409) -> {"intent_id",
                                       "result", "code", "auth_code"?}
     POST /sim/wallet/code             {"card"?: profile, "expires_in_s"?: 1..3600} -> {"code",
                                       "format", "card", "masked_pan", "expires_at"}
+    POST /sim/wallet/paycode          {"scheme": wechatpay|alipay|unionpay, "card"?: profile,
+                                      "expires_in_s"?: 1..3600 (60), "confirm_after_s"?: seconds
+                                      (0: pays at once; null: the payer never confirms)} ->
+                                      {"code", "scheme", "card", "currency", "expires_at",
+                                      "confirm_after_s"} (a numeric wallet pay code, one use)
 
 Errors: {"error": CODE, "message"}: 400 malformed, 401 unauthorized, 403 forbidden, 404 not_found,
 409 conflict (intent not payable, kid of another terminal), never 500; a refused call changes
@@ -44,15 +56,18 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from simulators.bank.faults import Faults
+from simulators.bank.holds import hold_rules
 from simulators.bank.issuer import FraudRule
 from simulators.bank.ledger import Ledger
+from simulators.bank.paycodes import CODE_TTL_S
 from simulators.bank.processor import Processor
-from simulators.bank.wallet import WalletError, parse_mpm
+from simulators.bank.wallet import WalletError, parse_mpm, pays_through
 from simulators.card.testcards import IssuerKeys
 from terminal.gateway.jose import import_public_jwk
 from terminal.gateway.messages import utc_timestamp
 from terminal.iso_codes import UnknownCurrency, currency
 from terminal.money import Amount, AmountError
+from terminal.qr.schemes import SCHEMES
 from terminal.security.pan import luhn_valid, mask_pan
 
 
@@ -297,7 +312,17 @@ def admin_routes(sim: Simulator, service: Service, token: str) -> list[web.Route
         return wrapped
 
     async def ledger(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
-        return 200, {"entries": sim.ledger.ledger_view(request.query.get("terminal_id"))}
+        terminal_id = request.query.get("terminal_id")
+        holds = sim.processor.holds_view(terminal_id, datetime.now(UTC))
+        return 200, {"entries": sim.ledger.ledger_view(terminal_id), "holds": holds}
+
+    async def holds(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
+        if request.method == "POST":
+            try:
+                sim.processor.rules = hold_rules(data)
+            except ValueError as error:
+                raise _bad(str(error)) from None
+        return 200, sim.processor.rules.to_json()
 
     async def terminals(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
         if request.method == "GET":
@@ -324,6 +349,7 @@ def admin_routes(sim: Simulator, service: Service, token: str) -> list[web.Route
 
     async def cards(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
         if request.method == "GET":
+            sim.processor.release_expired(datetime.now(UTC))
             rows = sim.ledger.all("SELECT * FROM cards ORDER BY rowid")
             return 200, {"cards": [card_view(row) for row in rows]}
         return 200, upsert_card(sim, data)
@@ -351,6 +377,17 @@ def admin_routes(sim: Simulator, service: Service, token: str) -> list[web.Route
             intent_id = fields.get("62.05")
             if not intent_id:
                 raise _bad("payload has no reference label (62/05)")
+            scheme = data.get("scheme")
+            if scheme is not None:
+                if scheme not in SCHEMES:
+                    raise _bad(f"scheme must be one of {', '.join(SCHEMES)}")
+                if not pays_through(fields, scheme):
+                    raise AdminError(
+                        409,
+                        "conflict",
+                        f"the code has no {SCHEMES[scheme].label} template: a {scheme} wallet "
+                        "cannot pay it",
+                    )
             intent = sim.ledger.intent(intent_id)
             if intent is not None and "54" in fields:
                 amount = Amount.of(int(intent["value"]), intent["currency"])
@@ -386,6 +423,34 @@ def admin_routes(sim: Simulator, service: Service, token: str) -> list[web.Route
             raise AdminError(404, "not_found", f"no card profile {card!r}") from None
         return 201, result
 
+    async def wallet_paycode(request: web.Request, data: dict[str, Any]) -> tuple[int, Any]:
+        scheme = data.get("scheme")
+        card = data.get("card", "wallet-token")
+        ttl = data.get("expires_in_s", CODE_TTL_S)
+        confirm = data.get("confirm_after_s", 0)
+        if not isinstance(card, str):
+            raise _bad("card must be a card profile name")
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 1 <= ttl <= 3600:
+            raise _bad("expires_in_s must be 1 to 3600")
+        if confirm is not None and (
+            isinstance(confirm, bool) or not isinstance(confirm, (int, float)) or confirm < 0
+        ):
+            raise _bad("confirm_after_s must be 0 or more seconds, or null (never confirms)")
+        try:
+            with sim.ledger.transaction():
+                result = sim.processor.issue_pay_code(
+                    str(scheme),
+                    card,
+                    datetime.now(UTC),
+                    ttl_s=float(ttl),
+                    confirm_after_s=None if confirm is None else float(confirm),
+                )
+        except ValueError as error:
+            raise _bad(str(error)) from None
+        except KeyError:
+            raise AdminError(404, "not_found", f"no card profile {card!r}") from None
+        return 201, result
+
     return [
         web.get("/sim/ledger", endpoint(ledger)),
         web.get("/sim/terminals", endpoint(terminals)),
@@ -394,10 +459,13 @@ def admin_routes(sim: Simulator, service: Service, token: str) -> list[web.Route
         web.post("/sim/faults", endpoint(faults)),
         web.get("/sim/cards", endpoint(cards)),
         web.post("/sim/cards", endpoint(cards)),
+        web.get("/sim/holds/rules", endpoint(holds)),
+        web.post("/sim/holds/rules", endpoint(holds)),
         web.get("/sim/fraud", endpoint(fraud)),
         web.post("/sim/fraud", endpoint(fraud)),
         web.get("/sim/refund-limit", endpoint(refund_limit)),
         web.post("/sim/refund-limit", endpoint(refund_limit)),
         web.post("/sim/wallet/pay", endpoint(wallet_pay)),
         web.post("/sim/wallet/code", endpoint(wallet_code)),
+        web.post("/sim/wallet/paycode", endpoint(wallet_paycode)),
     ]

@@ -93,7 +93,14 @@ class QrIntents:
             return "expired"
         return str(intent["state"])
 
+    def wallet_status(self, req: Request, now: datetime) -> dict[str, Any] | None:
+        """A wallet pay code's payment status (paycodes.PayCodes); None: not one."""
+        return None
+
     def _qr_status(self, req: Request, now: datetime) -> dict[str, Any]:
+        wallet = self.wallet_status(req, now)
+        if wallet is not None:
+            return wallet
         intent = self.ledger.intent(req.ref)
         if intent is None:
             return self._declined(req, now, Decision("12", "unknown payment intent"))

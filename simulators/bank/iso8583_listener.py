@@ -18,7 +18,8 @@ How ISO 8583 maps onto the protocol's ids (the processor keys everything by mess
 a request's id is a UUID made from (terminal, MTI class, STAN, F7), so a repeat (0401, 0221)
 is the same message and answered from the store; a reversal's `ref` is made the same way
 from F90; F37 (RRN) is the first 12 hex digits of the sale's (or the advice's) id, which
-refunds and voids send back.
+refunds and voids send back. A hold is a 0100 with card data, its increment a 0100 with F37 of
+the hold, its capture a 0220 with F25 06 and F37 (F54 the tip), its cancel a 0400 of the hold.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from terminal.gateway.messages import encode_payload, utc_timestamp
 from terminal.iso8583.codec import Message, Value, decode, encode, frame, verify_mac
 from terminal.iso8583.dialect import Dialect, load_dialect
 from terminal.iso8583.errors import MacError, MessageError
-from terminal.iso8583.messages import PARTIAL, PARTIAL_ACCEPTED
+from terminal.iso8583.messages import PARTIAL, PARTIAL_ACCEPTED, PREAUTHORISED, TIP_AMOUNT_TYPE
 from terminal.iso_codes import UnknownCurrency, currency
 from terminal.money import Amount
 
@@ -207,6 +208,15 @@ class IsoListener:
                             allow_partial=partial,
                         )
                     return Request(kind, **common, amount=amount, ref=self._by_rrn(message))
+                case "010":  # a hold (card present) or its increment (F37 of the hold)
+                    if 2 in message.fields:
+                        card = self._sealed_card(message)
+                        return Request("preauth", **common, amount=amount, entry="nfc", card=card)
+                    return Request("increment", **common, amount=amount, ref=self._by_rrn(message))
+                case "022" if message.text(25) == PREAUTHORISED:  # completion of a hold
+                    tip = self._tip(message)
+                    ref = self._by_rrn(message)
+                    return Request("capture", **common, amount=amount, ref=ref, tip=tip)
                 case "022":
                     card = self._sealed_card(message)
                     offline = {"approved_at": utc_timestamp(now), "reason": "gateway_unreachable"}
@@ -227,6 +237,15 @@ class IsoListener:
         if 4 not in message.fields:
             return None
         return Amount.of(int(message.text(4)), currency(message.text(49)).code)
+
+    def _tip(self, message: Message) -> Amount | None:
+        """F54 with amount type 44 (gratuity): a completion's tip."""
+        text = message.text(54)
+        for start in range(0, len(text) - 19, 20):
+            entry = text[start : start + 20]
+            if entry[2:4] == TIP_AMOUNT_TYPE:
+                return Amount.of(int(entry[8:20]), currency(entry[4:7]).code)
+        return None
 
     def _sealed_card(self, message: Message) -> dict[str, Any]:
         """The card as the JOSE link would carry it: sealed to the simulator's own key."""
@@ -278,7 +297,7 @@ class IsoListener:
         fields: dict[int, Value] = {39: str(result.get("code") or "05")[:2].ljust(2)}
         if result["result"] in ("approved", "reversed", "balanced", "out_of_balance"):
             fields[39] = "00"
-        if result["result"] in ("approved", "partial") and message.mti[:3] in ("020", "022"):
+        if result["result"] in ("approved", "partial") and message.mti[:3] in ("010", "020", "022"):
             fields[37] = rrn_of(request.id)  # a later refund or void of the sale sends it back
             if result.get("auth_code"):
                 fields[38] = str(result["auth_code"])[:6]

@@ -51,6 +51,15 @@ CREATE TABLE IF NOT EXISTS intents (
 CREATE TABLE IF NOT EXISTS codes (
     digest TEXT PRIMARY KEY, account TEXT NOT NULL, expires_at TEXT NOT NULL,
     used_by TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS paycodes (
+    digest TEXT PRIMARY KEY, scheme TEXT NOT NULL, account TEXT NOT NULL,
+    expires_at TEXT NOT NULL, confirm_s REAL, used_by TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS wallet_payments (
+    message_id TEXT PRIMARY KEY, terminal_id TEXT NOT NULL, scheme TEXT NOT NULL,
+    account TEXT NOT NULL, value INTEGER NOT NULL, currency TEXT NOT NULL, confirm_at TEXT,
+    state TEXT NOT NULL, code TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
+    auth_code TEXT NOT NULL DEFAULT '', wallet_value INTEGER, wallet_currency TEXT,
+    rate TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS terminals (
     kid TEXT PRIMARY KEY, terminal_id TEXT NOT NULL, jwk TEXT NOT NULL, enrolled_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (terminal_id TEXT PRIMARY KEY, number INTEGER NOT NULL);

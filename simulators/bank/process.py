@@ -187,6 +187,19 @@ class SimulatorProcess:
         entries: list[dict[str, Any]] = response.json()["entries"]
         return entries
 
+    def holds(self, terminal_id: str | None = None) -> list[dict[str, Any]]:
+        """The pre-authorisation holds (expired ones released first)."""
+        params = {"terminal_id": terminal_id} if terminal_id else None
+        response = self.admin.get("/sim/ledger", params=params)
+        if response.status_code != 200:
+            raise SimulatorError(f"simulator /sim/ledger: {response.status_code}")
+        holds: list[dict[str, Any]] = response.json()["holds"]
+        return holds
+
+    def hold_rules(self, **rules: Any) -> dict[str, Any]:
+        """Set how long holds live and the capture tolerance (POST /sim/holds/rules)."""
+        return self.post("/sim/holds/rules", rules)
+
     def faults(self, **faults: Any) -> dict[str, Any]:
         return self.post("/sim/faults", faults)
 
@@ -215,6 +228,10 @@ class SimulatorProcess:
 
     def wallet_code(self, card: str = "wallet-token", **body: Any) -> dict[str, Any]:
         return self.post("/sim/wallet/code", {"card": card, **body})
+
+    def pay_code(self, scheme: str, card: str = "wallet-token", **body: Any) -> dict[str, Any]:
+        """A wallet pay code (POST /sim/wallet/paycode)."""
+        return self.post("/sim/wallet/paycode", {"scheme": scheme, "card": card, **body})
 
     def enroll(self, terminal_id: str, jwks: list[dict[str, Any]]) -> list[str]:
         kids: list[str] = self.post("/sim/terminals", {"terminal_id": terminal_id, "jwks": jwks})[

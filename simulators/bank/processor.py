@@ -3,8 +3,10 @@
 Runs inside the ledger transaction the server opened for the message, so balances, entries and
 the stored answer commit together. Returns the answer payload; the server signs it.
 
-Results: authorize/advice/refund approved|declined; reverse always reversed (idempotent, also
-for unknown ids, which are remembered so a late-arriving original is declined 05); void
+Results: authorize/advice/refund approved|declined; preauth/increment/capture/preauth_cancel
+approved|declined, capture and increment of an expired hold expired (holds.py); reverse
+always reversed (idempotent, also for unknown ids, which are remembered so a late-arriving
+original is declined 05); void
 approved|declined; qr_intent pending; qr_status pending|approved|declined|expired;
 close_batch balanced|out_of_balance. Unknown or unsuitable refs get declined 12.
 """
@@ -18,7 +20,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from simulators.bank.intents import QrIntents, auth_code
+from simulators.bank.holds import HoldRules, Holds
+from simulators.bank.intents import auth_code
 from simulators.bank.issuer import (
     APPROVE,
     CardSecret,
@@ -31,6 +34,7 @@ from simulators.bank.issuer import (
     partial_approval,
 )
 from simulators.bank.ledger import Ledger
+from simulators.bank.paycodes import PayCodes
 from simulators.bank.requests import Malformed, Request, normalise_totals
 from simulators.bank.setup import SimKeys
 from simulators.card.testcards import IssuerKeys
@@ -47,7 +51,7 @@ REFUND_LIMIT_MINOR = 50_000
 currency), as acquirers cap unreferenced refunds; above it the answer is declined 61."""
 
 
-class Processor(QrIntents):
+class Processor(Holds, PayCodes):
     """The issuer/acquirer logic of the simulator."""
 
     def __init__(
@@ -64,8 +68,10 @@ class Processor(QrIntents):
         self.intent_ttl_s = intent_ttl_s
         self.fraud = FraudRule()
         self.refund_limit_minor = REFUND_LIMIT_MINOR
+        self.rules = HoldRules()
 
     def process(self, req: Request, now: datetime) -> dict[str, Any]:
+        self.expire_holds(now)  # an expired hold gives its amount back before anything else
         handler = getattr(self, f"_{req.type}")
         answer: dict[str, Any] = handler(req, now)
         return answer
@@ -77,6 +83,12 @@ class Processor(QrIntents):
     def _authorize(self, req: Request, now: datetime) -> dict[str, Any]:
         if self.ledger.one("SELECT 1 FROM tombstones WHERE id = ?", req.id):
             return self._declined(req, now, Decision("05", "reversed before it arrived"))
+        if req.entry == "qr_cpm" and "scheme" in req.qr:
+            try:
+                text = decrypt_with(self.keys.encryption, req.qr.get("data"))
+            except JoseFailure:
+                return self._declined(req, now, Decision("14", "scanned code cannot be read"))
+            return self.pay_with_code(req, text, now)
         if req.entry == "qr_cpm":
             return self._charge(req, now, *self._code_payment(req, now))
         card, decision = self._card_payment(req, req.created_at)
@@ -279,6 +291,8 @@ class Processor(QrIntents):
         )
 
     def _reverse(self, req: Request, now: datetime) -> dict[str, Any]:
+        if self.cancel_wallet_payment(req.ref, now):
+            return self._answer(req, now, "reversed", "00", "nothing was charged")
         target = self._target(req.ref)
         if target is not None and target["type"] == "tip_adjust":
             if target["state"] == "active":
@@ -295,6 +309,8 @@ class Processor(QrIntents):
                     utc_timestamp(now),
                 )
             return self._answer(req, now, "reversed", "00", "nothing was charged")
+        if target["type"] in ("preauth", "increment"):
+            return self.reverse_hold(req, now, target)
         if target["type"] not in (*SALE_TYPES, "refund"):
             return self._declined(req, now, Decision("12", "a reversal or void is final"))
         if target["state"] != "active":
@@ -324,7 +340,7 @@ class Processor(QrIntents):
             )
         else:
             amount = int(target["value"]) - int(target["refunded"])
-            self.ledger.move(target["account"], amount)
+            self.ledger.move(target["account"], self.debit_of(target["id"], amount))
             intent = self.ledger.intent(target["id"])
             if intent is not None:
                 self._set_intent(intent["intent_id"], state, "05", state)
@@ -380,7 +396,7 @@ class Processor(QrIntents):
                 req, now, Decision("13", f"more than captured: {left} minor units left")
             )
         code = auth_code()
-        self.ledger.move(target["account"], req.amount.minor)
+        self.ledger.move(target["account"], self.debit_of(target["id"], req.amount.minor))
         self.ledger.run(
             "UPDATE entries SET refunded = refunded + ? WHERE id = ?",
             req.amount.minor,
@@ -434,7 +450,8 @@ class Processor(QrIntents):
         rows = self.ledger.all(
             "SELECT CASE WHEN type = 'refund' THEN 'refund' ELSE 'sale' END AS kind, currency,"
             " COUNT(*) AS n, SUM(value) AS total FROM entries WHERE terminal_id = ? AND batch = ?"
-            " AND state = 'active' AND type IN ('authorize', 'advice', 'qr_intent', 'refund')"
+            " AND state = 'active'"
+            " AND type IN ('authorize', 'advice', 'qr_intent', 'capture', 'refund')"
             " GROUP BY kind, currency",
             terminal_id,
             self.ledger.batch(terminal_id),

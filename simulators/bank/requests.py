@@ -14,6 +14,9 @@ from typing import Any
 from terminal.gateway.messages import ENTRIES, REQUEST_TYPES, VERSION, is_uuid4, parse_timestamp
 from terminal.money import Amount, AmountError
 
+WALLET_SCHEMES = ("wechatpay", "alipay", "unionpay")
+"""`qr.scheme` of a wallet pay code (terminal.qr.wallet_code.WalletScheme)."""
+
 
 class Malformed(ValueError):
     """A payload that is not a protocol v1 request (answered 400 malformed)."""
@@ -38,6 +41,7 @@ class Request:
     totals: dict[str, Any] = field(default_factory=dict)
     allow_partial: bool = False
     tip: Amount | None = None
+    """A capture's tip, or a tip adjust's new tip: part of its `amount`."""
 
 
 _NEEDS = {
@@ -50,6 +54,10 @@ _NEEDS = {
     "qr_status": ("ref",),
     "close_batch": ("totals",),
     "tip_adjust": ("ref", "amount"),
+    "preauth": ("amount", "entry", "card"),
+    "increment": ("ref", "amount"),
+    "capture": ("ref", "amount"),
+    "preauth_cancel": ("ref",),
 }
 
 
@@ -99,6 +107,16 @@ def parse_request(payload: dict[str, Any]) -> Request:
             amount = Amount.from_json(payload["amount"])
         except AmountError as error:
             raise Malformed(f"amount: {error.sentence}") from None
+    tip = None
+    if "tip" in payload:
+        if kind not in ("capture", "tip_adjust"):
+            raise Malformed("only a capture or a tip adjust carries a tip")
+        try:
+            tip = Amount.from_json(payload["tip"])
+        except AmountError as error:
+            raise Malformed(f"tip: {error.sentence}") from None
+        if amount is None or tip.currency != amount.currency or not 0 <= tip.minor <= amount.minor:
+            raise Malformed("tip must be part of the message's amount, in its currency")
     entry = payload.get("entry", "")
     if entry and entry not in ENTRIES:
         raise Malformed(f"entry must be one of {', '.join(ENTRIES)}")
@@ -107,12 +125,20 @@ def parse_request(payload: dict[str, Any]) -> Request:
     qr = _object(payload, "qr") if "qr" in payload else {}
     offline = _object(payload, "offline") if "offline" in payload else {}
     totals = _object(payload, "totals") if "totals" in payload else {}
-    if kind in ("authorize", "advice") and entry == "nfc" and not isinstance(card.get("data"), str):
+    if kind == "preauth" and entry != "nfc":
+        raise Malformed("a pre-authorisation needs a card (entry nfc)")
+    if (
+        kind in ("authorize", "advice", "preauth")
+        and entry == "nfc"
+        and not isinstance(card.get("data"), str)
+    ):
         raise Malformed("an NFC message needs card.data (a JWE)")
     if kind == "authorize" and entry == "qr_cpm" and not isinstance(qr.get("data"), str):
         raise Malformed("a qr_cpm authorize needs qr.data (a JWE)")
     if kind == "refund" and not ref and not (entry == "nfc" and isinstance(card.get("data"), str)):
         raise Malformed("a refund needs ref (the sale) or, card present, entry nfc and card.data")
+    if "scheme" in qr and qr["scheme"] not in WALLET_SCHEMES:
+        raise Malformed(f"qr.scheme must be one of {', '.join(WALLET_SCHEMES)}")
     if kind == "authorize" and entry == "qr_mpm":
         raise Malformed("merchant-presented QR payments start with qr_intent, not authorize")
     allow_partial = payload.get("allow_partial", False)

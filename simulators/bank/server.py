@@ -91,6 +91,9 @@ class Simulator:
         from simulators.bank.issuer import seed_cards
 
         seed_cards(self.ledger, cards)
+        from simulators.bank.holds import prepare_holds
+
+        prepare_holds(self.ledger, cards)
         self.processor = Processor(self.ledger, self.keys, self.issuers, intent_ttl_s=intent_ttl_s)
         self.faults = Faults()
         self.random = random.Random()

@@ -49,6 +49,26 @@ def parse_mpm(payload: str) -> dict[str, str]:
     return fields
 
 
+def pays_through(fields: dict[str, str], scheme: str) -> bool:
+    """Does the code carry a merchant account template (26-51) of `scheme`, the only kind a
+    wallet of that scheme can pay (its GUI in sub-ID 00; KHQR: a Bakong id in 29 or 30)?"""
+    from terminal.qr.schemes import SCHEMES
+
+    wanted = SCHEMES[scheme]
+    for tag in (f"{n:02d}" for n in range(26, 52)):
+        if tag not in fields:
+            continue
+        try:
+            sub = _ids(fields[tag])
+        except WalletError:
+            continue
+        if wanted.gui and sub.get("00", "").upper() == wanted.gui.upper():
+            return True
+        if not wanted.gui and tag in ("29", "30") and "@" in sub.get("00", ""):
+            return True
+    return False
+
+
 def _ids(text: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     position = 0

@@ -54,6 +54,8 @@ class TestCard:
     """How its issuer answers a payment above the balance: never (declined 51), allowed
     (approves the balance, code 10, when the terminal allowed a partial approval) or always
     (approves the balance even when the terminal did not say it can take one)."""
+    preauth: bool = True
+    """False: the issuer refuses pre-authorisations on this card (declined 57)."""
 
     def __repr__(self) -> str:
         return f"TestCard(name={self.name!r}, scheme={self.scheme!r})"
@@ -106,6 +108,7 @@ def _card(name: str, spec: dict[str, Any], issuers: dict[str, IssuerKeys], path:
             behaviour=spec.get("behaviour", "normal"),
             extra_apps=tuple(spec.get("extra_apps", ())),
             partial=_partial_mode(name, spec.get("partial", "never"), path),
+            preauth=bool(spec.get("preauth", True)),
         )
     except KeyError as missing:
         raise TestCardError(f"{path}: cards.{name}: missing {missing}") from None

@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
 
 def demo_command(args: argparse.Namespace) -> int:
     from terminal.cli.run import assemble, screen_logging
+    from terminal.fleet.service import screen_reporting
     from terminal.ui.app import DemoAction
     from terminal.ui.presenter import ScreenCodePresenter
 
@@ -42,6 +43,17 @@ def demo_command(args: argparse.Namespace) -> int:
             print(stack.root_warning, flush=True)
         args.config = str(DEMO_CONFIG)
         settings = settings_from(args)
+        if stack.fleet_off:
+            print(f"posterm demo: fleet is off: {stack.fleet_off}.", flush=True)
+            settings = settings.model_copy(
+                update={"fleet": settings.fleet.model_copy(update={"enabled": False})}
+            )
+        else:
+            print(
+                "posterm demo: fleet broker on 127.0.0.1; see the terminal with "
+                "`posterm --config config/demo-operator.toml fleet status`",
+                flush=True,
+            )
         screen_logging(settings)
 
         class DemoPresenter(ScreenCodePresenter):
@@ -58,11 +70,22 @@ def demo_command(args: argparse.Namespace) -> int:
             DemoAction("f9", "Customer shows a wallet code", stack.show_wallet_code),
             DemoAction("f10", "Customer's wallet pays the code", stack.wallet_pays_shown_code),
             DemoAction("f11", "Cut / restore the bank link", stack.toggle_gateway),
+            DemoAction(
+                "f2",
+                "Customer shows a WeChat Pay code (approved at once)",
+                lambda: stack.show_pay_code("wechatpay"),
+            ),
+            DemoAction(
+                "f3",
+                "Customer shows an Alipay barcode (confirms on the phone after 4 s)",
+                lambda: stack.show_pay_code("alipay", confirm_after_s=4.0, symbology="code128"),
+            ),
         ]
         app = assemble(settings, demo_actions=actions, presenter=DemoPresenter())
         if stack.root_warning:
             app.status_note = "WARNING: demo keys from a plain root-secret file, not sealed"
-        status = app.run()
+        pilot = screen_reporting(settings, None)  # [fleet] on: status to the demo's broker
+        status = app.run(auto_pilot=pilot) if pilot is not None else app.run()
         return status if isinstance(status, int) else 0
     finally:
         stack.stop()

@@ -1,7 +1,8 @@
 """`posterm fleet ...`: the technician's view of a fleet of terminals over the MQTT broker.
 
 `status` lists every terminal's retained status (one row each, or `--json` the status objects
-plus `last_seen`); `watch` prints events as they happen; `keys init` makes the fleet operator's
+plus `last_seen`); `screen` shows the same live in a read-only Textual screen; `watch` prints
+events as they happen; `keys init` makes the fleet operator's
 Ed25519 key pair. The broker address and credentials are the `[fleet]` settings of the
 configuration given (the technician's own account on the broker).
 """
@@ -81,6 +82,11 @@ def register(subparsers: Any) -> None:
     )
     command.add_argument("--json", action="store_true", help="one JSON answer per line")
     command.set_defaults(handler=command_command)
+    screen = actions.add_parser(
+        "screen", help="the terminals' status on a live, read-only screen (q quits)"
+    )
+    screen.add_argument("--merchant", metavar="ID", help="only this merchant's terminals")
+    screen.set_defaults(handler=screen_command)
     keys = actions.add_parser("keys", help="the fleet operator's signing key")
     key_actions = keys.add_subparsers(dest="key_action", metavar="ACTION", required=True)
     init = key_actions.add_parser("init", help="make a new Ed25519 operator key pair (JWK)")
@@ -95,25 +101,9 @@ def _fleet(args: argparse.Namespace) -> Any:
     return settings_from(args, quiet_logs=True).fleet
 
 
-def _queue_text(status: dict[str, Any]) -> str:
-    from terminal.money import Amount
-
-    queue = status.get("queue") or {}
-    try:
-        total = Amount.from_json(queue.get("total")).format_plain()
-    except Exception:
-        total = "?"
-    return f"{queue.get('count', '?')} / {total}"
-
-
-def _devices_text(status: dict[str, Any]) -> str:
-    devices = status.get("devices") or {}
-    trouble = [f"{kind} {state}" for kind, state in devices.items() if state not in ("ok", "none")]
-    return ", ".join(trouble) or "ok"
-
-
 def status_command(args: argparse.Namespace) -> int:
     from terminal.fleet.listing import read_statuses
+    from terminal.fleet.rows import HEADER, status_row
 
     statuses = read_statuses(_fleet(args), args.merchant)
     if args.json:
@@ -122,20 +112,8 @@ def status_command(args: argparse.Namespace) -> int:
     if not statuses:
         print("No terminal has reported to this broker yet.")
         return 0
-    header = ("TERMINAL", "MERCHANT", "ONLINE", "LAST SEEN", "BANK", "QUEUE", "DEVICES", "CONFIG")
-    rows = [
-        (
-            str(s.get("terminal_id")),
-            str(s.get("merchant_id")),
-            "yes" if s.get("online") else "NO",
-            str(s.get("last_seen")),
-            str(s.get("bank")),
-            _queue_text(s),
-            _devices_text(s),
-            str(s.get("config_digest", ""))[7:19],
-        )
-        for s in statuses
-    ]
+    header = HEADER
+    rows = [status_row(s) for s in statuses]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
@@ -233,6 +211,13 @@ def command_command(args: argparse.Namespace) -> int:
     if missing or unknown:
         return 3
     return 0 if all(result == "done" for result in answered.values()) else 1
+
+
+def screen_command(args: argparse.Namespace) -> int:
+    from terminal.ui.fleet_view import FleetView
+
+    FleetView(_fleet(args), args.merchant).run()
+    return 0
 
 
 def keys_init_command(args: argparse.Namespace) -> int:

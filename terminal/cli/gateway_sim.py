@@ -51,6 +51,20 @@ def register(subparsers: Any) -> None:
         "--intent-ttl", type=float, default=120.0, help="seconds a QR payment intent stays payable"
     )
     parser.add_argument(
+        "--hold-expiry",
+        type=float,
+        default=7 * 24 * 3600.0,
+        metavar="S",
+        help="seconds a pre-authorisation hold lives before it is released (default 7 days)",
+    )
+    parser.add_argument(
+        "--capture-tolerance",
+        type=int,
+        default=20,
+        metavar="PERCENT",
+        help="how far a capture may exceed its hold, in percent (default 20)",
+    )
+    parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     parser.set_defaults(handler=run_command)
@@ -88,6 +102,10 @@ def run_command(args: argparse.Namespace) -> int:
             mac_key = read_mac_key(args.iso8583_mac_key)
         except Iso8583Error as error:
             raise UsageError(error.sentence) from None
+    if not 0 < args.hold_expiry <= 31e6:
+        raise UsageError("--hold-expiry must be between 0 and 31000000 seconds")
+    if not 0 <= args.capture_tolerance <= 100:
+        raise UsageError("--capture-tolerance must be a percentage from 0 to 100")
     if args.plain_http and not args.listen.startswith(("127.", "localhost", "[::1]")):
         raise UsageError("--plain-http is allowed on loopback addresses only")
     try:
@@ -101,6 +119,10 @@ def run_command(args: argparse.Namespace) -> int:
                 intent_ttl_s=args.intent_ttl,
                 iso8583_listen=args.iso8583_listen,
                 iso8583_mac_key=mac_key,
+                hold_rules={
+                    "expiry_s": args.hold_expiry,
+                    "tolerance_percent": args.capture_tolerance,
+                },
             )
         )
     except OSError as error:

@@ -57,8 +57,10 @@ def history_command(args: argparse.Namespace) -> int:
         ref = f" of {row.ref}" if row.ref else ""
         print(
             f"{when}  {row.type:<6} {row.state:<22} {row.amount!s:>14}  "
-            f"{row.masked_pan or '-':<19} {row.code or '--':<3} {row.id}{ref}"
+            f"{row.masked_pan or row.scheme or '-':<19} {row.code or '--':<3} {row.id}{ref}"
         )
+        if row.paid_with:
+            print(f"{'':21}{row.paid_with}")
     return 0
 
 

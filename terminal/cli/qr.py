@@ -3,7 +3,9 @@
     posterm qr parse PAYLOAD [--json] [--strict]
     posterm qr make --amount X [--reference R] [--static] [--png FILE] [--show]
 
-`parse --json` prints {"kind": "mpm"|"cpm", "crc_ok", "errors", "warnings", "fields"}.
+`parse --json` prints {"kind": "mpm"|"cpm"|"wallet_code", "crc_ok", "errors", "warnings",
+"fields"}; a wallet pay code's fields are {"scheme": "wechatpay"|"alipay"|"unionpay", "wallet",
+"length", "masked"} (the code itself is a bearer token: never printed whole).
 Exit codes: 0 readable (even with rule errors unless --strict), 2 wrong or missing CRC,
 unreadable text, or (with --strict) any broken rule.
 """
@@ -21,6 +23,7 @@ from terminal.qr.cpm import parse_consumer_code
 from terminal.qr.errors import CpmError, NotAPaymentCode, PayloadSyntaxError
 from terminal.qr.mpm import MerchantCode, build_merchant_code, read_merchant_code
 from terminal.qr.recognise import CodeKind, guess_kind
+from terminal.qr.wallet_code import WalletCodeError, recognise_wallet_code
 
 
 def register(subparsers: Any) -> None:
@@ -47,6 +50,8 @@ def parse_command(args: argparse.Namespace) -> int:
     kind = guess_kind(text)
     if kind is CodeKind.CPM:
         return _parse_cpm(text, args)
+    if kind is CodeKind.WALLET_CODE:
+        return _parse_wallet_code(text, args)
     if kind is CodeKind.MPM:
         return _parse_mpm(text, args)
     raise NotAPaymentCode(_not_a_payment_code(text))
@@ -94,6 +99,22 @@ def _parse_cpm(text: str, args: argparse.Namespace) -> int:
     return 2 if args.strict and warnings else 0
 
 
+def _parse_wallet_code(text: str, args: argparse.Namespace) -> int:
+    try:
+        code = recognise_wallet_code(text)
+    except WalletCodeError as error:
+        return _unreadable("wallet_code", error.sentence, args)
+    result = {
+        "kind": "wallet_code",
+        "crc_ok": True,  # a pay code carries no CRC: the wallet checks it when it is paid
+        "errors": [],
+        "warnings": [],
+        "fields": code.fields(),
+    }
+    _report(result, args)
+    return 0
+
+
 def _fields_json(code: MerchantCode) -> dict[str, Any]:
     return {
         key: dict(value) if not isinstance(value, str) else value
@@ -105,11 +126,11 @@ def _report(result: dict[str, Any], args: argparse.Namespace) -> None:
     if args.json:
         print_json(result)
         return
-    kind = (
-        "merchant-presented (EMVCo MPM)"
-        if result["kind"] == "mpm"
-        else ("consumer-presented (EMVCo CPM)")
-    )
+    kind = {
+        "mpm": "merchant-presented (EMVCo MPM)",
+        "cpm": "consumer-presented (EMVCo CPM)",
+        "wallet_code": "wallet pay code",
+    }[result["kind"]]
     print(f"kind: {kind}")
     if result["kind"] == "mpm":
         print(f"crc: {'ok' if result['crc_ok'] else 'FAILED'}")

@@ -41,8 +41,9 @@ def status_object(
         "link": UNTRUSTED if alarm else TRUSTED,
         "link_alarm": alarm or None,
         "count": status.count,
-        "advices": status.count - status.reversals,
+        "advices": status.count - status.reversals - status.holds,
         "reversals": status.reversals,
+        "captures": status.holds,
         "total": status.total.to_json(),
         "oldest": status.oldest.isoformat() if status.oldest else None,
         "parked": parked,
@@ -58,8 +59,10 @@ def _print_status(
         print(f"link:       UNTRUSTED - security alarm: {alarm}")
     oldest = status.oldest.astimezone().strftime("%Y-%m-%d %H:%M:%S") if status.oldest else "-"
     print(
-        f"pending:    {status.count} ({status.count - status.reversals} advices, "
-        f"{status.reversals} reversals)"
+        f"pending:    {status.count} ({status.count - status.reversals - status.holds} advices, "
+        f"{status.reversals} reversals"
+        + (f", {status.holds} captures or cancels of holds" if status.holds else "")
+        + ")"
     )
     print(f"total:      {status.total}")
     print(f"oldest:     {oldest}")

@@ -30,7 +30,9 @@ from terminal.ecr.errors import (
     Unauthorized,
 )
 from terminal.ecr.payments import EcrPayments
+from terminal.ecr.preauths import PREAUTHS, add_preauth_routes
 from terminal.ecr.requests import MAX_BODY, parse_payment, parse_refund, parse_wait
+from terminal.ecr.token_alarm import WrongTokenWatch
 from terminal.errors import PostermError
 from terminal.money import Amount
 from terminal.payment.api import Outcome, PaymentEngine, Progress
@@ -74,7 +76,7 @@ def check_token(header: str | None, token: str) -> None:
         raise Unauthorized("The ECR token is wrong.")
 
 
-def _middleware(token: str, connections: ConnectionGuard) -> Any:
+def _middleware(token: str, connections: ConnectionGuard, wrong_tokens: WrongTokenWatch) -> Any:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
@@ -84,6 +86,8 @@ def _middleware(token: str, connections: ConnectionGuard) -> Any:
         except EcrError as error:
             headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
             answer = web.json_response(error_body(error), status=error.status, headers=headers)
+            if error.status == 401:
+                wrong_tokens.refused(request.remote)
             if error.status in (401, 408):
                 answer.force_close()  # a stranger keeps no connection; a stalled body ends it
             return answer
@@ -351,7 +355,8 @@ def build_ecr_app(
     """The aiohttp application (tests run it with aiohttp's test server or `EcrServer`)."""
     guard = ConnectionGuard(settings.ecr.max_connections, settings.ecr.header_timeout_s)
     app = web.Application(
-        middlewares=[_middleware(settings.ecr.token, guard)], client_max_size=MAX_BODY
+        middlewares=[_middleware(settings.ecr.token, guard, WrongTokenWatch("ecr"))],
+        client_max_size=MAX_BODY,
     )
     app[GUARD] = guard
     app[PAYMENTS] = payments
@@ -365,6 +370,7 @@ def build_ecr_app(
     from terminal.ecr import tender_routes
 
     tender_routes.add_routes(app)
+    add_preauth_routes(app, engine, payments)
     app.router.add_get("/ecr/v1/totals", totals)
     app.router.add_get("/ecr/v1/status", status)
     return app
@@ -412,6 +418,7 @@ class EcrServer:
 
     async def stop(self) -> None:
         await self.payments.close()
+        await self.app[PREAUTHS].close()
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()

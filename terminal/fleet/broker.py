@@ -38,7 +38,11 @@ def broker_address(url: str) -> BrokerAddress:
     """The host, port and TLS choice of a validated `fleet.broker` URL."""
     parts = urlsplit(url)
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise FleetUsage(f"fleet.broker {url!r} is not an mqtts://host:port address.")
+        from terminal.settings.loading import without_credentials
+
+        raise FleetUsage(
+            f"fleet.broker {without_credentials(url)!r} is not an mqtts://host:port address."
+        )
     return BrokerAddress(
         parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme], parts.scheme == "mqtts"
     )

@@ -24,16 +24,21 @@ class Subscription:
         self.fleet = fleet
         self.topic = topic
         self.timeout_s = timeout_s
-        self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self.messages: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
+        """(topic, payload, retained): retained is True for what the broker kept from before
+        the subscription, False for what is published while we listen."""
         self.subscribed = threading.Event()
         self._problem = ""
+        self._refused = threading.Event()
         self._client, self.address = new_client(fleet, f"posterm-fleet-{uuid.uuid4().hex[:12]}")
 
     def __enter__(self) -> Subscription:
         client = self._client
         client.on_connect = self._on_connect
         client.on_subscribe = lambda *a: self.subscribed.set()
-        client.on_message = lambda c, u, msg: self.messages.put((msg.topic, bytes(msg.payload)))
+        client.on_message = lambda c, u, msg: self.messages.put(
+            (msg.topic, bytes(msg.payload), bool(msg.retain))
+        )
         try:
             client.connect(self.address.host, self.address.port, 30)
         except (OSError, ValueError) as error:
@@ -42,7 +47,11 @@ class Subscription:
                 "and that the broker runs."
             ) from None
         client.loop_start()
-        if not self.subscribed.wait(self.timeout_s):
+        deadline = time.monotonic() + self.timeout_s
+        while not self.subscribed.wait(0.05):
+            if self._refused.is_set() or time.monotonic() > deadline:
+                break  # a refusal is final: no need to wait out the timeout
+        if not self.subscribed.is_set():
             client.loop_stop()
             raise BrokerRefused(
                 f"The fleet broker at {self.address} did not accept us"
@@ -63,6 +72,7 @@ class Subscription:
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
             self._problem = str(reason)
+            self._refused.set()
             return
         client.subscribe(self.topic, qos=1)
 
@@ -76,18 +86,30 @@ def _decoded(payload: bytes) -> dict[str, Any] | None:
 
 
 def read_statuses(
-    fleet: FleetSection, merchant_id: str | None = None, *, quiet_s: float = 0.5
+    fleet: FleetSection,
+    merchant_id: str | None = None,
+    *,
+    quiet_s: float = 0.5,
+    max_s: float = 10.0,
 ) -> list[dict[str, Any]]:
     """Every terminal's retained status (one merchant's when given), with `last_seen`, in
     merchant then terminal order. The broker sends retained messages right after the
-    subscription; we stop once none arrived for `quiet_s`."""
+    subscription; we stop once no retained one arrived for `quiet_s` (a fresher status
+    published meanwhile replaces the retained one). A busy fleet publishes all the time, so
+    live messages do not keep the listing open, and `max_s` bounds it in any case."""
     found: dict[str, dict[str, Any]] = {}
     with Subscription(fleet, all_status(fleet.topic_prefix, merchant_id)) as subscription:
-        while True:
+        end = time.monotonic() + max_s
+        quiet_until = time.monotonic() + quiet_s
+        while (now := time.monotonic()) < min(quiet_until, end):
             try:
-                topic, payload = subscription.messages.get(timeout=quiet_s)
+                topic, payload, retained = subscription.messages.get(
+                    timeout=min(quiet_until, end) - now
+                )
             except queue.Empty:
                 break
+            if retained:
+                quiet_until = time.monotonic() + quiet_s
             status = _decoded(payload)
             if status is None:
                 continue
@@ -106,7 +128,7 @@ def watch_events(
     with Subscription(fleet, all_events(fleet.topic_prefix, merchant_id)) as subscription:
         while until is None or time.monotonic() < until:
             try:
-                _, payload = subscription.messages.get(timeout=0.25)
+                _, payload, _ = subscription.messages.get(timeout=0.25)
             except queue.Empty:
                 continue
             event = _decoded(payload)

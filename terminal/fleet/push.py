@@ -146,7 +146,7 @@ def _exchange(
         deadline = time.monotonic() + wait_s
         while waiting and time.monotonic() < deadline:
             try:
-                _, payload = subscription.messages.get(timeout=0.2)
+                _, payload, _ = subscription.messages.get(timeout=0.2)
             except queue.Empty:
                 continue
             try:

@@ -2,6 +2,9 @@
 `.../config/set`; the terminal verifies it (terminal/fleet/bundles.py), validates the merged
 configuration, has the engine take it between two sales, writes the site file atomically,
 audits it, and answers `applied` or `refused` with the sentence on `.../config/result`.
+Right after applying it checks the devices the change touches (terminal/wiring/after_change.py);
+if one fails, the engine and the site file get the previous settings back, the roll-back is
+audited and the answer is `refused` with the failure.
 
 Taking new limits while running is the engine's job (`reconfigure(settings)`, awaited: it
 waits for the sale in progress). An engine without it cannot take a bundle, and the terminal
@@ -16,7 +19,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,11 @@ from terminal.fleet.status import iso
 from terminal.settings import Settings
 
 log = logging.getLogger(__name__)
+
+AfterChangeProbe = Callable[
+    [Settings, Settings, Mapping[str, str], Callable[[], dict[str, str]] | None], str
+]
+"""(settings before, settings after, devices looked before, the look) -> the failure or ""."""
 
 STATE_FILE = "fleet-config.json"
 """In the data folder: the version last applied (the replay guard survives a restart)."""
@@ -47,10 +55,16 @@ class RemoteConfig:
         engine: Any,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        devices: Callable[[], dict[str, str]] | None = None,
+        probe: AfterChangeProbe | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.clock = clock
+        self.devices = devices
+        """The reporter's look at the devices (terminal/wiring/presence.py), if any."""
+        self.probe = probe
+        """The checks after applying (default: terminal/wiring/after_change.py)."""
         self.site_file = site_file_of(settings)
         self.state_file = settings.data_dir / STATE_FILE
         self._one_at_a_time = asyncio.Lock()
@@ -104,6 +118,8 @@ class RemoteConfig:
                 "nothing changed (change them with `posterm config set` and restart)."
             )
         new_text = _merged_text(self.site_file, bundle.settings)
+        old_settings = self.settings
+        looked = await asyncio.to_thread(self.devices) if self.devices is not None else {}
         # Audited before anything changes: no change reaches the terminal unaudited.
         self._audit("fleet.config.apply", digest, bundle.version, "", bundle=bundle)
         old_text = self.site_file.read_bytes()
@@ -115,8 +131,42 @@ class RemoteConfig:
             raise BundleRefused(  # audited as the refusal, after the apply record
                 f"The engine refused the new settings ({error}); rolled back, nothing changed."
             ) from None
+        problem = await asyncio.to_thread(
+            self._probe(), old_settings, new_settings, looked, self.devices
+        )
+        if problem:
+            await self._roll_back(reconfigure, old_settings, self.site_file, old_text)
+            sentence = (
+                f"After applying version {bundle.version}, {problem}; rolled back to the "
+                "previous settings, nothing changed."
+            )
+            self._audit("fleet.config.rolled_back", digest, bundle.version, sentence, bundle=bundle)
+            raise BundleRefused(sentence)
         self.settings = new_settings
         replace_file(self.state_file, json.dumps({"version": bundle.version}).encode())
+
+    def _probe(self) -> AfterChangeProbe:
+        if self.probe is None:
+            from terminal.wiring.after_change import probe_after_change
+
+            self.probe = probe_after_change
+        return self.probe
+
+    async def _roll_back(
+        self,
+        reconfigure: Callable[[Settings], Awaitable[None]],
+        old: Settings,
+        site_file: Path,
+        old_text: bytes,
+    ) -> None:
+        """The previous settings back in the engine and the site file (the file even if the
+        engine fails: a restart then runs the old settings)."""
+        try:
+            await reconfigure(old)
+        except Exception:
+            log.exception("fleet: the engine did not take the previous settings back")
+        finally:
+            replace_file(site_file, old_text)
 
     def _audit(
         self,

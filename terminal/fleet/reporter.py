@@ -11,7 +11,8 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from terminal.fleet.remote_config import RemoteConfig
 from terminal.fleet.status import changed, config_digest, events_between, iso, status_of
 from terminal.fleet.topics import TerminalTopics
 from terminal.payment.api import PaymentEngine
+from terminal.security import alarms
 from terminal.settings import Settings
 from terminal.wiring.presence import DevicesLook
 
@@ -66,11 +68,13 @@ class FleetReporter:
         self._published_at: datetime | None = None
         self._batch_since: Any = None
         self._batch_totals: dict[str, Any] | None = None
+        self._lockouts_known: set[tuple[str, int]] = set()
+        """PIN lockouts reported, as (role, failures)."""
         self._send = threading.Lock()
         self.link: BrokerLink | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bundles: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=16)
-        self.remote_config = RemoteConfig(settings, engine, clock=clock)
+        self.remote_config = RemoteConfig(settings, engine, clock=clock, devices=devices)
         self.remote_commands = RemoteCommands(settings, self._run_command, clock=clock)
 
     # -- the task ----------------------------------------------------------------------
@@ -91,6 +95,7 @@ class FleetReporter:
         loop = asyncio.get_running_loop()
         self._loop = loop
         bundles = asyncio.create_task(self._take_bundles(), name="fleet-config")
+        stop_listening = alarms.listen(self.alarm)
         await self._link_known()
         try:
             while not stop.is_set():
@@ -105,6 +110,7 @@ class FleetReporter:
                 except TimeoutError:
                     pass
         finally:
+            stop_listening()
             bundles.cancel()
             await loop.run_in_executor(None, self.link.stop, self._will())
 
@@ -141,6 +147,7 @@ class FleetReporter:
                     self.events.dropped,
                 )
         self._watch_batch()
+        self._watch_pin_lockouts()
         due = changed(self.status, status) or (
             self._published_at is None
             or (now - self._published_at).total_seconds() >= self.settings.fleet.heartbeat_s
@@ -161,6 +168,50 @@ class FleetReporter:
                 "at": iso(self.clock()),
             }
         )
+
+    def alarm(self, kind: str, details: Mapping[str, Any]) -> None:
+        """A security alarm of this process (any thread): an event, sent at once if the
+        broker is there. Its details are plain ids, counts and reasons (alarms.py)."""
+        if kind == "pin_lockout":
+            self._lockouts_known.add((str(details.get("role")), int(details.get("failures", 0))))
+        self.event({"event": "security_alarm", "alarm": kind, **details})
+        log.warning("fleet: security alarm %s reported", kind)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._flush)
+
+    def _watch_pin_lockouts(self) -> None:
+        """PIN lockouts of other posterm processes on this terminal (a technician command in
+        a shell): the shared attempts file (terminal/security/pins.py) says a role is locked
+        after `failures` wrong PINs; each lockout is reported once."""
+        from terminal.security.pins import STATE_FILE
+
+        try:
+            state = json.loads((self.settings.data_dir / STATE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return  # no attempts yet, or caught mid-write: the next tick reads it
+        if not isinstance(state, dict):
+            return
+        now = time.time()
+        for role, entry in state.items():
+            if not isinstance(entry, dict):
+                continue
+            failures = entry.get("failures", 0)
+            locked_until = entry.get("locked_until", 0.0)
+            if not isinstance(failures, int) or not isinstance(locked_until, (int, float)):
+                continue
+            if failures == 0:
+                self._lockouts_known -= {k for k in self._lockouts_known if k[0] == role}
+            elif locked_until > now and (role, failures) not in self._lockouts_known:
+                self.alarm(
+                    "pin_lockout",
+                    {
+                        "role": role,
+                        "failures": failures,
+                        "locked_for_s": round(locked_until - now),
+                        "purpose": "another posterm process on this terminal",
+                    },
+                )
 
     def _watch_batch(self) -> None:
         """A batch closed when the totals' start moves: report the closed batch's totals."""

@@ -57,6 +57,7 @@ from terminal.gateway.messages import Answer
 from terminal.gateway.transport import GatewayTransport
 from terminal.gateway.trust import clear_alarm, raise_alarm
 from terminal.loopback import is_loopback
+from terminal.security import alarms
 from terminal.settings import Settings
 from terminal.settings.sections import SYSTEM_CAS
 
@@ -177,6 +178,8 @@ class GatewayClient:
         """Seconds the last answered POST spent on the wire and at the bank (request written
         to answer read, before it is verified): the bank's share of a sale, as the terminal
         waits for it; benchmarks separate it from the terminal's own work."""
+        self._forgeries: set[str] = set()
+        """Message ids whose `send` already reported a forged answer (one alarm per send)."""
         self.data_dir = settings.data_dir
         """Where the link's trust alarm is kept (trust.py)."""
         self._transport: Transport = transport or GatewayTransport(tls_context(gateway.ca_file))
@@ -209,6 +212,12 @@ class GatewayClient:
         self, message_id: str, body: bytes, *, deadline_s: float | None = None
     ) -> Answer:
         """POST the exact signed bytes until a verified answer or the deadline (see module doc)."""
+        try:
+            return await self._send(message_id, body, deadline_s)
+        finally:
+            self._forgeries.discard(message_id)
+
+    async def _send(self, message_id: str, body: bytes, deadline_s: float | None) -> Answer:
         deadline = time.monotonic() + (deadline_s if deadline_s is not None else self.timeout_s)
         sent = False
         untrusted = ""
@@ -259,6 +268,7 @@ class GatewayClient:
                         alarm.reason,
                         extra={"url": url, "txn_id": message_id},
                     )
+                    self._forged(message_id, alarm.reason)
                     break
                 self.last_exchange_s = time.perf_counter() - posted
                 connected = sent = True
@@ -281,6 +291,14 @@ class GatewayClient:
             if deadline - time.monotonic() <= 0.01:
                 raise OutcomeUnknown(message_id, attempt, last_problem)
 
+    def _forged(self, message_id: str, reason: str) -> None:
+        """Tell the alarm listeners (the fleet) once per send, not once per re-sent attempt."""
+        if message_id not in self._forgeries:
+            self._forgeries.add(message_id)
+            alarms.raise_alarm(
+                "forged_bank_answer", message_id=message_id, link="posterm-v1", reason=reason
+            )
+
     def _read(self, message_id: str, status: int, content: bytes) -> Answer | None:
         """The verified answer; None when it counts as no answer; raises for protocol errors."""
         if status == 200:
@@ -292,6 +310,7 @@ class GatewayClient:
                     alarm.reason,
                     extra={"txn_id": message_id},
                 )
+                self._forged(message_id, alarm.reason)
                 return None
         if status >= 500:
             log.warning("gateway error %d; will retry", status, extra={"txn_id": message_id})

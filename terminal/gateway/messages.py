@@ -36,7 +36,11 @@ REQUEST_TYPES = (
     "qr_status",
     "close_batch",
     "tip_adjust",
+    *("preauth", "increment", "capture", "preauth_cancel"),
 )
+HOLD_TYPES = ("preauth", "increment", "capture", "preauth_cancel")
+"""Pre-authorisation messages (docs/protocol.md "Pre-authorisation"): a hold on the card,
+raised, captured (with an optional tip) or released."""
 ENTRIES = ("nfc", "qr_cpm", "qr_mpm")
 RESULTS = (
     "approved",
@@ -133,6 +137,10 @@ def build_request(
         "qr_status": ("ref",),
         "close_batch": ("totals",),
         "tip_adjust": ("ref", "amount"),
+        "preauth": ("amount", "entry", "card"),
+        "increment": ("ref", "amount"),
+        "capture": ("ref", "amount"),
+        "preauth_cancel": ("ref",),
     }[type]
     given = {
         "amount": amount,
@@ -150,6 +158,16 @@ def build_request(
         raise MessageError("an NFC authorize needs the card object")
     if type == "refund" and ref is None and (entry != "nfc" or card is None):
         raise MessageError("a refund needs ref, or (card present) entry nfc and the card object")
+    if tip is not None and type not in ("capture", "tip_adjust"):
+        raise MessageError("only a capture or a tip adjust carries a tip")
+    if (
+        tip is not None
+        and amount is not None
+        and (tip.currency != amount.currency or not 0 <= tip.minor <= amount.minor)
+    ):
+        raise MessageError("a tip is part of its message's amount, in the same currency")
+    if type == "preauth" and entry != "nfc":
+        raise MessageError("a pre-authorisation needs a card (entry nfc)")
     if type == "authorize" and entry == "qr_cpm" and qr is None:
         raise MessageError("a qr_cpm authorize needs the qr object")
     payload: dict[str, Any] = {

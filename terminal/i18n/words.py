@@ -32,6 +32,10 @@ _TYPE = {
     "reversal": N_("Reversal"),
     "tip_adjust": N_("Tip adjust"),
     "cash": N_("Cash"),
+    "preauth": N_("Pre-authorisation"),
+    "increment": N_("Increment"),
+    "capture": N_("Capture"),
+    "preauth_cancel": N_("Cancelled hold"),
 }
 
 # ISO 8583 field 39 codes (FACTS.md) in words a customer understands.

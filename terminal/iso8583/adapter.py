@@ -32,6 +32,7 @@ from terminal.iso8583.messages import ANSWER_OF, REPEAT, Identity, Original
 from terminal.iso8583.store import Record, Store
 from terminal.iso8583.vault import SealError, Vault, message_id_of
 from terminal.payment.bank import Answered, Delivery, NoAnswer, NotSent, Operation, Refused
+from terminal.security.alarms import raise_alarm
 from terminal.security.pan import mask_pan
 from terminal.settings import Settings
 
@@ -175,6 +176,17 @@ class IsoBank:
             case "void":
                 assert operation.ref is not None
                 message = messages.void(operation, ident, stan, at, self.original(operation.ref))
+            case "preauth":
+                message = messages.preauth(operation, ident, stan, at)
+            case "increment" | "capture" | "preauth_cancel":
+                assert operation.ref is not None
+                hold = self.original(operation.ref)
+                if operation.type == "increment":
+                    message = messages.increment(operation, ident, stan, at, hold)
+                elif operation.type == "capture":
+                    message = messages.completion(operation, ident, stan, at, hold)
+                else:  # the cancel of a hold is the reversal of its authorisation
+                    message = messages.reversal(ident, stan, at, hold)
             case "close_batch":
                 message = messages.batch(
                     operation.totals or {}, ident, stan, at, self.settings.currency.code
@@ -200,18 +212,26 @@ class IsoBank:
             await self._sign_on()
         except NotConnected as error:
             self._online = False
+            if error.untrusted:
+                raise_alarm(
+                    "bank_certificate_untrusted", message_id=message_id, reason=error.sentence
+                )
             return NotSent(error.sentence, untrusted=error.untrusted)
         before = self.store.attempt(message_id)
         if before:
             if request.mti in REPEAT:
                 request = request.with_fields(REPEAT[request.mti])
-            elif request.mti == "0200":
-                # Once a 0200 left the terminal its outcome is never guessed: reverse it.
-                return NoAnswer("an ISO 8583 0200 is never sent twice")
+            elif request.mti in ("0100", "0200"):
+                # Once a 0100/0200 left the terminal its outcome is never guessed: reverse it.
+                return NoAnswer(f"an ISO 8583 {request.mti} is never sent twice")
         try:
             answer, body = await self._exchange(request, deadline_s or self.timeout_s)
         except NotConnected as error:
             self._online = False
+            if error.untrusted:
+                raise_alarm(
+                    "bank_certificate_untrusted", message_id=message_id, reason=error.sentence
+                )
             return NotSent(error.sentence, untrusted=error.untrusted)
         except NoReply as error:
             return NoAnswer(error.sentence)
@@ -222,14 +242,24 @@ class IsoBank:
                 message_id,
                 error.sentence,
             )
+            raise_alarm(
+                "forged_bank_answer",
+                message_id=message_id,
+                link="iso8583",
+                reason=error.sentence,
+            )
             return NoAnswer(f"unverifiable answer: {error.sentence}")
         except MessageError as error:
             log.error("the answer to %s %s is not taken: %s", request.mti, message_id, error)
             return NoAnswer(f"unusable answer: {error.sentence}")
         reply = messages.reply_of(message_id, kind, answer, body, self.settings.currency.code)
-        if reply.result in ("approved", "partial") and request.mti in ("0200", "0220", "0221"):
-            # What a later refund or void sends back: the host's F37, and its F38 (for an
-            # advice, the terminal's own offline code when the host gives none).
+        if (
+            reply.result in ("approved", "partial")
+            and request.mti in ("0100", "0200", "0220", "0221")
+            and kind != "increment"
+        ):
+            # What a later refund, void or capture sends back: the host's F37, and its F38
+            # (for an advice, the terminal's own offline code when the host gives none).
             auth_code = reply.auth_code or request.text(38)
             self.store.answered(message_id, reply.gateway_ref, auth_code)
         return Answered(reply)

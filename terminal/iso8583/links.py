@@ -29,9 +29,9 @@ class Links:
 
     def _is_card(self, operation: Operation) -> bool:
         match operation.type:
-            case "authorize" | "advice":
+            case "authorize" | "advice" | "preauth":
                 return operation.card is not None
-            case "reverse" | "refund" | "void":
+            case "reverse" | "refund" | "void" | "increment" | "capture" | "preauth_cancel":
                 return operation.ref is not None and self.iso.knows(operation.ref)
             case "close_batch":
                 return True

@@ -7,6 +7,13 @@ void) are handed in by the adapter. Which fields each message carries is the iss
     sale 0200 (F3 000000) · refund 0200 (200000, F37 of the sale) · void 0200 (020000, F37/F38)
     advice 0220 (F38 offline code, F39 Y1/Y3, F55 with the TC) · reversal 0400 (F90)
     batch 0500 (F3 920000, 74/76/86/88) · network 0800 (F70 001 sign-on, 301 echo)
+
+Pre-authorisations (the dialect file's conventions, docs/protocol.md): F25 `06` (pre-authorised
+request) marks every message of a hold.
+
+    preauth 0100 (F3 000000, F25 06, card fields) · increment 0100 (F25 06, no card data,
+    F37/F38 of the hold, F4 the amount added) · capture 0220 completion advice (F25 06,
+    F37/F38 of the hold, F4 the final amount, F54 the tip) · cancel 0400 reversal of the hold
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ from terminal.iso8583.codec import Message, Value
 from terminal.payment.bank import Operation, Reply
 
 SALE, REFUND, VOID, BATCH = "000000", "200000", "020000", "920000"
+PREAUTHORISED = "06"
+"""F25 of every pre-authorisation message: preauth, increment, completion."""
+TIP_AMOUNT_TYPE = "44"
+"""F54 amount type of a completion's tip (gratuity), in this dialect."""
 CONTACTLESS_CHIP = "071"
 SIGN_ON, ECHO = "001", "301"
 PARTIAL_ACCEPTED = "P1"
@@ -39,6 +50,7 @@ CLEAR_CARD_DATA = (2, 14, 35)
 REPEAT = {"0400": "0401", "0220": "0221"}
 """Requests sent again under the repeat MTI (byte for byte the same but MTI and MAC)."""
 ANSWER_OF = {
+    "0100": "0110",
     "0200": "0210",
     "0220": "0230",
     "0221": "0230",
@@ -212,6 +224,46 @@ def void(
     return Message("0200", fields)
 
 
+def preauth(operation: Operation, identity: Identity, stan: str, at: datetime) -> Message:
+    """0100 authorisation of a hold, card present, F25 06."""
+    return sale(operation, identity, stan, at).with_fields("0100", f25=PREAUTHORISED)
+
+
+def _on_hold(
+    mti: str, operation: Operation, identity: Identity, stan: str, at: datetime, hold: Original
+) -> Message:
+    fields: dict[int, Value] = {
+        **_common(identity, stan, at),
+        **_amount(operation, identity),
+        3: SALE,
+        25: PREAUTHORISED,
+    }
+    if hold.rrn:
+        fields[37] = hold.rrn
+    if hold.auth_code:
+        fields[38] = hold.auth_code
+    return Message(mti, fields)
+
+
+def increment(
+    operation: Operation, identity: Identity, stan: str, at: datetime, hold: Original
+) -> Message:
+    """0100 incremental authorisation: F4 the amount added, F37/F38 of the hold, no card."""
+    return _on_hold("0100", operation, identity, stan, at, hold)
+
+
+def completion(
+    operation: Operation, identity: Identity, stan: str, at: datetime, hold: Original
+) -> Message:
+    """0220 completion advice of a hold: F4 the final amount (tip included), F54 the tip."""
+    message = _on_hold("0220", operation, identity, stan, at, hold)
+    if operation.tip is not None and operation.tip.minor:
+        tip = operation.tip
+        f54 = "00" + TIP_AMOUNT_TYPE + tip.currency.numeric.zfill(3) + "C" + f"{tip.minor:012d}"
+        message = message.with_fields(f54=f54)
+    return message
+
+
 def reversal(identity: Identity, stan: str, at: datetime, original: Original) -> Message:
     """0400 for a request whose outcome is unknown; F90 points at it (a new STAN of its own)."""
     kept = {n: v for n, v in original.message.fields.items() if n in (2, 3, 4, 22, 49)}
@@ -264,7 +316,7 @@ def network(code: str, identity: Identity, stan: str, at: datetime) -> Message:
 
 
 # -- answers ---------------------------------------------------------------------------------
-RESULTS = {"0210": "approved", "0230": "approved"}
+RESULTS = {"0110": "approved", "0210": "approved", "0230": "approved"}
 
 
 def reply_of(message_id: str, kind: str, answer: Message, body: bytes, currency: str) -> Reply:

@@ -233,13 +233,16 @@ async def run_adjustment(
 
 def batch_totals(journal: Journal) -> dict[str, Any]:
     """The close_batch totals in the gateway's canonical form (per kind and currency):
-    approved sales online and offline minus voided or reversed; approved refunds."""
+    approved sales online and offline minus voided or reversed, and approved captures of
+    pre-authorisations (counted as sales); approved refunds."""
     totals: dict[str, dict[str, dict[str, Any]]] = {"sale": {}, "refund": {}}
     for txn in reports.batch_transactions(journal):
         if txn.type == "sale" and txn.state in _COUNTED_SALES:
             kind = "sale"
         elif txn.type == "refund" and txn.state is State.APPROVED:
             kind = "refund"
+        elif txn.type == "capture" and txn.state is State.APPROVED:
+            kind = "sale"  # a captured pre-authorisation is charged like a sale
         else:
             continue
         code = txn.amount.currency.code

@@ -63,6 +63,10 @@ class Stage(StrEnum):
     SCANNING = "scanning"
     CODE_SCANNED = "code_scanned"
     SHOWING_CODE = "showing_code"
+    CONFIRMING = "confirming"
+    """A wallet asked its customer to confirm on the phone; the operator may still cancel."""
+    CANCELLING = "cancelling"
+    """A wallet payment that was not confirmed is being cancelled (reversed) with the bank."""
     AUTHORISING = "authorising"
     RETRYING = "retrying"
     REVERSING = "reversing"
@@ -189,8 +193,25 @@ class TransactionView:
     """How the cardholder was verified (no_cvm, cdcvm, pin, signature); "" without a card."""
     requested: Amount | None = None
     """A partially approved sale: what was asked (`amount` is what the card paid)."""
+    held: Amount | None = None
+    """For pre-authorisations: the amount held now (increments included)."""
+    captured: Amount | None = None
+    """For pre-authorisations: the amount captured (tip included), zero until captured."""
+    expires_at: str = ""
+    """For pre-authorisations: when the bank releases the hold if it is not captured."""
+    paid_with: str = ""
+    """A cross-border wallet payment: "Paid with Alipay — CNY 96.40 at 7.7120"."""
 
     def to_json(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.type == "preauth":
+            extra = {
+                "held": self.held.to_json() if self.held else None,
+                "captured": self.captured.to_json() if self.captured else None,
+                "expires_at": self.expires_at,
+            }
+        if self.tip is not None and self.type == "capture":
+            extra["tip"] = self.tip.to_json()
         return {
             "id": self.id,
             "type": self.type,
@@ -213,7 +234,8 @@ class TransactionView:
             "cvm": self.cvm,
             "tip": self.tip.to_json() if self.tip else None,
             "requested": self.requested.to_json() if self.requested else None,
-        }
+            "paid_with": self.paid_with,
+        } | extra
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +250,8 @@ class QueueStatus:
     declined_offline: int = 0
     """Sales of the open batch approved offline that the bank declined when they were
     forwarded: goods given, not paid. The screen warns the merchant about each."""
+    holds: int = 0
+    """Captures and cancels of pre-authorisations waiting to be sent (store-and-forward)."""
 
 
 # --- what the engine needs from the devices (implemented over drivers in terminal/wiring) ---

@@ -40,7 +40,8 @@ def audit_adjustment(
     actor: str | None = None,
     supervisor: bool = False,
 ) -> None:
-    """Append the audit record of one refund or void (its outcome, or why it was refused).
+    """Append the audit record of one refund or void, or one increment, capture or cancel of a
+    pre-authorisation (`sale_id`: the hold) (its outcome, or why it was refused).
 
     A failing audit log does not undo what the bank already did: it is logged as an error.
     """

@@ -40,6 +40,10 @@ OperationType = Literal[
     "qr_status",
     "close_batch",
     "tip_adjust",
+    "preauth",
+    "increment",
+    "capture",
+    "preauth_cancel",
 ]
 
 
@@ -66,6 +70,9 @@ class Operation:
     """The tapped card, in memory only: the adapter seals it for the bank."""
     qr_text: str | None = None
     """A scanned customer-presented code (qr_cpm), sealed like card data."""
+    qr_scheme: str | None = None
+    """The wallet of a scanned wallet pay code (wechatpay, alipay, unionpay): the bank routes
+    by it; the code itself stays sealed."""
     ref: str | None = None
     """The message or transaction this one acts on (reverse, refund, void, qr_status)."""
     offline: OfflineApproval | None = None
@@ -73,7 +80,8 @@ class Operation:
     allow_partial: bool = False
     """authorize: the issuer may approve less than `amount` (split tender follows)."""
     tip: Amount | None = None
-    """tip_adjust: the new tip, included in `amount` (the adjusted total)."""
+    """tip_adjust: the new tip, included in `amount` (the adjusted total); capture: its tip,
+    included in `amount` (kept apart for the bank and the receipt)."""
 
 
 @dataclass(frozen=True, slots=True)

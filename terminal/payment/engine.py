@@ -47,6 +47,7 @@ from terminal.payment.context import Core, Tracker
 from terminal.payment.counter import CounterFlows
 from terminal.payment.errors import JournalUnavailable, NotConfigured
 from terminal.payment.forwarder import FlushReport, Forwarder
+from terminal.payment.holds import HoldAction, HoldKind, PreauthRun, check_hold, run_hold_action
 from terminal.payment.journal import Journal
 from terminal.payment.recovery import OwnerLock, recover, resolve
 from terminal.payment.risk import Limits, Rule
@@ -125,12 +126,14 @@ class Engine(CounterFlows):
         self.sales = SaleRun(
             self.core, self.settlement, self.limits, self._fingerprint, self._extra_rules
         )
+        self.preauths = PreauthRun(self.core, self.settlement, self.limits, self._fingerprint)
 
     async def reconfigure(self, settings: Settings) -> None:
         """Take new settings between payments (a fleet configuration bundle): waits for the
         payment under way, then swaps limits, risk rules and timeouts at once; the card
-        reader's kernel takes its new limits too. Identity, data folder, currency and the bank
-        link are not changed while running: a `NotConfigured` says so and nothing changes."""
+        reader's kernel takes its new limits and the camera its QR decoder too. Identity, data
+        folder, currency and the bank link are not changed while running: a `NotConfigured`
+        says so and nothing changes."""
         unchanged = ("terminal", "gateway")
         moved = [
             name for name in unchanged if getattr(settings, name) != getattr(self.settings, name)
@@ -145,9 +148,11 @@ class Engine(CounterFlows):
             )
         async with self.gate.between():
             self._compose(settings)
-            use_settings = getattr(self.card_capture, "use_settings", None)
-            if use_settings is not None:  # the NFC capture's kernel limits (terminal/wiring)
-                use_settings(settings)
+            for device in (self.card_capture, self.code_scanner):
+                # the NFC kernel's limits, the QR decoder (terminal/wiring)
+                use_settings = getattr(device, "use_settings", None)
+                if use_settings is not None:
+                    use_settings(settings)
         log.info("settings changed between payments")
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -209,6 +214,9 @@ class Engine(CounterFlows):
     async def recover(self) -> list[tuple[str, State]]:
         """Resolve transactions a crash left in flight (see recovery.py)."""
         self.owner.acquire()
+        from terminal.payment.wallet_confirm import recover_wallet_sales
+
+        await recover_wallet_sales(self.core, self.settlement)
         moved = await asyncio.to_thread(
             recover, self.journal, self.owner, self.bank.new_id, self._encode_reverse
         )
@@ -322,6 +330,51 @@ class Engine(CounterFlows):
     async def void(self, sale_id: str, progress: ProgressCallback) -> Outcome:
         """`check_void` then `adjust`: only the check's refusals raise."""
         return await self.adjust(await self.check_void(sale_id), progress)
+
+    # -- pre-authorisations (holds.py) ------------------------------------------------------
+    async def preauth(
+        self, request: SaleRequest, progress: ProgressCallback, cancel: asyncio.Event
+    ) -> Outcome:
+        """Hold `request.amount` on a tapped card; never raises for a runtime failure. Never
+        approved offline."""
+        async with self.gate.payment():
+            tracker = Tracker()
+            return await self._guarded(
+                "preauth",
+                self.preauths.run(request, self.card_capture, progress, cancel, tracker),
+                tracker,
+                request.amount,
+                "nfc",
+                progress,
+            )
+
+    async def check_hold(
+        self,
+        kind: HoldKind,
+        hold_id: str,
+        amount: Amount | None = None,
+        tip: Amount | None = None,
+    ) -> HoldAction:
+        """The increment, capture or cancel the journal allows; raises `HoldNotAllowed` /
+        `UnknownTransaction` (exit code 2, nothing sent) when it does not."""
+        return await asyncio.to_thread(check_hold, self.journal, kind, hold_id, amount, tip)
+
+    async def act_on_hold(self, action: HoldAction, progress: ProgressCallback) -> Outcome:
+        """Send a checked increment, capture or cancel to a definite end; never raises."""
+        tracker = Tracker()
+        async with self.gate.payment():
+            return await self._guarded(
+                action.kind,
+                run_hold_action(self.core, self.settlement, action, progress, tracker),
+                tracker,
+                action.amount,
+                action.hold.entry,
+                progress,
+            )
+
+    def open_holds(self) -> list[TransactionView]:
+        """Pre-authorisations still held (the operator screen's "Open tabs")."""
+        return reports.open_holds(self.journal)
 
     async def close_batch(self) -> BatchResult:
         """Forward what is queued, then close the batch with the bank (see adjustments.py).

@@ -74,6 +74,13 @@ class VoidNotAllowed(PaymentError):
     exit_code = 2
 
 
+class HoldNotAllowed(PaymentError):
+    """An increment, capture or cancel of a pre-authorisation refused before anything was
+    sent (unknown or closed hold, bad amount or tip, another currency)."""
+
+    exit_code = 2
+
+
 class NotConfigured(PaymentError):
     """The engine cannot be built from this configuration (a technician's fix)."""
 

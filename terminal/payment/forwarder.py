@@ -10,7 +10,8 @@ Why it works this way (PROTOCOL.md rules 3 and 4):
   gateway refuses outright (409, 422, 401, 400) is parked with the error, shown by
   `posterm saf status`, and no longer blocks the queue.
 - What each delivery means (accepted, declined, parked, retried) is the settlement table's
-  rows for `advice` and `reverse` (settlement.py).
+  rows for `advice`, `reverse`, `capture` and `preauth_cancel` (settlement.py); a capture's or
+  cancel's answer moves its hold in the same commit (hold_moves.py).
 - Jittered exponential backoff (terminal/backoff.py) between attempts; while backing off, the
   link check (`/v1/health`) runs every few seconds and wakes the forwarder as soon as the
   gateway is back.
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 from terminal.backoff import backoff_s
 from terminal.payment.bank import Bank
+from terminal.payment.hold_moves import hold_moves
 from terminal.payment.journal import Change, Journal
 from terminal.payment.records import QueueAnswer, QueueItem
 from terminal.payment.settlement import Facts, Name, Then, classify, journal_fields
@@ -33,7 +35,12 @@ from terminal.payment.states import Event
 
 log = logging.getLogger("terminal.payment.forwarder")
 
-QUEUE_NAMES: dict[str, Name] = {"advice": "advice", "tip_adjust": "tip_adjust_queued"}
+QUEUE_NAMES: dict[str, Name] = {
+    "advice": "advice",
+    "tip_adjust": "tip_adjust_queued",
+    "capture": "capture",
+    "preauth_cancel": "preauth_cancel",
+}
 """The settlement table's operation for each kind of queued message (else a reversal)."""
 
 _READ_AHEAD = 64
@@ -102,6 +109,11 @@ class AnswerRecorder:
                 if isinstance(outcome, Exception):
                     self.refused.append(answer)
                     await self._park(answer, outcome)
+
+
+def _kind_words(kind: str) -> str:
+    """A queued message's kind as a sentence names it."""
+    return "cancel of the pre-authorisation" if kind == "preauth_cancel" else kind
 
 
 class Forwarder:
@@ -274,7 +286,7 @@ class Forwarder:
         delivery = await self.bank.deliver(item.message_id, item.body, deadline_s=deadline_s)
         kind: Name = QUEUE_NAMES.get(item.kind, "reverse")
         row, reply, detail = classify(kind, delivery)
-        facts = Facts(item.amount, item.kind, detail=detail, reply=reply)
+        facts = Facts(item.amount, _kind_words(item.kind), detail=detail, reply=reply)
         if row.then is Then.DONE and reply is not None and row.event is not None:
             change = Change(item.txn_id, row.event, journal_fields(row, facts))
             also: tuple[Change, ...] = ()
@@ -282,6 +294,9 @@ class Forwarder:
                 from terminal.payment.tips import undo_queued_adjust
 
                 also = await asyncio.to_thread(undo_queued_adjust, self.journal, item.txn_id)
+            elif row.moves_ref:  # a capture or cancel moves its hold in the same commit
+                txn = await asyncio.to_thread(self.journal.get, item.txn_id)
+                also = await asyncio.to_thread(hold_moves, self.journal, txn, reply.result)
             outcome = "sent" if row.event is not Event.FORWARD_DECLINED else "declined"
             if outcome == "declined":
                 log.warning(

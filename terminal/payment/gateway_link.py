@@ -43,6 +43,7 @@ from terminal.payment.bank import (
     Reply,
 )
 from terminal.payment.records import iso
+from terminal.security.alarms import raise_alarm
 from terminal.security.keystore import Keystore
 from terminal.settings import Settings
 
@@ -148,6 +149,8 @@ class GatewayBank:
         qr = None
         if operation.qr_text is not None:
             qr = {"data": self.keys.encrypt_text(operation.qr_text)}
+            if operation.qr_scheme is not None:
+                qr["scheme"] = operation.qr_scheme
         offline = None
         if operation.offline is not None:
             offline = {
@@ -180,7 +183,9 @@ class GatewayBank:
         try:
             answer = await self.client.send(message_id, stored, deadline_s=deadline_s)
         except Untrusted as error:
-            return NotSent(error.detail or "certificate not trusted", untrusted=True)
+            detail = error.detail or "certificate not trusted"
+            raise_alarm("bank_certificate_untrusted", message_id=message_id, reason=detail)
+            return NotSent(detail, untrusted=True)
         except NothingSent as error:
             return NotSent(error.detail or "connection failed")
         except LocalFailure as error:
@@ -192,6 +197,9 @@ class GatewayBank:
             return Refused(f"{error.status} {error.code}", error.status in FINAL_REFUSALS)
         except BadAnswer as error:
             log.error("security alarm: answer to %s did not verify: %s", message_id, error.reason)
+            raise_alarm(
+                "forged_bank_answer", message_id=message_id, link="posterm-v1", reason=error.reason
+            )
             return NoAnswer(f"unverifiable answer: {error.reason}")
         except GatewayError as error:
             # Anything else after the message may have left: treat as unknown (rule 3).

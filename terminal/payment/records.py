@@ -109,6 +109,11 @@ ADDED_COLUMNS = (
     # What a partially approved sale asked for (its `amount` is what the issuer approved; the
     # rest is paid by the next tenders).
     ("transactions", "requested", "INTEGER"),
+    # pre-authorisations (holds.py): the amount held now, what was captured, the bank's expiry
+    ("transactions", "held", "INTEGER"),
+    ("transactions", "captured", "INTEGER"),
+    ("transactions", "expires_at", "TEXT NOT NULL DEFAULT ''"),
+    ("transactions", "wallet_debit", "TEXT NOT NULL DEFAULT ''"),
 )
 
 # Columns `apply` may set besides the state (never a PAN: there is no column for one).
@@ -136,6 +141,10 @@ WRITABLE = frozenset(
         "amount",
         "tip",
         "requested",
+        "held",
+        "captured",
+        "expires_at",
+        "wallet_debit",
     }
 )
 """`amount` and `tip` change on a tip adjust or a partial approval (with `requested`)."""
@@ -206,6 +215,14 @@ class Transaction:
     """How the cardholder was verified (`terminal.emv.receipt_data.Cvm` values)."""
     requested: Amount | None = None
     """A partially approved sale: the amount asked for (`amount` is the approved part)."""
+    held: Amount | None = None
+    """A pre-authorisation's amount held now (its own plus approved increments)."""
+    captured: Amount | None = None
+    """A pre-authorisation's captured amount, tip included."""
+    expires_at: str = ""
+    """When the bank releases an uncaptured hold (its answer's `expires_at`)."""
+    wallet_debit: str = ""
+    """A cross-border wallet payment's debit in the wallet's currency (cross_border.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,8 +251,8 @@ class QueueAnswer:
     code: str
     change: Change
     also: tuple[Change, ...] = ()
-    """Other moves of the same commit (a declined queued tip adjust gives the sale back its
-    total)."""
+    """Other moves of the same commit: a declined queued tip adjust gives the sale back its
+    total; a capture or cancel moves its hold."""
 
 
 Signer = Callable[[int, datetime], bytes]
@@ -281,6 +298,10 @@ def transaction_of(row: sqlite3.Row) -> Transaction:
         cryptogram_type=row["cryptogram_type"],
         cvm=row["cvm"],
         requested=Amount.of(row["requested"], currency) if row["requested"] is not None else None,
+        held=Amount.of(row["held"], currency) if row["held"] is not None else None,
+        captured=Amount.of(row["captured"], currency) if row["captured"] is not None else None,
+        expires_at=row["expires_at"],
+        wallet_debit=row["wallet_debit"] or "",
     )
 
 

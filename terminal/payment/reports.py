@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from terminal.money import Amount, Currency
 from terminal.payment.api import QueueStatus, Totals, TotalsLine, TransactionView
+from terminal.payment.cross_border import debit_of_text
 from terminal.payment.journal import Journal, Rows, Transaction, iso, parse_iso
 from terminal.payment.risk import OfflineFacts
 from terminal.payment.states import State
@@ -20,6 +21,12 @@ from terminal.payment.states import State
 _APPROVED = frozenset(
     {State.APPROVED, State.PARTIALLY_REFUNDED, State.REFUNDED, State.VOIDED, State.FORWARDED}
 )
+
+
+_HOLD_APPROVED = frozenset(
+    {State.HELD, State.INCREMENTED, State.CAPTURED, State.RELEASED, State.EXPIRED}
+)
+"""A pre-authorisation the bank approved, whatever became of its hold."""
 
 
 def result_of(txn: Transaction) -> str:
@@ -33,8 +40,12 @@ def result_of(txn: Transaction) -> str:
         return "declined"
     if txn.rule == "partial_not_allowed":  # a partial approval reversed: declined for the user
         return "declined"
+    if state in _HOLD_APPROVED:
+        return "approved"
     if state is State.CANCELLED:
         return "cancelled"
+    if state is State.SUBMITTED:
+        return "pending"
     if state in (State.CREATED, State.CARD_READ, State.AUTHORISING):
         return "pending"
     return "error"
@@ -63,7 +74,20 @@ def view(txn: Transaction) -> TransactionView:
         cryptogram_type=txn.cryptogram_type,
         cvm=txn.cvm,
         requested=txn.requested,
+        held=txn.held if txn.type == "preauth" else None,
+        captured=_captured(txn) if txn.type == "preauth" else None,
+        expires_at=txn.expires_at,
+        paid_with=debit.sentence() if (debit := debit_of_text(txn.wallet_debit)) else "",
     )
+
+
+def _captured(txn: Transaction) -> Amount:
+    return txn.captured if txn.captured is not None else Amount.zero(txn.amount.currency)
+
+
+def open_holds(journal: Journal) -> list[TransactionView]:
+    """Pre-authorisations still held, newest first (the screen's "Open tabs")."""
+    return [view(t) for t in journal.find("type = 'preauth' AND state IN ('held', 'incremented')")]
 
 
 def history(journal: Journal, *, limit: int = 100, search: str = "") -> list[TransactionView]:
@@ -122,7 +146,8 @@ def queue_status(journal: Journal, currency: Currency) -> QueueStatus:
     offline sales the bank declined."""
     row = journal.rows(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN kind = 'advice' THEN amount END), 0), "
-        "MIN(created_at), SUM(kind = 'reverse') FROM outbox WHERE done_at IS NULL"
+        "MIN(created_at), SUM(kind = 'reverse'), SUM(kind IN ('capture', 'preauth_cancel')) "
+        "FROM outbox WHERE done_at IS NULL"
     )[0]
     error = journal.scalar(
         "SELECT last_error FROM outbox WHERE done_at IS NULL AND last_error != '' "
@@ -140,6 +165,7 @@ def queue_status(journal: Journal, currency: Currency) -> QueueStatus:
         last_error=error or "",
         reversals=int(row[3] or 0),
         declined_offline=int(declined or 0),
+        holds=int(row[4] or 0),
     )
 
 

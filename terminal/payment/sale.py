@@ -47,11 +47,21 @@ from terminal.payment.risk import Decision, Limits, Rule, check_card, check_sale
 from terminal.payment.settlement import Settlement, Subject, finish
 from terminal.payment.states import Event
 from terminal.payment.tenders import TenderNotAllowed, tender_guard, with_tender_amounts
+from terminal.payment.wallet_confirm import await_confirmation
+from terminal.qr.wallet_code import WalletCodeError, WalletScheme, recognise_wallet_code
 
 log = logging.getLogger("terminal.payment.sale")
 
 RESERVE_BYTES = 256 * 1024
 """Free space a sale needs before it starts: its rows, history, queue entry, with margin."""
+
+
+def wallet_of(text: str) -> WalletScheme | None:
+    """The wallet of a scanned wallet pay code; None for any other code (EMVCo CPM)."""
+    try:
+        return recognise_wallet_code(text).scheme
+    except WalletCodeError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +214,12 @@ class SaleRun:
             if objection is not None:
                 return await self._decline_here(subject, objection, Event.DECLINE, progress, read)
         else:
+            wallet = wallet_of(text or "")
+            if wallet is not None:
+                subject = Subject(txn_id, amount, entry, scheme=wallet.value)
+                read = Change(txn_id, Event.CARD_READ, {"scheme": wallet.value})
+                progress(Progress(Stage.CODE_SCANNED, f"{wallet.label} pay code scanned.", txn_id))
+                return await self._send_wallet_code(subject, read, text or "", progress, cancel)
             read = Change(txn_id, Event.CARD_READ)
             progress(Progress(Stage.CODE_SCANNED, "Code scanned.", txn_id))
         authorize = Operation(
@@ -331,6 +347,48 @@ class SaleRun:
         tracker.bank_s = settled.bank_s
         assert settled.outcome is not None, "every refund row ends the refund"
         return settled.outcome
+
+    async def _send_wallet_code(
+        self,
+        subject: Subject,
+        read: Change,
+        text: str,
+        progress: ProgressCallback,
+        cancel: asyncio.Event,
+    ) -> Outcome:
+        """A wallet pay code: the `authorize` names the wallet (`qr.scheme`) and carries the code
+        sealed; a `pending` answer means the customer is confirming on the phone."""
+        core, txn_id = self.core, subject.txn_id
+        authorize = Operation(
+            "authorize",
+            txn_id,
+            subject.amount,
+            subject.entry,
+            qr_text=text,
+            qr_scheme=subject.scheme,
+        )
+        try:
+            settled = await self.settlement.send(
+                "wallet_sale",
+                authorize,
+                subject,
+                progress,
+                announce="Sending the pay code to the wallet…",
+                before=(read,),
+                gate=lambda: pass_point_of_no_return(cancel),
+            )
+        except CancelledBeforeSend:
+            message = "Cancelled by the operator before anything was sent; nothing was charged."
+            await asyncio.to_thread(
+                core.journal.apply, Change(txn_id, Event.CANCEL, {"message": message})
+            )
+            return finish(progress, subject.outcome(Result.CANCELLED, message=message))
+        if settled.outcome is not None:
+            return settled.outcome
+        wallet = WalletScheme(subject.scheme).label
+        return await await_confirmation(
+            core, self.settlement, subject, settled.reply, wallet, progress, cancel
+        )
 
     async def _offline(
         self, subject: Subject, card: CardData | None, progress: ProgressCallback

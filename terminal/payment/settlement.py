@@ -43,6 +43,7 @@ from terminal.payment.bank import (
 )
 from terminal.payment.cancel import CancelledBeforeSend
 from terminal.payment.context import Core
+from terminal.payment.cross_border import debit_of_answer
 from terminal.payment.journal import Change
 from terminal.payment.response_codes import describe_code
 from terminal.payment.states import Event, State
@@ -51,6 +52,7 @@ log = logging.getLogger("terminal.payment.settlement")
 
 Name = Literal[
     "sale",
+    "wallet_sale",
     "refund",
     "void",
     "qr_intent",
@@ -62,6 +64,10 @@ Name = Literal[
     "sale_split",
     "tip_adjust",
     "tip_adjust_queued",
+    "preauth",
+    "increment",
+    "capture",
+    "preauth_cancel",
 ]
 """The operations whose deliveries the table settles (queue items use their kind).
 `sale_split` is a sale that allows partial approval (split tender); `sale` does not."""
@@ -151,7 +157,9 @@ class Row:
 
 # -- sentences -------------------------------------------------------------------------------
 def _approved(f: Facts) -> str:
-    return "Approved" + (f" (auth code {f.auth_code})." if f.auth_code else ".")
+    said = "Approved" + (f" (auth code {f.auth_code})." if f.auth_code else ".")
+    debit = debit_of_answer(f.reply.payload) if f.reply is not None else None
+    return said + (f" {debit.sentence()}." if debit is not None else "")
 
 
 def _declined(f: Facts) -> str:
@@ -204,7 +212,7 @@ def _adjustment_refused(f: Facts) -> str:
 def _local_fault(f: Facts) -> str:
     what = (
         f"the {f.kind}"
-        if f.kind in ("refund", "void", "tip_adjust", "tip adjust")
+        if f.kind in ("refund", "void", "tip_adjust", "tip adjust", "increment")
         else "the payment"
     )
     return (
@@ -260,6 +268,44 @@ def _batch_closed(f: Facts) -> str:
     )
 
 
+def _preauth_never_offline(f: Facts) -> str:
+    return (
+        "The bank cannot be reached and a pre-authorisation is never approved offline: "
+        "nothing is held on the card. Try again when the bank is reachable."
+    )
+
+
+def _held(f: Facts) -> str:
+    code = f" (auth code {f.auth_code})" if f.auth_code else ""
+    return f"Pre-authorisation approved{code}: {f.amount} is held on the card, not charged."
+
+
+def _hold_expired(f: Facts) -> str:
+    return (
+        f"The bank declined the {f.kind}: the hold expired and was released to the card, so "
+        "it can no longer be captured or raised. Take a new payment instead."
+    )
+
+
+def _queued_hold(name: Name, approved: Callable[[Facts], str]) -> dict[tuple[Name, str], Row]:
+    """A capture or cancel: committed to the queue before it is sent, re-sent with the same id
+    until answered (never reversed); its answer moves the hold (`moves_ref`)."""
+    declined = Row(T.DONE, E.FORWARD_DECLINED, R.DECLINED, None, _adjustment_declined, QUEUED)
+    return {
+        (name, "approved"): Row(
+            T.DONE, E.FORWARD_ACCEPTED, R.APPROVED, None, approved, QUEUED, moves_ref=True
+        ),
+        (name, "declined"): declined,
+        (name, "expired"): Row(
+            T.DONE, E.FORWARD_DECLINED, R.DECLINED, None, _hold_expired, QUEUED, moves_ref=True
+        ),
+        (name, "other_answer"): Row(
+            T.PARK, say=lambda f: f"answered {f.result} ({f.code} {f.reason})"
+        ),
+        **_queued(name),
+    }
+
+
 # -- the table -------------------------------------------------------------------------------
 T, E, R = Then, Event, Result
 ANSWER = ("code", "auth_code", "gateway_ref", "answer")
@@ -302,7 +348,7 @@ _INTENT_REFUSED = Row(
     "96",
     lambda f: f"The bank refused the payment request ({f.detail}); nothing was charged.",
 )
-_STATUS_KEEP = ("code", "auth_code", "answer")
+_STATUS_KEEP = ("code", "auth_code", "answer", "wallet_debit?")
 _ADVICE_DECLINED = Row(T.DONE, E.FORWARD_DECLINED, R.DECLINED, None, _advice_declined, QUEUED)
 _TIP_DECLINED = Row(
     T.DONE,
@@ -320,7 +366,9 @@ _REVERSAL_DONE = Row(T.DONE, E.REVERSAL_DONE, R.APPROVED, keep=("answer",))
 _CLOSED = Row(T.DONE, say=_batch_closed)
 
 _SALE_ROWS: dict[tuple[Name, str], Row] = {
-    ("sale", "approved"): Row(T.DONE, E.APPROVE, R.APPROVED, None, _approved, ANSWER),
+    ("sale", "approved"): Row(
+        T.DONE, E.APPROVE, R.APPROVED, None, _approved, (*ANSWER, "wallet_debit?")
+    ),
     ("sale", "declined"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _declined, ANSWER),
     ("sale", "other_answer"): _REVERSE,
     ("sale", "not_sent"): Row(T.OFFLINE),
@@ -332,6 +380,8 @@ _SALE_ROWS: dict[tuple[Name, str], Row] = {
     ("sale", "refused_transient"): _SALE_REFUSED,
     ("sale", "local_fault"): _LOCAL_FAULT,
 }
+"""A sale's own message; a wallet pay code's sale (`wallet_sale`) has the same rows, plus
+`pending` (the customer is confirming on the phone) and never the offline rules."""
 
 TABLE: dict[tuple[Name, str], Row] = {
     **_SALE_ROWS,
@@ -342,6 +392,11 @@ TABLE: dict[tuple[Name, str], Row] = {
     **{("sale_split", ending): row for (_, ending), row in _SALE_ROWS.items()},
     ("sale_split", "partial"): Row(
         T.DONE, E.APPROVE_PARTIAL, R.APPROVED, None, _partial_approved, (*ANSWER, "approved")
+    ),
+    **{("wallet_sale", ending): row for (name, ending), row in _SALE_ROWS.items()},
+    ("wallet_sale", "pending"): Row(T.PENDING),
+    ("wallet_sale", "not_sent"): Row(
+        T.DONE, E.DECLINE_OFFLINE, R.DECLINED, "91", _qr_never_offline, rule="offline_entry"
     ),
     **_adjustment("refund", lambda f: f"Refund of {f.amount} approved."),
     **_adjustment(
@@ -404,6 +459,35 @@ TABLE: dict[tuple[Name, str], Row] = {
         T.PARK, say=lambda f: f"answered {f.result} ({f.code} {f.reason})"
     ),
     **_queued("reverse"),
+    ("preauth", "approved"): Row(T.DONE, E.HOLD, R.APPROVED, None, _held, (*ANSWER, "expires_at?")),
+    ("preauth", "declined"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _declined, ANSWER),
+    ("preauth", "other_answer"): _REVERSE,
+    ("preauth", "not_sent"): Row(
+        T.DONE, E.DECLINE_OFFLINE, R.DECLINED, "91", _preauth_never_offline, rule="offline_entry"
+    ),
+    ("preauth", "untrusted"): Row(
+        T.DONE, E.DECLINE_OFFLINE, R.DECLINED, "91", _untrusted, rule="link_untrusted"
+    ),
+    ("preauth", "no_answer"): _REVERSE,
+    ("preauth", "refused"): _SALE_REFUSED,
+    ("preauth", "refused_transient"): _SALE_REFUSED,
+    ("preauth", "local_fault"): _LOCAL_FAULT,
+    **_adjustment("increment", lambda f: f"Hold raised by {f.amount}."),
+    ("increment", "expired"): Row(T.DONE, E.DECLINE, R.DECLINED, None, _hold_expired, ANSWER),
+    **_queued_hold("capture", lambda f: f"Captured {f.amount}: the hold is now one charge."),
+    **_queued_hold(
+        "preauth_cancel", lambda f: "Pre-authorisation cancelled: the hold is released."
+    ),
+    # over ISO 8583 the cancel of a hold is the reversal of its authorisation (0400/0410)
+    ("preauth_cancel", "reversed"): Row(
+        T.DONE,
+        E.FORWARD_ACCEPTED,
+        R.APPROVED,
+        None,
+        lambda f: "Pre-authorisation cancelled: the hold is released.",
+        QUEUED,
+        moves_ref=True,
+    ),
     ("close_batch", "balanced"): _CLOSED,
     ("close_batch", "out_of_balance"): _CLOSED,
     ("close_batch", "other_answer"): _CLOSED,
@@ -475,11 +559,14 @@ def journal_fields(row: Row, facts: Facts) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     reply = facts.reply
     if reply is not None:
+        debit = debit_of_answer(reply.payload) if reply.result == "approved" else None
         values = {
             "code": reply.code,
             "auth_code": reply.auth_code,
             "gateway_ref": reply.gateway_ref,
             "answer": reply.raw,
+            "expires_at": str(reply.payload.get("expires_at", "") or ""),
+            "wallet_debit": debit.to_text() if debit is not None else "",
         }
         for name in row.keep:
             if name == "approved":  # a partial approval: the sale is what the card paid
@@ -704,10 +791,56 @@ class Settlement:
     async def reverse_unknown(self, subject: Subject, progress: ProgressCallback) -> Outcome:
         """Commit a reversal with `unknown` before telling the operator, then try it at once
         (PROTOCOL.md rule 3)."""
-        core, txn_id = self.core, subject.txn_id
-        progress(
-            Progress(Stage.REVERSING, "No answer from the bank: reversing the payment…", txn_id)
+        return await self._reverse(
+            subject,
+            progress,
+            "No answer from the bank: reversing the payment…",
+            (
+                "No answer from the bank in time, so the payment was reversed: nothing is "
+                "charged. Ask for the payment again."
+            ),
+            (
+                "No answer from the bank in time. A reversal is stored and will be sent as soon "
+                "as the bank answers, so nothing stays charged. Ask for another payment."
+            ),
+            Result.ERROR,
+            "68",
         )
+
+    async def cancel_unconfirmed(
+        self, subject: Subject, progress: ProgressCallback, why: str
+    ) -> Outcome:
+        """A wallet payment the customer did not confirm (or the operator stopped): cancel it
+        with the wallet by a reversal of the sale's id, committed before anything is said. The
+        wallet closes an unconfirmed payment for good and refunds a confirmed one, so nothing
+        stays charged either way."""
+        return await self._reverse(
+            subject,
+            progress,
+            f"{why} Cancelling the payment with the wallet…",
+            f"{why} The payment was cancelled with the wallet: nothing was charged.",
+            (
+                f"{why} The cancellation is stored and will be sent as soon as the bank answers, "
+                "so nothing stays charged."
+            ),
+            Result.CANCELLED,
+            "",
+            Stage.CANCELLING,
+        )
+
+    async def _reverse(
+        self,
+        subject: Subject,
+        progress: ProgressCallback,
+        announce: str,
+        reversed_sentence: str,
+        queued_sentence: str,
+        result: Result,
+        code: str,
+        stage: Stage = Stage.REVERSING,
+    ) -> Outcome:
+        core, txn_id = self.core, subject.txn_id
+        progress(Progress(stage, announce, txn_id))
         reverse = Operation("reverse", core.bank.new_id(), amount=subject.amount, ref=txn_id)
 
         def encode(seq: int, at: datetime) -> bytes:
@@ -726,15 +859,9 @@ class Settlement:
         await core.forwarder.forward_one(item, deadline_s=core.settings.gateway.timeout_s)
         state = (await asyncio.to_thread(core.journal.get, txn_id)).state
         if state is State.REVERSED:
-            message = (
-                "No answer from the bank in time, so the payment was reversed: nothing is charged. "
-                "Ask for the payment again."
-            )
+            message = reversed_sentence
         else:
             core.forwarder.wake()
-            message = (
-                "No answer from the bank in time. A reversal is stored and will be sent as soon "
-                "as the bank answers, so nothing stays charged. Ask for another payment."
-            )
+            message = queued_sentence
         await asyncio.to_thread(core.journal.note, txn_id, message)
-        return finish(progress, subject.outcome(Result.ERROR, "68", "", message, state.value))
+        return finish(progress, subject.outcome(result, code, "", message, state.value))

@@ -9,6 +9,16 @@ commit as the new state, so the history is the transaction's complete story.
        │           ├► declined   │    ├──► declined | failed
        └──────────►└► cancelled  │    ├──► approved_offline ─► forwarded | declined_after_forward
                                  │    └──► unknown ─► reversing ─► reversed
+
+A pre-authorisation (type `preauth`) is approved into `held` instead; its increments, capture
+and cancel are transactions of their own whose answers move it (see holds.py):
+
+    authorising ─► held ─► incremented ─► captured | released | expired
+
+A capture or cancel is committed to the store-and-forward queue (`submitted`) before it is sent,
+so one that got no answer is re-sent with the same id until the bank answers:
+
+    created ─► submitted ─► approved | declined
 """
 
 from __future__ import annotations
@@ -47,6 +57,18 @@ class State(StrEnum):
     VOIDED = "voided"
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
+    HELD = "held"
+    """A pre-authorisation the bank approved: the amount is held on the card."""
+    INCREMENTED = "incremented"
+    """A hold the bank raised at least once (its `held` column is the total)."""
+    CAPTURED = "captured"
+    """The hold became one charge of the captured amount; the rest went back to the card."""
+    RELEASED = "released"
+    """The merchant cancelled the hold; nothing was charged."""
+    EXPIRED = "expired"
+    """The bank released the hold because it was not captured in time."""
+    SUBMITTED = "submitted"
+    """A capture or cancel committed to the store-and-forward queue; sent until answered."""
 
 
 class Event(StrEnum):
@@ -76,6 +98,12 @@ class Event(StrEnum):
     """The tip of an approved sale changed before the batch closed (the amount with it)."""
     CASH = "cash"
     """A cash tender of a split sale: recorded, no bank message."""
+    HOLD = "hold"
+    INCREMENT = "increment"
+    CAPTURE = "capture"
+    RELEASE = "release"
+    EXPIRE = "expire"
+    SUBMIT = "submit"
 
 
 S = State
@@ -115,10 +143,24 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (S.FORWARDED, E.TIP_ADJUST): S.FORWARDED,
     (S.APPROVED_OFFLINE, E.TIP_ADJUST): S.APPROVED_OFFLINE,
     (S.CREATED, E.CASH): S.APPROVED,
+    # pre-authorisations and their captures / cancels
+    (S.AUTHORISING, E.HOLD): S.HELD,
+    (S.HELD, E.INCREMENT): S.INCREMENTED,
+    (S.INCREMENTED, E.INCREMENT): S.INCREMENTED,
+    (S.HELD, E.CAPTURE): S.CAPTURED,
+    (S.INCREMENTED, E.CAPTURE): S.CAPTURED,
+    (S.HELD, E.RELEASE): S.RELEASED,
+    (S.INCREMENTED, E.RELEASE): S.RELEASED,
+    (S.HELD, E.EXPIRE): S.EXPIRED,
+    (S.INCREMENTED, E.EXPIRE): S.EXPIRED,
+    (S.CREATED, E.SUBMIT): S.SUBMITTED,
+    (S.SUBMITTED, E.FORWARD_ACCEPTED): S.APPROVED,
+    (S.SUBMITTED, E.FORWARD_DECLINED): S.DECLINED,
 }
 
 FINAL: frozenset[State] = frozenset(
     {S.DECLINED, S.FAILED, S.CANCELLED, S.DECLINED_AFTER_FORWARD, S.REVERSED, S.VOIDED, S.REFUNDED}
+    | {S.CAPTURED, S.RELEASED, S.EXPIRED}
 )
 """No event leaves these states."""
 
@@ -132,6 +174,8 @@ MONEY_MOVED: frozenset[State] = frozenset(
 
 REFUNDABLE: frozenset[State] = frozenset({S.APPROVED, S.FORWARDED, S.PARTIALLY_REFUNDED})
 VOIDABLE: frozenset[State] = frozenset({S.APPROVED, S.FORWARDED})
+OPEN_HOLD: frozenset[State] = frozenset({S.HELD, S.INCREMENTED})
+"""A pre-authorisation that can still be raised, captured or cancelled."""
 
 
 def next_state(transaction_id: str, state: State | str, event: Event) -> State:

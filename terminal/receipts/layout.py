@@ -94,10 +94,17 @@ def card_and_amount(page: Page) -> list[PrintLine]:
         lines.append(page.pair(_("Tip"), tr.amount(receipt.tip)))
     if receipt.requested is not None:  # a partial approval: the rest is another tender
         lines.append(page.pair(_("Requested"), tr.amount(receipt.requested)))
-    lines.append(page.pair(_("TOTAL"), tr.amount(receipt.amount), bold=True))
+    if receipt.hold:
+        held = receipt.held or receipt.amount
+        lines.append(page.pair(_("HELD"), tr.amount(held), bold=True))
+    else:
+        lines.append(page.pair(_("TOTAL"), tr.amount(receipt.amount), bold=True))
     if receipt.requested is not None and receipt.approved:
         lines.append(PrintLine(_("PARTIAL APPROVAL"), bold=True, align="center"))
         lines.append(page.pair(_("Left to pay"), tr.amount(receipt.requested - receipt.amount)))
+    if receipt.paid_with and receipt.approved:
+        lines.append(PrintLine(receipt.paid_with, align="center"))
+    lines.extend(_hold_lines(page))
     return lines
 
 
@@ -145,6 +152,24 @@ def closing(page: Page) -> list[PrintLine]:
     lines = [PrintLine(copy, align="center")]
     if receipt.footer:
         lines.append(PrintLine(receipt.footer, align="center"))
+    return lines
+
+
+def _hold_lines(page: Page) -> list[PrintLine]:
+    """What a pre-authorisation's or capture's slip must say: a hold is not a charge."""
+    receipt, tr = page.receipt, page.tr
+    lines: list[PrintLine] = []
+    if receipt.hold:
+        lines.append(PrintLine(_("PRE-AUTHORISATION: AMOUNT HELD"), bold=True, align="center"))
+        lines.append(PrintLine(_("This amount is held on the card, not charged."), align="center"))
+        if receipt.expires_at is not None:
+            lines.append(page.pair(_("Hold expires"), tr.date_time(receipt.expires_at)))
+    elif receipt.type in ("capture", "increment", "preauth_cancel") and receipt.ref:
+        lines.append(page.pair(_("Pre-authorisation"), receipt.ref[:13]))
+        if receipt.type == "capture":
+            lines.append(
+                PrintLine(_("Final amount charged; the hold is released."), align="center")
+            )
     return lines
 
 

@@ -59,6 +59,20 @@ class Receipt:
     footer: str = ""
     requested: Amount | None = None
     """A partially approved sale: what was asked (`amount` is what the card paid)."""
+    ref: str = ""
+    """A capture's or increment's pre-authorisation; a refund's or void's sale."""
+    held: Amount | None = None
+    """A pre-authorisation's amount held (increments included)."""
+    expires_at: datetime | None = None
+    """When the bank releases an uncaptured hold."""
+
+    @property
+    def hold(self) -> bool:
+        """A pre-authorisation: the slip must say the amount is held, not charged."""
+        return self.type == "preauth"
+
+    paid_with: str = ""
+    """A cross-border wallet payment's debit in the wallet's currency, with the rate."""
 
     @property
     def approved(self) -> bool:
@@ -115,4 +129,15 @@ def receipt_for(view: TransactionView, settings: Settings, copy: Copy) -> Receip
         message=view.message,
         footer=settings.ui.receipt_footer if copy is Copy.CUSTOMER else "",
         requested=view.requested,
+        ref=view.ref,
+        held=view.held,
+        expires_at=_moment(view.expires_at),
+        paid_with=view.paid_with,
     )
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None

@@ -45,6 +45,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from argon2.low_level import hash_secret
 
 from terminal.errors import PostermError
+from terminal.security.alarms import raise_alarm
 from terminal.security.audit import AuditLog, match_owner
 from terminal.security.key_hierarchy import KeyHierarchy, RootPlace
 from terminal.security.private import private_folder
@@ -231,6 +232,17 @@ class PinGuard:
             entry["failures"] = int(entry.get("failures", 0)) + 1
             lock = lockout_seconds(entry["failures"])
             entry["locked_until"] = now + lock if lock else 0.0
+            if lock:
+                # Whoever tries PINs until a lockout may be guessing: the fleet hears of it.
+                # Raised before the attempts file is written, so a reporter that also watches
+                # the file (other processes' lockouts) knows this one already.
+                raise_alarm(
+                    "pin_lockout",
+                    role=role,
+                    purpose=purpose,
+                    failures=int(entry["failures"]),
+                    locked_for_s=round(lock),
+                )
             self.audit.append(
                 "pin.rejected",
                 {

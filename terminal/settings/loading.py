@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,14 +64,23 @@ class ConfigError(PostermError):
         self.problems = problems
 
 
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s\"']+@")
+
+
+def without_credentials(text: str) -> str:
+    """`text` with the user and password of any URL in it replaced by <redacted>: a broker or
+    gateway address typed as scheme://user:password@host must not reach a log or a screen."""
+    return _USERINFO.sub(r"\g<scheme><redacted>@", text)
+
+
 def _show(value: object) -> str:
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return json.dumps(without_credentials(value), ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return str(value)
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return without_credentials(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def site_file(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
@@ -318,6 +328,60 @@ def _check_amounts(
     return problems
 
 
+def _merchant_account_problems(
+    settings: Settings, origins: dict[tuple[str, str], tuple[str, Path]]
+) -> list[ConfigProblem]:
+    """Each national QR scheme account against its scheme's rules, with the fix."""
+    from terminal.qr.schemes import SCHEMES, SchemeRuleError, currency_problem, template
+
+    origin = origins.get(("qr", "merchant_accounts"), ("default.toml", Path()))[0]
+    problems: list[ConfigProblem] = []
+    used: dict[str, int] = {}
+    currency = settings.currency
+    for number, entry in enumerate(settings.qr.merchant_accounts):
+        where = f"qr.merchant_accounts[{number}]"
+        scheme = SCHEMES[entry.scheme]
+        tag = entry.tag or scheme.tag
+        if not (len(tag) == 2 and tag.isdigit() and 26 <= int(tag) <= 51):
+            problems.append(
+                ConfigProblem(origin, f"{where}.tag", entry.tag, "must be a template ID 26 to 51")
+            )
+        elif tag in used:
+            problems.append(
+                ConfigProblem(
+                    origin,
+                    f"{where}.tag",
+                    tag,
+                    f"template {tag} is already used by qr.merchant_accounts[{used[tag]}]: "
+                    "give this account another tag between 26 and 51",
+                )
+            )
+        else:
+            used[tag] = number
+        for key in entry.fields:
+            if not (len(key) == 2 and key.isdigit() and key != "00"):
+                problems.append(
+                    ConfigProblem(
+                        origin,
+                        f"{where}.fields",
+                        key,
+                        "sub-field IDs are two digits from 01 to 99 (00 is the scheme's GUI)",
+                    )
+                )
+        for dynamic in (True, False):
+            try:
+                template(scheme, entry.account, entry.fields, dynamic, entry.gui)
+            except SchemeRuleError as error:
+                problems.append(
+                    ConfigProblem(origin, f"{where}.account", entry.account, str(error))
+                )
+                break
+        wrong = currency_problem(scheme, currency.numeric, currency.code)
+        if wrong:
+            problems.append(ConfigProblem(origin, f"{where}.scheme", entry.scheme, wrong))
+    return problems
+
+
 def _check_cross_fields(
     settings: Settings, origins: dict[tuple[str, str], tuple[str, Path]]
 ) -> list[ConfigProblem]:
@@ -327,7 +391,7 @@ def _check_cross_fields(
             origin, f"{section}.{key}", getattr(getattr(settings, section), key), message
         )
 
-    problems = []
+    problems = _merchant_account_problems(settings, origins)
     gateway = settings.gateway
     for key in ("url", "secondary_url"):
         url = getattr(gateway, key)

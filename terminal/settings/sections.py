@@ -351,6 +351,28 @@ class NfcSection(BaseModel):
         return [aid.upper() for aid in value]
 
 
+class MerchantAccount(BaseModel):
+    """One national QR scheme account in the merchant-presented code (`[[qr.merchant_accounts]]`
+    in the site file); its scheme's rules are checked with the configuration
+    (terminal/qr/schemes.py)."""
+
+    model_config = _STRICT
+
+    scheme: Literal["pix", "promptpay", "paynow", "qris", "vietqr", "khqr"]
+    """The national scheme: pix, promptpay, paynow, qris, vietqr or khqr."""
+    account: str
+    """The merchant's key or proxy id in the scheme: a Pix key; a PromptPay mobile number,
+    national/tax id or e-wallet id; a PayNow mobile number or UEN; a QRIS NMID; a VietQR
+    "BIN:account"; a KHQR Bakong account id "name@bank"."""
+    tag: str = ""
+    """Template ID (26 to 51) the account goes in; empty: the scheme's own (Pix 26, PromptPay
+    29, PayNow 26, QRIS 51, VietQR 38, KHQR 29)."""
+    gui: str = ""
+    """The scheme's globally unique identifier (sub-ID 00); empty: the scheme's published one."""
+    fields: dict[str, str] = Field(default_factory=dict)
+    """Further sub-fields of the template by two-digit ID, e.g. {"03" = "UKE"} for QRIS."""
+
+
 class QrSection(BaseModel):
     """QR payments: the decoder used for scanning and the merchant-presented code's lifetime."""
 
@@ -364,10 +386,18 @@ class QrSection(BaseModel):
     """Seconds a merchant-presented code stays payable."""
     poll_interval_s: float = Field(default=1.0, gt=0, le=30)
     """Seconds between payment status checks while a merchant-presented code is shown."""
+    wallet_confirm_timeout_s: float = Field(default=30.0, gt=0, le=300)
+    """Seconds to wait for a customer who must confirm a wallet pay code payment on their
+    phone (password or biometrics); then the payment is cancelled and reversed, so nothing
+    stays charged. The terminal asks the wallet's status at the pace the wallet gives."""
     merchant_account_gui: str = "com.posterm.pay"
     """Globally unique identifier of the payment network in the merchant account template
     (ID 26/00 of merchant-presented codes): a reverse domain name, an AID or a UUID,
     at most 32 characters, as the acquirer assigns it."""
+    merchant_accounts: list[MerchantAccount] = Field(default_factory=list)
+    """National QR scheme accounts shown in the merchant-presented code beside the terminal's
+    own network template (which then takes the first free ID from 26): several schemes in one
+    code. Written as [[qr.merchant_accounts]] tables in the site file."""
     roi: str = ""
     """Part of the camera picture to search for codes, as fractions "x,y,width,height"
     (e.g. "0.25,0.25,0.5,0.5" for the centre); empty: the whole picture."""

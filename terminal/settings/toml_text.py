@@ -23,7 +23,8 @@ ABSENT: Any = object()
 
 def toml_value(value: Any) -> str:
     """One value as TOML, e.g. `"usb"`, `15.0`, `true`, `[5, 10]`; a list of tables (such as
-    [[nexo.keys]]) as an array of inline tables."""
+    [[nexo.keys]], qr.merchant_accounts) as an array of inline tables, so it stays one
+    `key = value`."""
     if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
         array = tomlkit.array()
         for table in value:

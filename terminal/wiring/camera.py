@@ -30,7 +30,7 @@ from drivers.qr import scan_for_code as scan_frames
 from terminal.money import Amount
 from terminal.payment.api import CodePresenter
 from terminal.qr.errors import QrError
-from terminal.qr.recognise import recognise_customer_code
+from terminal.qr.recognise import recognise_scanned_code
 from terminal.qr.render import half_block_text
 from terminal.settings import Settings
 
@@ -78,6 +78,14 @@ class CameraCodeScanner:
     @classmethod
     def from_settings(cls, settings: Settings) -> CameraCodeScanner:
         return cls(settings.devices.camera, decoder=settings.qr.decoder, roi=settings.qr.roi)
+
+    def use_settings(self, settings: Settings) -> None:
+        """The decoder and region of a new configuration for the next scan; called by the
+        engine between payments (the camera itself is not a fleet setting)."""
+        if settings.qr.decoder != self.decoder_name:
+            self.decoder_name = settings.qr.decoder
+            self._decoder = None  # opened at the next scan
+        self._roi = RegionOfInterest.parse(settings.qr.roi)
 
     async def scan(self, cancel: asyncio.Event, timeout_s: float) -> str:
         """The text of the first customer payment code in view; drivers' errors otherwise."""
@@ -145,7 +153,7 @@ class CameraCodeScanner:
                         ) from None
                     raise
                 try:
-                    recognise_customer_code(code.text)
+                    recognise_scanned_code(code.text)
                 except QrError as rejection:
                     last_rejection = rejection.sentence
                     log.info("scanned code refused: %s", rejection.sentence)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-AREAS = ("gateway", "iso8583", "nexo", "nfc", "payment", "qr", "tech", "ui")
+AREAS = ("fleet", "gateway", "iso8583", "nexo", "nfc", "payment", "qr", "tech", "ui")
 
 
 def test_every_benchmark_runs_its_quick_pass() -> None:

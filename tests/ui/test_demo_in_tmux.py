@@ -1,6 +1,7 @@
 """The real `posterm demo` in a real terminal: tmux at 80 × 24, keys typed with send-keys, the
 screen read with capture-pane. The demo starts its gateway simulator and simulated devices
-itself; F6 taps the simulated Visa card on the simulated NFC reader."""
+itself; F6 taps the simulated Visa card on the simulated NFC reader. With mosquitto installed
+it starts a local broker too, and the demo terminal shows in `posterm fleet status`."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_PORTS = (18443, 18445, 18446, 18765)
+DEMO_PORTS = (18443, 18445, 18446, 18765, 18883)
 _SESSIONS = itertools.count()
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -92,3 +93,29 @@ def test_demo_takes_a_tapped_card_to_approved(demo: Pane) -> None:
     assert "Auth code" in screen
     assert "476173******0010" in screen  # the masked PAN of the simulated card
     assert "4761739001010010" not in screen  # never the full one
+
+
+def test_demo_terminal_appears_in_fleet_status(demo: Pane) -> None:
+    import json
+
+    from simulators.broker import mosquitto_installed
+
+    if not mosquitto_installed():
+        pytest.skip("the demo runs with the fleet off without mosquitto")
+    demo.wait_for("Type the amount", timeout=90)
+    operator = REPO / "config" / "demo-operator.toml"
+    deadline = time.monotonic() + 30
+    statuses: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        done = subprocess.run(
+            [sys.executable, "-m", "terminal", "--config", str(operator), "fleet", "status",
+             "--json"],
+            cwd=REPO, capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        statuses = [s for s in json.loads(done.stdout) if s["terminal_id"] == "DEMO0001"]
+        if statuses and statuses[0]["online"] is True:
+            break
+        time.sleep(0.5)
+    assert statuses and statuses[0]["online"] is True, statuses
+    assert statuses[0]["merchant_id"] == "DEMOMERCHANT001"

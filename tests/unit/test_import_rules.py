@@ -246,3 +246,18 @@ def test_sale_on_a_real_reader_loads_no_simulator(tmp_path: Path) -> None:
     report = json.loads(done.stdout.splitlines()[-1])
     assert report == {"status": 3, "unwanted": []}, done.stderr
     assert "No NFC reader found at 'usb:072f:2200'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        "terminal/payment",
+        "terminal/ecr",
+        "terminal/security",
+        "terminal/gateway",
+        "terminal/iso8583",
+    ],
+)
+def test_the_core_and_the_doors_never_import_the_fleet(folder: str) -> None:
+    """They raise security alarms through `terminal.security.alarms`; the fleet listens."""
+    assert offenders(folder, ("terminal.fleet", "paho")) == []

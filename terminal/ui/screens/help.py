@@ -28,6 +28,7 @@ SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
         [
             ("H", N_("History: search, details, refund, void, reprint")),
             ("E", N_("End of day: totals, chart, close batch")),
+            ("O", N_("Open tabs: capture with a tip, or release a hold")),
             ("F12", N_("Technician: settings and device check (technician PIN)")),
             ("F1 / ?", N_("This help")),
             ("Ctrl+Q", N_("Quit")),

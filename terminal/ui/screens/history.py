@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Input, Static
 from terminal.i18n import N_, _, active
 from terminal.i18n.words import result_label, type_label
 from terminal.payment.api import TransactionView
+from terminal.payment.cross_border import WALLETS
 from terminal.ui.screens.base import PostermScreen
 from terminal.ui.widgets.keys_bar import KeysBar
 from terminal.ui.widgets.status_bar import StatusBar
@@ -78,7 +79,7 @@ class HistoryScreen(PostermScreen[None]):
                 type_label(view.type),
                 tr.amount(view.amount),
                 short_entry(view.entry),
-                view.masked_pan[-8:] if view.masked_pan else "",
+                view.masked_pan[-8:] if view.masked_pan else WALLETS.get(view.scheme, ""),
                 result_label(result),
                 key=view.id,
             )

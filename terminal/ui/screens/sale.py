@@ -53,13 +53,21 @@ STAGE_TEXT = {
     Stage.SCANNING: N_("Hold the customer's code up to the camera…"),
     Stage.CODE_SCANNED: N_("Code read"),
     Stage.SHOWING_CODE: N_("Customer scans the code with their wallet app…"),
+    Stage.CONFIRMING: N_("Waiting for the customer to confirm on their phone…"),
+    Stage.CANCELLING: N_("Cancelling the wallet payment with the bank…"),
     Stage.AUTHORISING: N_("Authorising…"),
     Stage.RETRYING: N_("No answer yet: asking the bank again…"),
     Stage.REVERSING: N_("No answer from the bank: cancelling the payment with the bank…"),
 }
 
 # Once the request may have reached the bank, only the engine's own deadline ends the wait.
-UNSAFE_TO_CANCEL = {Stage.AUTHORISING, Stage.RETRYING, Stage.REVERSING, Stage.RESULT}
+UNSAFE_TO_CANCEL = {
+    Stage.AUTHORISING,
+    Stage.RETRYING,
+    Stage.REVERSING,
+    Stage.CANCELLING,
+    Stage.RESULT,
+}
 
 ENTRY_KEYS = [  # S and Q are listed beside the amount, with the other ways to pay
     ("Enter", N_("Tap")),
@@ -98,6 +106,7 @@ class SaleScreen(PostermScreen[None]):
         Binding("escape", "cancel", N_("Cancel"), show=False),
         Binding("h", "history", N_("History"), show=False),
         Binding("e", "end_of_day", N_("End of day"), show=False),
+        Binding("o", "open_tabs", N_("Open tabs"), show=False),
         Binding("p", "reprint", N_("Reprint"), show=False),
         Binding("r", "receipt", N_("Receipt"), show=False),
         Binding("f12", "technician", N_("Technician"), show=False),
@@ -292,6 +301,12 @@ class SaleScreen(PostermScreen[None]):
             from terminal.ui.screens.end_of_day import EndOfDayScreen
 
             self.app.push_screen(EndOfDayScreen())
+
+    def action_open_tabs(self) -> None:
+        if self.phase != "running":
+            from terminal.ui.screens.open_tabs import OpenTabsScreen
+
+            self.app.push_screen(OpenTabsScreen())
 
     def action_technician(self) -> None:
         if self.phase != "running":

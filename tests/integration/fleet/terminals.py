@@ -32,7 +32,7 @@ def posterm(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 class Serve:
     """One `posterm serve` process of a terminal configured for the fleet."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.log = log
         with log.open("wb") as out:
@@ -41,7 +41,7 @@ class Serve:
                 cwd=REPO,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "POSTERM_LOGGING__TARGET": "stderr"},
+                env={**os.environ, "POSTERM_LOGGING__TARGET": "stderr", **(env or {})},
             )
 
     def output(self) -> str:
@@ -100,7 +100,9 @@ def wait_for(
 TOKEN = "fleet-till-token-0123456789"
 
 
-def till_sale(port: int, reader: str, minor: int, reference: str) -> dict[str, Any]:
+def till_sale(
+    port: int, reader: str, minor: int, reference: str, card: str = "visa-credit"
+) -> dict[str, Any]:
     """A card sale through the ECR API with the simulated card tapped: the answer the till
     sees at the end."""
     import threading
@@ -123,7 +125,7 @@ def till_sale(port: int, reader: str, minor: int, reference: str) -> dict[str, A
     assert created.status_code == 202, created.text
     tap = threading.Thread(
         target=present_card,
-        args=(simulated_card("visa-credit"), reader),
+        args=(simulated_card(card), reader),
         kwargs={"taps": 1, "duration_s": 20},
     )
     tap.start()

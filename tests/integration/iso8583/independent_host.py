@@ -24,7 +24,7 @@ TABLE: dict[int, tuple[str, int, int]] = {
     12: ("n", 6, 0), 13: ("n", 4, 0), 14: ("n", 4, 0), 22: ("n", 3, 0), 23: ("n", 3, 0),
     25: ("n", 2, 0), 32: ("n", 11, 2), 35: ("z", 37, 2), 37: ("an", 12, 0), 38: ("an", 6, 0),
     39: ("an", 2, 0), 41: ("ans", 8, 0), 42: ("ans", 15, 0), 43: ("ans", 40, 0),
-    49: ("n", 3, 0), 54: ("an", 120, 3), 55: ("b", 255, 3), 60: ("ans", 99, 3),
+    49: ("n", 3, 0), 54: ("ans", 120, 3), 55: ("b", 255, 3), 60: ("ans", 99, 3),
     64: ("b", 8, 0), 66: ("n", 1, 0), 70: ("n", 3, 0),
     74: ("n", 10, 0), 76: ("n", 10, 0), 86: ("n", 16, 0), 88: ("n", 16, 0), 90: ("n", 42, 0),
     128: ("b", 8, 0),
@@ -129,6 +129,9 @@ class Host:
     "swallow" to send nothing, or bytes to send instead of the answer (raw, already framed)."""
     ledger: list[tuple[str, str, int]] = field(default_factory=list)
     """(what, STAN, minor units) of the money the host moved."""
+    holds: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Open pre-authorisations: RRN -> (STAN of the 0100, minor units held)."""
+    tolerance_percent: int = 20
     mac_failures: int = 0
     server: asyncio.Server | None = None
     port: int = 0
@@ -186,7 +189,9 @@ class Host:
         fields = {k: v for k, v in request.fields.items() if k in ECHOED}
         amount = int(request.text(4) or 0)
         stan = request.text(11)
-        if request.mti == "0200":
+        if request.mti == "0100" or (request.mti in ("0220", "0221") and request.text(25) == "06"):
+            fields.update(self._hold(request, amount, stan))
+        elif request.mti == "0200":
             code = b"51" if amount % 100 == 51 else b"00"
             # Partial approval (F39 10, F4 the part approved, F54 amount type 57 the amount
             # asked): a sale ending in .10 whose F60 says P1, or any sale ending in .11 (a
@@ -210,12 +215,13 @@ class Host:
             fields[39] = b"00"
             original = request.text(90)[4:10]
             self.ledger = [e for e in self.ledger if e[1] != original]
+            self.holds = {r: h for r, h in self.holds.items() if h[0] != original}
         elif request.mti in ("0220", "0221"):
             fields[39] = b"00"
             if all(e[1] != stan for e in self.ledger):
                 self.ledger.append(("advice", stan, amount))
         elif request.mti == "0500":
-            sales = [e for e in self.ledger if e[0] in ("sale", "advice")]
+            sales = [e for e in self.ledger if e[0] in ("sale", "advice", "capture")]
             credits = [e for e in self.ledger if e[0] == "refund"]
             ours = (len(credits), len(sales), sum(e[2] for e in credits), sum(e[2] for e in sales))
             theirs = tuple(int(request.text(f)) for f in (74, 76, 86, 88))
@@ -228,3 +234,26 @@ class Host:
             fields[39] = b"00"
             fields[70] = request.fields[70]
         return mti, fields
+
+    def _hold(self, request: Iso, amount: int, stan: str) -> dict[int, bytes]:
+        """Pre-authorisations (F25 06): a 0100 with a card holds, a 0100 with F37 of a hold
+        raises it, a 0220 with F37 completes it for F4 (tip in F54, amount type 44) within
+        the tolerance; a 0400 of the hold's 0100 releases it (see `answer`)."""
+        rrn = request.text(37)
+        if request.mti == "0100" and 2 in request.fields:
+            self.holds[f"RRN{stan}"] = (stan, amount)
+            return {39: b"00", 37: f"RRN{stan}".ljust(12).encode(), 38: f"H{stan[-5:]}".encode()}
+        if rrn not in self.holds:
+            return {39: b"12"}
+        first, held = self.holds[rrn]
+        if request.mti == "0100":
+            self.holds[rrn] = (first, held + amount)
+            return {39: b"00", 38: f"I{stan[-5:]}".encode()}
+        if amount > held + held * self.tolerance_percent // 100:
+            return {39: b"13"}
+        tip = request.text(54)
+        if tip and (tip[2:4] != "44" or int(tip[8:20]) > amount):
+            return {39: b"30"}
+        del self.holds[rrn]
+        self.ledger.append(("capture", stan, amount))
+        return {39: b"00"}

@@ -358,3 +358,24 @@ async def test_tls_host_with_an_unknown_ca_is_never_sent_to(
     assert outcome.message.startswith("SECURITY ALARM")
     assert "security alarm: the acquirer host's TLS certificate failed" in caplog.text
     assert not requests(host, "0200")
+
+
+async def test_an_answer_whose_mac_does_not_verify_raises_a_security_alarm(
+    iso_engine: Callable[..., Engine], host: Host
+) -> None:
+    from terminal.security import alarms
+
+    heard: list[tuple[str, dict[str, object]]] = []
+    stop_listening = alarms.listen(lambda kind, details: heard.append((kind, dict(details))))
+    bad, _ = BAD_ANSWERS["MAC mismatch"]
+    host.script = [lambda r: bad(host, r) if r.mti == "0200" else None]
+    engine = await started(iso_engine, mac=True)
+    try:
+        outcome = await sale(engine, "15.00")
+    finally:
+        await engine.stop()
+        stop_listening()
+    assert outcome.result is Result.ERROR
+    forged = [details for kind, details in heard if kind == "forged_bank_answer"]
+    assert forged and forged[0]["link"] == "iso8583"
+    assert PAN not in repr(heard)

@@ -25,6 +25,7 @@ from simulators.card.tap import TappedCard
 from terminal.payment.api import Result
 from terminal.payment.factory import build_engine
 from terminal.payment.states import State
+from terminal.security import alarms
 from tests.conftest import free_port
 
 FLOOD_BYTES = 300 * 1024 * 1024
@@ -112,17 +113,21 @@ async def test_a_gateway_whose_certificate_fails_verification_gets_no_offline_ap
     other_ca, _ = prepare(tmp_path / "another-ca")
     term = terminal(gateway={"ca_file": str(other_ca.ca_pem)})
     engine = term.engine(TappedCard("visa-credit"))
+    heard: list[tuple[str, dict[str, object]]] = []
+    stop_listening = alarms.listen(lambda kind, details: heard.append((kind, dict(details))))
     await engine.start(forward=False)
     try:
         with caplog.at_level(logging.ERROR):
             outcome = await pay(engine, "5.00")  # well under the offline floor limit
         assert (outcome.result, outcome.code) == (Result.DECLINED, "91"), outcome.message
+        assert "bank_certificate_untrusted" in [kind for kind, _ in heard]  # the fleet hears it
         assert outcome.message.startswith("SECURITY ALARM: the bank's certificate")
         assert engine.journal.get(outcome.id).state is State.DECLINED
         assert engine.queue_status().count == 0, "nothing was approved offline"
         assert "security alarm: the gateway's TLS certificate failed verification" in caplog.text
     finally:
         await engine.stop()
+        stop_listening()
     assert term.ledger() == []
     status = json.loads(term.cli("saf", "status", "--json").stdout)
     assert status["link"] == "untrusted" and "certificate" in status["link_alarm"]

@@ -147,3 +147,26 @@ def test_parse_reads_the_payload_from_stdin() -> None:
     run = posterm_process("qr", "parse", "-", "--json", "--strict", stdin=PIX_BCB_EXAMPLE + "\n")
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["fields"]["59"] == "Fulano de Tal"
+
+
+def test_parse_a_wallet_pay_code() -> None:
+    run = posterm_process("qr", "parse", "134567890123456789", "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["kind"] == "wallet_code"
+    assert result["fields"]["scheme"] == "wechatpay"
+    for text, scheme in (("280438849930815813", "alipay"), ("6212345678901234567", "unionpay")):
+        parsed = json.loads(posterm("qr", "parse", text, "--json").stdout)
+        assert (parsed["kind"], parsed["fields"]["scheme"]) == ("wallet_code", scheme)
+    assert "134567890123456789" not in run.stdout  # a bearer token: never printed whole
+
+
+def test_parse_a_number_that_is_no_pay_code() -> None:
+    run = posterm("qr", "parse", "123456789012", "--json")
+    assert run.returncode == 2
+    result = json.loads(run.stdout)
+    assert result["kind"] == "wallet_code"
+    assert result["errors"][0].startswith("a 12-digit number is not a wallet pay code")
+    human = posterm("qr", "parse", "1345 6789 0123 4567 89")
+    assert human.returncode == 2
+    assert "spaces" in human.stdout

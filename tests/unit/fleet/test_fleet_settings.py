@@ -101,3 +101,39 @@ def test_setting_the_password_is_audited_redacted(
     assert record.details["new"] == "<redacted>"
     assert "broker-s3cret" not in (tmp_path / "data" / "audit.log").read_text()
     assert load_settings(site, NO_ENV).fleet.password == "broker-s3cret"
+
+
+def test_a_broker_url_with_credentials_is_refused_without_echoing_them(
+    write_config: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config('[fleet]\nbroker = "mqtts://POS00001:hunter2-secret@broker.example:8883"\n')
+    assert main(["--config", str(path), "config", "check"]) == 2
+    err = capsys.readouterr().err
+    assert 'fleet.broker = "mqtts://<redacted>@broker.example:8883"' in err
+    assert "user and password go apart" in err
+    assert "hunter2-secret" not in err and "POS00001" not in err
+
+
+def test_a_broker_url_with_credentials_from_the_environment_is_not_echoed(
+    write_config: Callable[[str], Path],
+) -> None:
+    path = write_config("")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(path, {"POSTERM_FLEET__BROKER": "mqtt://u:env-s3cret@127.0.0.1:1883"})
+    assert "env-s3cret" not in str(refused.value)
+    assert "mqtt://<redacted>@127.0.0.1:1883" in str(refused.value)
+
+
+def test_config_set_of_a_broker_url_with_credentials_changes_nothing_and_echoes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = tmp_path / "posterm.toml"
+    site.write_text(f'[terminal]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    before = site.read_bytes()
+    url = "mqtts://POS00001:hunter2-secret@broker.example:8883"
+    assert main(["--config", str(site), "config", "set", "fleet.broker", url]) != 0
+    captured = capsys.readouterr()
+    assert "hunter2-secret" not in captured.out + captured.err
+    assert site.read_bytes() == before
+    audit = tmp_path / "data" / "audit.log"
+    assert not audit.exists() or "hunter2-secret" not in audit.read_text()

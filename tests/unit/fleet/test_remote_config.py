@@ -87,3 +87,24 @@ async def test_a_bundle_the_engine_refuses_is_rolled_back(terminal: dict[str, An
     assert remote.applied_version == 0
     actions = [r.action for r in AuditLog(terminal["data"]).records()]
     assert actions == ["fleet.config.apply", "fleet.config.refused"]
+
+
+async def test_a_failing_check_after_applying_gives_the_old_settings_back(
+    terminal: dict[str, Any],
+) -> None:
+    before = terminal["site"].read_bytes()
+    looks = iter([{"printer": "ok"}, {"printer": "missing"}])
+    engine = Engine()
+    settings = load_settings(terminal["site"], {})
+    remote = RemoteConfig(settings, engine, devices=lambda: next(looks))
+    answer = await remote.take(bundle(terminal["private"], 5))
+    assert answer["result"] == "refused"
+    assert answer["sentence"] == (
+        "After applying version 5, the printer is missing after the change (it was ok "
+        "before); rolled back to the previous settings, nothing changed."
+    )
+    assert [s.offline.floor_limit for s in engine.taken] == ["25.00", settings.offline.floor_limit]
+    assert terminal["site"].read_bytes() == before
+    assert remote.applied_version == 0 and remote.settings is settings
+    actions = [r.action for r in AuditLog(terminal["data"]).records()]
+    assert actions == ["fleet.config.apply", "fleet.config.rolled_back", "fleet.config.refused"]

@@ -156,6 +156,27 @@ INTENT_REFUSED: Expected = (
 )
 
 
+def hold_expired(kind: str, event: Event) -> Expected:
+    return (
+        T.DONE,
+        event,
+        R.DECLINED,
+        "00",
+        f"The bank declined the {kind}: the hold expired and was released to the card, so it "
+        "can no longer be captured or raised. Take a new payment instead.",
+    )
+
+
+def queued_declined(kind: str) -> Expected:
+    return (
+        T.DONE,
+        E.FORWARD_DECLINED,
+        R.DECLINED,
+        "51",
+        f"The bank declined the {kind}: insufficient funds (code 51).",
+    )
+
+
 OUT_OF_BALANCE = (
     "Batch 7 closed OUT OF BALANCE: the bank's totals differ from the terminal's. "
     "Compare the reports and call the bank."
@@ -197,6 +218,7 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         "refused_transient": SALE_REFUSED,
         "local_fault": local_fault("the payment"),
     },
+    "wallet_sale": {},  # filled below: a sale's rows, plus "pending", and never offline
     "refund": adjustment("refund", "Refund of EUR 5.00 approved."),
     "tip_adjust": adjustment("tip_adjust", "Tip adjusted: sale S1 will be charged EUR 5.00."),
     "void": adjustment("void", "Sale S1 voided: EUR 5.00 will not be charged."),
@@ -265,6 +287,80 @@ EXPECTED: dict[str, dict[str, Expected]] = {
         },
         (T.PARK, None, None, "", "answered {result} ({code} )"),
     ),
+    "preauth": {
+        "approved": (
+            T.DONE,
+            E.HOLD,
+            R.APPROVED,
+            "00",
+            "Pre-authorisation approved (auth code A1): EUR 5.00 is held on the card, not charged.",
+        ),
+        "declined": (
+            T.DONE,
+            E.DECLINE,
+            R.DECLINED,
+            "51",
+            "Declined by the bank: insufficient funds (code 51).",
+        ),
+        "not_sent": (
+            T.DONE,
+            E.DECLINE_OFFLINE,
+            R.DECLINED,
+            "91",
+            "The bank cannot be reached and a pre-authorisation is never approved offline: "
+            "nothing is held on the card. Try again when the bank is reachable.",
+        ),
+        "untrusted": (
+            T.DONE,
+            E.DECLINE_OFFLINE,
+            R.DECLINED,
+            "91",
+            "SECURITY ALARM: the bank's certificate could not be verified, so nothing was sent "
+            "and offline approval is suspended: the card was not charged. Call the technician.",
+        ),
+        "refused": SALE_REFUSED,
+        "refused_transient": SALE_REFUSED,
+        "local_fault": local_fault("the payment"),
+    },
+    "increment": {
+        **adjustment("increment", "Hold raised by EUR 5.00."),
+        "expired": hold_expired("increment", E.DECLINE),
+    },
+    "capture": queued(
+        {
+            "approved": (
+                T.DONE,
+                E.FORWARD_ACCEPTED,
+                R.APPROVED,
+                "00",
+                "Captured EUR 5.00: the hold is now one charge.",
+            ),
+            "declined": queued_declined("capture"),
+            "expired": hold_expired("capture", E.FORWARD_DECLINED),
+        },
+        (T.PARK, None, None, "", "answered {result} ({code} )"),
+    ),
+    "preauth_cancel": queued(
+        {
+            "approved": (
+                T.DONE,
+                E.FORWARD_ACCEPTED,
+                R.APPROVED,
+                "00",
+                "Pre-authorisation cancelled: the hold is released.",
+            ),
+            "reversed": (
+                T.DONE,
+                E.FORWARD_ACCEPTED,
+                R.APPROVED,
+                "00",
+                "Pre-authorisation cancelled: the hold is released.",
+            ),
+            "declined": queued_declined("preauth_cancel"),
+            "expired": hold_expired("preauth_cancel", E.FORWARD_DECLINED),
+        },
+        (T.PARK, None, None, "", "answered {result} ({code} )"),
+    ),
     "close_batch": {  # any answer closes the batch; only "balanced" balances it
         **{ending: (T.DONE, None, None, "", OUT_OF_BALANCE) for ending in ANSWERS},
         "balanced": (T.DONE, None, None, "", "Batch 7 closed and balanced with the bank."),
@@ -284,6 +380,11 @@ EXPECTED: dict[str, dict[str, Expected]] = {
 }
 """Per operation, the endings that differ from REVERSE (everything unlisted reverses)."""
 EXPECTED["sale_split"] = EXPECTED["sale"]  # its sound partial answer: tested below
+EXPECTED["wallet_sale"] = {
+    **EXPECTED["sale"],
+    "pending": (T.PENDING, None, None, "", ""),
+    "not_sent": EXPECTED["qr_intent"]["not_sent"],
+}
 
 
 def expected(name: str, ending: str) -> Expected:
@@ -335,7 +436,7 @@ def test_an_unforeseen_answer_falls_to_the_other_answer_row() -> None:
 
 def test_transaction_operations_never_get_queue_rows_and_the_queue_never_waits() -> None:
     for (name, _), row in TABLE.items():
-        if name in ("advice", "reverse", "tip_adjust_queued"):
+        if name in ("advice", "reverse", "tip_adjust_queued", "capture", "preauth_cancel"):
             assert row.then in (Then.DONE, Then.PARK, Then.RETRY), name
         elif name != "close_batch":
             assert row.then not in (Then.PARK, Then.RETRY), name

@@ -166,3 +166,20 @@ def test_chinese_receipt_is_printed_in_double_byte_mode(fake_printer: FakePrinte
     text = wait_for(fake_printer, cuts=1)
     assert "批准" in text  # "approved"
     assert "************1111" in text
+
+
+def test_a_cross_border_wallet_payment_prints_the_wallet_debit_and_rate(
+    fake_printer: FakePrinter,
+) -> None:
+    view = sale_view(
+        entry="qr_cpm",
+        masked_pan="",
+        scheme="alipay",
+        aid="",
+        amount=Amount.of(1250, "EUR"),
+        paid_with="Paid with Alipay — CNY 96.40 at 7.7120",
+    )
+    printing(fake_printer.url).print_receipt(view)
+    text = wait_for(fake_printer, cuts=2)
+    assert text.count("Paid with Alipay — CNY 96.40 at 7.7120") == 2  # both copies
+    assert "EUR 12.50" in text
