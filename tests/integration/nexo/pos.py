@@ -86,7 +86,12 @@ def payment(
     payment_type: str = "Normal",
     sale_id: str = "TILL-1",
     service_id: str = "",
+    tip: str = "",
+    tender_options: str = "ReceiptHandler",
 ) -> dict[str, Any]:
+    amounts: dict[str, Any] = {"Currency": "EUR", "RequestedAmount": float(Decimal(amount))}
+    if tip:
+        amounts["TipAmount"] = float(Decimal(tip))
     return {
         "SaleToPOIRequest": {
             "MessageHeader": header("Payment", poi_id, sale_id, service_id),
@@ -96,11 +101,9 @@ def payment(
                         "TransactionID": transaction_id or uuid.uuid4().hex[:12],
                         "TimeStamp": datetime.now(UTC).isoformat(),
                     },
-                    "SaleToAcquirerData": "tenderOption=ReceiptHandler",
+                    "SaleToAcquirerData": f"tenderOption={tender_options}",
                 },
-                "PaymentTransaction": {
-                    "AmountsReq": {"Currency": "EUR", "RequestedAmount": float(Decimal(amount))}
-                },
+                "PaymentTransaction": {"AmountsReq": amounts},
                 "PaymentData": {"PaymentType": payment_type},
             },
         }
