@@ -20,6 +20,9 @@ is the same message and answered from the store; a reversal's `ref` is made the 
 from F90; F37 (RRN) is the first 12 hex digits of the sale's (or the advice's) id, which
 refunds and voids send back. A hold is a 0100 with card data, its increment a 0100 with F37 of
 the hold, its capture a 0220 with F25 06 and F37 (F54 the tip), its cancel a 0400 of the hold.
+A refund without F37 but with the card (F2, F35, F55) is a card-present refund: the card is
+checked like a sale's and credited within the refund limit (`/sim/refund-limit`), as on the
+HTTPS link.
 """
 
 from __future__ import annotations
@@ -207,6 +210,12 @@ class IsoListener:
                             card=card,
                             allow_partial=partial,
                         )
+                    if kind == "refund" and 37 not in message.fields:
+                        # Card present, no sale: the processor's card refund (refund limit).
+                        if 2 not in message.fields or 35 not in message.fields:
+                            raise ValueError("a refund needs F37 (the sale) or the card (F2, F35)")
+                        card = self._sealed_card(message)
+                        return Request("refund", **common, amount=amount, entry="nfc", card=card)
                     return Request(kind, **common, amount=amount, ref=self._by_rrn(message))
                 case "010":  # a hold (card present) or its increment (F37 of the hold)
                     if 2 in message.fields:

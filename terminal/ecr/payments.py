@@ -228,6 +228,7 @@ class EcrPayments:
             request.amount,
             request.method,
             request.reference,
+            tip=request.tip,
             allow_partial=request.allow_partial,
             split_of=request.split_of,
         )

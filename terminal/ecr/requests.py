@@ -46,6 +46,8 @@ class PaymentRequest:
     """The card's issuer may approve less than `amount` (split tender follows)."""
     split_of: str = ""
     """This payment pays (part of) what is left of that partially approved payment."""
+    tip: Amount | None = None
+    """Included in `amount`, kept apart for the receipt (nexo TipAmount; /ecr/v1 sends none)."""
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:

@@ -165,7 +165,7 @@ def build_request(
         and amount is not None
         and (tip.currency != amount.currency or not 0 <= tip.minor <= amount.minor)
     ):
-        raise MessageError("a tip is part of its message's amount, in the same currency")
+        raise MessageError("a tip is part of its amount, in the same currency")
     if type == "preauth" and entry != "nfc":
         raise MessageError("a pre-authorisation needs a card (entry nfc)")
     if type == "authorize" and entry == "qr_cpm" and qr is None:

@@ -168,11 +168,9 @@ class IsoBank:
                 assert operation.ref is not None
                 message = messages.reversal(ident, stan, at, self.original(operation.ref))
             case "refund":
-                if operation.ref is None:
-                    raise ValueError(
-                        "a card-present refund without a sale is not carried over ISO 8583 here"
-                    )
-                message = messages.refund(operation, ident, stan, at, self.original(operation.ref))
+                # Card present (the tap's fields, like a sale's), referenced (F37), or both.
+                original = self.original(operation.ref) if operation.ref else None
+                message = messages.refund(operation, ident, stan, at, original)
             case "void":
                 assert operation.ref is not None
                 message = messages.void(operation, ident, stan, at, self.original(operation.ref))
@@ -267,8 +265,9 @@ class IsoBank:
     def redact(self, stored: bytes) -> bytes:
         """A record of `stored` for the journal once it can no longer be sent: its MTI, STAN
         and fields, the PAN masked, without expiry, track 2 or ICC data, and the SHA-256 of
-        the sealed bytes. The adapter's own record keeps no track 2 either from then on (PCI
-        DSS 3.3.1); it keeps the sealed PAN a later reversal or refund refers to."""
+        the sealed bytes. The adapter's own record keeps no track 2 nor ICC data either from
+        then on (PCI DSS 3.3.1; nothing later sends them again); it keeps the sealed PAN a later
+        reversal or refund refers to."""
         message_id = message_id_of(stored)
         if stored.startswith(b"{") or message_id is None:
             return stored
@@ -278,8 +277,8 @@ class IsoBank:
             log.error("a stored ISO 8583 request cannot be opened (%s); left as it is", error)
             return stored
         record = self.store.get(message_id)
-        if record is not None and 35 in request.fields:
-            kept = encode(request.with_fields(f35=None), self.dialect)
+        if record is not None and (35 in request.fields or 55 in request.fields):
+            kept = encode(request.with_fields(f35=None, f55=None), self.dialect)
             self.store.reseal(message_id, self.vault.seal(message_id, kept))
         fields = {
             str(n): mask_pan(str(v)) if n == 2 else (v.hex() if isinstance(v, bytes) else v)

@@ -31,6 +31,8 @@ class Links:
         match operation.type:
             case "authorize" | "advice" | "preauth":
                 return operation.card is not None
+            case "refund" if operation.ref is None:
+                return operation.card is not None  # card present, no sale to refer to
             case "reverse" | "refund" | "void" | "increment" | "capture" | "preauth_cancel":
                 return operation.ref is not None and self.iso.knows(operation.ref)
             case "close_batch":

@@ -4,7 +4,8 @@ and the host's answers read back as the core's `Reply`.
 Pure functions: the STAN, the clock and the original request (for a reversal, a refund or a
 void) are handed in by the adapter. Which fields each message carries is the issue's table:
 
-    sale 0200 (F3 000000) · refund 0200 (200000, F37 of the sale) · void 0200 (020000, F37/F38)
+    sale 0200 (F3 000000) · refund 0200 (200000, the tapped card's or the sale's card
+    fields, F37 of the sale when referenced) · void 0200 (020000, F37/F38)
     advice 0220 (F38 offline code, F39 Y1/Y3, F55 with the TC) · reversal 0400 (F90)
     batch 0500 (F3 920000, 74/76/86/88) · network 0800 (F70 001 sign-on, 301 echo)
 
@@ -191,18 +192,31 @@ def advice(
 
 
 def refund(
-    operation: Operation, identity: Identity, stan: str, at: datetime, original: Original
+    operation: Operation,
+    identity: Identity,
+    stan: str,
+    at: datetime,
+    original: Original | None = None,
 ) -> Message:
-    """0200 with F3 200000: the sale's card fields again, F37 of the sale."""
+    """0200 with F3 200000. With the tapped card (a card-present refund) its card fields as a
+    sale carries them (track 2 and ICC data included); without one, the sale's kept card
+    fields (no track 2 nor ICC data, which are not kept once a sale is answered). F37 of the
+    sale whenever the refund refers to one."""
+    if operation.card is not None:
+        card = card_fields(operation.card)
+    elif original is not None:
+        card = {n: v for n, v in original.message.fields.items() if n in CARD_FIELDS and n != 55}
+    else:
+        raise ValueError("an ISO 8583 refund needs the tapped card or the sale it refers to")
     fields: dict[int, Value] = {
         **_common(identity, stan, at),
-        **{n: v for n, v in original.message.fields.items() if n in CARD_FIELDS and n != 55},
+        **card,
         **_amount(operation, identity),
         3: REFUND,
         25: "00",
         43: identity.f43,
     }
-    if original.rrn:
+    if original is not None and original.rrn:
         fields[37] = original.rrn
     return Message("0200", fields)
 

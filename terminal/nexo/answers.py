@@ -46,6 +46,19 @@ def success() -> dict[str, Any]:
     return {"Result": "Success"}
 
 
+def partial(outcome: Outcome, authorized: Amount) -> dict[str, Any]:
+    """The `Response` of a partial approval: nexo's Result "Partial" (AuthorizedAmount carries
+    what the card paid); AmountsResp has no field for what was asked or is left, so those ride
+    in AdditionalResponse, as decimals like every nexo amount."""
+    remaining = outcome.remaining_amount or outcome.amount - authorized
+    extra = {
+        "message": outcome.message,
+        "requestedAmount": str(decimal_of(outcome.amount)),
+        "remainingAmount": str(decimal_of(remaining)),
+    }
+    return {"Result": "Partial", "AdditionalResponse": urlencode(extra)}
+
+
 def document(header: Header, body: dict[str, Any]) -> dict[str, Any]:
     """The `{"SaleToPOIResponse": ...}` document answering `header`'s request."""
     return {
@@ -88,8 +101,12 @@ def payment_response(
     """The PaymentResponse body for a sale that ended with `outcome` (`view`: its journal row,
     for the receipts; None when the sale never reached the journal)."""
     approved = outcome.result in (Result.APPROVED, Result.APPROVED_OFFLINE)
-    if approved:
-        response: dict[str, Any] = success()
+    authorized = outcome.amount if approved else Amount.zero(outcome.amount.currency)
+    if approved and outcome.approved_amount is not None and outcome.approved_amount < authorized:
+        authorized = outcome.approved_amount
+        response: dict[str, Any] = partial(outcome, authorized)
+    elif approved:
+        response = success()
     else:
         condition = CONDITIONS.get(outcome.result, "UnavailableService")
         extra = {"message": outcome.message}
@@ -113,7 +130,6 @@ def payment_response(
         "POIData": {"POITransactionID": {"TransactionID": outcome.id, "TimeStamp": stamp}},
     }
     if outcome.masked_pan or approved:
-        authorized = outcome.amount if approved else Amount.zero(outcome.amount.currency)
         amounts: dict[str, Any] = {
             "AuthorizedAmount": decimal_of(authorized),
             "Currency": outcome.amount.currency.code,

@@ -21,6 +21,7 @@ from terminal.ecr.errors import Conflict
 from terminal.ecr.payments import EcrPayment, EcrPayments
 from terminal.ecr.requests import PaymentRequest
 from terminal.errors import PostermError
+from terminal.money import Amount
 from terminal.nexo import answers
 from terminal.nexo.errors import MessageFormat, NexoRefusal, SecurityRefused
 from terminal.nexo.messages import (
@@ -273,14 +274,13 @@ class NexoDoor:
                 "Refunds from the till are not allowed on this terminal "
                 f'([ecr] refunds = "{self.settings.ecr.refunds}"); nothing was sent.',
             )
-        if call.refund and self.settings.gateway.protocol == "iso8583":
-            raise NexoRefusal(
-                "NotAllowed",
-                "A refund without the original sale is not carried over this terminal's "
-                "ISO 8583 link; send a ReversalRequest with the sale's POITransactionID.",
-            )
         wanted = PaymentRequest(
-            call.amount, EntryMethod.NFC, call.transaction_id, refund=call.refund
+            call.amount,
+            EntryMethod.NFC,
+            call.transaction_id,
+            refund=call.refund,
+            allow_partial=call.allow_partial,
+            tip=call.tip,
         )
         try:
             started, _new = self.payments.start(wanted)
@@ -598,10 +598,14 @@ def _outcome_of(view: Any) -> Outcome | None:
     result = results.get(str(view.result))
     if result is None:
         return None
+    approved: Amount | None = None
+    remaining: Amount | None = None
+    if view.requested is not None:  # partially approved: `amount` is what the card paid
+        approved, remaining = view.amount, view.requested - view.amount
     return Outcome(
         view.id,
         result,
-        view.amount,
+        view.requested or view.amount,
         view.entry,
         code=view.code,
         auth_code=view.auth_code,
@@ -609,4 +613,6 @@ def _outcome_of(view: Any) -> Outcome | None:
         message=view.message,
         scheme=view.scheme,
         aid=view.aid,
+        approved_amount=approved,
+        remaining_amount=remaining,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qs
 
 from terminal.money import Amount, Currency
 from terminal.nexo.errors import MessageFormat, NexoRefusal
@@ -73,6 +74,8 @@ class PaymentCall:
     tip: Amount | None
     refund: bool
     sale_data: dict[str, Any] = field(default_factory=dict)
+    allow_partial: bool = False
+    """The POS lets the issuer approve less than `amount` (nexo AllowPartialAuthorisation)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +200,27 @@ def parse_payment(body: dict[str, Any], currency: Currency) -> PaymentCall:
             '(this terminal takes "Normal", "Refund", "FirstReservation", "UpdateReservation" '
             'and "Completion").',
         )
+    conditions = transaction.get("TransactionConditions")
+    conditions_path = f"{path}.PaymentTransaction.TransactionConditions"
+    allow_partial = False
+    if conditions is not None:
+        if not isinstance(conditions, dict):
+            raise MessageFormat(f"{conditions_path} must be an object.")
+        flag = conditions.get("AllowPartialAuthorisation", False)
+        if not isinstance(flag, bool):
+            raise MessageFormat(
+                f"{conditions_path}.AllowPartialAuthorisation must be true or false."
+            )
+        allow_partial = flag
+    refund = payment_type == "Refund"
+    if allow_partial and refund:
+        raise NexoRefusal(
+            "NotAllowed",
+            f"{conditions_path}.AllowPartialAuthorisation applies to payments, not to a refund; "
+            "nothing was sent.",
+        )
+    if not refund and "AllowPartialAuthorisation" in tender_options(sale.get("SaleToAcquirerData")):
+        allow_partial = True
     total = minor + (tip.minor if tip else 0)
     return PaymentCall(
         transaction_id=transaction_id,
@@ -204,9 +228,29 @@ def parse_payment(body: dict[str, Any], currency: Currency) -> PaymentCall:
         sale_reference_id=reference,
         amount=Amount.of(total, currency),
         tip=tip,
-        refund=payment_type == "Refund",
+        refund=refund,
         sale_data=sale,
+        allow_partial=allow_partial,
     )
+
+
+def tender_options(acquirer_data: object) -> set[str]:
+    """The `tenderOption` values of SaleToAcquirerData: how Adyen's POS libraries ask for
+    partial authorisation ("tenderOption=AllowPartialAuthorisation", comma-separated or
+    repeated), since their request models drop TransactionConditions.AllowPartialAuthorisation.
+    Text the door cannot read as key=value pairs names no option."""
+    values: list[str] = []
+    if isinstance(acquirer_data, str):
+        try:
+            fields = parse_qs(acquirer_data[:4096], max_num_fields=64)
+        except ValueError:  # more fields than any POS sends: none of them is read
+            fields = {}
+        values = fields.get("tenderOption", [])
+    elif isinstance(acquirer_data, dict):
+        value = acquirer_data.get("tenderOption")
+        if isinstance(value, str):
+            values = [value]
+    return {option.strip() for text in values for option in text.split(",") if option.strip()}
 
 
 def parse_reversal(body: dict[str, Any]) -> tuple[str, str]:

@@ -45,6 +45,7 @@ from terminal.payment.api import (
 from terminal.payment.bank import Operation
 from terminal.payment.cancel import CancelledBeforeSend, pass_point_of_no_return
 from terminal.payment.capture import Stopped, read_card
+from terminal.payment.card_read import card_read
 from terminal.payment.context import Core, Tracker
 from terminal.payment.errors import HoldNotAllowed, JournalUnavailable, UnknownTransaction
 from terminal.payment.hold_moves import hold_moves
@@ -200,21 +201,9 @@ class PreauthRun:
             )
         finally:
             tracker.device_s = time.perf_counter() - started
-        subject = Subject(
-            txn_id, amount, "nfc", card.masked_pan, card.scheme, card.aid, kind="pre-authorisation"
+        subject, read = card_read(
+            txn_id, amount, "nfc", card, self.fingerprint, progress, kind="pre-authorisation"
         )
-        read = Change(
-            txn_id,
-            Event.CARD_READ,
-            {
-                "masked_pan": card.masked_pan,
-                "scheme": card.scheme,
-                "aid": card.aid,
-                "fingerprint": self.fingerprint(card.pan),
-            },
-        )
-        label = card.label or card.scheme.upper()
-        progress(Progress(Stage.CARD_READ, f"Card read: {label} {card.masked_pan}", txn_id))
         objection = check_card(self.limits, amount, cdcvm=card.cdcvm)
         if objection is not None:
             fields = {"code": objection.code, "rule": objection.rule, "message": objection.reason}

@@ -40,6 +40,7 @@ from terminal.payment.api import (
 from terminal.payment.bank import OfflineApproval, Operation
 from terminal.payment.cancel import CancelledBeforeSend, pass_point_of_no_return
 from terminal.payment.capture import Stopped, read_card, scan_code
+from terminal.payment.card_read import card_read
 from terminal.payment.context import Core, Tracker
 from terminal.payment.errors import JournalUnavailable, UnknownTransaction
 from terminal.payment.journal import Change, Rows
@@ -187,29 +188,7 @@ class SaleRun:
         # `card_read` is committed together with the next step (send or decline): alone it
         # changes nothing outside the terminal, and a crash before either is cancelled anyway.
         if card is not None:
-            label = card.label or card.scheme.upper()
-            subject = Subject(
-                txn_id,
-                amount,
-                entry,
-                card.masked_pan,
-                card.scheme,
-                card.aid,
-                label=label,
-                cryptogram_type=card.cryptogram_type,
-                cvm=card.cvm.value,
-            )
-            fields = {
-                "masked_pan": card.masked_pan,
-                "scheme": card.scheme,
-                "aid": card.aid,
-                "label": label,
-                "cryptogram_type": card.cryptogram_type,
-                "cvm": card.cvm.value,
-                "fingerprint": self.fingerprint(card.pan),
-            }
-            read = Change(txn_id, Event.CARD_READ, fields)
-            progress(Progress(Stage.CARD_READ, f"Card read: {label} {card.masked_pan}", txn_id))
+            subject, read = card_read(txn_id, amount, entry, card, self.fingerprint, progress)
             objection = check_card(self.limits, amount, cdcvm=card.cdcvm)
             if objection is not None:
                 return await self._decline_here(subject, objection, Event.DECLINE, progress, read)
@@ -312,21 +291,9 @@ class SaleRun:
             )
         finally:
             tracker.device_s = time.perf_counter() - device_started
-        subject = Subject(
-            txn_id, amount, entry, card.masked_pan, card.scheme, card.aid, kind="refund"
+        subject, read = card_read(
+            txn_id, amount, entry, card, self.fingerprint, progress, kind="refund"
         )
-        read = Change(
-            txn_id,
-            Event.CARD_READ,
-            {
-                "masked_pan": card.masked_pan,
-                "scheme": card.scheme,
-                "aid": card.aid,
-                "fingerprint": self.fingerprint(card.pan),
-            },
-        )
-        label = card.label or card.scheme.upper()
-        progress(Progress(Stage.CARD_READ, f"Card read: {label} {card.masked_pan}", txn_id))
         operation = Operation("refund", txn_id, amount, entry, card=card)
         try:
             settled = await self.settlement.send(

@@ -2,9 +2,10 @@
 
 It never imports posterm: messages are parsed and built by hand with `struct`, from its own
 copy of the field table below, so the terminal's dialect file (read by pyiso8583) and the
-published table cannot drift apart without a test noticing. It answers sales, refunds, voids,
-reversals, advices, batch closes and network messages; a test scripts misbehaviour through
-`script` (swallow a request, a bad MAC, a truncated frame, another terminal id, ...).
+published table cannot drift apart without a test noticing. It answers sales, refunds (of a
+referenced sale, or to the card present without F37), voids, reversals, advices, batch closes
+and network messages; a test scripts misbehaviour through `script` (swallow a request, a bad
+MAC, a truncated frame, another terminal id, ...).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ TABLE: dict[int, tuple[str, int, int]] = {
     128: ("b", 8, 0),
 }  # fmt: skip
 ECHOED = (3, 4, 7, 11, 41, 42)
+CARD_PRESENT = (2, 14, 22, 25, 35, 43, 49, 55)
+"""A refund without F37 carries the sale's card-present fields: PAN, expiry, entry mode,
+condition, track 2, merchant, currency and the ICC data with the card's cryptogram."""
 
 
 class Malformed(ValueError):
@@ -133,6 +137,8 @@ class Host:
     """Open pre-authorisations: RRN -> (STAN of the 0100, minor units held)."""
     tolerance_percent: int = 20
     mac_failures: int = 0
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    """(STAN, why) of requests answered 30 (format error)."""
     server: asyncio.Server | None = None
     port: int = 0
     tls: ssl.SSLContext | None = None
@@ -193,6 +199,12 @@ class Host:
             fields.update(self._hold(request, amount, stan))
         elif request.mti == "0200":
             code = b"51" if amount % 100 == 51 else b"00"
+            if request.text(3) == "200000" and 37 not in request.fields:
+                # A refund to the card present: the table's sale fields, read from the tap.
+                missing = [f for f in CARD_PRESENT if f not in request.fields]
+                if missing or request.text(22) != "071" or b"\x9f\x26" not in request.fields[55]:
+                    self.refused.append((stan, f"card-present refund without {missing}"))
+                    code = b"30"
             # Partial approval (F39 10, F4 the part approved, F54 amount type 57 the amount
             # asked): a sale ending in .10 whose F60 says P1, or any sale ending in .11 (a
             # host that ignores F60). The card covers 20.00 less than asked.

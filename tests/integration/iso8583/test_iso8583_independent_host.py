@@ -15,6 +15,7 @@ import pytest
 from independent_host import Host, Iso, build, cmac
 
 from simulators.card.tap import CARDS
+from terminal.iso8583.links import Links
 from terminal.money import Amount
 from terminal.payment.api import Outcome, Result, SaleRequest
 from terminal.payment.engine import Engine
@@ -153,6 +154,79 @@ async def test_refund_and_void_refer_to_the_sale(
         voided.text(37) == f"RRN{sale_2.text(11)}" and voided.text(38) == f"A{sale_2.text(11)[-5:]}"
     )
     assert not {2, 14, 35, 55} & set(voided.fields)
+
+
+async def card_refund(engine: Engine, amount: str) -> Outcome:
+    currency = engine.settings.terminal.currency
+    return await engine.card_refund(
+        SaleRequest(Amount.parse(amount, currency)), lambda step: None, asyncio.Event()
+    )
+
+
+async def test_card_present_refund_carries_the_taps_fields(
+    iso_engine: Callable[..., Engine], host: Host
+) -> None:
+    """A refund to the card on the reader, no sale to refer to: the host gets the table's sale
+    fields read from this tap (track 2 and ICC data included), F3 200000, and no F37."""
+    engine = await started(iso_engine)
+    try:
+        paid = await sale(engine, "4.00")
+        refund = await card_refund(engine, "6.50")
+        closed = await engine.close_batch()
+        assert isinstance(engine.bank, Links)
+        kept_fields = set(engine.bank.iso.original(refund.id).message.fields)
+    finally:
+        await engine.stop()
+    assert paid.result is Result.APPROVED, paid.message
+    assert refund.result is Result.APPROVED, refund.message
+    assert refund.masked_pan.endswith(PAN[-4:]) and PAN not in refund.masked_pan
+    sold, refunded = requests(host, "0200")
+    assert set(refunded.fields) == set(sold.fields)  # the same fields as a sale, no F37
+    assert 37 not in refunded.fields
+    assert refunded.text(3) == "200000" and refunded.text(4) == "000000000650"
+    assert refunded.text(2) == PAN and refunded.text(14) == sold.text(14)
+    assert (refunded.text(22), refunded.text(23), refunded.text(25)) == ("071", "001", "00")
+    assert refunded.text(35) == sold.text(35) and refunded.text(35).startswith(PAN + "=")
+    assert refunded.fields[55].startswith(b"\x9f\x26\x08")
+    assert refunded.fields[55] != sold.fields[55]  # this tap's own cryptogram
+    assert refunded.fields[43] == sold.fields[43] and refunded.text(49) == "978"
+    assert refunded.text(11) != sold.text(11)
+    assert host.refused == []
+    assert host.ledger == [("sale", sold.text(11), 400), ("refund", refunded.text(11), 650)]
+    assert closed.result == "balanced", closed.message
+    [close] = requests(host, "0500")
+    assert (close.text(74), close.text(86)) == ("0000000001", "0000000000000650")
+    with sqlite3.connect(engine.settings.data_dir / JOURNAL_FILE) as db:
+        [(kept,)] = db.execute("SELECT request FROM transactions WHERE id = ?", (refund.id,))
+    record = json.loads(kept)  # answered: only the redacted record stays
+    assert record["redacted"] == "iso8583" and record["fields"]["3"] == "200000"
+    assert record["fields"]["2"] == refund.masked_pan
+    assert not {"14", "35", "55"} & set(record["fields"])
+    # The adapter's sealed record once answered: the PAN a reversal needs, no track 2 nor ICC.
+    assert 2 in kept_fields and not {35, 55} & kept_fields
+    assert_no_card_data_on_disk(engine)
+
+
+async def test_card_present_refund_without_an_answer_is_reversed(
+    iso_engine: Callable[..., Engine], host: Host
+) -> None:
+    host.script = [lambda r: "swallow" if r.mti == "0200" else None]
+    engine = await started(iso_engine)
+    try:
+        refund = await card_refund(engine, "3.00")
+        report = await engine.flush()
+        state = engine.journal.get(refund.id).state
+    finally:
+        await engine.stop()
+    assert refund.result is Result.ERROR and refund.code == "68", refund.message
+    assert report.left == 0 and state is State.REVERSED
+    [original] = requests(host, "0200")
+    [reversal] = requests(host, "0400")
+    assert reversal.text(3) == "200000" and reversal.text(2) == PAN
+    assert reversal.text(90)[4:10] == original.text(11)
+    assert not {35, 55} & set(reversal.fields)
+    assert host.ledger == []
+    assert_no_card_data_on_disk(engine)
 
 
 async def test_batch_close_in_balance(iso_engine: Callable[..., Engine], host: Host) -> None:

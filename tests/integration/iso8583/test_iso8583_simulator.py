@@ -411,3 +411,61 @@ async def test_sign_on_then_echo_at_start(
         "ISO 8583 0800 sign-on (001) from terminal 'SIMISO01'",
         "ISO 8583 0800 echo (301) from terminal 'SIMISO01'",
     ]
+
+
+async def test_card_present_refund_is_credited_within_the_refund_limit(
+    engine_for: Callable[[str], Engine], sim: tuple[Simulator, int]
+) -> None:
+    """A refund to the tapped card with no sale (0200/200000, no F37): the simulator checks the
+    card like a sale's and credits it within the refund limit the HTTPS link enforces; above
+    it, declined 61 and nothing moves. No PAN or track 2 in clear in the data folder after."""
+    from simulators.card.tap import CARDS
+
+    simulator, _ = sim
+    simulator.processor.refund_limit_minor = 1000
+    engine = engine_for("visa-credit")
+    account = simulator.ledger.account_of(CARDS["visa-credit"].pan)
+    before = simulator.ledger.card(account)["balance"]
+    await engine.start()
+    try:
+        credited = await engine.card_refund(
+            SaleRequest(Amount.parse("7.50", engine.settings.currency)),
+            lambda step: None,
+            asyncio.Event(),
+        )
+        over = await engine.card_refund(
+            SaleRequest(Amount.parse("10.01", engine.settings.currency)),
+            lambda step: None,
+            asyncio.Event(),
+        )
+        batch = await engine.close_batch()
+    finally:
+        await engine.stop()
+    assert credited.result is Result.APPROVED, credited.message
+    assert (over.result, over.code) == (Result.DECLINED, "61"), over.message
+    assert batch.result == "balanced", batch.message
+    # Exactly the credited money, no sale referred to; a decline books nothing (as on HTTPS).
+    entries = [(e["type"], e["result"], e["amount"]["value"]) for e in ledger(simulator)]
+    assert entries == [("refund", "approved", 750)]
+    assert not ledger(simulator)[0].get("ref")
+    assert simulator.ledger.card(account)["balance"] - before == 750
+    pan = CARDS["visa-credit"].pan.encode()
+    for path in engine.settings.data_dir.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert pan not in data and pan + b"=" not in data, path
+
+
+def test_a_refund_with_neither_f37_nor_the_card_is_a_format_error(
+    sim: tuple[Simulator, int],
+) -> None:
+    from independent_host import parse
+
+    from terminal.iso8583.codec import Message
+
+    simulator, _ = sim
+    fields = {3: "200000", 4: "500", 7: "1207101112", 11: "000009", 41: "SIMISO01", 49: "978"}
+    answer = simulator_listener(simulator).handle(Message("0200", dict(fields)))
+    assert answer is not None
+    assert (parse(answer).mti, parse(answer).text(39)) == ("0210", "30")
+    assert ledger(simulator) == []

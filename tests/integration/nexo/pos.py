@@ -86,7 +86,12 @@ def payment(
     payment_type: str = "Normal",
     sale_id: str = "TILL-1",
     service_id: str = "",
+    tip: str = "",
+    tender_options: str = "ReceiptHandler",
 ) -> dict[str, Any]:
+    amounts: dict[str, Any] = {"Currency": "EUR", "RequestedAmount": float(Decimal(amount))}
+    if tip:
+        amounts["TipAmount"] = float(Decimal(tip))
     return {
         "SaleToPOIRequest": {
             "MessageHeader": header("Payment", poi_id, sale_id, service_id),
@@ -96,11 +101,9 @@ def payment(
                         "TransactionID": transaction_id or uuid.uuid4().hex[:12],
                         "TimeStamp": datetime.now(UTC).isoformat(),
                     },
-                    "SaleToAcquirerData": "tenderOption=ReceiptHandler",
+                    "SaleToAcquirerData": f"tenderOption={tender_options}",
                 },
-                "PaymentTransaction": {
-                    "AmountsReq": {"Currency": "EUR", "RequestedAmount": float(Decimal(amount))}
-                },
+                "PaymentTransaction": {"AmountsReq": amounts},
                 "PaymentData": {"PaymentType": payment_type},
             },
         }
@@ -119,7 +122,16 @@ def message(category: str, poi_id: str, body: dict[str, Any], **kw: Any) -> dict
 class NexoTerminal:
     """One `posterm serve` (own process, own data) with the nexo door on 127.a.b.c:8443."""
 
-    def __init__(self, gateway_sim: Any, tmp_path: Path, terminal_id: str, **nexo: Any) -> None:
+    def __init__(
+        self,
+        gateway_sim: Any,
+        tmp_path: Path,
+        terminal_id: str,
+        *,
+        sections: dict[str, dict[str, Any]] | None = None,
+        **nexo: Any,
+    ) -> None:
+        """`nexo` goes into `[nexo]`; `sections` are further tables (e.g. `[iso8583]`)."""
         self.sim = gateway_sim
         self.tmp = tmp_path
         self.terminal_id = terminal_id
@@ -133,13 +145,14 @@ class NexoTerminal:
             "keys": [{"identifier": "shopkey", "version": 1, "passphrase": PASSPHRASE}],
         }
         section.update(nexo)
-        self.config = gateway_sim.terminal_config(
-            tmp_path,
-            terminal_id=terminal_id,
-            devices={"nfc": self.reader},
-            nexo=section,
-            gateway={"timeout_s": 3.0, "connect_timeout_s": 1.0},
-        )
+        tables: dict[str, dict[str, Any]] = {
+            "devices": {"nfc": self.reader},
+            "nexo": section,
+            "gateway": {"timeout_s": 3.0, "connect_timeout_s": 1.0},
+        }
+        for name, table in (sections or {}).items():
+            tables.setdefault(name, {}).update(table)
+        self.config = gateway_sim.terminal_config(tmp_path, terminal_id=terminal_id, **tables)
         self.log = tmp_path / f"serve-{terminal_id}.log"
         self.process: subprocess.Popen[bytes] | None = None
         made = self.posterm("keys", "nexo-cert")

@@ -118,3 +118,28 @@ async def test_a_known_transaction_id_answers_the_approved_sale_instead_of_charg
     other = response(await nexo.handle(request("Payment", "S10", sale(4.0, "ORD-1"))), "Payment")
     assert other["Response"]["ErrorCondition"] == "NotAllowed"
     assert len(engine.requests) == 1
+
+
+async def test_partial_authorisation_and_tip_reach_the_engines_sale_request(
+    tmp_path: Path,
+) -> None:
+    nexo, engine = door(tmp_path)
+    wanted = sale(40.0, "TIP-1")
+    wanted["PaymentTransaction"]["AmountsReq"]["TipAmount"] = 6.5
+    wanted["PaymentTransaction"]["TransactionConditions"] = {"AllowPartialAuthorisation": True}
+    paying = asyncio.ensure_future(nexo.handle(request("Payment", "S1", wanted)))
+    await asyncio.sleep(0.2)
+    engine.tap()
+    paid = response(await asyncio.wait_for(paying, 5), "Payment")
+    assert paid["Response"]["Result"] == "Success"
+    [asked] = engine.requests
+    assert (asked.amount.minor, asked.tip and asked.tip.minor, asked.allow_partial) == (
+        4650,
+        650,
+        True,
+    )
+    plain = asyncio.ensure_future(nexo.handle(request("Payment", "S2", sale(5.0, "PLAIN"))))
+    await asyncio.sleep(0.2)
+    engine.tap()
+    await asyncio.wait_for(plain, 5)
+    assert (engine.requests[1].allow_partial, engine.requests[1].tip) == (False, None)

@@ -474,3 +474,48 @@ def test_unencrypted_library_on_a_test_till(gateway_sim_module: Any, tmp_path: P
         ]
     finally:
         t.stop()
+
+
+def test_refund_to_the_tapped_card_over_iso8583(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The same nexo refund on a terminal whose card link is ISO 8583 (no posterm-v1 url):
+    carried as a card-present 0200/200000, credited within the simulator's refund limit,
+    refused with 61 above it."""
+    from simulators.bank.local import GatewaySim
+    from simulators.loopback import free_port
+
+    folder = tmp_path_factory.mktemp("nexo-iso")
+    port = free_port()
+    sim = GatewaySim(folder / "sim", extra_args=("--iso8583-listen", f"127.0.0.1:{port}"))
+    try:
+        iso = {"host": f"127.0.0.1:{port}", "ca_file": str(sim.ca_file), "timeout_s": 3}
+        t = NexoTerminal(
+            sim,
+            folder,
+            "NEXOISO1",
+            sections={"gateway": {"protocol": "iso8583", "url": ""}, "iso8583": iso},
+        )
+        t.start()
+        try:
+            tap = t.tap()
+            [result] = t.client(
+                [{"name": "refund", "request": payment(t.poi_id, "4.50", payment_type="Refund")}]
+            )
+            tap.join(timeout=30)
+            sim.refund_limit(1000)
+            tap = t.tap()
+            [over] = t.client(
+                [{"name": "over", "request": payment(t.poi_id, "20.00", payment_type="Refund")}]
+            )
+            tap.join(timeout=30)
+        finally:
+            t.stop()
+        answer = body(result, "Payment")
+        assert answer["Response"]["Result"] == "Success", answer
+        assert answer["PaymentResult"]["PaymentType"] == "Refund"
+        refused = body(over, "Payment")
+        assert refused["Response"]["ErrorCondition"] == "Refusal", refused
+        assert "refusalReason=61" in refused["Response"]["AdditionalResponse"]
+        entries = [(e["type"], e["result"], e["amount"]["value"]) for e in t.ledger()]
+        assert entries == [("refund", "approved", 450)]
+    finally:
+        sim.stop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from terminal.emv.card_data import CardData
 from terminal.iso8583 import messages
 from terminal.iso8583.codec import Message
@@ -58,6 +60,38 @@ def test_reversal_points_at_the_original_with_a_new_stan() -> None:
     assert numbers(reversal) == {2, 3, 4, 7, 11, 12, 13, 22, 25, 32, 41, 42, 49, 90}
     assert reversal.fields[11] == "000002"
     assert reversal.fields[90] == "0200" + "000001" + "1207101112" + "00000000042" + "0" * 11
+
+
+def test_card_present_refund_carries_the_taps_fields_like_a_sale() -> None:
+    """A refund to the tapped card (no sale): the sale's fields from the tap, F3 200000, no F37."""
+    sale = messages.sale(Operation("authorize", "s1", EUR, "nfc", card=CARD), ME, "000001", AT)
+    operation = Operation("refund", "r1", EUR, "nfc", card=CARD)
+    refund = messages.refund(operation, ME, "000001", AT)
+    assert refund.mti == "0200"
+    assert numbers(refund) == numbers(sale)
+    assert refund.fields == {**sale.fields, 3: "200000"}
+
+
+def test_card_present_refund_of_a_sale_adds_its_f37() -> None:
+    original = Original(Message("0200", {2: "4000000000000002"}), "000001", "1207101112", "RRN1")
+    operation = Operation("refund", "r1", EUR, "nfc", card=CARD, ref="s1")
+    refund = messages.refund(operation, ME, "000002", AT, original)
+    assert refund.fields[37] == "RRN1"
+    assert (refund.fields[2], refund.fields[35]) == (CARD.pan, messages.track2(CARD))
+
+
+def test_referenced_refund_without_a_tap_keeps_the_sales_pan_and_no_track2() -> None:
+    sale = messages.sale(Operation("authorize", "s1", EUR, "nfc", card=CARD), ME, "000001", AT)
+    kept = sale.with_fields(f35=None)  # what the adapter's record keeps once answered
+    original = Original(kept, "000001", "1207101112", "RRN1")
+    refund = messages.refund(Operation("refund", "r1", EUR, ref="s1"), ME, "000002", AT, original)
+    assert numbers(refund) == {2, 3, 4, 7, 11, 12, 13, 14, 22, 23, 25, 32, 37, 41, 42, 43, 49}
+    assert refund.fields[37] == "RRN1"
+
+
+def test_refund_with_neither_card_nor_sale_is_refused() -> None:
+    with pytest.raises(ValueError, match="tapped card or the sale"):
+        messages.refund(Operation("refund", "r1", EUR), ME, "000001", AT)
 
 
 def test_advice_is_the_sale_with_the_offline_code_and_the_tc() -> None:
