@@ -223,11 +223,12 @@ class PreauthRun:
                 gate=lambda: pass_point_of_no_return(cancel),
             )
         except CancelledBeforeSend:
-            message = "Cancelled by the operator before anything was sent; nothing is held."
-            await asyncio.to_thread(
-                core.journal.apply, read, Change(txn_id, Event.CANCEL, {"message": message})
+            return await self.settlement.cancelled_before_send(
+                subject,
+                progress,
+                "Cancelled by the operator before anything was sent; nothing is held.",
+                read,
             )
-            return finish(progress, subject.outcome(Result.CANCELLED, message=message))
         tracker.bank_s = settled.bank_s
         assert settled.outcome is not None, "every preauth row ends the operation"
         return settled.outcome

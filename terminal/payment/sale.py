@@ -226,11 +226,11 @@ class SaleRun:
                 gate=lambda: pass_point_of_no_return(cancel),
             )
         except CancelledBeforeSend:
-            message = "Cancelled by the operator before anything was sent; nothing was charged."
-            await asyncio.to_thread(
-                core.journal.apply, Change(txn_id, Event.CANCEL, {"message": message})
+            return await self.settlement.cancelled_before_send(
+                subject,
+                progress,
+                "Cancelled by the operator before anything was sent; nothing was charged.",
             )
-            return finish(progress, subject.outcome(Result.CANCELLED, message=message))
         tracker.bank_s = settled.bank_s
         assert settled.outcome is not None, "every sale row ends the sale"
         if request.allow_partial or request.split_of:
@@ -306,11 +306,9 @@ class SaleRun:
                 gate=lambda: pass_point_of_no_return(cancel),
             )
         except CancelledBeforeSend:
-            message = "Cancelled before anything was sent; nothing was refunded."
-            await asyncio.to_thread(
-                core.journal.apply, Change(txn_id, Event.CANCEL, {"message": message})
+            return await self.settlement.cancelled_before_send(
+                subject, progress, "Cancelled before anything was sent; nothing was refunded."
             )
-            return finish(progress, subject.outcome(Result.CANCELLED, message=message))
         tracker.bank_s = settled.bank_s
         assert settled.outcome is not None, "every refund row ends the refund"
         return settled.outcome
@@ -345,11 +343,11 @@ class SaleRun:
                 gate=lambda: pass_point_of_no_return(cancel),
             )
         except CancelledBeforeSend:
-            message = "Cancelled by the operator before anything was sent; nothing was charged."
-            await asyncio.to_thread(
-                core.journal.apply, Change(txn_id, Event.CANCEL, {"message": message})
+            return await self.settlement.cancelled_before_send(
+                subject,
+                progress,
+                "Cancelled by the operator before anything was sent; nothing was charged.",
             )
-            return finish(progress, subject.outcome(Result.CANCELLED, message=message))
         if settled.outcome is not None:
             return settled.outcome
         wallet = WalletScheme(subject.scheme).label

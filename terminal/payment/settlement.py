@@ -736,6 +736,15 @@ class Settlement:
                 assert_never(row.then)
         return Settled(outcome, row, reply, bank_s)
 
+    async def cancelled_before_send(
+        self, subject: Subject, progress: ProgressCallback, message: str, *also: Change
+    ) -> Outcome:
+        """The end of a send the operator cancelled before anything left (`send` raised
+        `CancelledBeforeSend`): the cancel is committed, with `also` in the same commit."""
+        cancel = Change(subject.txn_id, Event.CANCEL, {"message": message})
+        await asyncio.to_thread(self.core.journal.apply, *also, cancel)
+        return finish(progress, subject.outcome(Result.CANCELLED, message=message))
+
     async def _record(
         self,
         row: Row,
