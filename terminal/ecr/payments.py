@@ -51,22 +51,28 @@ SalesByReference = Callable[[str], list[TransactionView]]
 
 
 def journal_sales(engine: PaymentEngine) -> SalesByReference:
-    """The exact-reference lookup for `engine`: its journal's index (the real engine), else its
-    history filtered to exact matches (an engine that keeps its history in memory)."""
+    """The exact-reference lookup of sales for `engine` (see `by_reference`)."""
+    return by_reference(engine, ("sale",))
+
+
+def by_reference(engine: PaymentEngine, types: tuple[str, ...]) -> SalesByReference:
+    """The exact-reference lookup of transactions of `types` for `engine`: its journal's index
+    (the real engine), else its history filtered to exact matches (an engine that keeps its
+    history in memory)."""
     journal = getattr(engine, "journal", None)
     if isinstance(journal, Journal):
         found = journal
 
         def from_journal(reference: str) -> list[TransactionView]:
-            return [view(txn) for txn in found.sales_with_reference(reference)]
+            return [view(txn) for txn in found.with_reference(reference, types)]
 
         return from_journal
 
     def from_history(reference: str) -> list[TransactionView]:
         return [
-            sale
-            for sale in engine.history(limit=sys.maxsize, search=reference)
-            if sale.type == "sale" and sale.reference == reference
+            txn
+            for txn in engine.history(limit=sys.maxsize, search=reference)
+            if txn.type in types and txn.reference == reference
         ]
 
     return from_history

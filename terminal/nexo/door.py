@@ -21,7 +21,6 @@ from terminal.ecr.errors import Conflict
 from terminal.ecr.payments import EcrPayment, EcrPayments
 from terminal.ecr.requests import PaymentRequest
 from terminal.errors import PostermError
-from terminal.money import Amount
 from terminal.nexo import answers
 from terminal.nexo.errors import MessageFormat, NexoRefusal, SecurityRefused
 from terminal.nexo.messages import (
@@ -32,7 +31,6 @@ from terminal.nexo.messages import (
     output_lines,
     parse_abort,
     parse_payment,
-    parse_reference,
     parse_request,
     parse_reversal,
 )
@@ -44,9 +42,10 @@ from terminal.nexo.reservations import (
     reservation_response,
 )
 from terminal.nexo.security import SharedKey, is_secured, open_message, seal
+from terminal.nexo.status import NOT_STARTED, StatusDesk, outcome_of
 from terminal.nexo.store import Service, ServiceStore
 from terminal.nexo.wire import dumps, loads
-from terminal.payment.api import EntryMethod, Outcome, PaymentEngine, Progress, Result
+from terminal.payment.api import EntryMethod, PaymentEngine, Progress
 from terminal.payment.authority import audit_adjustment
 from terminal.payment.errors import RefundNotAllowed, VoidNotAllowed
 from terminal.settings import Settings
@@ -113,6 +112,16 @@ class NexoDoor:
         self.operator = ""
         self.operator_listeners: list[Callable[[str], None]] = []
         self.reservations = Reservations(settings, engine, payments)
+        self.claiming: set[tuple[str, str]] = set()
+        """(SaleID, ServiceID) being recorded, before their run is in `running`."""
+        self.desk = StatusDesk(
+            settings,
+            engine,
+            store,
+            self.reservations,
+            self.poi_id,
+            lambda key: key in self.running or key in self.claiming,
+        )
 
     # -- the envelope ------------------------------------------------------------------------
 
@@ -132,6 +141,7 @@ class NexoDoor:
         key: SharedKey | None = None
         message = outer["SaleToPOIRequest"]
         document = outer
+        clear = body
         try:
             if is_secured(message):
                 try:
@@ -145,12 +155,13 @@ class NexoDoor:
                     )
                     return Answer(401, None)
                 document = loads(plaintext)
+                clear = plaintext
             elif self.keys and not self.settings.nexo.allow_unencrypted:
                 raise NexoRefusal(
                     "NotAllowed",
                     "This terminal takes only encrypted requests (a shared key is configured).",
                 )
-            request = parse_request(document)
+            request = parse_request(document, clear)
         except NexoRefusal as refusal:
             return self._encode(
                 clear_header,
@@ -197,16 +208,21 @@ class NexoDoor:
             return None
         if header.category in ("TransactionStatus", "Diagnosis"):
             return dumps(await self._stateless(request))
-        earlier = await asyncio.to_thread(
-            self.store.claim, header.sale_id, header.service_id, header.category, request.digest
-        )
-        if earlier is not None:
-            return await self._repeat(request, earlier)
-        if header.category == "Payment":
-            return await self._payment(request)
-        answer = dumps(await self._other(request))
-        await asyncio.to_thread(self.store.answer, header.sale_id, header.service_id, answer)
-        return answer
+        key = (header.sale_id, header.service_id)
+        self.claiming.add(key)
+        try:
+            earlier = await asyncio.to_thread(
+                self.store.claim, *key, header.category, request.digest, request.raw
+            )
+            if earlier is not None:
+                return await self._repeat(request, earlier)
+            if header.category == "Payment":
+                return await self._payment(request)
+            answer = dumps(await self._other(request))
+            await asyncio.to_thread(self.store.answer, header.sale_id, header.service_id, answer)
+            return answer
+        finally:
+            self.claiming.discard(key)
 
     async def _repeat(self, request: Request, earlier: Service) -> bytes:
         header = request.header
@@ -222,7 +238,9 @@ class NexoDoor:
             return await self._wait(running)
         if earlier.response is not None:
             return earlier.response
-        settled = await self._from_journal(earlier)
+        settled = await self.desk.answer_of(earlier)
+        if settled == NOT_STARTED:  # recorded, then posterm stopped before it began: run it now
+            return await self._payment(request)
         if settled is None:
             raise NexoRefusal("InProgress", "That request is still being processed.", keep=True)
         return settled
@@ -231,7 +249,7 @@ class NexoDoor:
         header = request.header
         if header.category == "Diagnosis":
             return answers.document(header, self._diagnosis())
-        return answers.document(header, await self._status(request))
+        return answers.document(header, await self.desk.status(request))
 
     async def _other(self, request: Request) -> dict[str, Any]:
         header, body = request.header, request.body
@@ -291,7 +309,7 @@ class NexoDoor:
             raise NexoRefusal("UnavailableService", error.sentence) from None
         if isinstance(started, str):  # approved before a restart under this TransactionID
             view = await asyncio.to_thread(self.engine.transaction, started)
-            outcome = _outcome_of(view)
+            outcome = outcome_of(view)
             if outcome is None:
                 raise NexoRefusal("InProgress", f"Sale {started} is not final yet.", keep=True)
             answer = dumps(
@@ -325,7 +343,7 @@ class NexoDoor:
         started = self.reservations.start(reservation)
         if isinstance(started, str):  # held before a restart under this TransactionID
             view = await asyncio.to_thread(self.engine.transaction, started)
-            outcome = _outcome_of(view)
+            outcome = outcome_of(view)
             if outcome is None:
                 raise NexoRefusal("InProgress", f"Hold {started} is not final yet.", keep=True)
             answer = dumps(answers.document(header, respond(call, outcome, view, self.settings)))
@@ -356,12 +374,10 @@ class NexoDoor:
         """Wait for the sale's end (whether or not its HTTP request is still open), store the
         answer for TransactionStatus and repeats, and return it."""
         key = (header.sale_id, header.service_id)
-        noted = ""
         try:
+            # No row id is noted while it runs: the status desk finds the row by the till's
+            # TransactionID (status.py), and the answer below is stored with it.
             while payment.outcome is None:
-                if payment.transaction_id and payment.transaction_id != noted:
-                    noted = payment.transaction_id
-                    await asyncio.to_thread(self.store.set_transaction, *key, noted)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(payment.done.wait(), 0.5)
             outcome = payment.outcome
@@ -398,72 +414,6 @@ class NexoDoor:
             log.info(
                 "nexo abort of %s/%s refused: %s", sale_id, reference.service_id, refused.sentence
             )
-
-    # -- transaction status --------------------------------------------------------------------
-
-    async def _status(self, request: Request) -> dict[str, Any]:
-        header = request.header
-        reference = parse_reference(request.body, "TransactionStatusRequest", optional=True)
-        if reference is None or not reference.service_id:
-            sale_id = reference.sale_id if reference and reference.sale_id else header.sale_id
-            found = await asyncio.to_thread(self.store.last_payment, sale_id)
-        else:
-            sale_id = reference.sale_id or header.sale_id
-            found = await asyncio.to_thread(self.store.get, sale_id, reference.service_id)
-        echo: dict[str, Any] = {}
-        if found is not None:
-            echo = {
-                "MessageReference": {
-                    "MessageCategory": found.category,
-                    "ServiceID": found.service_id,
-                    "SaleID": found.sale_id,
-                }
-            }
-        if found is None or found.category not in ("Payment", "Reversal"):
-            return {
-                "Response": answers.failure("NotFound", "No such payment in the last 48 hours."),
-                **echo,
-            }
-        if (found.sale_id, found.service_id) in self.running:
-            return {
-                "Response": answers.failure("InProgress", "The payment is still running."),
-                **echo,
-            }
-        response = found.response or await self._from_journal(found)
-        if response is None:
-            return {
-                "Response": answers.failure("InProgress", "The payment is still running."),
-                **echo,
-            }
-        original = loads(response)["SaleToPOIResponse"]
-        body_key = f"{found.category}Response"
-        return {
-            "Response": answers.success(),
-            **echo,
-            "RepeatedMessageResponse": {
-                "MessageHeader": original["MessageHeader"],
-                "RepeatedResponseMessageBody": {body_key: original.get(body_key, {})},
-            },
-        }
-
-    async def _from_journal(self, found: Service) -> bytes | None:
-        """The answer of a payment this process did not see end (posterm restarted while it
-        ran): built from its journal row once that is final; None while it is not."""
-        if found.category != "Payment" or not found.transaction_id:
-            return None
-        try:
-            view = await asyncio.to_thread(self.engine.transaction, found.transaction_id)
-        except PostermError:
-            return None
-        outcome = _outcome_of(view)
-        if outcome is None:
-            return None
-        header = Header("3.0", "Service", "Payment", found.service_id, found.sale_id, self.poi_id)
-        call = PaymentCall(view.reference, "", "", view.amount, view.tip, False)
-        respond = await self.reservations.responder_for(view)
-        answer = dumps(answers.document(header, respond(call, outcome, view, self.settings)))
-        await asyncio.to_thread(self.store.answer, found.sale_id, found.service_id, answer)
-        return answer
 
     # -- reversal ------------------------------------------------------------------------------
 
@@ -584,35 +534,3 @@ class NexoDoor:
 
 def _ignore(step: Progress) -> None:
     return None
-
-
-def _outcome_of(view: Any) -> Outcome | None:
-    """The outcome a journal row stands for, or None while it is not final."""
-    results = {
-        "approved": Result.APPROVED,
-        "approved_offline": Result.APPROVED_OFFLINE,
-        "declined": Result.DECLINED,
-        "cancelled": Result.CANCELLED,
-        "error": Result.ERROR,
-    }
-    result = results.get(str(view.result))
-    if result is None:
-        return None
-    approved: Amount | None = None
-    remaining: Amount | None = None
-    if view.requested is not None:  # partially approved: `amount` is what the card paid
-        approved, remaining = view.amount, view.requested - view.amount
-    return Outcome(
-        view.id,
-        result,
-        view.requested or view.amount,
-        view.entry,
-        code=view.code,
-        auth_code=view.auth_code,
-        masked_pan=view.masked_pan,
-        message=view.message,
-        scheme=view.scheme,
-        aid=view.aid,
-        approved_amount=approved,
-        remaining_amount=remaining,
-    )

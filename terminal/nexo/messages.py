@@ -63,6 +63,8 @@ class Request:
     body: dict[str, Any]
     digest: str
     """SHA-256 of the request document, to tell a repeated ServiceID's same request."""
+    raw: bytes = b""
+    """The clear request document as it arrived (kept by the door for status after a restart)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +131,8 @@ def _header(message: dict[str, Any]) -> Header:
     )
 
 
-def parse_request(document: dict[str, Any]) -> Request:
-    """Header and body of a clear `{"SaleToPOIRequest": ...}` document."""
+def parse_request(document: dict[str, Any], raw: bytes = b"") -> Request:
+    """Header and body of a clear `{"SaleToPOIRequest": ...}` document (`raw`: its bytes)."""
     message = _object(document, "SaleToPOIRequest", "(body)")
     header = _header(message)
     if header.category not in CATEGORIES:
@@ -140,7 +142,7 @@ def parse_request(document: dict[str, Any]) -> Request:
         )
     body = _object(message, f"{header.category}Request", "SaleToPOIRequest")
     digest = hashlib.sha256(dumps(_canonical(document))).hexdigest()
-    return Request(header, body, digest)
+    return Request(header, body, digest, raw)
 
 
 def _canonical(value: Any) -> Any:

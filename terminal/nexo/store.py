@@ -1,9 +1,12 @@
 """What the nexo door remembers on disk: each (SaleID, ServiceID) it answered for 48 hours, with
-the request's digest and the answer, so a repeated ServiceID gets the original's result (or is
-refused when it was another request) and `TransactionStatusRequest` finds a payment's outcome
-after the POS lost its connection or posterm restarted.
+the request's digest, the clear request and the answer, so a repeated ServiceID gets the
+original's result (or is refused when it was another request) and `TransactionStatusRequest`
+finds a payment's outcome after the POS lost its connection or posterm restarted.
 
-SQLite in `<data_dir>/nexo.sqlite`; an answer holds no card data beyond the masked PAN.
+SQLite in `<data_dir>/nexo.sqlite`; a request holds no card data (amounts and the till's ids),
+an answer none beyond the masked PAN. The request is kept so a payment whose process died before
+its journal row existed can be looked up by the till's TransactionID and answered with the
+original SaleData after a restart.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ CREATE TABLE IF NOT EXISTS services (
     digest TEXT NOT NULL,
     transaction_id TEXT NOT NULL DEFAULT '',
     response BLOB,
+    request BLOB,
     created_at REAL NOT NULL,
     PRIMARY KEY (sale_id, service_id)
 );
@@ -40,6 +44,9 @@ class Service:
     transaction_id: str
     response: bytes | None
     """The clear `{"SaleToPOIResponse": ...}` document, once there is one."""
+    request: bytes | None = None
+    """The clear `{"SaleToPOIRequest": ...}` document (None in rows older than the column)."""
+    created_at: float = 0.0
 
 
 class ServiceStore:
@@ -53,6 +60,9 @@ class ServiceStore:
         # last ones; the journal stays the record of the money, this only maps ServiceIDs.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(services)")}
+        if "request" not in columns:  # a store made before requests were kept
+            self._db.execute("ALTER TABLE services ADD COLUMN request BLOB")
         self._lock = threading.Lock()
         self.prune()
 
@@ -67,7 +77,7 @@ class ServiceStore:
     def _row(self, row: tuple[object, ...] | None) -> Service | None:
         if row is None:
             return None
-        sale_id, service_id, category, digest, transaction_id, response = row
+        sale_id, service_id, category, digest, transaction_id, response, request, created = row
         return Service(
             str(sale_id),
             str(service_id),
@@ -75,9 +85,13 @@ class ServiceStore:
             str(digest),
             str(transaction_id),
             bytes(response) if isinstance(response, (bytes, memoryview)) else None,
+            bytes(request) if isinstance(request, (bytes, memoryview)) else None,
+            created if isinstance(created, float) else 0.0,
         )
 
-    _COLUMNS = "sale_id, service_id, category, digest, transaction_id, response"
+    _COLUMNS = (
+        "sale_id, service_id, category, digest, transaction_id, response, request, created_at"
+    )
 
     def get(self, sale_id: str, service_id: str) -> Service | None:
         with self._lock:
@@ -110,7 +124,9 @@ class ServiceStore:
                 return False
         return True
 
-    def claim(self, sale_id: str, service_id: str, category: str, digest: str) -> Service | None:
+    def claim(
+        self, sale_id: str, service_id: str, category: str, digest: str, request: bytes = b""
+    ) -> Service | None:
         """Record a new request and return None, or return the request already recorded under
         this (SaleID, ServiceID) within 48 hours (one short transaction either way)."""
         with self._lock:
@@ -124,15 +140,16 @@ class ServiceStore:
                 found = self._row(row)
                 if found is None:
                     self._db.execute(
-                        "INSERT INTO services (sale_id, service_id, category, digest, "
-                        "created_at) VALUES (?, ?, ?, ?, ?)",
-                        (sale_id, service_id, category, digest, time.time()),
+                        "INSERT INTO services (sale_id, service_id, category, digest, request, "
+                        "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (sale_id, service_id, category, digest, request, time.time()),
                     )
                 elif self._stale(sale_id, service_id):
                     self._db.execute(
                         "UPDATE services SET category = ?, digest = ?, transaction_id = '', "
-                        "response = NULL, created_at = ? WHERE sale_id = ? AND service_id = ?",
-                        (category, digest, time.time(), sale_id, service_id),
+                        "response = NULL, request = ?, created_at = ? "
+                        "WHERE sale_id = ? AND service_id = ?",
+                        (category, digest, request, time.time(), sale_id, service_id),
                     )
                     found = None
                 self._db.execute("COMMIT")

@@ -645,9 +645,14 @@ class Journal:
         An indexed equality lookup (never a substring search): a till retrying "ORD-7" after a
         restart must find ORD-7 however many ORD-70... came after it.
         """
-        if not reference:
+        return self.with_reference(reference, ("sale",))
+
+    def with_reference(self, reference: str, types: tuple[str, ...]) -> list[Transaction]:
+        """Transactions of these types carrying exactly this till reference, newest first."""
+        if not reference or not types:
             return []
-        return self.find("reference = ? AND type = 'sale'", (reference,))
+        marks = ", ".join("?" * len(types))
+        return self.find(f"reference = ? AND type IN ({marks})", (reference, *types))
 
     def in_flight(self) -> list[Transaction]:
         """Transactions a crash left between steps, oldest first (start-up recovery)."""

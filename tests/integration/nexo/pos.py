@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import signal
 import socket
@@ -29,6 +28,7 @@ import pytest
 from simulators.card.applet import SimulatedCard
 from simulators.card.present import present_card, simulated_card
 from simulators.card.tap import CARDS
+from simulators.loopback import loopback_address_with
 from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[3]
@@ -49,19 +49,6 @@ def node_ready() -> bool:
 needs_node = pytest.mark.skipif(
     not node_ready(), reason="node and tests/integration/nexo_client (make setup) are needed"
 )
-
-
-def loopback_8443() -> str:
-    """A loopback address whose port 8443 is free right now."""
-    for _ in range(200):
-        address = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
-        with socket.socket() as probe:
-            try:
-                probe.bind((address, 8443))
-            except OSError:
-                continue
-        return address
-    raise RuntimeError("no loopback address with port 8443 free")
 
 
 def header(
@@ -136,7 +123,7 @@ class NexoTerminal:
         self.tmp = tmp_path
         self.terminal_id = terminal_id
         self.poi_id = f"posterm-{terminal_id}"
-        self.address = loopback_8443()
+        self.address = loopback_address_with(8443)
         self.reader = f"udp:localhost:{free_port()}"
         section: dict[str, Any] = {
             "enabled": True,

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from terminal.ecr.payments import EcrPayments
 from terminal.nexo.door import NexoDoor
+from terminal.nexo.messages import parse_request
 from terminal.nexo.store import ServiceStore
+from terminal.nexo.wire import loads
 from terminal.settings import Settings
 from tests.ui.memory_engine import MemoryEngine
 
@@ -143,3 +147,64 @@ async def test_partial_authorisation_and_tip_reach_the_engines_sale_request(
     engine.tap()
     await asyncio.wait_for(plain, 5)
     assert (engine.requests[1].allow_partial, engine.requests[1].tip) == (False, None)
+
+
+def restarted(tmp_path: Path, engine: MemoryEngine) -> NexoDoor:
+    """A new door over the same store and journal: posterm after a restart."""
+    settings = Settings.model_validate(
+        {"terminal": {"data_dir": str(tmp_path / "data")}, "nexo": {"enabled": True}}
+    )
+    store = ServiceStore(tmp_path / "nexo.sqlite")
+    return NexoDoor(settings, engine, EcrPayments(engine), store)
+
+
+async def test_a_payment_killed_before_its_journal_row_is_not_found_then_runs_when_resent(
+    tmp_path: Path,
+) -> None:
+    """posterm recorded the request, then died before the sale's first journal row: nothing was
+    charged. Status says so (not InProgress for ever), and the same request sent again runs."""
+    nexo, _ = door(tmp_path)
+    raw = request("Payment", "S1", sale(7.0, "ORD-7"))
+    recorded = parse_request(loads(raw), raw)
+    nexo.store.claim("TILL-1", "S1", "Payment", recorded.digest, raw)  # ... and then kill -9
+    nexo.store.close()
+    engine = MemoryEngine()
+    after = restarted(tmp_path, engine)
+    status = request("TransactionStatus", "Q1", {"MessageReference": {"ServiceID": "S1"}})
+    answer = response(await after.handle(status), "TransactionStatus")
+    assert answer["Response"]["Result"] == "Failure"
+    assert answer["Response"]["ErrorCondition"] == "NotFound"
+    assert "nothing+was+charged" in answer["Response"]["AdditionalResponse"]
+    again = asyncio.ensure_future(after.handle(raw))
+    await asyncio.sleep(0.2)
+    engine.tap()
+    paid = response(await asyncio.wait_for(again, 5), "Payment")
+    assert paid["Response"]["Result"] == "Success"
+    assert [r.amount.minor for r in engine.requests] == [700]
+
+
+async def test_status_after_a_restart_rebuilds_the_answer_with_the_original_sale_data(
+    tmp_path: Path,
+) -> None:
+    """The sale ended but posterm died before its answer was stored: the status after the
+    restart finds the row by the till's TransactionID and echoes the original TimeStamp."""
+    nexo, engine = door(tmp_path)
+    engine.clock = datetime.now(UTC)  # rows are matched to requests recorded before them
+    paying = asyncio.ensure_future(nexo.handle(request("Payment", "S1", sale(9.0, "ORD-9"))))
+    await asyncio.sleep(0.2)
+    engine.tap()
+    paid = response(await asyncio.wait_for(paying, 5), "Payment")
+    with sqlite3.connect(tmp_path / "nexo.sqlite") as db:  # as if killed before the answer
+        db.execute("UPDATE services SET response = NULL, transaction_id = ''")
+    nexo.store.close()
+    after = restarted(tmp_path, engine)
+    status = request("TransactionStatus", "Q1", {"MessageReference": {"ServiceID": "S1"}})
+    answer = response(await after.handle(status), "TransactionStatus")
+    assert answer["Response"]["Result"] == "Success", answer
+    rebuilt = answer["RepeatedMessageResponse"]["RepeatedResponseMessageBody"]["PaymentResponse"]
+    assert rebuilt["SaleData"]["SaleTransactionID"] == {
+        "TransactionID": "ORD-9",
+        "TimeStamp": "2026-12-07T10:00:00Z",
+    }
+    assert rebuilt["POIData"]["POITransactionID"] == paid["POIData"]["POITransactionID"]
+    assert len(engine.requests) == 1

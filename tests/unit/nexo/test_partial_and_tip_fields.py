@@ -13,9 +13,9 @@ import pytest
 from terminal.iso_codes import currency
 from terminal.money import Amount
 from terminal.nexo.answers import payment_response
-from terminal.nexo.door import _outcome_of
 from terminal.nexo.errors import MessageFormat, NexoRefusal
 from terminal.nexo.messages import parse_payment, tender_options
+from terminal.nexo.status import outcome_of
 from terminal.payment.api import Outcome, Result, TransactionView
 from terminal.settings import Settings
 
@@ -147,7 +147,7 @@ def test_a_partially_approved_journal_row_is_answered_partial_after_a_restart() 
         auth_code="A1",
         requested=eur("50.00"),
     )
-    outcome = _outcome_of(view)
+    outcome = outcome_of(view)
     assert outcome is not None
     assert (outcome.amount, outcome.approved_amount, outcome.remaining_amount) == (
         eur("50.00"),
