@@ -204,8 +204,9 @@ RATES: tuple[tuple[str, str, str, str], ...] = (
 SCALE: Mapping[str, Fraction] = MappingProxyType(
     {code: Fraction(factor) for code, factor, _rate, _source in RATES}
 )
-_TEXT: Mapping[str, str] = MappingProxyType({row[0]: row[1] for row in RATES})
 """The magnitude factor of each currency: how many of its major units stand for one euro."""
+
+_TEXT: Mapping[str, str] = MappingProxyType({code: factor for code, factor, *_ in RATES})
 
 
 class Scale(NamedTuple):
