@@ -18,8 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from terminal.errors import PostermError
 from terminal.loopback import is_loopback
-from terminal.money import Amount, AmountError
-from terminal.settings.amounts import AMOUNT_KEYS, DEFAULT_MINOR
+from terminal.money import AmountError
+from terminal.settings.amounts import AMOUNT_KEYS, default_amount
 from terminal.settings.sections import (
     SYSTEM_CAS,
     ConfigPath,
@@ -313,7 +313,7 @@ def _check_amounts(
             origin = origins.get((section, key), (default_name, Path()))[0]
             if origin == default_name:  # never send anybody to edit the shipped defaults
                 origin = currency_origin
-            default = Amount(DEFAULT_MINOR[(section, key)], settings.currency)
+            default = default_amount(section, key, settings.currency)
             where = "" if currency_origin == default_name else f" set in {currency_origin}"
             problems.append(
                 ConfigProblem(

@@ -252,13 +252,13 @@ class OfflineSection(BaseModel):
     """Approve card sales offline within the limits below when the gateway is unreachable."""
     floor_limit: str = ""
     """Largest single sale approved offline, in the terminal currency (e.g. "50.00" in EUR,
-    "5000" in JPY). Empty: 5000 minor units of terminal.currency (EUR 50.00, JPY 5,000,
-    KWD 5.000)."""
+    "10000" in JPY). Empty: EUR 50.00 scaled to terminal.currency (USD 50.00, JPY 10,000,
+    IDR 1,000,000.00, KWD 25.000; factors in terminal/settings/currency_scale.py)."""
     max_count: int = Field(default=250, ge=0, le=100_000)
     """Most offline sales waiting to be forwarded at once."""
     max_total: str = ""
     """Largest total of offline sales waiting to be forwarded, in the terminal currency.
-    Empty: 200000 minor units of terminal.currency (EUR 2,000.00, JPY 200,000, KWD 200.000)."""
+    Empty: EUR 2,000.00 scaled to terminal.currency (JPY 400,000, KWD 1,000.000)."""
     max_age_hours: int = Field(default=24, ge=1, le=168)
     """Refuse offline sales when the oldest unforwarded one is older than this (1 to 168 h)."""
     suspend_on_tls_failure: bool = True
@@ -276,8 +276,7 @@ class RiskSection(BaseModel):
     """Most offline sales on the same card within the window."""
     velocity_total: str = ""
     """Largest total of offline sales on the same card within the window, in the terminal
-    currency. Empty: 10000 minor units of terminal.currency (EUR 100.00, JPY 10,000,
-    KWD 10.000)."""
+    currency. Empty: EUR 100.00 scaled to terminal.currency (JPY 20,000, KWD 50.000)."""
     velocity_window_minutes: int = Field(default=60, ge=1, le=10_080)
     """Length of the velocity window in minutes."""
 
@@ -319,12 +318,11 @@ class NfcSection(BaseModel):
 
     transaction_limit: str = ""
     """Largest contactless sale, in the terminal currency; above it the customer is asked to
-    use another method. Empty: 50000 minor units of terminal.currency (EUR 500.00,
-    JPY 50,000, KWD 50.000)."""
+    use another method. Empty: EUR 500.00 scaled to terminal.currency (JPY 100,000,
+    KWD 250.000)."""
     cvm_limit: str = ""
     """Above this amount (terminal currency) only a phone that verified its owner (CDCVM) is
-    accepted. Empty: 5000 minor units of terminal.currency (EUR 50.00, JPY 5,000,
-    KWD 5.000)."""
+    accepted. Empty: EUR 50.00 scaled to terminal.currency (JPY 10,000, KWD 25.000)."""
     tap_timeout_s: float = Field(default=30.0, gt=0, le=300)
     """Seconds to wait for a card or phone before the sale is cancelled."""
     aids: list[str] = Field(

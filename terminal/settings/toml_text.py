@@ -40,12 +40,14 @@ def tables_text(
     *,
     comment: str = "",
     docs: Callable[[str, str], str] | None = None,
+    notes: Callable[[str, str], str] | None = None,
 ) -> str:
     """TOML text with one `[table]` per entry, in order, a blank line between tables.
 
     `comment` opens the text as `#` lines; `docs(table, key)` gives each key's documentation,
-    written as `#` lines above it. The text ends without a newline (print adds one; a file
-    writer adds it).
+    written as `#` lines above it; `notes(table, key)`, when not empty, is a `#` comment at the
+    end of the key's line. The text ends without a newline (print adds one; a file writer adds
+    it).
     """
     lines = [f"# {line}".rstrip() for line in comment.splitlines()]
     for number, (table, values) in enumerate(tables.items()):
@@ -55,20 +57,31 @@ def tables_text(
         for key, value in values.items():
             if docs is not None:
                 lines.extend(f"# {line.strip()}" for line in docs(table, key).splitlines())
-            lines.append(f"{key} = {toml_value(value)}")
+            note = notes(table, key) if notes is not None else ""
+            line = f"{key} = {toml_value(value)}"
+            lines.append(f"{line}  # {' '.join(note.split())}" if note else line)
     return "\n".join(lines)
 
 
 def settings_text(settings: Settings, *, docs: bool) -> str:
     """The effective configuration as TOML, secrets redacted, optionally with each key's
-    documentation (the field's docstring)."""
+    documentation (the field's docstring). An amount the site left unset shows the value derived
+    from the currency, and says so at the end of its line."""
+    from terminal.settings.amounts import AMOUNT_KEYS, UNSET, derivation
     from terminal.settings.sections import redacted
 
     def documentation(section: str, key: str) -> str:
         model = type(getattr(settings, section))
         return str(model.model_fields[key].description or "")
 
-    return tables_text(redacted(settings), docs=documentation if docs else None)
+    def derived(section: str, key: str) -> str:
+        if (section, key) not in AMOUNT_KEYS:
+            return ""
+        if str(getattr(getattr(settings, section), key)).strip() != UNSET:
+            return ""
+        return derivation(section, key, settings.currency)
+
+    return tables_text(redacted(settings), docs=documentation if docs else None, notes=derived)
 
 
 def edited_text(

@@ -1,5 +1,5 @@
 """Amount-valued settings in every currency: a site file that sets only the currency works, the
-defaults follow the currency's minor units, and a bad amount names the file that can fix it."""
+defaults follow the currency's scale, and a bad amount names the file that can fix it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from terminal.cli import main
 from terminal.iso_codes import CURRENCIES
 from terminal.settings import DEFAULT_FILE, ConfigError, load_settings
-from terminal.settings.amounts import AMOUNT_KEYS, DEFAULT_MINOR
+from terminal.settings.amounts import AMOUNT_KEYS, default_amount
 
 REPO = Path(__file__).resolve().parents[3]
 NO_ENV: dict[str, str] = {}
@@ -46,9 +46,10 @@ def test_config_check_passes_when_the_site_sets_only_the_currency(
     settings = load_settings(path, NO_ENV)
     for section, key in AMOUNT_KEYS:
         amount = settings.amount(section, key)
-        assert amount.minor == DEFAULT_MINOR[(section, key)]
+        assert amount == default_amount(section, key, settings.currency)
         assert amount.currency.code == code
         assert effective[section][key] == amount.format_plain()
+        assert f"derived from terminal.currency {code}" in out
 
 
 def test_shipped_defaults_hold_no_amount_text() -> None:
@@ -62,12 +63,15 @@ def test_shipped_defaults_hold_no_amount_text() -> None:
     ("code", "floor", "transaction", "total"),
     [
         ("EUR", "EUR 50.00", "EUR 500.00", "EUR 2,000.00"),
-        ("JPY", "JPY 5,000", "JPY 50,000", "JPY 200,000"),
-        ("KWD", "KWD 5.000", "KWD 50.000", "KWD 200.000"),
-        ("CLF", "CLF 0.5000", "CLF 5.0000", "CLF 20.0000"),
+        ("USD", "USD 50.00", "USD 500.00", "USD 2,000.00"),
+        ("JPY", "JPY 10,000", "JPY 100,000", "JPY 400,000"),
+        ("IDR", "IDR 1,000,000.00", "IDR 10,000,000.00", "IDR 40,000,000.00"),
+        ("VND", "VND 1,000,000", "VND 10,000,000", "VND 40,000,000"),
+        ("KWD", "KWD 25.000", "KWD 250.000", "KWD 1,000.000"),
+        ("CLF", "CLF 1.0000", "CLF 10.0000", "CLF 40.0000"),
     ],
 )
-def test_derived_defaults_are_a_fixed_count_of_minor_units(
+def test_derived_defaults_are_the_euro_values_scaled_to_the_currency(
     code: str, floor: str, transaction: str, total: str, write_config: Callable[[str], Path]
 ) -> None:
     settings = load_settings(write_config(only_currency(code)), NO_ENV)
@@ -144,9 +148,9 @@ def test_config_show_json_gives_the_derived_amounts(
     path = write_config(only_currency("JPY"))
     assert main(["--config", str(path), "config", "show", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["offline"]["floor_limit"] == "5000"
-    assert shown["nfc"]["cvm_limit"] == "5000"
-    assert shown["nfc"]["transaction_limit"] == "50000"
+    assert shown["offline"]["floor_limit"] == "10000"
+    assert shown["nfc"]["cvm_limit"] == "10000"
+    assert shown["nfc"]["transaction_limit"] == "100000"
 
 
 def test_config_diff_does_not_count_a_derived_amount_as_a_change(
@@ -173,14 +177,14 @@ def test_posterm_config_check_as_a_command_for_a_tokyo_shop(tmp_path: Path) -> N
     )
     assert run.returncode == 0, run.stderr
     assert "configuration OK" in run.stderr
-    assert 'floor_limit = "5000"' in run.stdout
+    assert 'floor_limit = "10000"  # derived from terminal.currency JPY' in run.stdout
 
 
 def test_config_set_currency_alone_is_enough_to_change_currency(tmp_path: Path) -> None:
     site = tmp_path / "posterm.toml"
     site.write_text(MERCHANT + f'data_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
     assert main(["--config", str(site), "config", "set", "terminal.currency", "JPY"]) == 0
-    assert str(load_settings(site, NO_ENV).amount("nfc", "cvm_limit")) == "JPY 5,000"
+    assert str(load_settings(site, NO_ENV).amount("nfc", "cvm_limit")) == "JPY 10,000"
 
 
 def test_config_set_refuses_an_amount_the_currency_cannot_hold(

@@ -58,13 +58,23 @@ def test_shown_settings_read_back_as_the_effective_configuration_with_secrets_re
 
 def test_documented_settings_put_each_key_under_its_docstring() -> None:
     lines = settings_text(load_settings(None, NO_ENV), docs=True).splitlines()
-    at = lines.index('floor_limit = "50.00"')
+    at = lines.index('floor_limit = "50.00"  # derived from terminal.currency EUR: EUR 50.00 × 1')
     assert lines[at - 3 : at] == [
         '# Largest single sale approved offline, in the terminal currency (e.g. "50.00" in EUR,',
-        '# "5000" in JPY). Empty: 5000 minor units of terminal.currency (EUR 50.00, JPY 5,000,',
-        "# KWD 5.000).",
+        '# "10000" in JPY). Empty: EUR 50.00 scaled to terminal.currency (USD 50.00, JPY 10,000,',
+        "# IDR 1,000,000.00, KWD 25.000; factors in terminal/settings/currency_scale.py).",
     ]
-    assert "# " not in settings_text(load_settings(None, NO_ENV), docs=False)
+    plain = settings_text(load_settings(None, NO_ENV), docs=False).splitlines()
+    assert not [line for line in plain if line.startswith("#")]
+
+
+def test_a_note_ends_its_line_as_a_comment_and_reads_back() -> None:
+    text = tables_text(
+        {"offline": {"floor_limit": "25.000", "max_count": 250}},
+        notes=lambda table, key: "derived\nfrom KWD" if key == "floor_limit" else "",
+    )
+    assert text == '[offline]\nfloor_limit = "25.000"  # derived from KWD\nmax_count = 250'
+    assert tomllib.loads(text) == {"offline": {"floor_limit": "25.000", "max_count": 250}}
 
 
 def test_a_simulator_section_with_awkward_paths_reads_back() -> None:
