@@ -18,7 +18,7 @@ capture and cancel is audited (`payment.<kind>`, door `ecr`), refused ones too.
 A till that repeats an increment, capture or cancel after a dropped connection sends the same
 "reference" (its idempotency key, as for POST /ecr/v1/payments): the repeat answers the first
 request's outcome (same id) and nothing more reaches the bank; the same reference with another
-amount is a 400. A capture or cancel repeated on the hold it closed is recognised without one.
+amount is a 400. Without a reference a repeat is refused as before ("is captured").
 """
 
 from __future__ import annotations

@@ -17,8 +17,7 @@ SaleData.SaleTransactionID.TransactionID of an UpdateReservation or Completion i
 reference (idempotency key): the official clients re-send a request that timed out under a new
 ServiceID with the same TransactionID, and the engine answers such a repeat with the first
 outcome instead of raising or capturing the hold again; the same TransactionID with another
-amount is a Failure NotAllowed and nothing is sent (payment/hold_repeats.py). A repeated
-release of a hold this terminal released answers the first release.
+amount is a Failure NotAllowed and nothing is sent (payment/hold_repeats.py).
 
 A reference the journal refuses (unknown POITransactionID, a captured or released hold, a tip
 on anything but a Completion) is a Failure with the sentence, and nothing is sent to the bank.

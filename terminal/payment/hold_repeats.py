@@ -14,9 +14,8 @@ repeats, in this run or after a restart:
   reversed after no answer; cancelled) frees its reference, as a declined payment frees a
   payment's (terminal/ecr/payments.py): the retry is then a new request.
 
-A capture and a cancel happen once per hold, so they are recognised without a reference too:
-the same capture (amount and tip) of a hold whose capture is approved or queued, or a cancel of
-a hold whose cancel is approved or queued, is answered with that row's outcome.
+Without a reference nothing is recognised as a retry: a second capture or cancel of a closed
+hold stays refused ("is captured", exit 2), as before.
 
 The lookup runs in `check_hold` before anything is sent and again inside the commit that
 creates the new row (`BEGIN IMMEDIATE`), so of two concurrent retries one is sent and the other
@@ -43,9 +42,6 @@ Kind = Literal["increment", "capture", "preauth_cancel"]
 
 FREED = ("failed", "cancelled", "reversed")
 """States of a row whose reference a retry may use again: nothing booked, nothing decided."""
-
-ONCE_PER_HOLD = ("approved", "submitted")
-"""A capture's or cancel's states that close (or will close) its hold: any repeat is a retry."""
 
 WAITING = frozenset({State.CREATED, State.CARD_READ, State.AUTHORISING, State.SUBMITTED})
 """States of a repeated row whose answer may still come: a retry waits for it a while."""
@@ -103,16 +99,6 @@ def repeated_row(
                     "use a new reference for a new request. Nothing was sent."
                 )
             return earlier
-    if kind == "increment":
-        return None
-    closing = ", ".join("?" * len(ONCE_PER_HOLD))
-    earlier = _row(
-        journal,
-        f"ref = ? AND type = ? AND state IN ({closing})",
-        (hold_id, kind, *ONCE_PER_HOLD),
-    )
-    if earlier is not None and _same(earlier, kind, total, tip):
-        return earlier
     return None
 
 

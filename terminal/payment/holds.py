@@ -20,8 +20,8 @@ Why each runs the way it does:
 Every check runs before anything is sent and again inside the commit that creates the row
 (`check_hold` with a `Reader`): an unknown id, a closed hold, a negative tip, another currency
 or a second capture raise `HoldNotAllowed` / `UnknownTransaction` (exit code 2, ECR 400).
-A till's retry (its reference again, or the same capture or cancel of a hold already closed by
-it) is answered with the first request's outcome and nothing is sent (hold_repeats.py).
+A till's retry (its reference again) is answered with the first request's outcome and nothing
+is sent (hold_repeats.py).
 """
 
 from __future__ import annotations
@@ -107,8 +107,8 @@ def check_hold(
 ) -> HoldAction:
     """The action the journal allows on pre-authorisation `hold_id`; `HoldNotAllowed` or
     `UnknownTransaction` (exit code 2, nothing sent) when it does not. A retry of an earlier
-    request (its `reference`, or the capture or cancel that closed the hold) is allowed as
-    `repeat_of` that row, whatever the hold's state now."""
+    request under its `reference` is allowed as `repeat_of` that row, whatever the hold's
+    state now."""
     hold = journal.get(hold_id)
     words = WORDS[kind]
     if hold.type != "preauth":
