@@ -1,9 +1,9 @@
 """Pre-authorisations from the command line (hotels, car hire, bar tabs).
 
     posterm preauth --amount A [--currency C] [--reference TEXT] [--timeout S] [--json]
-    posterm preauth increment ID --amount A [--json]
+    posterm preauth increment ID --amount A [--reference R] [--json]
     posterm preauth cancel ID [--json]
-    posterm capture ID [--amount A] [--tip T] [--currency C] [--json]
+    posterm capture ID [--amount A] [--tip T] [--currency C] [--reference R] [--json]
 
 `preauth` holds the amount on a tapped card (online only: never approved offline).
 `capture` charges the final amount (default: all that is held) plus an optional tip; with the
@@ -53,6 +53,12 @@ def register(subparsers: Any) -> None:
     increment.add_argument("id", help="the pre-authorisation's id (see `posterm history`)")
     increment.add_argument("--amount", required=True, help="amount to add, e.g. 20.00")
     increment.add_argument("--currency", help="ISO 4217 code; must be the hold's")
+    increment.add_argument(
+        "--reference",
+        default="",
+        help="till reference: repeating the command with it answers the first outcome, "
+        "nothing is sent again",
+    )
     increment.add_argument("--json", action="store_true", help="print one JSON object")
     increment.set_defaults(handler=increment_command)
     cancel = actions.add_parser("cancel", help="release a hold (nothing is charged)")
@@ -71,6 +77,11 @@ def register(subparsers: Any) -> None:
     capture.add_argument("--amount", help="final amount before the tip (default: all held)")
     capture.add_argument("--tip", help="tip added to the amount, e.g. 8.00")
     capture.add_argument("--currency", help="ISO 4217 code; must be the hold's")
+    capture.add_argument(
+        "--reference",
+        default="",
+        help="till reference: repeating the command with it answers the first outcome",
+    )
     capture.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     capture.set_defaults(handler=capture_command)
 
@@ -96,12 +107,16 @@ def _on_hold(
     hold_id: str,
     amount: Amount | None = None,
     tip: Amount | None = None,
+    reference: str = "",
 ) -> Outcome:
+    if len(reference) > 64:
+        raise UsageError("--reference is limited to 64 characters.")
     engine = _engine(settings)
 
     async def go(cancel: asyncio.Event) -> Outcome:
         async with engine:
-            action = await engine.check_hold(kind, hold_id, amount, tip)  # exit 2, nothing sent
+            # exit 2, nothing sent; a repeat of `reference` answers the first outcome
+            action = await engine.check_hold(kind, hold_id, amount, tip, reference)
             return await engine.act_on_hold(action, show_progress)
 
     try:
@@ -141,7 +156,9 @@ def preauth_command(args: argparse.Namespace) -> int:
 def increment_command(args: argparse.Namespace) -> int:
     def body(settings: Settings) -> int:
         amount = _amount(args.amount, args.currency, settings, "amount")
-        return report(args, _on_hold(settings, "increment", args.id, amount))
+        return report(
+            args, _on_hold(settings, "increment", args.id, amount, reference=args.reference)
+        )
 
     return guarded(args, body)
 
@@ -156,6 +173,6 @@ def capture_command(args: argparse.Namespace) -> int:
     def body(settings: Settings) -> int:
         amount = _amount(args.amount, args.currency, settings, "amount")
         tip = _amount(args.tip, args.currency, settings, "tip")
-        return report(args, _on_hold(settings, "capture", args.id, amount, tip))
+        return report(args, _on_hold(settings, "capture", args.id, amount, tip, args.reference))
 
     return guarded(args, body)

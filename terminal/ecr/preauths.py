@@ -3,9 +3,9 @@
     POST   /ecr/v1/preauths                  {"amount", "reference"?} -> 202 {"id", "state"}
     GET    /ecr/v1/preauths/{id}[?wait=S]    as GET /ecr/v1/payments/{id}, plus "hold" once held
     DELETE /ecr/v1/preauths/{id}             cancel while waiting for the card
-    POST   /ecr/v1/preauths/{id}/increment   {"amount"} -> 200 outcome
-    POST   /ecr/v1/preauths/{id}/capture     {"amount"?, "tip"?} -> 200 outcome
-    POST   /ecr/v1/preauths/{id}/cancel      {} or no body -> 200 outcome (the hold is released)
+    POST   /ecr/v1/preauths/{id}/increment   {"amount", "reference"?} -> 200 outcome
+    POST   /ecr/v1/preauths/{id}/capture     {"amount"?, "tip"?, "reference"?} -> 200 outcome
+    POST   /ecr/v1/preauths/{id}/cancel      {"reference"?} or no body -> 200 outcome (released)
 
 `{id}` is the till's id from the POST or the journal's id of the pre-authorisation. Creating
 one waits for a tap, so it runs like a payment (one at a time with payments: one reader, one
@@ -14,6 +14,11 @@ when the bank has (a capture the bank could not be reached for is stored and ans
 `approved_offline`). A request the journal refuses (unknown id, closed hold, a negative tip,
 another currency) is a 400 with the sentence and nothing is sent to the bank. Every increment,
 capture and cancel is audited (`payment.<kind>`, door `ecr`), refused ones too.
+
+A till that repeats an increment, capture or cancel after a dropped connection sends the same
+"reference" (its idempotency key, as for POST /ecr/v1/payments): the repeat answers the first
+request's outcome (same id) and nothing more reaches the bank; the same reference with another
+amount is a 400. Without a reference a repeat is refused as before ("is captured").
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from terminal.ecr.requests import (
     parse_amount,
     parse_json_object,
     parse_payment,
+    parse_reference,
     parse_wait,
 )
 from terminal.money import Amount, AmountError, Currency
@@ -68,6 +74,7 @@ class HoldEngine(Protocol):
         hold_id: str,
         amount: Amount | None = None,
         tip: Amount | None = None,
+        reference: str = "",
     ) -> HoldAction: ...
 
     async def act_on_hold(self, action: HoldAction, progress: ProgressCallback) -> Outcome: ...
@@ -213,13 +220,17 @@ async def cancel_waiting_preauth(request: web.Request) -> web.Response:
 
 
 async def _on_hold(
-    request: web.Request, kind: HoldKind, amount: Amount | None, tip: Amount | None = None
+    request: web.Request,
+    kind: HoldKind,
+    amount: Amount | None,
+    tip: Amount | None = None,
+    reference: str = "",
 ) -> web.Response:
     preauths: EcrPreauths = request.app[PREAUTHS]
     hold_id = preauths.transaction_id(request.match_info["id"])
     data_dir = _settings(request).data_dir
     try:
-        action = await preauths.holds.check_hold(kind, hold_id, amount, tip)
+        action = await preauths.holds.check_hold(kind, hold_id, amount, tip, reference)
     except (HoldNotAllowed, UnknownTransaction) as refusal:
         await asyncio.to_thread(
             audit_adjustment, data_dir, kind, hold_id, amount, "ecr", refusal=refusal.sentence
@@ -237,25 +248,25 @@ async def _on_hold(
 
 async def increment_preauth(request: web.Request) -> web.Response:
     data = _body_object(await _read(request))
-    _check_keys(data, {"amount"}, {"amount"})
+    _check_keys(data, {"amount", "reference"}, {"amount"})
     amount = parse_amount(data["amount"], _settings(request).currency)
-    return await _on_hold(request, "increment", amount)
+    return await _on_hold(request, "increment", amount, reference=parse_reference(data))
 
 
 async def capture_preauth(request: web.Request) -> web.Response:
     currency = _settings(request).currency
     data = _body_object(await _read(request))
-    _check_keys(data, {"amount", "tip"}, set())
+    _check_keys(data, {"amount", "tip", "reference"}, set())
     amount = parse_amount(data["amount"], currency) if data.get("amount") is not None else None
     tip = parse_tip(data.get("tip"), currency)
-    return await _on_hold(request, "capture", amount, tip)
+    return await _on_hold(request, "capture", amount, tip, parse_reference(data))
 
 
 async def cancel_preauth(request: web.Request) -> web.Response:
-    raw = await _read(request)
-    if raw.strip() not in (b"", b"{}"):
-        raise BadRequest("A cancel takes no body.")
-    return await _on_hold(request, "preauth_cancel", None)
+    data = _body_object(await _read(request))
+    if set(data) - {"reference"}:
+        raise BadRequest('A cancel takes no body but an optional "reference".')
+    return await _on_hold(request, "preauth_cancel", None, reference=parse_reference(data))
 
 
 def add_preauth_routes(app: web.Application, engine: Any, payments: EcrPayments) -> EcrPreauths:

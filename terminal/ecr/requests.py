@@ -125,6 +125,19 @@ def _check_keys(data: dict[str, Any], allowed: set[str], required: set[str]) -> 
         raise BadRequest(f'Missing field "{missing[0]}".')
 
 
+def parse_reference(data: dict[str, Any]) -> str:
+    """A body's optional "reference": the till's own id for the request, which makes a retry
+    of it idempotent ("" when absent)."""
+    reference = data.get("reference", "")
+    if not isinstance(reference, str):
+        raise BadRequest('"reference" must be text.')
+    if len(reference) > REFERENCE_LIMIT:
+        raise BadRequest(f'"reference" is longer than {REFERENCE_LIMIT} characters.')
+    if any(not ch.isprintable() for ch in reference):
+        raise BadRequest('"reference" must be printable text.')
+    return reference
+
+
 def parse_payment(body: bytes, currency: Currency) -> PaymentRequest:
     """POST /ecr/v1/payments."""
     data = parse_json_object(body)
@@ -136,13 +149,7 @@ def parse_payment(body: bytes, currency: Currency) -> PaymentRequest:
     methods = [m.value for m in EntryMethod]
     if not isinstance(method_text, str) or method_text not in methods:
         raise BadRequest(f'"method" must be one of {", ".join(methods)}.')
-    reference = data.get("reference", "")
-    if not isinstance(reference, str):
-        raise BadRequest('"reference" must be text.')
-    if len(reference) > REFERENCE_LIMIT:
-        raise BadRequest(f'"reference" is longer than {REFERENCE_LIMIT} characters.')
-    if any(not ch.isprintable() for ch in reference):
-        raise BadRequest('"reference" must be printable text.')
+    reference = parse_reference(data)
     allow_partial = data.get("allow_partial", False)
     if not isinstance(allow_partial, bool):
         raise BadRequest('"allow_partial" must be true or false.')

@@ -13,6 +13,12 @@ the settlement table and the audit are shared and no payment decision lives here
   bank could not be reached for is queued and answered with OnlineFlag false.
 - ReversalRequest whose original is a hold: the hold is released (a preauth cancel).
 
+SaleData.SaleTransactionID.TransactionID of an UpdateReservation or Completion is its till
+reference (idempotency key): the official clients re-send a request that timed out under a new
+ServiceID with the same TransactionID, and the engine answers such a repeat with the first
+outcome instead of raising or capturing the hold again; the same TransactionID with another
+amount is a Failure NotAllowed and nothing is sent (payment/hold_repeats.py).
+
 A reference the journal refuses (unknown POITransactionID, a captured or released hold, a tip
 on anything but a Completion) is a Failure with the sentence, and nothing is sent to the bank.
 Every increment, capture and release is audited (door `nexo`), refused ones too.
@@ -187,12 +193,13 @@ class Reservations:
         amount: Amount | None,
         tip: Amount | None,
         noted: Callable[[str], None] | None = None,
+        reference: str = "",
     ) -> Outcome:
         """Check, send, audit. `noted` gets the new row's id (in a thread) as soon as it has
         one, so TransactionStatus can rebuild the answer if posterm restarts meanwhile."""
         data_dir = self.settings.data_dir
         try:
-            action = await self.engine.check_hold(kind, hold_id, amount, tip)
+            action = await self.engine.check_hold(kind, hold_id, amount, tip, reference)
         except UnknownTransaction:
             sentence = f"No pre-authorisation {hold_id} on this terminal; nothing was sent."
             await asyncio.to_thread(
@@ -227,7 +234,8 @@ class Reservations:
         kind = HOLD_KINDS[reservation.payment_type]
         hold_id = reservation.original_id
         tip = reservation.call.tip if kind == "capture" else None
-        outcome = await self._act(kind, hold_id, reservation.requested, tip, noted)
+        reference = reservation.call.transaction_id
+        outcome = await self._act(kind, hold_id, reservation.requested, tip, noted, reference)
 
         def journal() -> tuple[TransactionView | None, Amount | None]:
             view = held = None

@@ -354,10 +354,14 @@ class Engine(CounterFlows):
         hold_id: str,
         amount: Amount | None = None,
         tip: Amount | None = None,
+        reference: str = "",
     ) -> HoldAction:
         """The increment, capture or cancel the journal allows; raises `HoldNotAllowed` /
-        `UnknownTransaction` (exit code 2, nothing sent) when it does not."""
-        return await asyncio.to_thread(check_hold, self.journal, kind, hold_id, amount, tip)
+        `UnknownTransaction` (exit code 2, nothing sent) when it does not. `reference` is the
+        till's idempotency key: a retry under it is answered with the first outcome."""
+        return await asyncio.to_thread(
+            check_hold, self.journal, kind, hold_id, amount, tip, reference
+        )
 
     async def act_on_hold(self, action: HoldAction, progress: ProgressCallback) -> Outcome:
         """Send a checked increment, capture or cancel to a definite end; never raises."""

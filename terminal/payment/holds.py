@@ -20,6 +20,8 @@ Why each runs the way it does:
 Every check runs before anything is sent and again inside the commit that creates the row
 (`check_hold` with a `Reader`): an unknown id, a closed hold, a negative tip, another currency
 or a second capture raise `HoldNotAllowed` / `UnknownTransaction` (exit code 2, ECR 400).
+A till's retry (its reference again) is answered with the first request's outcome and nothing
+is sent (hold_repeats.py).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from terminal.payment.card_read import card_read
 from terminal.payment.context import Core, Tracker
 from terminal.payment.errors import HoldNotAllowed, JournalUnavailable, UnknownTransaction
 from terminal.payment.hold_moves import hold_moves
+from terminal.payment.hold_repeats import Repeated, answer_repeat, repeated_row
 from terminal.payment.journal import Change, Reader, Transaction
 from terminal.payment.risk import Limits, check_card, check_sale
 from terminal.payment.settlement import Settlement, Subject, finish
@@ -74,6 +77,15 @@ class HoldAction:
     amount: Amount
     """Increment: the amount added; capture: the final amount, tip included; cancel: held."""
     tip: Amount | None = None
+    reference: str = ""
+    """The till's reference (idempotency key), kept on the new row."""
+    repeat_of: Transaction | None = None
+    """The row this request repeats (a till's retry): answered from it, nothing sent."""
+
+    @property
+    def requested(self) -> Amount:
+        """The amount as asked (a capture's without its tip), for the check in the commit."""
+        return self.amount - self.tip if self.tip is not None else self.amount
 
 
 def held_now(hold: Transaction) -> Amount:
@@ -91,13 +103,19 @@ def check_hold(
     hold_id: str,
     amount: Amount | None = None,
     tip: Amount | None = None,
+    reference: str = "",
 ) -> HoldAction:
     """The action the journal allows on pre-authorisation `hold_id`; `HoldNotAllowed` or
-    `UnknownTransaction` (exit code 2, nothing sent) when it does not."""
+    `UnknownTransaction` (exit code 2, nothing sent) when it does not. A retry of an earlier
+    request under its `reference` is allowed as `repeat_of` that row, whatever the hold's
+    state now."""
     hold = journal.get(hold_id)
     words = WORDS[kind]
     if hold.type != "preauth":
         raise _refuse(f"{hold_id} is a {hold.type}, not a pre-authorisation: it has no hold.")
+    earlier = _repeated(journal, kind, hold, amount, tip, reference)
+    if earlier is not None:
+        return HoldAction(kind, hold, earlier.amount, earlier.tip, reference, earlier)
     if hold.state not in OPEN_HOLD:
         state = hold.state.value.replace("_", " ")
         raise _refuse(f"Pre-authorisation {hold_id} is {state}: no {words} is possible.")
@@ -123,16 +141,36 @@ def check_hold(
     if tip is not None and kind != "capture":
         raise _refuse("Only a capture carries a tip.")
     if kind == "preauth_cancel":
-        return HoldAction(kind, hold, held_now(hold))
+        return HoldAction(kind, hold, held_now(hold), reference=reference)
     if kind == "increment":
         if amount is None or amount.minor <= 0:
             raise _refuse("An increment must be more than zero.")
-        return HoldAction(kind, hold, amount)
+        return HoldAction(kind, hold, amount, reference=reference)
     base = held_now(hold) if amount is None else amount
     if base.minor <= 0:
         raise _refuse("A capture must be more than zero.")
     total = base + tip if tip is not None else base
-    return HoldAction(kind, hold, total, tip)
+    return HoldAction(kind, hold, total, tip, reference)
+
+
+def _repeated(
+    journal: JournalReads,
+    kind: HoldKind,
+    hold: Transaction,
+    amount: Amount | None,
+    tip: Amount | None,
+    reference: str,
+) -> Transaction | None:
+    """The row this request repeats (hold_repeats.py), the totals compared as a new request
+    would be sent: an increment's amount, a capture's amount (default all held) plus tip."""
+    if kind == "increment":
+        total = amount
+    elif kind == "capture":
+        base = held_now(hold) if amount is None else amount
+        total = base + tip if tip is not None and tip.currency == base.currency else base
+    else:
+        total = None
+    return repeated_row(journal, kind, hold.id, reference, total, tip)
 
 
 class PreauthRun:
@@ -245,13 +283,26 @@ async def run_hold_action(
     or a journal failure, which the engine turns into an outcome)."""
     journal, bank, hold = core.journal, core.bank, action.hold
     kind, amount = action.kind, action.amount
+    wait_s = core.settings.gateway.timeout_s + 2.0
+    if action.repeat_of is not None:
+        return await answer_repeat(journal, action.repeat_of.id, progress, wait_s)
     owner = core.owner.acquire()
     txn_id = bank.new_id()
 
     def still_allowed(reads: Reader) -> None:
         """The check again inside the commit that creates the row (another door or process
-        may have captured or cancelled this hold since)."""
-        check_hold(reads, kind, hold.id, None if kind == "preauth_cancel" else amount)
+        may have captured or cancelled this hold since, or a concurrent retry of this request
+        created its row first: `Repeated`, nothing written)."""
+        again = check_hold(
+            reads,
+            kind,
+            hold.id,
+            None if kind == "preauth_cancel" else action.requested,
+            action.tip,
+            action.reference,
+        )
+        if again.repeat_of is not None:
+            raise Repeated(again.repeat_of)
 
     try:
         await asyncio.to_thread(
@@ -260,6 +311,7 @@ async def run_hold_action(
             kind,
             amount,
             entry=hold.entry,
+            reference=action.reference,
             ref=hold.id,
             tip=action.tip,
             fields={
@@ -274,6 +326,8 @@ async def run_hold_action(
     except (HoldNotAllowed, UnknownTransaction) as refusal:
         outcome = Outcome("", Result.ERROR, amount, hold.entry, message=refusal.sentence)
         return finish(progress, outcome)
+    except Repeated as repeated:
+        return await answer_repeat(journal, repeated.row.id, progress, wait_s)
     tracker.txn_id = txn_id
     words = WORDS[kind]
     subject = Subject(

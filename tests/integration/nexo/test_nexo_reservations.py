@@ -5,7 +5,9 @@ the journal refuses; the simulator's ledger and holds hold exactly what the answ
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -295,3 +297,67 @@ def test_answers_rebuilt_from_the_journal_after_a_restart(nexo_terminal: NexoTer
     assert update["PaymentType"] == "UpdateReservation"
     assert amount(update["AmountsResp"]["AuthorizedAmount"]) == Decimal("35.00")
     assert rebuilt[0]["POIData"]["POITransactionID"]["TransactionID"] == hold_id
+
+
+def resent(request: dict[str, Any], transaction_id: str) -> dict[str, Any]:
+    """`request` as the official clients re-send it after a timeout: a new ServiceID, the same
+    SaleTransactionID.TransactionID."""
+    again = json.loads(json.dumps(request))
+    message_header = again["SaleToPOIRequest"]["MessageHeader"]
+    message_header["ServiceID"] = uuid.uuid4().hex[:10]
+    sale = again["SaleToPOIRequest"]["PaymentRequest"]["SaleData"]
+    sale["SaleTransactionID"]["TransactionID"] = transaction_id
+    return again
+
+
+def test_a_resent_update_reservation_raises_the_hold_once(nexo_terminal: NexoTerminal) -> None:
+    """Issue #17: an UpdateReservation (and a Completion) re-sent under a new ServiceID with the
+    same TransactionID is answered with the first outcome; the bank books it once."""
+    t = nexo_terminal
+    hold_id, _ = first_reservation(t, "80.00")
+    update = resent(reservation(t.poi_id, "UpdateReservation", "15.00", original=hold_id), "UR-1")
+    first, second = (
+        body(r, "Payment")
+        for r in t.client(
+            [
+                {"name": "update", "request": update},
+                {"name": "update again", "request": resent(update, "UR-1")},
+            ]
+        )
+    )
+    assert first["Response"]["Result"] == "Success", first
+    assert second["Response"]["Result"] == "Success", second
+    poi_ids = [a["POIData"]["POITransactionID"]["TransactionID"] for a in (first, second)]
+    assert poi_ids[0] == poi_ids[1]
+    for answer in (first, second):
+        assert amount(answer["PaymentResult"]["AmountsResp"]["AuthorizedAmount"]) == Decimal(
+            "95.00"
+        )
+    raises = [e for e in t.ledger() if e["type"] == "increment" and e.get("ref") == hold_id]
+    assert [(e["result"], e["amount"]["value"]) for e in raises] == [("approved", 1500)]
+    assert hold_of(t, hold_id)["held"] == {"value": 9500, "currency": "EUR"}
+
+    # The same TransactionID for another amount: refused, nothing sent.
+    before = (t.ledger(), t.sim.holds(t.terminal_id))
+    other = resent(reservation(t.poi_id, "UpdateReservation", "16.00", original=hold_id), "UR-1")
+    [refused] = t.client([{"name": "other amount", "request": other}])
+    answer = body(refused, "Payment")["Response"]
+    assert (answer["Result"], answer["ErrorCondition"]) == ("Failure", "NotAllowed")
+    assert (t.ledger(), t.sim.holds(t.terminal_id)) == before
+
+    completion = resent(reservation(t.poi_id, "Completion", "90.00", original=hold_id), "CP-1")
+    done, redone = (
+        body(r, "Payment")
+        for r in t.client(
+            [
+                {"name": "complete", "request": completion},
+                {"name": "complete again", "request": resent(completion, "CP-1")},
+            ]
+        )
+    )
+    assert done["Response"]["Result"] == "Success", done
+    assert redone["Response"]["Result"] == "Success", redone
+    assert redone["POIData"]["POITransactionID"] == done["POIData"]["POITransactionID"]
+    charges = [e for e in t.ledger() if e["type"] == "capture" and e.get("ref") == hold_id]
+    assert [(e["result"], e["amount"]["value"]) for e in charges] == [("approved", 9000)]
+    assert hold_of(t, hold_id)["state"] == "captured"

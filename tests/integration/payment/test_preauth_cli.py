@@ -123,3 +123,19 @@ def test_cancel_from_the_cli_releases_the_hold(terminal: Callable[..., Terminal]
     assert "released" in cancelled.stderr
     assert [h["state"] for h in term.sim.holds(term.terminal_id)] == ["released"]
     assert term.cli("capture", hold_id).returncode == 2
+
+
+def test_an_increment_repeated_with_its_reference_is_sent_once(
+    terminal: Callable[..., Terminal],
+) -> None:
+    term = terminal()
+    hold_id = held(term, "60.00")
+    command = ("preauth", "increment", hold_id, "--amount", "10.00", "--reference", "R-1")
+    first = term.cli(*command, "--json")
+    again = term.cli(*command, "--json")
+    assert (first.returncode, again.returncode) == (0, 0), first.stderr + again.stderr
+    assert json.loads(again.stdout)["id"] == json.loads(first.stdout)["id"]
+    other = term.cli("preauth", "increment", hold_id, "--amount", "11.00", "--reference", "R-1")
+    assert other.returncode == 2 and "use a new reference" in other.stderr
+    raises = [e for e in term.ledger() if e["type"] == "increment"]
+    assert [e["amount"]["value"] for e in raises] == [1000]

@@ -119,3 +119,51 @@ async def test_bad_requests_are_400_and_send_nothing(till: Till) -> None:
     assert on_captured.status_code == 400
     assert "is captured" in on_captured.json()["message"]
     assert till.term.ledger() == after
+
+
+async def test_retries_from_the_till_are_answered_not_booked_again(till: Till) -> None:
+    """A till whose connection dropped while the bank answered repeats its POST with the same
+    "reference": it gets the first outcome (same id) and the bank sees one increment, one
+    capture (issue #17)."""
+    held = await open_hold(till, 10000)
+    hold_id = held["transaction_id"]
+    path = f"/ecr/v1/preauths/{hold_id}"
+    till.term.sim.faults(delay_ms=600)
+    try:
+        with pytest.raises(httpx.TimeoutException):  # the till gives up; the terminal goes on
+            await till.http.post(
+                f"{path}/increment",
+                json={"amount": eur(2000), "reference": "ROOM-7-A"},
+                timeout=0.2,
+            )
+        retried = await till.http.post(
+            f"{path}/increment", json={"amount": eur(2000), "reference": "ROOM-7-A"}
+        )
+    finally:
+        till.term.sim.faults()
+    assert retried.status_code == 200, retried.text
+    first = retried.json()
+    assert first["result"] == "approved", first
+    assert first["hold"]["held"] == eur(12000)
+    again = await till.http.post(
+        f"{path}/increment", json={"amount": eur(2000), "reference": "ROOM-7-A"}
+    )
+    assert again.status_code == 200 and again.json()["id"] == first["id"]
+    assert again.json()["hold"]["held"] == eur(12000)
+    reused = await till.http.post(
+        f"{path}/increment", json={"amount": eur(2500), "reference": "ROOM-7-A"}
+    )
+    assert reused.status_code == 400 and "use a new reference" in reused.json()["message"]
+    raises = [e for e in till.term.ledger() if e["type"] == "increment"]
+    assert [e["amount"] for e in raises] == [eur(2000)]
+
+    capture = {"amount": eur(11000), "tip": eur(500), "reference": "ROOM-7-C"}
+    captured = await till.http.post(f"{path}/capture", json=capture)
+    assert captured.status_code == 200 and captured.json()["result"] == "approved"
+    repeat = await till.http.post(f"{path}/capture", json=capture)
+    assert repeat.status_code == 200, repeat.text
+    assert (repeat.json()["id"], repeat.json()["result"]) == (captured.json()["id"], "approved")
+    cancel = await till.http.post(f"{path}/cancel", json={"reference": "ROOM-7-C"})
+    assert cancel.status_code == 400 and "is captured" in cancel.json()["message"]
+    charges = [e for e in till.term.ledger() if e["type"] == "capture"]
+    assert [e["amount"] for e in charges] == [eur(11500)]
