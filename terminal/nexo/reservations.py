@@ -210,7 +210,7 @@ class Reservations:
             await asyncio.to_thread(
                 audit_adjustment, data_dir, kind, hold_id, amount, "nexo", refusal=refusal.sentence
             )
-            raise NexoRefusal("NotAllowed", f"{refusal.sentence} Nothing was sent.") from None
+            raise NexoRefusal("NotAllowed", refusal.sentence) from None  # says nothing was sent
         recording: list[asyncio.Future[None]] = []
 
         def progress(step: Progress) -> None:
