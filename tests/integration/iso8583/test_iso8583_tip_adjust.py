@@ -117,6 +117,8 @@ async def test_dropped_answer_is_sent_again_as_0221_once_the_link_is_back_and_bo
         adjusted = await engine.tip_adjust(paid.id, eur("6.00"), lambda step: None)
         waiting = engine.journal.get(adjusted.id).state
         moved = engine.journal.get(paid.id).amount
+        with pytest.raises(TipNotAllowed, match="already in progress"):
+            await engine.tip_adjust(paid.id, eur("4.00"), lambda step: None)
         await host.stop()  # the link goes down
         down = await engine.flush()
         await host.start()  # and comes back
