@@ -36,11 +36,13 @@ def requests(host: Host, *mtis: str) -> list[Iso]:
     return [r for r in host.received if r.mti in mtis]
 
 
-def book_then_drop(host: Host) -> Callable[[Iso], object]:
-    """A script step: the host books the request, then its answer is lost on the way."""
+def book_then_go_down(host: Host) -> Callable[[Iso], object]:
+    """A script step: the host books the request, then the link goes down before the answer
+    leaves (the terminal cannot send it again until the host is started again)."""
 
     def step(request: Iso) -> object:
         host.answer(request)
+        asyncio.get_running_loop().create_task(host.stop())
         return "swallow"
 
     return step
@@ -110,7 +112,7 @@ async def test_adjust_after_close_is_refused_and_nothing_is_sent(
 async def test_dropped_answer_is_sent_again_as_0221_once_the_link_is_back_and_booked_once(
     iso_engine: Callable[..., Engine], host: Host
 ) -> None:
-    host.script = [lambda r: None, book_then_drop(host)]  # the sale passes, the 0230 is lost
+    host.script = [lambda r: None, book_then_go_down(host)]  # the sale passes, the 0230 is lost
     engine = await started(iso_engine, mac=True)
     try:
         paid = await sale(engine, "40.00")
@@ -119,8 +121,7 @@ async def test_dropped_answer_is_sent_again_as_0221_once_the_link_is_back_and_bo
         moved = engine.journal.get(paid.id).amount
         with pytest.raises(TipNotAllowed, match="already in progress"):
             await engine.tip_adjust(paid.id, eur("4.00"), lambda step: None)
-        await host.stop()  # the link goes down
-        down = await engine.flush()
+        down = await engine.flush()  # the link is down
         await host.start()  # and comes back
         report = await engine.flush()
         state = engine.journal.get(adjusted.id).state
