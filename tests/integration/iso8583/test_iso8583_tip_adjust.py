@@ -168,3 +168,23 @@ async def test_offline_sale_adjust_follows_its_advice_and_names_it_in_f90(
     assert host.adjustments == [(adjustment.text(11), offline.text(11), 4600, 600)]
     assert host.ledger == [("advice", offline.text(11), 4600)]
     assert closed.result == "balanced", closed.message
+
+
+async def test_adjust_the_host_declines_gives_the_sale_its_total_back(
+    iso_engine: Callable[..., Engine], host: Host
+) -> None:
+    engine = await started(iso_engine)
+    try:
+        paid = await sale(engine, "40.00")
+        host.ledger.clear()  # the host has no sale to adjust: it answers 12
+        adjusted = await engine.tip_adjust(paid.id, eur("6.00"), lambda step: None)
+        row = engine.journal.get(paid.id)
+        state = engine.journal.get(adjusted.id).state
+    finally:
+        await engine.stop()
+    assert adjusted.result is Result.DECLINED, adjusted.message
+    assert adjusted.code == "12"
+    assert "declined the tip adjust" in adjusted.message
+    assert state is State.DECLINED
+    assert (row.amount, row.tip) == (eur("40.00"), None)
+    assert host.adjustments == [] and not requests(host, "0221")
