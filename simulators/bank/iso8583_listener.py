@@ -20,6 +20,8 @@ is the same message and answered from the store; a reversal's `ref` is made the 
 from F90; F37 (RRN) is the first 12 hex digits of the sale's (or the advice's) id, which
 refunds and voids send back. A hold is a 0100 with card data, its increment a 0100 with F37 of
 the hold, its capture a 0220 with F25 06 and F37 (F54 the tip), its cancel a 0400 of the hold.
+A tip adjust is a 0220 with F3 020000 whose F90 names the sale (made the same way as a
+reversal's `ref`), F4 the new total and F54 the tip: the processor's `tip_adjust`.
 A refund without F37 but with the card (F2, F35, F55) is a card-present refund: the card is
 checked like a sale's and credited within the refund limit (`/sim/refund-limit`), as on the
 HTTPS link.
@@ -43,7 +45,13 @@ from terminal.gateway.messages import encode_payload, utc_timestamp
 from terminal.iso8583.codec import Message, Value, decode, encode, frame, verify_mac
 from terminal.iso8583.dialect import Dialect, load_dialect
 from terminal.iso8583.errors import MacError, MessageError
-from terminal.iso8583.messages import PARTIAL, PARTIAL_ACCEPTED, PREAUTHORISED, TIP_AMOUNT_TYPE
+from terminal.iso8583.messages import (
+    ADJUSTMENT,
+    PARTIAL,
+    PARTIAL_ACCEPTED,
+    PREAUTHORISED,
+    TIP_AMOUNT_TYPE,
+)
 from terminal.iso_codes import UnknownCurrency, currency
 from terminal.money import Amount
 
@@ -226,6 +234,11 @@ class IsoListener:
                     tip = self._tip(message)
                     ref = self._by_rrn(message)
                     return Request("capture", **common, amount=amount, ref=ref, tip=tip)
+                case "022" if message.text(3) == ADJUSTMENT:  # a tip adjust; F90 is the sale
+                    f90 = message.text(90)
+                    ref = message_id(terminal_id, f90[:4], f90[4:10], f90[10:20])
+                    tip = self._tip(message)
+                    return Request("tip_adjust", **common, amount=amount, ref=ref, tip=tip)
                 case "022":
                     card = self._sealed_card(message)
                     offline = {"approved_at": utc_timestamp(now), "reason": "gateway_unreachable"}
@@ -248,7 +261,7 @@ class IsoListener:
         return Amount.of(int(message.text(4)), currency(message.text(49)).code)
 
     def _tip(self, message: Message) -> Amount | None:
-        """F54 with amount type 44 (gratuity): a completion's tip."""
+        """F54 with amount type 44 (gratuity): a completion's or a tip adjust's tip."""
         text = message.text(54)
         for start in range(0, len(text) - 19, 20):
             entry = text[start : start + 20]

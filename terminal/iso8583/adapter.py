@@ -4,8 +4,9 @@ is for posterm-v1.
 `encode` takes a STAN, builds the message (messages.py), encodes it with the dialect (without
 the MAC, which depends on the MTI of each attempt), seals it (vault.py) and records it
 (store.py); the sealed bytes are what the journal keeps. `deliver` opens them, picks the MTI
-of this attempt (a 0400 goes again as 0401, a 0220 as 0221; a 0200 never goes twice), adds the
-MAC, sends, and translates what happened once into a `Delivery`:
+of this attempt (a 0400 goes again as 0401, a 0220 — offline advice, completion, tip adjust —
+as 0221; a 0200 never goes twice), adds the MAC, sends, and translates what happened once into
+a `Delivery`:
 
 - the host cannot be connected to → `NotSent`;
 - no answer in time, the link broke, or an answer whose MAC does not verify (logged as a
@@ -31,7 +32,15 @@ from terminal.iso8583.link import Key, Link, NoReply, NotConnected
 from terminal.iso8583.messages import ANSWER_OF, REPEAT, Identity, Original
 from terminal.iso8583.store import Record, Store
 from terminal.iso8583.vault import SealError, Vault, message_id_of
-from terminal.payment.bank import Answered, Delivery, NoAnswer, NotSent, Operation, Refused
+from terminal.payment.bank import (
+    Answered,
+    Delivery,
+    NoAnswer,
+    NotSent,
+    Operation,
+    OperationType,
+    Refused,
+)
 from terminal.security.alarms import raise_alarm
 from terminal.security.pan import mask_pan
 from terminal.settings import Settings
@@ -176,6 +185,10 @@ class IsoBank:
                 message = messages.void(operation, ident, stan, at, self.original(operation.ref))
             case "preauth":
                 message = messages.preauth(operation, ident, stan, at)
+            case "tip_adjust":
+                assert operation.ref is not None
+                sale = self.original(operation.ref)
+                message = messages.adjustment(operation, ident, stan, at, sale)
             case "increment" | "capture" | "preauth_cancel":
                 assert operation.ref is not None
                 hold = self.original(operation.ref)
@@ -261,6 +274,11 @@ class IsoBank:
             auth_code = reply.auth_code or request.text(38)
             self.store.answered(message_id, reply.gateway_ref, auth_code)
         return Answered(reply)
+
+    def advises(self, operation: OperationType) -> bool:
+        """The 0220s of this dialect: an offline sale's advice, a hold's completion and a tip
+        adjust."""
+        return operation in ("advice", "capture", "tip_adjust")
 
     def redact(self, stored: bytes) -> bytes:
         """A record of `stored` for the journal once it can no longer be sent: its MTI, STAN

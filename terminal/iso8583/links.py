@@ -13,7 +13,7 @@ from datetime import datetime
 
 from terminal.iso8583.adapter import IsoBank
 from terminal.iso8583.vault import is_sealed
-from terminal.payment.bank import Bank, Delivery, Operation, Refused
+from terminal.payment.bank import Bank, Delivery, Operation, OperationType, Refused
 from terminal.payment.qr_link import QR_REFUSED
 
 __all__ = ["NO_QR", "QR_REFUSED", "Links"]
@@ -33,7 +33,15 @@ class Links:
                 return operation.card is not None
             case "refund" if operation.ref is None:
                 return operation.card is not None  # card present, no sale to refer to
-            case "reverse" | "refund" | "void" | "increment" | "capture" | "preauth_cancel":
+            case (
+                "reverse"
+                | "refund"
+                | "void"
+                | "increment"
+                | "capture"
+                | "preauth_cancel"
+                | "tip_adjust"
+            ):
                 return operation.ref is not None and self.iso.knows(operation.ref)
             case "close_batch":
                 return True
@@ -58,6 +66,10 @@ class Links:
         if self.gateway is None:
             return Refused(QR_REFUSED, final=True)
         return await self.gateway.deliver(message_id, stored, deadline_s=deadline_s)
+
+    def advises(self, operation: OperationType) -> bool:
+        """Card operations, the only ones that can be advices, go over ISO 8583."""
+        return self.iso.advises(operation)
 
     def redact(self, stored: bytes) -> bytes:
         if is_sealed(stored):

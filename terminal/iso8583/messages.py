@@ -7,6 +7,8 @@ void) are handed in by the adapter. Which fields each message carries is the iss
     sale 0200 (F3 000000) · refund 0200 (200000, the tapped card's or the sale's card
     fields, F37 of the sale when referenced) · void 0200 (020000, F37/F38)
     advice 0220 (F38 offline code, F39 Y1/Y3, F55 with the TC) · reversal 0400 (F90)
+    tip adjust 0220 adjustment advice (F3 020000, F4 the new total, F54 the tip, F37/F38 and
+    F90 of the sale)
     batch 0500 (F3 920000, 74/76/86/88) · network 0800 (F70 001 sign-on, 301 echo)
 
 Pre-authorisations (the dialect file's conventions, docs/protocol.md): F25 `06` (pre-authorised
@@ -27,9 +29,13 @@ from typing import Any
 from terminal.emv import tlv
 from terminal.emv.card_data import CardData
 from terminal.iso8583.codec import Message, Value
+from terminal.money import Amount
 from terminal.payment.bank import Operation, Reply
 
 SALE, REFUND, VOID, BATCH = "000000", "200000", "020000", "920000"
+ADJUSTMENT = "020000"
+"""F3 of a tip adjust: transaction type 02 (adjustment), as a void's; the 0220 MTI tells
+them apart (a void is a 0200)."""
 PREAUTHORISED = "06"
 """F25 of every pre-authorisation message: preauth, increment, completion."""
 TIP_AMOUNT_TYPE = "44"
@@ -266,25 +272,64 @@ def increment(
     return _on_hold("0100", operation, identity, stan, at, hold)
 
 
+def tip_amount(tip: Amount) -> str:
+    """One F54 block for a tip: account type 00, amount type 44 (gratuity), currency n3, sign
+    C, 12 digits of minor units (20 characters)."""
+    return "00" + TIP_AMOUNT_TYPE + tip.currency.numeric.zfill(3) + "C" + f"{tip.minor:012d}"
+
+
 def completion(
     operation: Operation, identity: Identity, stan: str, at: datetime, hold: Original
 ) -> Message:
     """0220 completion advice of a hold: F4 the final amount (tip included), F54 the tip."""
     message = _on_hold("0220", operation, identity, stan, at, hold)
     if operation.tip is not None and operation.tip.minor:
-        tip = operation.tip
-        f54 = "00" + TIP_AMOUNT_TYPE + tip.currency.numeric.zfill(3) + "C" + f"{tip.minor:012d}"
-        message = message.with_fields(f54=f54)
+        message = message.with_fields(f54=tip_amount(operation.tip))
     return message
+
+
+def original_data(identity: Identity, original: Original) -> str:
+    """F90 (n42): the original's MTI, STAN and F7, the acquirer id (11) and a forwarding
+    institution id of zeros (11)."""
+    return (
+        original.message.mti
+        + original.stan
+        + original.f7
+        + identity.acquirer_id.zfill(11)
+        + "0" * 11
+    )
+
+
+def adjustment(
+    operation: Operation, identity: Identity, stan: str, at: datetime, sale: Original
+) -> Message:
+    """0220 adjustment advice of a sale's tip (F3 020000): F4 the new total (tip included),
+    F54 the new tip (zero when it is taken off), F37/F38 of the sale when the host gave them
+    (a sale approved offline may not have been answered yet) and F90 pointing at it, so the
+    host finds the sale either way. No card data: the host has the sale's."""
+    if operation.tip is None:
+        raise ValueError(f"tip adjust {operation.id} has no tip")
+    fields: dict[int, Value] = {
+        **_common(identity, stan, at),
+        **_amount(operation, identity),
+        3: ADJUSTMENT,
+        25: "00",
+        54: tip_amount(operation.tip),
+        90: original_data(identity, sale),
+    }
+    if sale.rrn:
+        fields[37] = sale.rrn
+    if sale.auth_code:
+        fields[38] = sale.auth_code
+    return Message("0220", fields)
 
 
 def reversal(identity: Identity, stan: str, at: datetime, original: Original) -> Message:
     """0400 for a request whose outcome is unknown; F90 points at it (a new STAN of its own)."""
     kept = {n: v for n, v in original.message.fields.items() if n in (2, 3, 4, 22, 49)}
-    f90 = original.message.mti + original.stan + original.f7 + identity.acquirer_id.zfill(11)
     return Message(
         "0400",
-        {**_common(identity, stan, at), **kept, 25: "00", 90: f90 + "0" * 11},
+        {**_common(identity, stan, at), **kept, 25: "00", 90: original_data(identity, original)},
     )
 
 

@@ -172,6 +172,13 @@ class Bank(Protocol):
         """Send `stored` (re-sending the same bytes until the deadline); how it ended."""
         ...
 
+    def advises(self, operation: OperationType) -> bool:
+        """Does this link carry `operation` as an advice: the host is told of something the
+        terminal decided, rather than asked? Then the core commits it to the store-and-forward
+        queue and re-sends it until answered, never reverses it (a tip adjust over ISO 8583 is
+        a 0220; over posterm-v1 it is a request answered at once)."""
+        ...
+
     def redact(self, stored: bytes) -> bytes:
         """`stored` without its card data (sealed card, scanned code), kept for audit once it
         can no longer be re-sent (PCI DSS 3.3.1: no track data after authorisation, even

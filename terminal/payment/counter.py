@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from terminal.money import Amount
@@ -56,10 +55,7 @@ class CounterFlows:
     async def check_tip(self, sale_id: str, tip: Amount) -> TipAdjust:
         """The adjust the settings and the journal allow; raises `TipNotAllowed` /
         `UnknownTransaction` (exit code 2, nothing sent) when they do not."""
-        iso8583 = self.settings.gateway.protocol == "iso8583"
-        return await asyncio.to_thread(
-            partial(check_tip, iso8583=iso8583), self.journal, self.settings.ui, sale_id, tip
-        )
+        return await asyncio.to_thread(check_tip, self.journal, self.settings.ui, sale_id, tip)
 
     async def tip_adjust(self, sale_id: str, tip: Amount, progress: ProgressCallback) -> Outcome:
         """`check_tip`, then send the adjust to a definite end: only the check's refusals

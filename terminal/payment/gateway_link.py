@@ -39,6 +39,7 @@ from terminal.payment.bank import (
     NoAnswer,
     NotSent,
     Operation,
+    OperationType,
     Refused,
     Reply,
 )
@@ -205,6 +206,10 @@ class GatewayBank:
             # Anything else after the message may have left: treat as unknown (rule 3).
             return NoAnswer(error.sentence)
         return Answered(reply_of(answer))
+
+    def advises(self, operation: OperationType) -> bool:
+        """posterm-v1 asks for everything but an offline sale's advice (PROTOCOL.md)."""
+        return operation == "advice"
 
     def redact(self, stored: bytes) -> bytes:
         return redact_request(stored)

@@ -10,6 +10,10 @@ An accepted adjust is journaled like a refund (its own `tip_adjust` row, id = it
 bytes committed before sending) and sent as protocol v1 `tip_adjust` (ref = the sale, amount =
 the new total, tip = the new tip); its approval moves the sale's amount and tip in the same
 commit, so the batch totals carry the adjusted total, as the bank's ledger does.
+
+A link that carries the adjust as an advice (`Bank.advises`: ISO 8583's 0220) gets it through
+the store-and-forward queue instead, like an offline sale's adjust: the sale moves when the
+advice is queued, the advice is re-sent until answered, and a decline moves the sale back.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from datetime import datetime
 
 from terminal.money import Amount
 from terminal.payment.adjustments import JournalReads
-from terminal.payment.api import Outcome, ProgressCallback, Result
+from terminal.payment.api import Outcome, Progress, ProgressCallback, Result, Stage
 from terminal.payment.bank import Operation
 from terminal.payment.context import Core, Tracker
 from terminal.payment.errors import PaymentError, UnknownTransaction
@@ -31,7 +35,9 @@ from terminal.settings.sections import UiSection
 
 ADJUSTABLE = frozenset({State.APPROVED, State.FORWARDED, State.APPROVED_OFFLINE})
 
-IN_PROGRESS = ("created", "card_read", "authorising", "unknown", "reversing")
+IN_PROGRESS = ("created", "card_read", "authorising", "unknown", "reversing", "submitted")
+"""States of a refund, void or tip adjust of the sale that is not answered yet (`submitted`: a
+tip adjust queued as an advice, re-sent until the host answers)."""
 
 
 class TipNotAllowed(PaymentError):
@@ -54,16 +60,8 @@ def base_of(sale: Transaction) -> Amount:
     return sale.amount - sale.tip if sale.tip is not None else sale.amount
 
 
-def check_tip(
-    journal: JournalReads, ui: UiSection, sale_id: str, tip: Amount, *, iso8583: bool = False
-) -> TipAdjust:
-    """The adjust of `sale_id` to `tip`, or `TipNotAllowed` / `UnknownTransaction`.
-    `iso8583`: card sales go over the ISO 8583 link, whose dialect has no tip adjust yet."""
-    if iso8583:
-        raise TipNotAllowed(
-            "Tip adjust is not carried over the ISO 8583 link of this terminal yet; add the tip "
-            "as a new sale or ask the bank. Nothing was sent."
-        )
+def check_tip(journal: JournalReads, ui: UiSection, sale_id: str, tip: Amount) -> TipAdjust:
+    """The adjust of `sale_id` to `tip`, or `TipNotAllowed` / `UnknownTransaction`."""
     if not ui.tip_adjust:
         raise TipNotAllowed(
             "Tip adjust is switched off on this terminal ([ui] tip_adjust = false). "
@@ -144,9 +142,7 @@ async def run_tip_adjust(
     def still_allowed(reads: Reader) -> None:
         """The check again inside the commit that creates the row (another door may have
         adjusted, refunded or voided the sale since)."""
-        check_tip(
-            reads, ui, sale.id, adjust.tip, iso8583=core.settings.gateway.protocol == "iso8583"
-        )
+        check_tip(reads, ui, sale.id, adjust.tip)
 
     try:
         await asyncio.to_thread(
@@ -183,6 +179,8 @@ async def run_tip_adjust(
     operation = Operation("tip_adjust", txn_id, adjust.total, ref=sale.id, tip=adjust.tip)
     if sale.state is State.APPROVED_OFFLINE:
         return await _queue_behind_advice(core, subject, operation, moves_sale(), sale, progress)
+    if core.bank.advises("tip_adjust"):
+        return await _advise(core, subject, operation, moves_sale(), sale, progress)
     settled = await settlement.send(
         "tip_adjust",
         operation,
@@ -231,6 +229,58 @@ async def _queue_behind_advice(
     )
     core.forwarder.wake()
     outcome = subject.outcome(Result.APPROVED_OFFLINE, "00", "", message)
+    return finish(progress, replace(outcome, approved_amount=subject.amount))
+
+
+async def _advise(
+    core: Core,
+    subject: Subject,
+    operation: Operation,
+    moves: tuple[Change, ...],
+    sale: Transaction,
+    progress: ProgressCallback,
+) -> Outcome:
+    """A link that carries the adjust as an advice (ISO 8583: a 0220 the host is told of, not
+    asked): the sale takes its new total in the commit that queues the advice (state
+    `submitted`), which is then sent at once unless something is queued ahead of it (the queue
+    keeps the order). Unanswered, the forwarder re-sends the same message until the host
+    answers, never reverses it; a host that declines it gives the sale its total from before
+    back (`undo_queued_adjust`), as for an offline sale's adjust."""
+    journal, txn_id = core.journal, subject.txn_id
+
+    def encode(seq: int, at: datetime) -> bytes:
+        return core.bank.encode(operation, seq, at)
+
+    fields = {"requested": sale.amount.minor}
+    item = await asyncio.to_thread(
+        journal.enqueue,
+        Change(txn_id, Event.SUBMIT, fields),
+        "tip_adjust",
+        txn_id,
+        subject.amount,
+        encode,
+        before=moves,
+    )
+    progress(Progress(Stage.AUTHORISING, "Sending the tip adjust to the bank…", txn_id))
+    head = await asyncio.to_thread(journal.pending, limit=1)
+    if head and head[0].qid == item.qid:
+        await core.forwarder.forward_one(item, deadline_s=core.settings.gateway.timeout_s)
+    txn = await asyncio.to_thread(journal.get, txn_id)
+    if txn.state is State.APPROVED:
+        message = f"Tip adjusted: sale {sale.id} will be charged {subject.amount}."
+        await asyncio.to_thread(journal.note, txn_id, message)
+        outcome = subject.outcome(Result.APPROVED, txn.code, txn.auth_code, message)
+        return finish(progress, replace(outcome, approved_amount=subject.amount))
+    if txn.state is State.DECLINED:
+        return finish(progress, subject.outcome(Result.DECLINED, txn.code, "", txn.message))
+    core.forwarder.wake()
+    message = (
+        f"Tip adjusted: sale {sale.id} will be charged {subject.amount}. The bank did not "
+        "answer yet: the adjust is stored and sent again (same message) until it answers; "
+        "history shows the result."
+    )
+    await asyncio.to_thread(journal.note, txn_id, message)
+    outcome = subject.outcome(Result.APPROVED_OFFLINE, "", "", message, txn.state.value)
     return finish(progress, replace(outcome, approved_amount=subject.amount))
 
 

@@ -3,9 +3,10 @@
 It never imports posterm: messages are parsed and built by hand with `struct`, from its own
 copy of the field table below, so the terminal's dialect file (read by pyiso8583) and the
 published table cannot drift apart without a test noticing. It answers sales, refunds (of a
-referenced sale, or to the card present without F37), voids, reversals, advices, batch closes
-and network messages; a test scripts misbehaviour through `script` (swallow a request, a bad
-MAC, a truncated frame, another terminal id, ...).
+referenced sale, or to the card present without F37), voids, reversals, advices, tip
+adjustments (0220 with F3 020000), batch closes and network messages; a test scripts
+misbehaviour through `script` (swallow a request, a bad MAC, a truncated frame, another
+terminal id, ...).
 """
 
 from __future__ import annotations
@@ -133,6 +134,8 @@ class Host:
     "swallow" to send nothing, or bytes to send instead of the answer (raw, already framed)."""
     ledger: list[tuple[str, str, int]] = field(default_factory=list)
     """(what, STAN, minor units) of the money the host moved."""
+    adjustments: list[tuple[str, str, int, int]] = field(default_factory=list)
+    """(STAN of the 0220, STAN of the sale, new total, tip) of each tip adjustment booked."""
     holds: dict[str, tuple[str, int]] = field(default_factory=dict)
     """Open pre-authorisations: RRN -> (STAN of the 0100, minor units held)."""
     tolerance_percent: int = 20
@@ -228,6 +231,8 @@ class Host:
             original = request.text(90)[4:10]
             self.ledger = [e for e in self.ledger if e[1] != original]
             self.holds = {r: h for r, h in self.holds.items() if h[0] != original}
+        elif request.mti in ("0220", "0221") and request.text(3) == "020000":
+            fields[39] = self._adjust(request, amount, stan)
         elif request.mti in ("0220", "0221"):
             fields[39] = b"00"
             if all(e[1] != stan for e in self.ledger):
@@ -269,3 +274,44 @@ class Host:
         del self.holds[rrn]
         self.ledger.append(("capture", stan, amount))
         return {39: b"00"}
+
+    def _adjust(self, request: Iso, amount: int, stan: str) -> bytes:
+        """A tip adjustment advice: F90 names the sale (its MTI, STAN and F7 as this host
+        received them), F37 (when present) is the RRN this host gave it, F4 is the new total
+        and F54 one 20-character block per amount: account type (2), amount type (2, 44 the
+        tip), currency (3), sign C/D (1), minor units (12). Booked once per STAN (a 0221 repeat
+        is answered again, not booked again); the sale's entry takes the new total."""
+        if any(a[0] == stan for a in self.adjustments):
+            return b"00"
+        f90 = request.text(90)
+        sale = next(
+            (
+                r
+                for r in self.received
+                if r.mti in ("0200", "0220")
+                and (r.mti, r.text(11), r.text(7)) == (f90[:4], f90[4:10], f90[10:20])
+            ),
+            None,
+        )
+        if sale is None or f90[20:31] != request.text(32).zfill(11) or f90[31:] != "0" * 11:
+            self.refused.append((stan, f"F90 {f90!r} names no sale of this host"))
+            return b"12"
+        entry = next((e for e in self.ledger if e[1] == f90[4:10]), None)
+        rrn = request.text(37)
+        if entry is None or (rrn and rrn != f"RRN{f90[4:10]}"):
+            self.refused.append((stan, f"no booked sale for STAN {f90[4:10]} / RRN {rrn!r}"))
+            return b"12"
+        blocks = request.text(54)
+        tips = [
+            blocks[i : i + 20] for i in range(0, len(blocks), 20) if blocks[i + 2 : i + 4] == "44"
+        ]
+        if len(blocks) % 20 or len(tips) != 1:
+            self.refused.append((stan, f"F54 {blocks!r} carries no one tip"))
+            return b"30"
+        tip = tips[0]
+        if tip[4:7] != request.text(49) or tip[7] != "C" or int(tip[8:20]) > amount:
+            self.refused.append((stan, f"F54 tip {tip!r} does not fit F4/F49"))
+            return b"30"
+        self.ledger = [(e[0], e[1], amount) if e is entry else e for e in self.ledger]
+        self.adjustments.append((stan, f90[4:10], amount, int(tip[8:20])))
+        return b"00"

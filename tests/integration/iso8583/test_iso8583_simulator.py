@@ -106,6 +106,28 @@ async def test_sale_refund_void_and_batch_over_the_simulators_listener(
     assert ("authorize", 1200) in types and ("refund", 200) in types
 
 
+async def test_tip_adjust_is_booked_by_the_simulators_listener(
+    engine_for: Callable[[str], Engine], sim: tuple[Simulator, int]
+) -> None:
+    """The 0220 adjustment (F3 020000, F90 the sale) is the simulator's own tip adjust: the
+    sale's entry carries the new total, the adjust's entry the difference, the batch balances."""
+    simulator, _ = sim
+    engine = engine_for("visa-credit")
+    await engine.start()
+    try:
+        paid = await sale(engine, "40.00")
+        adjusted = await engine.tip_adjust(
+            paid.id, Amount.parse("6.00", engine.settings.currency), lambda s: None
+        )
+        batch = await engine.close_batch()
+    finally:
+        await engine.stop()
+    assert adjusted.result is Result.APPROVED, adjusted.message
+    assert batch.result == "balanced", batch.message
+    types = [(e["type"], e["amount"]["value"]) for e in ledger(simulator)]
+    assert ("authorize", 4600) in types and ("tip_adjust", 600) in types
+
+
 @pytest.mark.parametrize(
     ("profile", "amount", "code"), [("blocked", "3.00", "05"), ("mastercard-debit", "45.00", "51")]
 )

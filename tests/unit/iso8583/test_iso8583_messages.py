@@ -62,6 +62,31 @@ def test_reversal_points_at_the_original_with_a_new_stan() -> None:
     assert reversal.fields[90] == "0200" + "000001" + "1207101112" + "00000000042" + "0" * 11
 
 
+def test_tip_adjust_is_a_0220_adjustment_naming_the_sale() -> None:
+    sale = messages.sale(Operation("authorize", "s1", EUR, "nfc", card=CARD), ME, "000001", AT)
+    original = Original(sale, "000001", "1207101112", "RRN1", "AUTH01")
+    total, tip = Amount.parse("14.34", "EUR"), Amount.parse("2.00", "EUR")
+    operation = Operation("tip_adjust", "t1", total, ref="s1", tip=tip)
+    adjust = messages.adjustment(operation, ME, "000002", AT, original)
+    assert adjust.mti == "0220"
+    assert numbers(adjust) == {3, 4, 7, 11, 12, 13, 25, 32, 37, 38, 41, 42, 49, 54, 90}
+    assert (adjust.fields[3], adjust.fields[4], adjust.fields[11]) == ("020000", "1434", "000002")
+    assert adjust.fields[54] == "00" + "44" + "978" + "C" + "000000000200"
+    assert (adjust.fields[37], adjust.fields[38]) == ("RRN1", "AUTH01")
+    assert adjust.fields[90] == "0200" + "000001" + "1207101112" + "00000000042" + "0" * 11
+
+
+def test_tip_taken_off_still_says_so_and_an_unanswered_sale_has_no_f37() -> None:
+    advice = Message("0220", {2: CARD.pan})
+    original = Original(advice, "000001", "1207101112")
+    zero = Amount.parse("0.00", "EUR")
+    operation = Operation("tip_adjust", "t1", EUR, ref="s1", tip=zero)
+    adjust = messages.adjustment(operation, ME, "000002", AT, original)
+    assert adjust.fields[54] == "0044978C" + "0" * 12
+    assert 37 not in adjust.fields and 38 not in adjust.fields
+    assert str(adjust.fields[90]).startswith("0220000001")
+
+
 def test_card_present_refund_carries_the_taps_fields_like_a_sale() -> None:
     """A refund to the tapped card (no sale): the sale's fields from the tap, F3 200000, no F37."""
     sale = messages.sale(Operation("authorize", "s1", EUR, "nfc", card=CARD), ME, "000001", AT)

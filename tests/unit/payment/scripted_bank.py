@@ -44,6 +44,8 @@ class ScriptedBank:
         self.sent: list[dict[str, Any]] = []
         self.on_deliver: Callable[[str, dict[str, Any]], None] | None = None
         self.healthy = False
+        self.advised: frozenset[str] = frozenset({"advice"})
+        """Operations this bank takes as advices (`Bank.advises`), like posterm-v1."""
 
     def add(self, *steps: Step) -> None:
         self.script.extend(steps)
@@ -73,6 +75,9 @@ class ScriptedBank:
         if operation.totals is not None:
             payload["totals"] = operation.totals
         return json.dumps(payload).encode()
+
+    def advises(self, operation: str) -> bool:
+        return operation in self.advised
 
     def redact(self, stored: bytes) -> bytes:
         """Like the real adapter: the sealed parts go, the rest stays, marked."""
