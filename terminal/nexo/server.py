@@ -80,6 +80,10 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
         )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # No TLS 1.3 session tickets: the official clients make a new agent, so a new TLS session,
+    # for every request and never resume one; two tickets per connection were work for both
+    # sides (and one more write) on every payment.
+    context.num_tickets = 0
     try:
         context.load_cert_chain(files.cert, files.key)
     except (OSError, ssl.SSLError) as error:
