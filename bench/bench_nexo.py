@@ -161,7 +161,12 @@ NOTES = {
 }
 
 
-CPU_ROWS = (("ecr", "/ecr/v1"), ("plain", "nexo unencrypted"), ("sealed", "nexo sealed"))
+CPU_ROWS = (
+    ("ecr", "/ecr/v1"),
+    ("plain", "nexo unencrypted"),
+    ("sealed", "nexo sealed"),
+    ("http", "nexo door on plain HTTP"),
+)
 
 
 def run(quick: bool) -> list[Row]:
@@ -207,10 +212,6 @@ def run(quick: bool) -> list[Row]:
             else f"{terminal_cpu[kind] / terminal_cpu['ecr']:.2f} x /ecr/v1",
             note=f"mean, all threads; the till's own CPU: {till_cpu[kind]:.1f} ms",
         )
-        for kind, name in (
-            ("ecr", "/ecr/v1"),
-            ("plain", "nexo unencrypted"),
-            ("sealed", "nexo sealed"),
-        )
+        for kind, name in CPU_ROWS
     ]
     return rows

@@ -120,7 +120,11 @@ async function main() {
   };
   const kinds = {
     ecr: async () => {
-      const body = JSON.stringify({ amount: { value: 1234, currency: "EUR" }, method: "nfc" });
+      const body = JSON.stringify({
+        amount: { value: 1234, currency: "EUR" },
+        method: "nfc",
+        reference: crypto.randomBytes(6).toString("hex"), // a till sends its order id, as nexo does
+      });
       const created = await (
         await fetch(`${orders.ecrUrl}/ecr/v1/payments`, { method: "POST", headers: ecrHeaders, body })
       ).json();

@@ -9,6 +9,8 @@ body size, nesting depth and number length are checked before or while decoding.
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -86,34 +88,29 @@ def decimal_of(amount: Amount) -> Decimal:
     return Decimal(amount.minor).scaleb(-amount.currency.exponent)
 
 
+_MARK = uuid.uuid4().hex
+"""Brackets a decimal's text inside the standard encoder's output, to be unquoted after: random
+per process, so no text in a message can forge one."""
+_MARKED = re.compile(f'"{_MARK}(-?[0-9.]+){_MARK}"')
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False,
+    separators=(",", ":"),
+    default=lambda value: _decimal_text(value),
+)
+
+
+def _decimal_text(value: object) -> str:
+    if isinstance(value, Decimal) and value.is_finite():
+        return f"{_MARK}{format(value, 'f')}{_MARK}"
+    raise TypeError(f"not written to nexo JSON: {type(value).__name__}")
+
+
 def dumps(value: Any) -> bytes:
     """Compact JSON of dicts, lists, text, integers, booleans, None and `Decimal`s (written as
-    exact number literals)."""
-    parts: list[str] = []
-    _write(value, parts)
-    return "".join(parts).encode()
-
-
-def _write(value: Any, out: list[str]) -> None:
-    if isinstance(value, dict):
-        out.append("{")
-        for n, (key, item) in enumerate(value.items()):
-            if n:
-                out.append(",")
-            out.append(json.dumps(str(key), ensure_ascii=False))
-            out.append(":")
-            _write(item, out)
-        out.append("}")
-    elif isinstance(value, (list, tuple)):
-        out.append("[")
-        for n, item in enumerate(value):
-            if n:
-                out.append(",")
-            _write(item, out)
-        out.append("]")
-    elif isinstance(value, Decimal):
-        out.append(format(value, "f"))
-    elif value is None or isinstance(value, (bool, int, str)):
-        out.append(json.dumps(value, ensure_ascii=False))
-    else:
-        raise TypeError(f"not written to nexo JSON: {type(value).__name__}")
+    exact number literals). The standard library's C encoder writes the document (a hand
+    walk in Python cost 0.4 ms per payment answer); each decimal comes back from `default` as
+    its exact text between two marks and is unquoted afterwards."""
+    text = _ENCODER.encode(value)
+    if _MARK in text:
+        text = _MARKED.sub(r"\1", text)
+    return text.encode()

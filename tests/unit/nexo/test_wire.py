@@ -55,3 +55,26 @@ def test_dumps_writes_decimals_as_number_literals() -> None:
 def test_bad_bodies_are_message_format(body: bytes) -> None:
     with pytest.raises(MessageFormat):
         loads(body)
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(10**15), max_value=10**15)
+        | st.text(max_size=20)
+        | st.decimals(allow_nan=False, allow_infinity=False, places=3),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+        max_leaves=20,
+    )
+)
+def test_dumps_round_trips_any_document_with_exact_decimals(value: object) -> None:
+    """Text that looks like the encoder's decimal marks stays text; decimals stay exact."""
+    document = {"v": value, "trap": '"0.5"', "also": "\\u0022"}
+    assert loads(dumps(document)) == document
+
+
+def test_dumps_refuses_what_is_no_json_and_no_decimal() -> None:
+    for value in (Decimal("NaN"), object(), b"bytes"):
+        with pytest.raises(TypeError, match="not written to nexo JSON"):
+            dumps({"v": value})
