@@ -17,7 +17,7 @@ from terminal.fleet.errors import FleetUsage
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
 
-    from terminal.settings.sections import FleetSection
+    from terminal.settings.fleet_section import FleetSection
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 

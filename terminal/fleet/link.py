@@ -15,7 +15,7 @@ from typing import Any
 
 from terminal.backoff import backoff_s
 from terminal.fleet.broker import new_client
-from terminal.settings.sections import FleetSection
+from terminal.settings.fleet_section import FleetSection
 
 log = logging.getLogger(__name__)
 

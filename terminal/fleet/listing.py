@@ -14,7 +14,7 @@ from typing import Any
 from terminal.fleet.broker import new_client
 from terminal.fleet.errors import BrokerRefused
 from terminal.fleet.topics import all_events, all_status
-from terminal.settings.sections import FleetSection
+from terminal.settings.fleet_section import FleetSection
 
 
 class Subscription:

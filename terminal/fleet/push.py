@@ -16,7 +16,7 @@ from terminal.fleet.bundles import Target, sign_bundle
 from terminal.fleet.errors import FleetUsage
 from terminal.fleet.listing import Subscription, read_statuses
 from terminal.fleet.topics import TerminalTopics, all_command_results, all_config_results
-from terminal.settings.sections import FleetSection
+from terminal.settings.fleet_section import FleetSection
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,7 @@ from terminal.gateway.trust import clear_alarm, raise_alarm
 from terminal.loopback import is_loopback
 from terminal.security import alarms
 from terminal.settings import Settings
-from terminal.settings.sections import SYSTEM_CAS
+from terminal.settings.gateway_section import SYSTEM_CAS
 
 log = logging.getLogger("terminal.gateway")
 

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from terminal.iso8583.errors import DialectError
-from terminal.settings.sections import is_dialect_path
+from terminal.settings.gateway_section import is_dialect_path
 
 DIALECT_FOLDER = Path(__file__).resolve().parents[2] / "config" / "iso8583"
 DEFAULT_DIALECT = "posterm-1987"

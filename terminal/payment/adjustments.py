@@ -30,7 +30,8 @@ from terminal.payment.errors import (
 )
 from terminal.payment.forwarder import FlushReport
 from terminal.payment.journal import Change, Journal, Reader, Transaction
-from terminal.payment.settlement import Facts, Settlement, Subject, Then, classify, finish
+from terminal.payment.settlement import Settlement, Subject, classify, finish
+from terminal.payment.settlement_table import Facts, Then
 from terminal.payment.states import REFUNDABLE, VOIDABLE, Event, State
 
 _COUNTED_SALES = frozenset(

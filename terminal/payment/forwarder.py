@@ -10,8 +10,8 @@ Why it works this way (PROTOCOL.md rules 3 and 4):
   gateway refuses outright (409, 422, 401, 400) is parked with the error, shown by
   `posterm saf status`, and no longer blocks the queue.
 - What each delivery means (accepted, declined, parked, retried) is the settlement table's
-  rows for `advice`, `reverse`, `capture` and `preauth_cancel` (settlement.py); a capture's or
-  cancel's answer moves its hold in the same commit (hold_moves.py).
+  rows for `advice`, `reverse`, `capture` and `preauth_cancel` (settlement_table.py); a
+  capture's or cancel's answer moves its hold in the same commit (hold_moves.py).
 - Jittered exponential backoff (terminal/backoff.py) between attempts; while backing off, the
   link check (`/v1/health`) runs every few seconds and wakes the forwarder as soon as the
   gateway is back.
@@ -30,7 +30,8 @@ from terminal.payment.bank import Bank
 from terminal.payment.hold_moves import hold_moves
 from terminal.payment.journal import Change, Journal
 from terminal.payment.records import QueueAnswer, QueueItem
-from terminal.payment.settlement import Facts, Name, Then, classify, journal_fields
+from terminal.payment.settlement import classify, journal_fields
+from terminal.payment.settlement_table import Facts, Name, Then
 from terminal.payment.states import Event
 
 log = logging.getLogger("terminal.payment.forwarder")

@@ -1,8 +1,8 @@
 """The journal: the terminal's durable memory of every payment, in one SQLite file.
 
 Why it is built this way:
-- WAL mode with `synchronous=FULL`: a commit is on disk when `commit` returns, so a power cut
-  or `kill -9` never loses a state the operator was told about. One write skips the fsync: a
+- Every commit is on disk when the call returns (group commit, `group_commit.py`), so a power
+  cut or `kill -9` never loses a state the operator was told about. One write skips the fsync: a
   new transaction's row (`create`), which only says "nothing was sent yet". A process crash
   keeps it (it is in the WAL); a power cut may lose it, which loses nothing, and the next
   durable commit (the signed request, before anything is sent) makes it durable with its
@@ -18,32 +18,34 @@ Why it is built this way:
   terminal cannot open), the masked PAN, the scheme, the AID and a keyed fingerprint. Even the
   JWE is kept only while the message may be sent again (PCI DSS 3.3.1): the commit that moves a
   transaction out of `KEEPS_REQUEST` replaces it with the adapter's redacted record (`redact`),
-  with `secure_delete` on and the WAL emptied after, so the old bytes do not linger.
+  with `secure_delete` on and the WAL emptied after, so the old bytes do not linger
+  (`card_wipe.py`).
 
-Reports (history, totals, queue status) are in `reports.py`; the store-and-forward queue's
-rows live here because they are written in the same commits as transaction states.
+`Journal` is built on `GroupCommit` (the connection and its commits), `CardDataWipe`,
+`BatchRecords` (`batches.py`: the batches table and the close_batch message) and
+`DiskReserve` (`disk_reserve.py`: refusing a sale the disk could not record). Reports
+(history, totals, queue status) are in `reports.py`; the store-and-forward queue's rows live
+here because they are written in the same commits as transaction states.
 """
 
 from __future__ import annotations
 
-import logging
-import shutil
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from terminal.money import Amount
+from terminal.payment.batches import BatchRecords
+from terminal.payment.card_wipe import KEEPS_REQUEST, WAL_TRUNCATE_DELAY_S, CardDataWipe
+from terminal.payment.disk_reserve import DiskReserve, probe
 from terminal.payment.errors import (
     IllegalTransition,
     JournalUnavailable,
     PaymentError,
     UnknownTransaction,
     journal_problem,
-    journal_unavailable,
 )
 from terminal.payment.records import (
     ADDED_COLUMNS,
@@ -58,6 +60,7 @@ from terminal.payment.records import (
     Transaction,
     check_fields,
     iso,
+    next_seq,
     parse_iso,
     queue_item_of,
     transaction_of,
@@ -68,6 +71,8 @@ from terminal.security.private import create_private, private_folder, tighten
 
 __all__ = [
     "JOURNAL_FILE",
+    "KEEPS_REQUEST",
+    "WAL_TRUNCATE_DELAY_S",
     "Change",
     "Clock",
     "Journal",
@@ -82,14 +87,8 @@ __all__ = [
 ]
 
 
-log = logging.getLogger("terminal.payment.journal")
-
 Rows = Callable[[str, tuple[Any, ...]], list[Any]]
 """Reads inside the caller's commit: (sql, params) -> rows."""
-
-KEEPS_REQUEST = frozenset({State.AUTHORISING, State.APPROVED_OFFLINE})
-"""States whose stored request may still be sent (retried, or forwarded as an advice); in
-every other state its card data is wiped in the commit that gets there."""
 
 ADDED_INDEXES = (
     "CREATE INDEX IF NOT EXISTS transactions_reference ON transactions (reference, type)",
@@ -124,40 +123,12 @@ class Reader:
         return int(self.scalar("SELECT value FROM meta WHERE key = 'batch'"))
 
 
-WAL_TRUNCATE_DELAY_S = 0.5
-"""How soon after a commit that wiped card data the WAL is emptied of the old frames."""
-
-
-class Journal:
+class Journal(CardDataWipe, BatchRecords, DiskReserve):
     """One SQLite journal file; safe to share between the engine and the forwarder task."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
-        """Guards the connection; held while a unit runs, never while waiting for a commit."""
-        self._committer = threading.Lock()
-        """One thread at a time commits; others queue here and usually find their work done."""
-        self._txn_open = False
-        self._generation = 0
-        """Number of the open (or last) group transaction."""
-        self._committed = 0
-        self._failed: dict[int, JournalUnavailable] = {}
-        self.commits = 0
-        """Commits so far: fewer than state changes when callers overlap."""
-        self.syncs = 0
-        """Commits that waited for an fsync (every one but a lone `create`)."""
-        self._txn_durable = True
-        """The open group transaction commits with an fsync."""
-        self._sync_full = True
-        """The connection's current `synchronous` setting is FULL (else NORMAL)."""
-        self.path = path
+        super().__init__(conn, path)
         self.clock = clock
-        self.redact: Callable[[bytes], bytes] | None = None
-        """The bank adapter's redaction of its stored bytes (`Bank.redact`); the engine sets
-        it, and every commit that ends a transaction's need to re-send wipes its card data."""
-        self._wiped_in_txn = False
-        self._wal_timer: threading.Timer | None = None
-        self._closed = False
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -196,173 +167,6 @@ class Journal:
             ) from None
         return cls(conn, path, clock)
 
-    def close(self) -> None:
-        with self._lock:
-            self._commit_open()
-            if self._wal_timer is not None:  # a wipe's WAL frames must not outlive the process
-                self._wal_timer.cancel()
-                self._wal_timer = None
-                self._truncate_wal()
-            self._closed = True
-            self._conn.close()
-
-    @contextmanager
-    def _write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """One unit of work, durable when the block exits (group commit).
-
-        Units of concurrent callers share one SQLite transaction and so one fsync: each runs
-        in its own savepoint (a unit that raises is undone alone), then waits until the
-        transaction holding it is committed. Nobody returns before its change is on disk; a
-        failed commit raises `JournalUnavailable` in every caller of that group.
-        """
-        with self._lock:
-            if self._txn_open and durable and not self._txn_durable:
-                # The open group would commit without an fsync; this unit needs one, so that
-                # group commits first (its units needed no more) and a durable one begins.
-                self._commit_open()
-            if not self._txn_open:
-                try:
-                    if self._sync_full != durable:
-                        self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-                        self._sync_full = durable
-                    self._conn.execute("BEGIN IMMEDIATE")
-                except sqlite3.Error as error:
-                    raise journal_unavailable(self.path, error) from None
-                self._txn_open = True
-                self._txn_durable = durable
-                self._generation += 1
-            generation = self._generation
-            self._conn.execute("SAVEPOINT unit")
-            try:
-                yield self._conn
-                self._conn.execute("RELEASE unit")
-            except sqlite3.Error as error:
-                self._undo_unit(generation, error)
-                raise journal_unavailable(self.path, error) from None
-            except BaseException:
-                self._undo_unit(generation, None)
-                raise
-        self._wait_for_commit(generation)
-
-    def _undo_unit(self, generation: int, error: sqlite3.Error | None) -> None:
-        """Roll back one unit; if SQLite dropped the whole transaction, fail the group."""
-        if self._conn.in_transaction:
-            try:
-                self._conn.execute("ROLLBACK TO unit")
-                self._conn.execute("RELEASE unit")
-                return
-            except sqlite3.Error:
-                self._rollback()
-        self._txn_open = False
-        self._failed[generation] = journal_unavailable(
-            self.path, error or sqlite3.Error("rolled back")
-        )
-
-    def _wait_for_commit(self, generation: int) -> None:
-        with self._committer:
-            if self._committed < generation and generation not in self._failed:
-                with self._lock:
-                    self._commit_open()
-        failure = self._failed.get(generation)
-        if failure is not None:
-            raise failure
-
-    def _commit_open(self) -> None:
-        """Commit the open group transaction (call with the connection lock held)."""
-        if not self._txn_open:
-            return
-        generation = self._generation
-        self._txn_open = False
-        try:
-            self._conn.execute("COMMIT")
-        except sqlite3.Error as error:
-            self._rollback()
-            self._wiped_in_txn = False
-            self._failed[generation] = journal_unavailable(self.path, error)
-            return
-        self._committed = generation
-        self.commits += 1
-        self.syncs += self._txn_durable
-        if self._wiped_in_txn:
-            self._wiped_in_txn = False
-            self._truncate_wal_soon()
-
-    def _truncate_wal_soon(self) -> None:
-        """Empty the WAL `WAL_TRUNCATE_DELAY_S` after the last wipe, off the path of the sale
-        whose answer wiped it: the checkpoint copies pages and syncs the database file (about
-        as long as the sale's own commits), and the operator is waiting for the outcome. Called
-        with the connection lock held; `close` empties it at once if still pending."""
-        if self._wal_timer is not None:
-            self._wal_timer.cancel()
-        self._wal_timer = threading.Timer(WAL_TRUNCATE_DELAY_S, self._truncate_wal_later)
-        self._wal_timer.daemon = True
-        self._wal_timer.start()
-
-    def _truncate_wal_later(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._wal_timer = None
-            self._truncate_wal()
-
-    def flush_wiped(self) -> None:
-        """Empty the WAL now if a wipe is waiting for it (tests, maintenance)."""
-        with self._lock:
-            if self._wal_timer is not None and not self._closed:
-                self._wal_timer.cancel()
-                self._wal_timer = None
-                self._truncate_wal()
-
-    def _truncate_wal(self) -> None:
-        """Copy the WAL into the database and empty it, so the frames that held card data
-        before it was redacted leave the -wal file (best effort: a reader in another process
-        may hold it; the next redaction tries again)."""
-        try:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        except sqlite3.Error as error:
-            log.warning("journal checkpoint after wiping card data failed: %s", error)
-
-    def _rollback(self) -> None:
-        try:
-            self._conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
-
-    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            self._commit_open()  # never read what is not yet on disk
-            try:
-                cursor = self._conn.execute(sql, params)
-                cursor.row_factory = sqlite3.Row
-                return list(cursor.fetchall())
-            except sqlite3.Error as error:
-                raise journal_unavailable(self.path, error) from None
-
-    # -- the pre-flight check -------------------------------------------------------------
-    def check_free_space(self, reserve_bytes: int) -> None:
-        """`JournalUnavailable` when the data folder's disk has less than the reserve free."""
-        try:
-            free = shutil.disk_usage(self.path.parent).free
-        except OSError as error:
-            raise journal_unavailable(self.path, error) from None
-        if free < reserve_bytes:
-            raise JournalUnavailable(
-                f"The disk holding the payment journal is full ({free // 1024} KiB free, "
-                f"{reserve_bytes // 1024} KiB needed): sale refused before reading the card. "
-                f"Free space in {self.path.parent}."
-            )
-
-    def check_writable(self, reserve_bytes: int) -> None:
-        """Refuse a payment now, before a card is read, if it could not be journaled.
-
-        Checks free space under the data folder, then proves the file can grow by the reserve
-        (a blob written and dropped in one commit: it needs new pages, which a full disk or a
-        read-only file refuses).
-        """
-        self.check_free_space(reserve_bytes)
-        with self._write() as conn:
-            _probe(conn, reserve_bytes)
-
     # -- transactions ---------------------------------------------------------------------
     def create(
         self,
@@ -396,7 +200,7 @@ class Journal:
             if guard is not None:
                 guard(Reader(conn))
             if reserve_bytes:
-                _probe(conn, reserve_bytes)
+                probe(conn, reserve_bytes)
             conn.execute(
                 "INSERT INTO transactions (id, type, state, ref, amount, currency, entry, "
                 "reference, tip, batch, created_at, updated_at) VALUES "
@@ -448,7 +252,7 @@ class Journal:
             moment = self.clock()
             for earlier in before:
                 self._move(conn, earlier, iso(moment))
-            seq = _next_seq(conn)
+            seq = next_seq(conn)
             body = sign(seq, moment)
             fields = {**change.fields, "seq": seq, "request": body}
             now = iso(moment)
@@ -514,7 +318,7 @@ class Journal:
         moment = self.clock()
         for earlier in before:
             self._move(conn, earlier, iso(moment))
-        seq = _next_seq(conn)
+        seq = next_seq(conn)
         body = sign(seq, moment)
         now = iso(moment)
         fields = dict(change.fields)
@@ -557,62 +361,6 @@ class Journal:
             (change.txn_id, current.value, change.event.value, target.value, now, change.detail),
         )
         return target
-
-    # -- card data retention -------------------------------------------------------------
-    def _wipe_card_data(self, conn: sqlite3.Connection, txn_id: str) -> int:
-        """Redact the stored request and forwarded advice of a transaction whose bytes can no
-        longer be re-sent, in the caller's commit; how many blobs changed."""
-        redact = self.redact
-        if redact is None:
-            return 0
-        changed = 0
-        row = conn.execute("SELECT request FROM transactions WHERE id = ?", (txn_id,)).fetchone()
-        if row is not None and row[0] is not None:
-            kept = redact(bytes(row[0]))
-            if kept != row[0]:
-                conn.execute("UPDATE transactions SET request = ? WHERE id = ?", (kept, txn_id))
-                changed += 1
-        for qid, body in conn.execute(
-            "SELECT qid, body FROM outbox WHERE txn_id = ? AND kind = 'advice' "
-            "AND done_at IS NOT NULL",
-            (txn_id,),
-        ).fetchall():
-            kept = redact(bytes(body))
-            if kept != body:
-                conn.execute("UPDATE outbox SET body = ? WHERE qid = ?", (kept, qid))
-                changed += 1
-        if changed:
-            self._wiped_in_txn = True
-        return changed
-
-    def wipe_card_data(self) -> int:
-        """Redact every stored request that can no longer be re-sent (journals written before
-        card data was wiped at the final answer); how many blobs changed. Idempotent."""
-        if self.redact is None:
-            raise ValueError("the journal has no bank adapter to redact with")
-        keep = tuple(state.value for state in KEEPS_REQUEST)
-        marks = ", ".join("?" * len(keep))
-        ids = [
-            row[0]
-            for row in self._read(
-                f"SELECT id FROM transactions WHERE request IS NOT NULL "  # noqa: S608
-                f"AND state NOT IN ({marks})",
-                keep,
-            )
-        ]
-        changed = 0
-        for start in range(0, len(ids), 200):
-            with self._write() as conn:
-                for txn_id in ids[start : start + 200]:
-                    changed += self._wipe_card_data(conn, txn_id)
-        with self._write() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('card_data_wiped', 1)")
-        return changed
-
-    @property
-    def card_data_wiped(self) -> bool:
-        """The whole journal was redacted once (`wipe_card_data`) since this rule exists."""
-        return bool(self.scalar("SELECT value FROM meta WHERE key = 'card_data_wiped'"))
 
     def note(self, txn_id: str, message: str) -> None:
         """Replace the operator message of a transaction (not a state change: no history)."""
@@ -670,10 +418,6 @@ class Journal:
         )
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
-    def scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        rows = self._read(sql, params)
-        return rows[0][0] if rows else None
-
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         return self._read(sql, params)
 
@@ -684,7 +428,7 @@ class Journal:
     def next_seq(self) -> int:
         """A `seq` for a message that is not journaled (close_batch): still never reused."""
         with self._write() as conn:
-            return _next_seq(conn)
+            return next_seq(conn)
 
     # -- store-and-forward queue ----------------------------------------------------------
     def pending(
@@ -753,73 +497,6 @@ class Journal:
                 "parked = parked OR ? WHERE qid = ?",
                 (error, now, 1 if park else 0, item.qid),
             )
-
-    # -- batches --------------------------------------------------------------------------
-    @property
-    def batch_no(self) -> int:
-        return int(self.scalar("SELECT value FROM meta WHERE key = 'batch'"))
-
-    def store_close(self, message_id: str, terminal_totals: str, sign: Signer) -> bytes:
-        """Sign the close_batch and keep it with the open batch before it is sent, so a close
-        whose answer was lost is re-sent with the same id (the gateway closes a batch once)."""
-        with self._write() as conn:
-            moment = self.clock()
-            body = sign(_next_seq(conn), moment)
-            conn.execute(
-                "UPDATE batches SET message_id = ?, terminal_totals = ?, request = ?, "
-                "requested_at = ? WHERE no = (SELECT value FROM meta WHERE key = 'batch')",
-                (message_id, terminal_totals, body, iso(moment)),
-            )
-        return body
-
-    def pending_close(self) -> tuple[str, str, bytes] | None:
-        """(message id, terminal totals, signed bytes) of a close sent without an answer."""
-        rows = self._read(
-            "SELECT message_id, terminal_totals, request FROM batches WHERE no = "
-            "(SELECT value FROM meta WHERE key = 'batch') AND request IS NOT NULL"
-        )
-        if not rows:
-            return None
-        return rows[0][0], rows[0][1], rows[0][2]
-
-    def close_batch(self, result: str, gateway_totals: str) -> int:
-        """Record the gateway's answer to the stored close_batch and open the next batch;
-        transactions made after the close was signed move to the new batch."""
-        now = iso(self.clock())
-        with self._write() as conn:
-            number = int(conn.execute("SELECT value FROM meta WHERE key = 'batch'").fetchone()[0])
-            cutoff = conn.execute(
-                "SELECT COALESCE(requested_at, ?) FROM batches WHERE no = ?", (now, number)
-            ).fetchone()[0]
-            conn.execute(
-                "UPDATE batches SET closed_at = ?, result = ?, gateway_totals = ? WHERE no = ?",
-                (now, result, gateway_totals, number),
-            )
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'batch'", (number + 1,))
-            conn.execute("INSERT INTO batches (no, opened_at) VALUES (?, ?)", (number + 1, now))
-            conn.execute(
-                "UPDATE transactions SET batch = ? WHERE batch = ? AND created_at > ?",
-                (number + 1, number, cutoff),
-            )
-        return number
-
-    def batch_opened_at(self) -> datetime | None:
-        text = self.scalar("SELECT opened_at FROM batches WHERE no = ?", (self.batch_no,))
-        return parse_iso(text) if text else None
-
-
-def _probe(conn: sqlite3.Connection, reserve_bytes: int) -> None:
-    """Make the file grow by the reserve and give it back, inside the caller's commit."""
-    conn.execute("CREATE TABLE IF NOT EXISTS reserve_probe (b BLOB)")
-    conn.execute("INSERT INTO reserve_probe VALUES (zeroblob(?))", (min(reserve_bytes, 1 << 20),))
-    conn.execute("DELETE FROM reserve_probe")
-
-
-def _next_seq(conn: sqlite3.Connection) -> int:
-    row = conn.execute(
-        "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
-    ).fetchone()
-    return int(row[0])
 
 
 def _update(conn: sqlite3.Connection, txn_id: str, fields: dict[str, Any], now: str) -> None:

@@ -27,7 +27,8 @@ from terminal.payment.bank import Operation
 from terminal.payment.cancel import CancelToken, pass_point_of_no_return
 from terminal.payment.context import Core
 from terminal.payment.journal import Change
-from terminal.payment.settlement import Settlement, Subject, Then, finish
+from terminal.payment.settlement import Settlement, Subject, finish
+from terminal.payment.settlement_table import Then
 from terminal.payment.states import Event
 
 log = logging.getLogger("terminal.payment.merchant_qr")

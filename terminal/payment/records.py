@@ -259,6 +259,15 @@ Signer = Callable[[int, datetime], bytes]
 """Builds and signs a message given its `seq` and `created_at`; called inside the commit."""
 
 
+def next_seq(conn: sqlite3.Connection) -> int:
+    """The next `seq`, from the counter row, inside the caller's commit: strictly increasing
+    and never reused across restarts, whichever process signs."""
+    row = conn.execute(
+        "UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value"
+    ).fetchone()
+    return int(row[0])
+
+
 def check_fields(fields: dict[str, Any]) -> None:
     """Refuse a column the journal does not have (there is none for card numbers)."""
     unknown = set(fields) - WRITABLE

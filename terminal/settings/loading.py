@@ -20,14 +20,9 @@ from terminal.errors import PostermError
 from terminal.loopback import is_loopback
 from terminal.money import AmountError
 from terminal.settings.amounts import AMOUNT_KEYS, default_amount
-from terminal.settings.sections import (
-    SYSTEM_CAS,
-    ConfigPath,
-    Settings,
-    is_dialect_path,
-    is_marked,
-    is_secret,
-)
+from terminal.settings.gateway_section import SYSTEM_CAS, is_dialect_path
+from terminal.settings.section_base import ConfigPath
+from terminal.settings.sections import Settings, is_marked, is_secret
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FILE = PACKAGE_ROOT / "config" / "default.toml"

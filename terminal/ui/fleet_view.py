@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Static
 
 from terminal.fleet.rows import HEADER, status_row
 from terminal.fleet.topics import all_status
-from terminal.settings.sections import FleetSection
+from terminal.settings.fleet_section import FleetSection
 
 log = logging.getLogger(__name__)
 
