@@ -30,7 +30,6 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 from terminal.money import Amount
@@ -38,11 +37,9 @@ from terminal.payment.adjustments import JournalReads
 from terminal.payment.api import (
     CardCapture,
     Outcome,
-    Progress,
     ProgressCallback,
     Result,
     SaleRequest,
-    Stage,
 )
 from terminal.payment.bank import Operation
 from terminal.payment.cancel import CancelledBeforeSend, pass_point_of_no_return
@@ -53,9 +50,10 @@ from terminal.payment.errors import HoldNotAllowed, JournalUnavailable, UnknownT
 from terminal.payment.hold_moves import hold_moves
 from terminal.payment.hold_repeats import Repeated, answer_repeat, repeated_row
 from terminal.payment.journal import Change, Reader, Transaction
+from terminal.payment.queued_send import queue_and_send, queued_outcome
 from terminal.payment.risk import Limits, check_card, check_sale
 from terminal.payment.settlement import Settlement, Subject, finish
-from terminal.payment.states import OPEN_HOLD, Event, State
+from terminal.payment.states import OPEN_HOLD, Event
 
 HoldKind = Literal["increment", "capture", "preauth_cancel"]
 
@@ -372,34 +370,19 @@ async def _queued(
 ) -> Outcome:
     """Commit the capture or cancel to the queue (same id for every re-send), then send it at
     once; unanswered, it stays queued and the forwarder keeps sending the same bytes."""
-    journal, bank, txn_id = core.journal, core.bank, subject.txn_id
-
-    def encode(seq: int, at: datetime) -> bytes:
-        return bank.encode(operation, seq, at)
-
-    item = await asyncio.to_thread(
-        journal.enqueue,
-        Change(txn_id, Event.SUBMIT),
-        operation.type,
-        txn_id,
-        subject.amount,
-        encode,
+    txn = await queue_and_send(
+        core,
+        operation,
+        subject,
+        progress,
+        change=Change(subject.txn_id, Event.SUBMIT),
+        announce=f"Sending the {subject.kind} to the bank…",
     )
-    progress(Progress(Stage.AUTHORISING, f"Sending the {subject.kind} to the bank…", txn_id))
-    await core.forwarder.forward_one(item, deadline_s=core.settings.gateway.timeout_s)
-    txn = await asyncio.to_thread(journal.get, txn_id)
-    if txn.state is State.APPROVED:
-        return finish(
-            progress, subject.outcome(Result.APPROVED, txn.code, txn.auth_code, txn.message)
-        )
-    if txn.state is State.DECLINED:
-        return finish(progress, subject.outcome(Result.DECLINED, txn.code, "", txn.message))
-    core.forwarder.wake()
-    message = (
-        f"The bank did not answer yet: the {subject.kind} of {subject.amount} is stored and "
-        "is sent again (same message) until the bank answers; history shows the result."
-    )
-    await asyncio.to_thread(journal.note, txn_id, message)
-    return finish(
-        progress, subject.outcome(Result.APPROVED_OFFLINE, "", "", message, txn.state.value)
+    return await queued_outcome(
+        core,
+        subject,
+        txn,
+        progress,
+        waiting=f"The bank did not answer yet: the {subject.kind} of {subject.amount} is stored "
+        "and is sent again (same message) until the bank answers; history shows the result.",
     )

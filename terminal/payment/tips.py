@@ -24,11 +24,12 @@ from datetime import datetime
 
 from terminal.money import Amount
 from terminal.payment.adjustments import JournalReads
-from terminal.payment.api import Outcome, Progress, ProgressCallback, Result, Stage
+from terminal.payment.api import Outcome, ProgressCallback, Result
 from terminal.payment.bank import Operation
 from terminal.payment.context import Core, Tracker
 from terminal.payment.errors import PaymentError, UnknownTransaction
 from terminal.payment.journal import Change, Journal, Reader, Transaction
+from terminal.payment.queued_send import queue_and_send, queued_outcome
 from terminal.payment.settlement import Settlement, Subject, finish
 from terminal.payment.states import Event, State
 from terminal.settings.sections import UiSection
@@ -246,42 +247,27 @@ async def _advise(
     keeps the order). Unanswered, the forwarder re-sends the same message until the host
     answers, never reverses it; a host that declines it gives the sale its total from before
     back (`undo_queued_adjust`), as for an offline sale's adjust."""
-    journal, txn_id = core.journal, subject.txn_id
-
-    def encode(seq: int, at: datetime) -> bytes:
-        return core.bank.encode(operation, seq, at)
-
-    fields = {"requested": sale.amount.minor}
-    item = await asyncio.to_thread(
-        journal.enqueue,
-        Change(txn_id, Event.SUBMIT, fields),
-        "tip_adjust",
-        txn_id,
-        subject.amount,
-        encode,
+    txn = await queue_and_send(
+        core,
+        operation,
+        subject,
+        progress,
+        change=Change(subject.txn_id, Event.SUBMIT, {"requested": sale.amount.minor}),
         before=moves,
+        announce="Sending the tip adjust to the bank…",
+        behind_queue=True,
     )
-    progress(Progress(Stage.AUTHORISING, "Sending the tip adjust to the bank…", txn_id))
-    head = await asyncio.to_thread(journal.pending, limit=1)
-    if head and head[0].qid == item.qid:
-        await core.forwarder.forward_one(item, deadline_s=core.settings.gateway.timeout_s)
-    txn = await asyncio.to_thread(journal.get, txn_id)
-    if txn.state is State.APPROVED:
-        message = f"Tip adjusted: sale {sale.id} will be charged {subject.amount}."
-        await asyncio.to_thread(journal.note, txn_id, message)
-        outcome = subject.outcome(Result.APPROVED, txn.code, txn.auth_code, message)
-        return finish(progress, replace(outcome, approved_amount=subject.amount))
-    if txn.state is State.DECLINED:
-        return finish(progress, subject.outcome(Result.DECLINED, txn.code, "", txn.message))
-    core.forwarder.wake()
-    message = (
-        f"Tip adjusted: sale {sale.id} will be charged {subject.amount}. The bank did not "
-        "answer yet: the adjust is stored and sent again (same message) until it answers; "
-        "history shows the result."
+    charged = f"Tip adjusted: sale {sale.id} will be charged {subject.amount}."
+    return await queued_outcome(
+        core,
+        subject,
+        txn,
+        progress,
+        approved=charged,
+        waiting=f"{charged} The bank did not answer yet: the adjust is stored and sent again "
+        "(same message) until it answers; history shows the result.",
+        charged=subject.amount,
     )
-    await asyncio.to_thread(journal.note, txn_id, message)
-    outcome = subject.outcome(Result.APPROVED_OFFLINE, "", "", message, txn.state.value)
-    return finish(progress, replace(outcome, approved_amount=subject.amount))
 
 
 def undo_queued_adjust(journal: Journal, adjust_id: str) -> tuple[Change, ...]:
