@@ -23,7 +23,9 @@ DEFAULT_COLUMNS = 42
 
 
 def width(text: str) -> int:
-    """Printed width: CJK characters take two columns."""
+    """Printed width: CJK characters take two columns (ASCII text, most lines: one each)."""
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
